@@ -1,0 +1,28 @@
+# The two commands of the README, and what they stand on. Every target installs
+# what it needs first and is safe to run again.
+
+CARGO ?= cargo
+
+.PHONY: run test bench build deps fetch-models
+
+## run: build pai and start a terminal chat on the default local model
+run: build fetch-models
+	./target/release/pai chat
+
+## test: the whole test suite (unit, end-to-end on the real default models)
+# One profile (release) for tests, run and bench: llama.cpp compiles once.
+test: deps fetch-models
+	$(CARGO) test --release --workspace
+
+## bench: pai's engine against llama.cpp's llama-bench on the default model
+bench: deps fetch-models
+	bench/engine.sh
+
+build: deps
+	$(CARGO) build --release -p pai
+
+deps:
+	@scripts/install-deps.sh
+
+fetch-models: deps
+	@scripts/fetch-models.sh

@@ -1,0 +1,10 @@
+//! pai's domain types and policy. No I/O, no async runtime, no SQL, no HTTP:
+//! everything here is deterministic and testable on its own.
+
+pub mod chat;
+pub mod error;
+pub mod model;
+
+pub use chat::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
+pub use error::{Error, Result};
+pub use model::{ChatModel, ChatStream, EmbedFuture, EmbedKind, Embedder};

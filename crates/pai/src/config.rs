@@ -1,0 +1,90 @@
+//! Settings: built-in defaults, then `$PAI_HOME/config.toml`, then `PAI_*`
+//! environment variables, then command-line flags (each overriding the last).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use pai_engine::catalog::{DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Where downloaded models live. Default: `$PAI_HOME/models`.
+    pub models_dir: Option<PathBuf>,
+    /// Chat model: a file name in the models directory, or a path.
+    pub chat_model: String,
+    /// Embedding model: a file name in the models directory, or a path.
+    pub embedding_model: String,
+    /// CPU threads for local inference (default: all cores).
+    pub threads: Option<usize>,
+    /// Context window for the local chat model (default: the model's, capped at 4096).
+    pub context_length: Option<u32>,
+    /// Override the chat template with a llama.cpp built-in name (chatml, llama3, ...).
+    pub chat_template: Option<String>,
+    /// Use an OpenAI-compatible server for chat instead of the local model.
+    pub remote_url: Option<String>,
+    pub remote_api_key: Option<String>,
+    pub remote_model: Option<String>,
+    /// Host for `hf:` model sources.
+    pub hf_endpoint: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            models_dir: None,
+            chat_model: DEFAULT_CHAT_MODEL.into(),
+            embedding_model: DEFAULT_EMBEDDING_MODEL.into(),
+            threads: None,
+            context_length: None,
+            chat_template: None,
+            remote_url: None,
+            remote_api_key: None,
+            remote_model: None,
+            hf_endpoint: pai_engine::pull::HF_ENDPOINT.into(),
+        }
+    }
+}
+
+/// `$PAI_HOME`, default `~/.local/share/pai` (XDG data home).
+pub fn pai_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("PAI_HOME") {
+        return PathBuf::from(home);
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    data.join("pai")
+}
+
+impl Config {
+    pub fn load() -> anyhow::Result<Config> {
+        let file = pai_home().join("config.toml");
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("PAI_").ignore(&["home"]))
+            .extract()
+            .with_context(|| format!("invalid settings in {} or a PAI_* environment variable", file.display()))
+    }
+
+    pub fn models_dir(&self) -> PathBuf {
+        self.models_dir.clone().unwrap_or_else(|| pai_home().join("models"))
+    }
+
+    /// A bare file name is looked up in the models directory; anything with a
+    /// slash is a path.
+    pub fn model_path(&self, name: &str) -> PathBuf {
+        if Path::new(name).components().count() > 1 { PathBuf::from(name) } else { self.models_dir().join(name) }
+    }
+
+    pub fn local(&self) -> pai_engine::LocalConfig {
+        pai_engine::LocalConfig {
+            threads: self.threads,
+            context_length: self.context_length,
+            chat_template: self.chat_template.clone(),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the system packages pai needs to build and test on Debian/Ubuntu.
+# As root it installs what is missing with apt; otherwise it lists them.
+set -euo pipefail
+pkgs=(cmake clang libclang-dev pkg-config make gcc g++ python3 python3-pip unzip curl)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# pip may come from elsewhere (pyenv, venv): only insist on the Debian one if there is none.
+if python3 -m pip --version >/dev/null 2>&1; then
+  missing=("${missing[@]/python3-pip}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "install-deps: missing system packages: ${missing[*]}" >&2
+    echo "install-deps: run: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: cargo is missing: install Rust from rustup (https://rustup.rs)" >&2
+  exit 1
+fi
