@@ -108,9 +108,16 @@ pub async fn pull(
         progress(Progress { downloaded, total });
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                Error::unavailable(format!("download broke off after {downloaded} bytes ({e}); run the same command again to resume"))
-            })?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    // Land what arrived, so the next run resumes from the true length.
+                    file.flush().await.map_err(|e| io_error(&part, e))?;
+                    return Err(Error::unavailable(format!(
+                        "download broke off after {downloaded} bytes ({e}); run the same command again to resume"
+                    )));
+                }
+            };
             file.write_all(&chunk).await.map_err(|e| io_error(&part, e))?;
             downloaded += chunk.len() as u64;
             progress(Progress { downloaded, total });
