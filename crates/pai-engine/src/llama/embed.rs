@@ -45,10 +45,19 @@ struct TextPrep {
 
 impl TextPrep {
     fn from_info(info: &GgufInfo) -> Self {
-        let normalizer = info.str("pai.tokenizer.normalizer").map(parse_normalizer).unwrap_or_default();
+        let normalizer = info
+            .str("pai.tokenizer.normalizer")
+            .map(parse_normalizer)
+            .unwrap_or_default();
         TextPrep {
-            query_prefix: info.str("pai.embedding.query_prefix").unwrap_or_default().to_string(),
-            passage_prefix: info.str("pai.embedding.passage_prefix").unwrap_or_default().to_string(),
+            query_prefix: info
+                .str("pai.embedding.query_prefix")
+                .unwrap_or_default()
+                .to_string(),
+            passage_prefix: info
+                .str("pai.embedding.passage_prefix")
+                .unwrap_or_default()
+                .to_string(),
             normalizer,
         }
     }
@@ -122,8 +131,15 @@ impl LlamaEmbedder {
             .name("pai-embed".into())
             .spawn(move || worker(model, prep, window, threads, rx, ready_tx))
             .map_err(|e| Error::internal(format!("cannot start the embedding thread: {e}")))?;
-        ready_rx.recv().map_err(|_| Error::internal("embedding thread died while starting"))??;
-        Ok(LlamaEmbedder { id: model_id(path), dimension, window, jobs })
+        ready_rx
+            .recv()
+            .map_err(|_| Error::internal("embedding thread died while starting"))??;
+        Ok(LlamaEmbedder {
+            id: model_id(path),
+            dimension,
+            window,
+            jobs,
+        })
     }
 }
 
@@ -145,7 +161,8 @@ impl Embedder for LlamaEmbedder {
         let sent = self.jobs.send(Job { texts, kind, reply });
         Box::pin(async move {
             sent.map_err(|_| Error::internal("the embedding thread has stopped"))?;
-            rx.await.map_err(|_| Error::internal("the embedding thread dropped a request"))?
+            rx.await
+                .map_err(|_| Error::internal("the embedding thread dropped a request"))?
         })
     }
 }
@@ -173,10 +190,18 @@ fn worker(
     };
     let mut ctx = match model.new_context(backend, params) {
         Ok(ctx) => ctx,
-        Err(e) => return drop(ready.send(Err(Error::internal(format!("cannot create an embedding context: {e}"))))),
+        Err(e) => {
+            return drop(ready.send(Err(Error::internal(format!(
+                "cannot create an embedding context: {e}"
+            )))));
+        }
     };
     let _ = ready.send(Ok(()));
-    let encoder = Encoder { model: &model, prep, window: window as usize };
+    let encoder = Encoder {
+        model: &model,
+        prep,
+        window: window as usize,
+    };
     while let Ok(job) = jobs.recv() {
         let result = encoder.embed(&mut ctx, &job.texts, job.kind);
         let _ = job.reply.send(result);
@@ -199,7 +224,11 @@ struct Window {
 impl Encoder<'_> {
     fn windows(&self, texts: &[String], kind: EmbedKind) -> Vec<Window> {
         let vocab = self.model.vocab();
-        let lead: Vec<LlamaToken> = vocab.should_add_bos().then(|| vocab.bos()).into_iter().collect();
+        let lead: Vec<LlamaToken> = vocab
+            .should_add_bos()
+            .then(|| vocab.bos())
+            .into_iter()
+            .collect();
         let trail: Vec<LlamaToken> = if vocab.should_add_eos() {
             vec![vocab.eos()]
         } else if vocab.should_add_sep() {
@@ -211,17 +240,29 @@ impl Encoder<'_> {
         let mut out = Vec::new();
         for (i, text) in texts.iter().enumerate() {
             let content = vocab.tokenize(self.prep.apply(text, kind).as_bytes(), false, false);
-            let chunks: Vec<&[LlamaToken]> =
-                if content.is_empty() { vec![&[]] } else { content.chunks(room).collect() };
+            let chunks: Vec<&[LlamaToken]> = if content.is_empty() {
+                vec![&[]]
+            } else {
+                content.chunks(room).collect()
+            };
             for chunk in chunks {
                 let tokens = [lead.as_slice(), chunk, trail.as_slice()].concat();
-                out.push(Window { text: i, tokens, weight: chunk.len().max(1) as f32 });
+                out.push(Window {
+                    text: i,
+                    tokens,
+                    weight: chunk.len().max(1) as f32,
+                });
             }
         }
         out
     }
 
-    fn embed(&self, ctx: &mut LlamaContext, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>, Error> {
+    fn embed(
+        &self,
+        ctx: &mut LlamaContext,
+        texts: &[String],
+        kind: EmbedKind,
+    ) -> Result<Vec<Vec<f32>>, Error> {
         let dim = self.model.n_embd() as usize;
         let mut sums = vec![vec![0f32; dim]; texts.len()];
         let windows = self.windows(texts, kind);
@@ -231,14 +272,19 @@ impl Encoder<'_> {
             // Pack as many whole windows as fit into one decode call.
             let mut end = start;
             let mut used = 0;
-            while end < windows.len() && end - start < BATCH_SEQS as usize && used + windows[end].tokens.len() <= BATCH_TOKENS as usize {
+            while end < windows.len()
+                && end - start < BATCH_SEQS as usize
+                && used + windows[end].tokens.len() <= BATCH_TOKENS as usize
+            {
                 used += windows[end].tokens.len();
                 end += 1;
             }
             batch.clear();
             for (seq, w) in windows[start..end].iter().enumerate() {
                 for (pos, &tok) in w.tokens.iter().enumerate() {
-                    batch.add(tok, pos as i32, &[seq as i32], true).map_err(internal)?;
+                    batch
+                        .add(tok, pos as i32, &[seq as i32], true)
+                        .map_err(internal)?;
                 }
             }
             ctx.clear_kv_cache();
@@ -275,12 +321,22 @@ mod tests {
         assert_eq!(map.get(&'\u{1}').map(String::as_str), Some(""));
         assert_eq!(map.get(&'\u{fb01}').map(String::as_str), Some("fi"));
         assert_eq!(map.len(), 3);
-        let prep = TextPrep { query_prefix: "query: ".into(), passage_prefix: "passage: ".into(), normalizer: map };
+        let prep = TextPrep {
+            query_prefix: "query: ".into(),
+            passage_prefix: "passage: ".into(),
+            normalizer: map,
+        };
         assert_eq!(prep.apply("\u{ff21}\u{1}b", EmbedKind::Query), "query: Ab");
         assert_eq!(prep.apply("x", EmbedKind::Passage), "passage: x");
-        let prep = TextPrep { normalizer: parse_normalizer("9\t20"), ..prep };
+        let prep = TextPrep {
+            normalizer: parse_normalizer("9\t20"),
+            ..prep
+        };
         assert_eq!(prep.apply("  a \t\t b  ", EmbedKind::Query), "query: a b ");
-        let prep = TextPrep { query_prefix: String::new(), ..prep };
+        let prep = TextPrep {
+            query_prefix: String::new(),
+            ..prep
+        };
         assert_eq!(prep.apply("  a", EmbedKind::Query), "a");
     }
 }

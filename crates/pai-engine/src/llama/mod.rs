@@ -35,7 +35,9 @@ pub struct LocalConfig {
 
 impl LocalConfig {
     pub fn threads(&self) -> i32 {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         self.threads.unwrap_or(cores).max(1) as i32
     }
 }
@@ -54,7 +56,10 @@ pub(crate) fn backend() -> Result<&'static LlamaBackend, Error> {
 }
 
 /// Checks the file is a GGUF of the expected kind, then loads its weights.
-pub(crate) fn load_model(path: &Path, want: ModelKind) -> Result<(Arc<LlamaModel>, GgufInfo), Error> {
+pub(crate) fn load_model(
+    path: &Path,
+    want: ModelKind,
+) -> Result<(Arc<LlamaModel>, GgufInfo), Error> {
     let info = gguf::read_info(path)?;
     let kind = info.kind();
     if kind != want {
@@ -65,7 +70,11 @@ pub(crate) fn load_model(path: &Path, want: ModelKind) -> Result<(Arc<LlamaModel
         return Err(Error::invalid(format!(
             "{} is {} {} model (architecture {}), but this needs {example}; check which file the setting points to",
             path.display(),
-            if kind == ModelKind::Embedding { "an" } else { "a" },
+            if kind == ModelKind::Embedding {
+                "an"
+            } else {
+                "a"
+            },
             kind.as_str(),
             info.architecture(),
         )));
@@ -83,5 +92,7 @@ pub(crate) fn load_model(path: &Path, want: ModelKind) -> Result<(Arc<LlamaModel
 
 /// A model identifier from its file name: `SmolLM2-135M-Instruct.Q4_1.gguf` → `SmolLM2-135M-Instruct.Q4_1`.
 pub(crate) fn model_id(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "local".into())
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "local".into())
 }

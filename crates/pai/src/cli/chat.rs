@@ -14,7 +14,10 @@ pub struct ChatArgs {
     #[arg(long, short)]
     model: Option<String>,
     /// System prompt.
-    #[arg(long, default_value = "You are pai, a helpful personal assistant. Answer briefly and truthfully.")]
+    #[arg(
+        long,
+        default_value = "You are pai, a helpful personal assistant. Answer briefly and truthfully."
+    )]
     system: String,
     /// Sampling temperature; 0 is deterministic.
     #[arg(long, default_value_t = 0.7)]
@@ -27,36 +30,58 @@ pub struct ChatArgs {
     seed: Option<u64>,
 }
 
-const HELP: &str = "Type a message and press Enter. End a line with \\ to continue on the next line,
+const HELP: &str =
+    "Type a message and press Enter. End a line with \\ to continue on the next line,
 or wrap a block in \"\"\" lines. Ctrl-C stops an answer; Ctrl-D or /exit quits.
 Commands: /reset (forget this conversation), /exit, /help";
 
 pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
-    let model = super::chat_model(config, args.model.as_deref())?;
-    let sampling =
-        Sampling { temperature: args.temperature, max_tokens: Some(args.max_tokens), seed: args.seed, ..Default::default() };
+    let sampling = Sampling {
+        temperature: args.temperature,
+        max_tokens: Some(args.max_tokens),
+        seed: args.seed,
+        ..Default::default()
+    };
     let mut history = vec![Message::system(&args.system)];
 
     if !std::io::stdin().is_terminal() {
-        // Scriptable: one prompt from stdin, the answer on stdout.
+        // Scriptable: one prompt from stdin, the answer on stdout. The prompt is
+        // read first so that a missing one fails before the model loads.
         let mut prompt = String::new();
         std::io::stdin().read_to_string(&mut prompt)?;
         if prompt.trim().is_empty() {
             bail!("no prompt on stdin: pipe one in, e.g. `echo 'hello' | pai chat`");
         }
+        let model = super::chat_model(config, args.model.as_deref())?;
         history.push(Message::user(prompt.trim()));
-        let (_, outcome) = stream_answer(model.as_ref(), ChatRequest { messages: history, sampling, constraint: None }, false).await?;
+        let (_, outcome) = stream_answer(
+            model.as_ref(),
+            ChatRequest {
+                messages: history,
+                sampling,
+                constraint: None,
+            },
+            false,
+        )
+        .await?;
         println!();
         if let Outcome::Done(c) = outcome {
-            tracing::info!(prompt_tokens = c.usage.prompt_tokens, completion_tokens = c.usage.completion_tokens, "done");
+            tracing::info!(
+                prompt_tokens = c.usage.prompt_tokens,
+                completion_tokens = c.usage.completion_tokens,
+                "done"
+            );
         }
         return Ok(());
     }
 
+    let model = super::chat_model(config, args.model.as_deref())?;
     println!("pai · {} · /help for commands", model.id());
     let mut editor = rustyline::DefaultEditor::new()?;
     loop {
-        let Some(input) = read_message(&mut editor)? else { break };
+        let Some(input) = read_message(&mut editor)? else {
+            break;
+        };
         match input.trim() {
             "" => continue,
             "/exit" | "/quit" => break,
@@ -76,7 +101,11 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
             _ => {}
         }
         history.push(Message::user(input.trim()));
-        let request = ChatRequest { messages: history.clone(), sampling: sampling.clone(), constraint: None };
+        let request = ChatRequest {
+            messages: history.clone(),
+            sampling: sampling.clone(),
+            constraint: None,
+        };
         match stream_answer(model.as_ref(), request, true).await {
             Ok((text, outcome)) => {
                 println!();
@@ -106,7 +135,11 @@ fn read_message(editor: &mut rustyline::DefaultEditor) -> anyhow::Result<Option<
     let mut lines: Vec<String> = Vec::new();
     let mut in_block = false;
     loop {
-        let prompt = if lines.is_empty() && !in_block { "you> " } else { "...> " };
+        let prompt = if lines.is_empty() && !in_block {
+            "you> "
+        } else {
+            "...> "
+        };
         match editor.readline(prompt) {
             Ok(line) => {
                 if line.trim() == "\"\"\"" {
@@ -145,7 +178,11 @@ enum Outcome {
 
 /// Prints the answer as it streams. With `interruptible`, Ctrl-C ends the
 /// answer (dropping the stream cancels generation) instead of the program.
-async fn stream_answer(model: &dyn ChatModel, request: ChatRequest, interruptible: bool) -> anyhow::Result<(String, Outcome)> {
+async fn stream_answer(
+    model: &dyn ChatModel,
+    request: ChatRequest,
+    interruptible: bool,
+) -> anyhow::Result<(String, Outcome)> {
     let mut stream = model.chat(request);
     let mut text = String::new();
     let mut stdout = std::io::stdout();

@@ -15,12 +15,19 @@ use crate::config::Config;
 
 /// The chat backend the settings ask for: a remote server when `remote_url`
 /// is set, else the local GGUF model.
-pub fn chat_model(config: &Config, model_override: Option<&str>) -> anyhow::Result<Arc<dyn ChatModel>> {
+pub fn chat_model(
+    config: &Config,
+    model_override: Option<&str>,
+) -> anyhow::Result<Arc<dyn ChatModel>> {
     if let Some(url) = &config.remote_url {
         let remote = RemoteChatModel::new(RemoteConfig {
             base_url: url.clone(),
             api_key: config.remote_api_key.clone(),
-            model: config.remote_model.clone().or(model_override.map(str::to_string)).unwrap_or_else(|| "default".into()),
+            model: config
+                .remote_model
+                .clone()
+                .or(model_override.map(str::to_string))
+                .unwrap_or_else(|| "default".into()),
             context_length: config.context_length.unwrap_or(8192),
         })?;
         return Ok(Arc::new(remote));
@@ -28,14 +35,21 @@ pub fn chat_model(config: &Config, model_override: Option<&str>) -> anyhow::Resu
     Ok(Arc::new(local_chat_model(config, model_override)?))
 }
 
-pub fn local_chat_model(config: &Config, model_override: Option<&str>) -> anyhow::Result<LlamaChatModel> {
+pub fn local_chat_model(
+    config: &Config,
+    model_override: Option<&str>,
+) -> anyhow::Result<LlamaChatModel> {
     let path = config.model_path(model_override.unwrap_or(&config.chat_model));
-    LlamaChatModel::load(&path, &config.local()).with_context(|| format!("loading chat model {}", path.display()))
+    LlamaChatModel::load(&path, &config.local())
+        .with_context(|| format!("loading chat model {}", path.display()))
 }
 
-pub fn embedder(config: &Config, model_override: Option<&str>) -> anyhow::Result<Arc<dyn Embedder>> {
+pub fn embedder(
+    config: &Config,
+    model_override: Option<&str>,
+) -> anyhow::Result<Arc<dyn Embedder>> {
     let path = config.model_path(model_override.unwrap_or(&config.embedding_model));
-    let model =
-        LlamaEmbedder::load(&path, &config.local()).with_context(|| format!("loading embedding model {}", path.display()))?;
+    let model = LlamaEmbedder::load(&path, &config.local())
+        .with_context(|| format!("loading embedding model {}", path.display()))?;
     Ok(Arc::new(model))
 }
