@@ -31,10 +31,7 @@ pub struct Message {
 
 impl Message {
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Message {
-            role,
-            content: content.into(),
-        }
+        Message { role, content: content.into() }
     }
     pub fn system(content: impl Into<String>) -> Self {
         Self::new(Role::System, content)
@@ -64,23 +61,13 @@ pub struct Sampling {
 
 impl Default for Sampling {
     fn default() -> Self {
-        Sampling {
-            temperature: 0.7,
-            top_p: 0.95,
-            top_k: 40,
-            seed: None,
-            max_tokens: None,
-            stop: Vec::new(),
-        }
+        Sampling { temperature: 0.7, top_p: 0.95, top_k: 40, seed: None, max_tokens: None, stop: Vec::new() }
     }
 }
 
 impl Sampling {
     pub fn greedy() -> Self {
-        Sampling {
-            temperature: 0.0,
-            ..Default::default()
-        }
+        Sampling { temperature: 0.0, ..Default::default() }
     }
 }
 
@@ -104,10 +91,7 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     pub fn new(messages: Vec<Message>) -> Self {
-        ChatRequest {
-            messages,
-            ..Default::default()
-        }
+        ChatRequest { messages, ..Default::default() }
     }
 }
 

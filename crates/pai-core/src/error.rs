@@ -20,10 +20,7 @@ pub enum Error {
     Unauthorized(String),
     /// A dependency is down or overloaded; the same request may work later.
     #[error("{message}")]
-    Unavailable {
-        message: String,
-        retry_after: Option<Duration>,
-    },
+    Unavailable { message: String, retry_after: Option<Duration> },
     /// A bug or an unexpected failure; details are logged, not shown to end users.
     #[error("{0}")]
     Internal(String),
@@ -40,10 +37,7 @@ impl Error {
         Error::Internal(msg.into())
     }
     pub fn unavailable(msg: impl Into<String>) -> Self {
-        Error::Unavailable {
-            message: msg.into(),
-            retry_after: None,
-        }
+        Error::Unavailable { message: msg.into(), retry_after: None }
     }
 }
 

@@ -5,8 +5,6 @@ pub mod chat;
 pub mod error;
 pub mod model;
 
-pub use chat::{
-    ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage,
-};
+pub use chat::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
 pub use error::{Error, Result};
 pub use model::{ChatModel, ChatStream, EmbedFuture, EmbedKind, Embedder};

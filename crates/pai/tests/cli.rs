@@ -12,25 +12,13 @@ static GENERATING: Mutex<()> = Mutex::new(());
 
 fn pai() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pai"));
-    cmd.env_remove("PAI_CHAT_MODEL")
-        .env_remove("PAI_REMOTE_URL")
-        .env("RUST_LOG", "warn");
+    cmd.env_remove("PAI_CHAT_MODEL").env_remove("PAI_REMOTE_URL").env("RUST_LOG", "warn");
     cmd
 }
 
 fn run(mut cmd: Command, stdin: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -45,60 +33,28 @@ fn piped_prompt_prints_one_answer() {
     cmd.args(["chat", "--temperature", "0", "--max-tokens", "24"]);
     let out = run(cmd, "What is the capital of France?\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).trim().len() > 3,
-        "answer: {:?}",
-        text(&out.stdout)
-    );
+    assert!(text(&out.stdout).trim().len() > 3, "answer: {:?}", text(&out.stdout));
 }
 
 #[test]
 fn empty_stdin_is_refused_with_a_hint() {
     // The prompt is checked before any model loads: a bogus model name is not reached.
-    let out = run(
-        pai()
-            .args(["chat"])
-            .env("PAI_CHAT_MODEL", "never-loaded.gguf")
-            .to_owned_cmd(),
-        "  \n",
-    );
+    let out = run(pai().args(["chat"]).env("PAI_CHAT_MODEL", "never-loaded.gguf").to_owned_cmd(), "  \n");
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("no prompt on stdin") && err.contains("echo"),
-        "{err}"
-    );
+    assert!(err.contains("no prompt on stdin") && err.contains("echo"), "{err}");
 }
 
 #[test]
 fn missing_and_wrong_kind_models_name_the_fix() {
-    let out = run(
-        pai()
-            .args(["chat"])
-            .env("PAI_CHAT_MODEL", "absent.gguf")
-            .to_owned_cmd(),
-        "hi",
-    );
+    let out = run(pai().args(["chat"]).env("PAI_CHAT_MODEL", "absent.gguf").to_owned_cmd(), "hi");
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("absent.gguf") && err.contains("make fetch-models"),
-        "{err}"
-    );
+    assert!(err.contains("absent.gguf") && err.contains("make fetch-models"), "{err}");
 
-    let out = run(
-        pai()
-            .args(["chat"])
-            .env("PAI_CHAT_MODEL", "multilingual-e5-small.Q4_0.gguf")
-            .to_owned_cmd(),
-        "hi",
-    );
+    let out = run(pai().args(["chat"]).env("PAI_CHAT_MODEL", "multilingual-e5-small.Q4_0.gguf").to_owned_cmd(), "hi");
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("embedding model"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("embedding model"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -107,11 +63,7 @@ fn model_list_shows_the_defaults_and_their_kind() {
     assert!(out.status.success());
     let listing = text(&out.stdout);
     let line = |name: &str| {
-        listing
-            .lines()
-            .find(|l| l.contains(name))
-            .unwrap_or_else(|| panic!("{name} missing:\n{listing}"))
-            .to_string()
+        listing.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name} missing:\n{listing}")).to_string()
     };
     assert!(line("SmolLM2-135M-Instruct.Q4_1.gguf").contains("chat"));
     assert!(line("SmolLM2-135M-Instruct.Q4_1.gguf").contains("default chat"));
@@ -120,15 +72,9 @@ fn model_list_shows_the_defaults_and_their_kind() {
 
 #[test]
 fn embed_prints_unit_vectors() {
-    let out = pai()
-        .args(["embed", "--query", "부산 날씨", "weather in Busan"])
-        .output()
-        .unwrap();
+    let out = pai().args(["embed", "--query", "부산 날씨", "weather in Busan"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let vectors: Vec<Vec<f32>> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let vectors: Vec<Vec<f32>> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(vectors.len(), 2);
     for v in &vectors {
         assert_eq!(v.len(), 384);
@@ -139,10 +85,7 @@ fn embed_prints_unit_vectors() {
 #[test]
 fn bench_reports_positive_rates() {
     let _turn = GENERATING.lock().unwrap_or_else(|e| e.into_inner());
-    let out = pai()
-        .args(["bench", "--pp", "32", "--tg", "8", "-r", "1", "--json"])
-        .output()
-        .unwrap();
+    let out = pai().args(["bench", "--pp", "32", "--tg", "8", "-r", "1", "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["pp_tokens_per_s"].as_f64().unwrap() > 0.0);
@@ -165,12 +108,7 @@ fn serve_once(body: Vec<u8>) -> (String, std::thread::JoinHandle<String>) {
                 break;
             }
         }
-        write!(
-            stream,
-            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        )
-        .unwrap();
+        write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len()).unwrap();
         stream.write_all(&body).unwrap();
         request_line
     });
@@ -181,11 +119,7 @@ fn serve_once(body: Vec<u8>) -> (String, std::thread::JoinHandle<String>) {
 fn pull_installs_a_model_with_progress_and_checksum() {
     let head = tiny_gguf(); // a GGUF header is enough for `pull` and `list`
     let sha = {
-        let out = Command::new("sha256sum")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let out = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
         let mut out = out;
         out.stdin.take().unwrap().write_all(&head).unwrap();
         let mut s = String::new();
@@ -199,36 +133,17 @@ fn pull_installs_a_model_with_progress_and_checksum() {
     let out = pai()
         .env("PAI_MODELS_DIR", &dir)
         .env("PAI_HF_ENDPOINT", &base)
-        .args([
-            "model",
-            "pull",
-            "hf:someone/tiny-GGUF/tiny.Q4_1.gguf",
-            "--sha256",
-            &sha,
-        ])
+        .args(["model", "pull", "hf:someone/tiny-GGUF/tiny.Q4_1.gguf", "--sha256", &sha])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("installed"));
-    assert!(
-        server
-            .join()
-            .unwrap()
-            .starts_with("GET /someone/tiny-GGUF/resolve/main/tiny.Q4_1.gguf")
-    );
+    assert!(server.join().unwrap().starts_with("GET /someone/tiny-GGUF/resolve/main/tiny.Q4_1.gguf"));
     assert_eq!(std::fs::read(dir.join("tiny.Q4_1.gguf")).unwrap(), head);
-    let list = pai()
-        .env("PAI_MODELS_DIR", &dir)
-        .args(["model", "list"])
-        .output()
-        .unwrap();
+    let list = pai().env("PAI_MODELS_DIR", &dir).args(["model", "list"]).output().unwrap();
     assert!(text(&list.stdout).contains("tiny.Q4_1.gguf"));
 
-    let out = pai()
-        .env("PAI_MODELS_DIR", &dir)
-        .args(["model", "pull", "ftp://example/x.gguf"])
-        .output()
-        .unwrap();
+    let out = pai().env("PAI_MODELS_DIR", &dir).args(["model", "pull", "ftp://example/x.gguf"]).output().unwrap();
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("neither an http(s):// URL nor hf:"));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -246,8 +161,7 @@ fn interactive_chat_streams_stops_on_ctrl_c_and_keeps_going() {
     p.exp_string("/reset").unwrap();
     p.exp_string("you> ").unwrap();
 
-    p.send_line("Write a very long story about a dragon who learns to bake bread.")
-        .unwrap();
+    p.send_line("Write a very long story about a dragon who learns to bake bread.").unwrap();
     // Wait for the answer to start streaming, then interrupt it.
     p.exp_regex(r"[A-Za-z]{3,}").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));

@@ -13,12 +13,12 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use pai_core::{
-    ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, Constraint, Error, FinishReason,
-    Message, Sampling, Usage,
+    ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, Constraint, Error, FinishReason, Message, Sampling,
+    Usage,
 };
 use tokio::sync::mpsc;
 
-use super::{LocalConfig, backend, load_model, model_id};
+use super::{LocalConfig, internal, load_model, model_id, spawn_worker};
 use crate::gguf::ModelKind;
 use crate::text_stream::{StopMatcher, Utf8Decoder};
 
@@ -28,11 +28,7 @@ const EVENT_BUFFER: usize = 64;
 
 enum Job {
     Chat(ChatJob),
-    Bench {
-        prompt_tokens: usize,
-        generated_tokens: usize,
-        reply: std_mpsc::Sender<Result<BenchRun, Error>>,
-    },
+    Bench { prompt_tokens: usize, generated_tokens: usize, reply: std_mpsc::Sender<Result<BenchRun, Error>> },
 }
 
 struct ChatJob {
@@ -66,28 +62,17 @@ impl LlamaChatModel {
     pub fn load(path: &Path, config: &LocalConfig) -> Result<Self, Error> {
         let (model, info) = load_model(path, ModelKind::Chat)?;
         let template = choose_template(&model, config.chat_template.as_deref(), path)?;
-        let n_ctx = config
-            .context_length
-            .unwrap_or_else(|| model.n_ctx_train().min(DEFAULT_MAX_CONTEXT))
-            .max(16);
+        let n_ctx = config.context_length.unwrap_or_else(|| model.n_ctx_train().min(DEFAULT_MAX_CONTEXT)).max(16);
         let threads = config.threads();
-        let (jobs, rx) = std_mpsc::channel::<Job>();
-        let (ready_tx, ready_rx) = std_mpsc::channel();
-        let worker_model = model.clone();
-        std::thread::Builder::new()
-            .name(format!("pai-chat-{}", info.architecture()))
-            .spawn(move || worker(worker_model, n_ctx, threads, rx, ready_tx))
-            .map_err(|e| Error::internal(format!("cannot start the inference thread: {e}")))?;
-        ready_rx
-            .recv()
-            .map_err(|_| Error::internal("inference thread died while starting"))??;
-        Ok(LlamaChatModel {
-            id: model_id(path),
-            n_ctx,
-            model,
-            template,
-            jobs,
-        })
+        let params = move || {
+            LlamaContextParams::default()
+                .with_n_ctx(NonZeroU32::new(n_ctx))
+                .with_n_batch(512.min(n_ctx))
+                .with_n_threads(threads)
+                .with_n_threads_batch(threads)
+        };
+        let jobs = spawn_worker(&format!("pai-chat-{}", info.architecture()), model.clone(), params, serve)?;
+        Ok(LlamaChatModel { id: model_id(path), n_ctx, model, template, jobs })
     }
 
     /// The exact text the model sees for `messages`, ending with the opening of
@@ -102,22 +87,14 @@ impl LlamaChatModel {
     pub fn bench(&self, prompt_tokens: usize, generated_tokens: usize) -> Result<BenchRun, Error> {
         let (reply, rx) = std_mpsc::channel();
         self.jobs
-            .send(Job::Bench {
-                prompt_tokens,
-                generated_tokens,
-                reply,
-            })
+            .send(Job::Bench { prompt_tokens, generated_tokens, reply })
             .map_err(|_| Error::internal("the inference thread has stopped"))?;
-        rx.recv()
-            .map_err(|_| Error::internal("the inference thread dropped the benchmark"))?
+        rx.recv().map_err(|_| Error::internal("the inference thread dropped the benchmark"))?
     }
 
     /// Number of tokens `text` takes for this model (specials included).
     pub fn count_tokens(&self, text: &str) -> usize {
-        self.model
-            .vocab()
-            .tokenize(text.as_bytes(), true, true)
-            .len()
+        self.model.vocab().tokenize(text.as_bytes(), true, true).len()
     }
 }
 
@@ -136,18 +113,11 @@ impl ChatModel for LlamaChatModel {
             Ok(prompt) => prompt,
             Err(e) => return error_stream(e),
         };
-        let job = ChatJob {
-            prompt,
-            sampling: request.sampling,
-            constraint: request.constraint,
-            events,
-        };
+        let job = ChatJob { prompt, sampling: request.sampling, constraint: request.constraint, events };
         if self.jobs.send(Job::Chat(job)).is_err() {
             return error_stream(Error::internal("the inference thread has stopped"));
         }
-        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|ev| (ev, rx))
-        }))
+        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|ev| (ev, rx)) }))
     }
 }
 
@@ -158,14 +128,9 @@ fn error_stream(e: Error) -> ChatStream {
 /// The model's own template, a configured override, or ChatML when the file
 /// has none. An override or embedded template that llama.cpp cannot apply is
 /// refused at load time rather than on the first message.
-fn choose_template(
-    model: &LlamaModel,
-    configured: Option<&str>,
-    path: &Path,
-) -> Result<LlamaChatTemplate, Error> {
+fn choose_template(model: &LlamaModel, configured: Option<&str>, path: &Path) -> Result<LlamaChatTemplate, Error> {
     let template = match configured {
-        Some(name) => LlamaChatTemplate::new(name)
-            .map_err(|_| Error::invalid("chat template contains a NUL byte"))?,
+        Some(name) => LlamaChatTemplate::new(name).map_err(|_| Error::invalid("chat template contains a NUL byte"))?,
         None => match model.chat_template(None) {
             Ok(t) => t,
             Err(_) => {
@@ -190,11 +155,7 @@ fn choose_template(
     Ok(template)
 }
 
-fn render(
-    model: &LlamaModel,
-    template: &LlamaChatTemplate,
-    messages: &[Message],
-) -> Result<String, Error> {
+fn render(model: &LlamaModel, template: &LlamaChatTemplate, messages: &[Message]) -> Result<String, Error> {
     let chat = messages
         .iter()
         .map(|m| LlamaChatMessage::new(m.role.as_str().to_string(), m.content.clone()))
@@ -205,54 +166,22 @@ fn render(
         .map_err(|e| Error::invalid(format!("cannot apply the chat template: {e}")))
 }
 
-fn worker(
-    model: Arc<LlamaModel>,
-    n_ctx: u32,
-    threads: i32,
-    jobs: std_mpsc::Receiver<Job>,
-    ready: std_mpsc::Sender<Result<(), Error>>,
-) {
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_batch(512.min(n_ctx))
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads);
-    let backend = match backend() {
-        Ok(b) => b,
-        Err(e) => return drop(ready.send(Err(e))),
-    };
-    let mut ctx = match model.new_context(backend, params) {
-        Ok(ctx) => ctx,
-        Err(e) => {
-            let _ = ready.send(Err(Error::invalid(format!(
-                "cannot create a {n_ctx}-token context ({e}); lower context_length"
-            ))));
-            return;
-        }
-    };
-    let _ = ready.send(Ok(()));
-    let mut session = Session {
-        model: &model,
-        cached: Vec::new(),
-    };
+fn serve(model: &LlamaModel, ctx: &mut LlamaContext, jobs: std_mpsc::Receiver<Job>) {
+    let mut session = Session { model, cached: Vec::new() };
     while let Ok(job) = jobs.recv() {
         match job {
             Job::Chat(job) => {
                 let events = job.events.clone();
-                if let Err(e) = session.generate(&mut ctx, job) {
+                if let Err(e) = session.generate(ctx, job) {
                     // The cache may hold a half-decoded prompt: start clean next time.
                     session.cached.clear();
                     ctx.clear_kv_cache();
                     let _ = events.blocking_send(Err(e));
                 }
             }
-            Job::Bench {
-                prompt_tokens,
-                generated_tokens,
-                reply,
-            } => {
+            Job::Bench { prompt_tokens, generated_tokens, reply } => {
                 session.cached.clear();
-                let _ = reply.send(bench(&model, &mut ctx, prompt_tokens, generated_tokens));
+                let _ = reply.send(bench(model, ctx, prompt_tokens, generated_tokens));
                 ctx.clear_kv_cache();
             }
         }
@@ -268,12 +197,7 @@ struct Session<'m> {
 
 impl Session<'_> {
     fn generate(&mut self, ctx: &mut LlamaContext, job: ChatJob) -> Result<(), Error> {
-        let ChatJob {
-            prompt,
-            sampling,
-            constraint,
-            events,
-        } = job;
+        let ChatJob { prompt, sampling, constraint, events } = job;
         let vocab = self.model.vocab();
         let tokens = vocab.tokenize(prompt.as_bytes(), true, true);
         let n_ctx = ctx.n_ctx() as usize;
@@ -289,17 +213,8 @@ impl Session<'_> {
         let mut sampler = build_sampler(self.model, &sampling, constraint.as_ref())?;
 
         // Reuse the cached prefix; at least the last prompt token must be decoded to get logits.
-        let mut common = self
-            .cached
-            .iter()
-            .zip(&tokens)
-            .take_while(|(a, b)| a == b)
-            .count()
-            .min(tokens.len() - 1);
-        if !ctx
-            .clear_kv_cache_seq(Some(0), Some(common as u32), None)
-            .unwrap_or(false)
-        {
+        let mut common = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count().min(tokens.len() - 1);
+        if !ctx.clear_kv_cache_seq(Some(0), Some(common as u32), None).unwrap_or(false) {
             ctx.clear_kv_cache();
             common = 0;
         }
@@ -307,17 +222,12 @@ impl Session<'_> {
 
         let n_batch = ctx.n_batch() as usize;
         let mut batch = LlamaBatch::new(n_batch, 1);
-        for (chunk_start, chunk) in tokens[common..]
-            .chunks(n_batch)
-            .enumerate()
-            .map(|(i, c)| (common + i * n_batch, c))
+        for (chunk_start, chunk) in tokens[common..].chunks(n_batch).enumerate().map(|(i, c)| (common + i * n_batch, c))
         {
             batch.clear();
             for (i, &tok) in chunk.iter().enumerate() {
                 let pos = chunk_start + i;
-                batch
-                    .add(tok, pos as i32, &[0], pos == tokens.len() - 1)
-                    .map_err(internal)?;
+                batch.add(tok, pos as i32, &[0], pos == tokens.len() - 1).map_err(internal)?;
             }
             ctx.decode(&mut batch).map_err(internal)?;
             self.cached.extend_from_slice(chunk);
@@ -326,10 +236,7 @@ impl Session<'_> {
             }
         }
 
-        let max_new = sampling
-            .max_tokens
-            .map(|m| m as usize)
-            .unwrap_or(usize::MAX);
+        let max_new = sampling.max_tokens.map(|m| m as usize).unwrap_or(usize::MAX);
         let mut decoder = Utf8Decoder::default();
         let mut stops = StopMatcher::new(&sampling.stop);
         let mut generated = 0usize;
@@ -344,11 +251,7 @@ impl Session<'_> {
             generated += 1;
             let text = decoder.push(&vocab.token_to_piece(token, false, None));
             let out = stops.push(&text);
-            if !out.text.is_empty()
-                && events
-                    .blocking_send(Ok(ChatEvent::Delta(out.text)))
-                    .is_err()
-            {
+            if !out.text.is_empty() && events.blocking_send(Ok(ChatEvent::Delta(out.text))).is_err() {
                 return Ok(()); // the reader hung up: cancelled
             }
             if out.stopped {
@@ -358,59 +261,33 @@ impl Session<'_> {
                 return Ok(());
             }
             batch.clear();
-            batch
-                .add(token, self.cached.len() as i32, &[0], true)
-                .map_err(internal)?;
+            batch.add(token, self.cached.len() as i32, &[0], true).map_err(internal)?;
             ctx.decode(&mut batch).map_err(internal)?;
             self.cached.push(token);
         };
         let tail = stops.push(&decoder.finish());
-        let rest = if tail.stopped {
-            tail.text
-        } else {
-            tail.text + &stops.finish()
-        };
+        let rest = if tail.stopped { tail.text } else { tail.text + &stops.finish() };
         if !rest.is_empty() {
             let _ = events.blocking_send(Ok(ChatEvent::Delta(rest)));
         }
-        let usage = Usage {
-            prompt_tokens: tokens.len() as u32,
-            completion_tokens: generated as u32,
-        };
-        let _ = events.blocking_send(Ok(ChatEvent::Done(Completion {
-            finish_reason: finish,
-            usage,
-        })));
+        let usage = Usage { prompt_tokens: tokens.len() as u32, completion_tokens: generated as u32 };
+        let _ = events.blocking_send(Ok(ChatEvent::Done(Completion { finish_reason: finish, usage })));
         Ok(())
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Error {
-    Error::internal(format!("llama.cpp: {e}"))
-}
-
-fn build_sampler(
-    model: &LlamaModel,
-    s: &Sampling,
-    constraint: Option<&Constraint>,
-) -> Result<LlamaSampler, Error> {
+fn build_sampler(model: &LlamaModel, s: &Sampling, constraint: Option<&Constraint>) -> Result<LlamaSampler, Error> {
     let mut chain = Vec::new();
     if let Some(constraint) = constraint {
         let grammar = match constraint {
             Constraint::Grammar(g) => g.clone(),
-            Constraint::JsonSchema(schema) => {
-                llama_cpp_2::json_schema_to_grammar(&schema.to_string()).map_err(|e| {
-                    Error::invalid(format!(
-                        "the JSON schema cannot be turned into a grammar: {e}"
-                    ))
-                })?
-            }
+            Constraint::JsonSchema(schema) => llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+                .map_err(|e| Error::invalid(format!("the JSON schema cannot be turned into a grammar: {e}")))?,
         };
-        chain.push(LlamaSampler::grammar(model, &grammar, "root").map_err(|e| {
-            Error::invalid(format!(
-                "the grammar is not valid GBNF with a `root` rule: {e}"
-            ))
-        })?);
+        chain.push(
+            LlamaSampler::grammar(model, &grammar, "root")
+                .map_err(|e| Error::invalid(format!("the grammar is not valid GBNF with a `root` rule: {e}")))?,
+        );
     }
     if s.temperature <= 0.0 {
         chain.push(LlamaSampler::greedy());
@@ -423,26 +300,16 @@ fn build_sampler(
         }
         chain.push(LlamaSampler::temp(s.temperature));
         // llama.cpp treats u32::MAX as "pick a random seed".
-        chain.push(LlamaSampler::dist(
-            s.seed.map(|x| x as u32).unwrap_or(u32::MAX),
-        ));
+        chain.push(LlamaSampler::dist(s.seed.map(|x| x as u32).unwrap_or(u32::MAX)));
     }
     Ok(LlamaSampler::chain_simple(chain))
 }
 
-fn bench(
-    model: &LlamaModel,
-    ctx: &mut LlamaContext,
-    pp: usize,
-    tg: usize,
-) -> Result<BenchRun, Error> {
+fn bench(model: &LlamaModel, ctx: &mut LlamaContext, pp: usize, tg: usize) -> Result<BenchRun, Error> {
     let vocab = model.vocab();
     let n_vocab = model.n_vocab().max(1) as u64;
     if pp + tg + 1 > ctx.n_ctx() as usize {
-        return Err(Error::invalid(format!(
-            "pp{pp} + tg{tg} does not fit the {}-token context",
-            ctx.n_ctx()
-        )));
+        return Err(Error::invalid(format!("pp{pp} + tg{tg} does not fit the {}-token context", ctx.n_ctx())));
     }
     // Deterministic pseudo-random token ids, as llama-bench feeds random ids.
     let mut state = 0x2545F4914F6CDD1Du64;
@@ -462,9 +329,7 @@ fn bench(
         batch.clear();
         for (j, &tok) in chunk.iter().enumerate() {
             let pos = i * n_batch + j;
-            batch
-                .add(tok, pos as i32, &[0], pos == pp - 1)
-                .map_err(internal)?;
+            batch.add(tok, pos as i32, &[0], pos == pp - 1).map_err(internal)?;
         }
         ctx.decode(&mut batch).map_err(internal)?;
     }
@@ -485,8 +350,5 @@ fn bench(
         ctx.decode(&mut batch).map_err(internal)?;
     }
     let generate_per_s = tg as f64 / start.elapsed().as_secs_f64();
-    Ok(BenchRun {
-        prompt_per_s,
-        generate_per_s,
-    })
+    Ok(BenchRun { prompt_per_s, generate_per_s })
 }

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use llama_cpp_2::context::LlamaContext;
@@ -18,7 +17,7 @@ use pai_core::model::l2_normalize;
 use pai_core::{EmbedFuture, EmbedKind, Embedder, Error};
 use tokio::sync::oneshot;
 
-use super::{LocalConfig, backend, load_model, model_id};
+use super::{LocalConfig, internal, load_model, model_id, spawn_worker};
 use crate::gguf::{GgufInfo, ModelKind};
 
 /// Tokens one decode call takes; several short texts share it.
@@ -45,19 +44,10 @@ struct TextPrep {
 
 impl TextPrep {
     fn from_info(info: &GgufInfo) -> Self {
-        let normalizer = info
-            .str("pai.tokenizer.normalizer")
-            .map(parse_normalizer)
-            .unwrap_or_default();
+        let normalizer = info.str("pai.tokenizer.normalizer").map(parse_normalizer).unwrap_or_default();
         TextPrep {
-            query_prefix: info
-                .str("pai.embedding.query_prefix")
-                .unwrap_or_default()
-                .to_string(),
-            passage_prefix: info
-                .str("pai.embedding.passage_prefix")
-                .unwrap_or_default()
-                .to_string(),
+            query_prefix: info.str("pai.embedding.query_prefix").unwrap_or_default().to_string(),
+            passage_prefix: info.str("pai.embedding.passage_prefix").unwrap_or_default().to_string(),
             normalizer,
         }
     }
@@ -125,21 +115,24 @@ impl LlamaEmbedder {
         let window = model.n_ctx_train().min(BATCH_TOKENS);
         let dimension = model.n_embd() as usize;
         let threads = config.threads();
-        let (jobs, rx) = std_mpsc::channel::<Job>();
-        let (ready_tx, ready_rx) = std_mpsc::channel();
-        std::thread::Builder::new()
-            .name("pai-embed".into())
-            .spawn(move || worker(model, prep, window, threads, rx, ready_tx))
-            .map_err(|e| Error::internal(format!("cannot start the embedding thread: {e}")))?;
-        ready_rx
-            .recv()
-            .map_err(|_| Error::internal("embedding thread died while starting"))??;
-        Ok(LlamaEmbedder {
-            id: model_id(path),
-            dimension,
-            window,
-            jobs,
-        })
+        let params = move || {
+            LlamaContextParams::default()
+                .with_embeddings(true)
+                .with_pooling_type(LlamaPoolingType::Unspecified) // the model file decides (e5: mean)
+                .with_n_ctx(NonZeroU32::new(BATCH_TOKENS))
+                .with_n_batch(BATCH_TOKENS)
+                .with_n_ubatch(BATCH_TOKENS) // non-causal attention needs each window whole in one ubatch
+                .with_n_seq_max(BATCH_SEQS)
+                .with_n_threads(threads)
+                .with_n_threads_batch(threads)
+        };
+        let jobs = spawn_worker("pai-embed", model, params, move |model, ctx, jobs: std_mpsc::Receiver<Job>| {
+            let encoder = Encoder { model, prep, window: window as usize };
+            while let Ok(job) = jobs.recv() {
+                let _ = job.reply.send(encoder.embed(ctx, &job.texts, job.kind));
+            }
+        })?;
+        Ok(LlamaEmbedder { id: model_id(path), dimension, window, jobs })
     }
 }
 
@@ -161,50 +154,8 @@ impl Embedder for LlamaEmbedder {
         let sent = self.jobs.send(Job { texts, kind, reply });
         Box::pin(async move {
             sent.map_err(|_| Error::internal("the embedding thread has stopped"))?;
-            rx.await
-                .map_err(|_| Error::internal("the embedding thread dropped a request"))?
+            rx.await.map_err(|_| Error::internal("the embedding thread dropped a request"))?
         })
-    }
-}
-
-fn worker(
-    model: Arc<LlamaModel>,
-    prep: TextPrep,
-    window: u32,
-    threads: i32,
-    jobs: std_mpsc::Receiver<Job>,
-    ready: std_mpsc::Sender<Result<(), Error>>,
-) {
-    let params = LlamaContextParams::default()
-        .with_embeddings(true)
-        .with_pooling_type(LlamaPoolingType::Unspecified) // the model file decides (e5: mean)
-        .with_n_ctx(NonZeroU32::new(BATCH_TOKENS))
-        .with_n_batch(BATCH_TOKENS)
-        .with_n_ubatch(BATCH_TOKENS) // non-causal attention needs each window whole in one ubatch
-        .with_n_seq_max(BATCH_SEQS)
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads);
-    let backend = match backend() {
-        Ok(b) => b,
-        Err(e) => return drop(ready.send(Err(e))),
-    };
-    let mut ctx = match model.new_context(backend, params) {
-        Ok(ctx) => ctx,
-        Err(e) => {
-            return drop(ready.send(Err(Error::internal(format!(
-                "cannot create an embedding context: {e}"
-            )))));
-        }
-    };
-    let _ = ready.send(Ok(()));
-    let encoder = Encoder {
-        model: &model,
-        prep,
-        window: window as usize,
-    };
-    while let Ok(job) = jobs.recv() {
-        let result = encoder.embed(&mut ctx, &job.texts, job.kind);
-        let _ = job.reply.send(result);
     }
 }
 
@@ -224,11 +175,7 @@ struct Window {
 impl Encoder<'_> {
     fn windows(&self, texts: &[String], kind: EmbedKind) -> Vec<Window> {
         let vocab = self.model.vocab();
-        let lead: Vec<LlamaToken> = vocab
-            .should_add_bos()
-            .then(|| vocab.bos())
-            .into_iter()
-            .collect();
+        let lead: Vec<LlamaToken> = vocab.should_add_bos().then(|| vocab.bos()).into_iter().collect();
         let trail: Vec<LlamaToken> = if vocab.should_add_eos() {
             vec![vocab.eos()]
         } else if vocab.should_add_sep() {
@@ -240,29 +187,17 @@ impl Encoder<'_> {
         let mut out = Vec::new();
         for (i, text) in texts.iter().enumerate() {
             let content = vocab.tokenize(self.prep.apply(text, kind).as_bytes(), false, false);
-            let chunks: Vec<&[LlamaToken]> = if content.is_empty() {
-                vec![&[]]
-            } else {
-                content.chunks(room).collect()
-            };
+            let chunks: Vec<&[LlamaToken]> =
+                if content.is_empty() { vec![&[]] } else { content.chunks(room).collect() };
             for chunk in chunks {
                 let tokens = [lead.as_slice(), chunk, trail.as_slice()].concat();
-                out.push(Window {
-                    text: i,
-                    tokens,
-                    weight: chunk.len().max(1) as f32,
-                });
+                out.push(Window { text: i, tokens, weight: chunk.len().max(1) as f32 });
             }
         }
         out
     }
 
-    fn embed(
-        &self,
-        ctx: &mut LlamaContext,
-        texts: &[String],
-        kind: EmbedKind,
-    ) -> Result<Vec<Vec<f32>>, Error> {
+    fn embed(&self, ctx: &mut LlamaContext, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>, Error> {
         let dim = self.model.n_embd() as usize;
         let mut sums = vec![vec![0f32; dim]; texts.len()];
         let windows = self.windows(texts, kind);
@@ -282,9 +217,7 @@ impl Encoder<'_> {
             batch.clear();
             for (seq, w) in windows[start..end].iter().enumerate() {
                 for (pos, &tok) in w.tokens.iter().enumerate() {
-                    batch
-                        .add(tok, pos as i32, &[seq as i32], true)
-                        .map_err(internal)?;
+                    batch.add(tok, pos as i32, &[seq as i32], true).map_err(internal)?;
                 }
             }
             ctx.clear_kv_cache();
@@ -306,10 +239,6 @@ impl Encoder<'_> {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Error {
-    Error::internal(format!("llama.cpp: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,22 +250,12 @@ mod tests {
         assert_eq!(map.get(&'\u{1}').map(String::as_str), Some(""));
         assert_eq!(map.get(&'\u{fb01}').map(String::as_str), Some("fi"));
         assert_eq!(map.len(), 3);
-        let prep = TextPrep {
-            query_prefix: "query: ".into(),
-            passage_prefix: "passage: ".into(),
-            normalizer: map,
-        };
+        let prep = TextPrep { query_prefix: "query: ".into(), passage_prefix: "passage: ".into(), normalizer: map };
         assert_eq!(prep.apply("\u{ff21}\u{1}b", EmbedKind::Query), "query: Ab");
         assert_eq!(prep.apply("x", EmbedKind::Passage), "passage: x");
-        let prep = TextPrep {
-            normalizer: parse_normalizer("9\t20"),
-            ..prep
-        };
+        let prep = TextPrep { normalizer: parse_normalizer("9\t20"), ..prep };
         assert_eq!(prep.apply("  a \t\t b  ", EmbedKind::Query), "query: a b ");
-        let prep = TextPrep {
-            query_prefix: String::new(),
-            ..prep
-        };
+        let prep = TextPrep { query_prefix: String::new(), ..prep };
         assert_eq!(prep.apply("  a", EmbedKind::Query), "a");
     }
 }

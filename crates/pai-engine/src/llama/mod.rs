@@ -8,8 +8,11 @@ mod chat;
 mod embed;
 
 use std::path::Path;
+use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, OnceLock};
 
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -35,9 +38,7 @@ pub struct LocalConfig {
 
 impl LocalConfig {
     pub fn threads(&self) -> i32 {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         self.threads.unwrap_or(cores).max(1) as i32
     }
 }
@@ -56,10 +57,7 @@ pub(crate) fn backend() -> Result<&'static LlamaBackend, Error> {
 }
 
 /// Checks the file is a GGUF of the expected kind, then loads its weights.
-pub(crate) fn load_model(
-    path: &Path,
-    want: ModelKind,
-) -> Result<(Arc<LlamaModel>, GgufInfo), Error> {
+pub(crate) fn load_model(path: &Path, want: ModelKind) -> Result<(Arc<LlamaModel>, GgufInfo), Error> {
     let info = gguf::read_info(path)?;
     let kind = info.kind();
     if kind != want {
@@ -70,11 +68,7 @@ pub(crate) fn load_model(
         return Err(Error::invalid(format!(
             "{} is {} {} model (architecture {}), but this needs {example}; check which file the setting points to",
             path.display(),
-            if kind == ModelKind::Embedding {
-                "an"
-            } else {
-                "a"
-            },
+            if kind == ModelKind::Embedding { "an" } else { "a" },
             kind.as_str(),
             info.architecture(),
         )));
@@ -92,7 +86,44 @@ pub(crate) fn load_model(
 
 /// A model identifier from its file name: `SmolLM2-135M-Instruct.Q4_1.gguf` → `SmolLM2-135M-Instruct.Q4_1`.
 pub(crate) fn model_id(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "local".into())
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "local".into())
+}
+
+/// Starts the thread that owns `model`'s context and hands it the jobs sent
+/// to the returned sender. Returns once the context exists, or why it could
+/// not be created. (`LlamaContextParams` is built on that thread: it is not `Send`.)
+pub(crate) fn spawn_worker<J: Send + 'static>(
+    name: &str,
+    model: Arc<LlamaModel>,
+    params: impl FnOnce() -> LlamaContextParams + Send + 'static,
+    serve: impl FnOnce(&LlamaModel, &mut LlamaContext, std_mpsc::Receiver<J>) + Send + 'static,
+) -> Result<std_mpsc::Sender<J>, Error> {
+    let (jobs, rx) = std_mpsc::channel();
+    let (ready_tx, ready_rx) = std_mpsc::channel();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let created = backend().and_then(|b| {
+                model.new_context(b, params()).map_err(|e| {
+                    Error::invalid(format!(
+                        "llama.cpp could not create a context ({e}); lower context_length or free some memory"
+                    ))
+                })
+            });
+            match created {
+                Ok(mut ctx) => {
+                    let _ = ready_tx.send(Ok(()));
+                    serve(&model, &mut ctx, rx);
+                }
+                Err(e) => drop(ready_tx.send(Err(e))),
+            }
+        })
+        .map_err(|e| Error::internal(format!("cannot start an inference thread: {e}")))?;
+    ready_rx.recv().map_err(|_| Error::internal("an inference thread died while starting"))??;
+    Ok(jobs)
+}
+
+/// llama.cpp failures mid-inference are not the caller's fault.
+pub(crate) fn internal(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("llama.cpp: {e}"))
 }

@@ -19,10 +19,7 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("request body is JSON")
@@ -41,21 +38,13 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        Response {
-            status,
-            headers: vec![],
-            chunks: vec![body.into()],
-            cut_after: None,
-        }
+        Response { status, headers: vec![], chunks: vec![body.into()], cut_after: None }
     }
     pub fn json(status: u16, v: serde_json::Value) -> Self {
         Response::new(status, v.to_string()).header("content-type", "application/json")
     }
     pub fn sse(events: &[String]) -> Self {
-        let chunks = events
-            .iter()
-            .map(|e| format!("data: {e}\n\n").into_bytes())
-            .collect();
+        let chunks = events.iter().map(|e| format!("data: {e}\n\n").into_bytes()).collect();
         Response {
             status: 200,
             headers: vec![("content-type".into(), "text/event-stream".into())],
@@ -78,9 +67,7 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts serving on 127.0.0.1 (random port) in the current tokio runtime.
-    pub async fn start(
-        handler: impl Fn(&Request) -> Response + Send + Sync + 'static,
-    ) -> TestServer {
+    pub async fn start(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -122,19 +109,12 @@ impl TestServer {
                         .unwrap_or(0);
                     let mut body = vec![0; len];
                     reader.read_exact(&mut body).await.unwrap();
-                    let req = Request {
-                        method,
-                        path,
-                        headers,
-                        body,
-                    };
+                    let req = Request { method, path, headers, body };
                     let resp = handler(&req);
                     seen.lock().unwrap().push(req);
                     let total: usize = resp.chunks.iter().map(Vec::len).sum();
-                    let mut head = format!(
-                        "HTTP/1.1 {} X\r\nconnection: close\r\ncontent-length: {total}\r\n",
-                        resp.status
-                    );
+                    let mut head =
+                        format!("HTTP/1.1 {} X\r\nconnection: close\r\ncontent-length: {total}\r\n", resp.status);
                     for (k, v) in &resp.headers {
                         head.push_str(&format!("{k}: {v}\r\n"));
                     }
@@ -172,26 +152,18 @@ pub fn models_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("PAI_MODELS_DIR") {
         return dir.into();
     }
-    let home = std::env::var_os("PAI_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let data = std::env::var_os("XDG_DATA_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".local/share")
-                });
-            data.join("pai")
-        });
+    let home = std::env::var_os("PAI_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".local/share"));
+        data.join("pai")
+    });
     home.join("models")
 }
 
 /// Path of an installed default model; panics with the fix when it is missing.
 pub fn model(file: &str) -> PathBuf {
     let path = models_dir().join(file);
-    assert!(
-        path.exists(),
-        "{} is missing: run `make fetch-models` (or `make test`, which does it)",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: run `make fetch-models` (or `make test`, which does it)", path.display());
     path
 }

@@ -26,27 +26,18 @@ pub struct BenchArgs {
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
+    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
 }
 
 pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.repetitions > 0 && args.pp > 0 && args.tg > 0,
-        "pp, tg and repetitions must be at least 1"
-    );
+    anyhow::ensure!(args.repetitions > 0 && args.pp > 0 && args.tg > 0, "pp, tg and repetitions must be at least 1");
     let model = super::local_chat_model(config, args.model.as_deref())?;
     let model = std::sync::Arc::new(model);
     let runs = tokio::task::spawn_blocking({
         let model = model.clone();
         move || -> anyhow::Result<Vec<pai_engine::llama::BenchRun>> {
             model.bench(args.pp, args.tg)?; // warm-up: page in weights, size buffers
-            (0..args.repetitions)
-                .map(|_| Ok(model.bench(args.pp, args.tg)?))
-                .collect()
+            (0..args.repetitions).map(|_| Ok(model.bench(args.pp, args.tg)?)).collect()
         }
     })
     .await??;

@@ -14,10 +14,7 @@ pub struct ChatArgs {
     #[arg(long, short)]
     model: Option<String>,
     /// System prompt.
-    #[arg(
-        long,
-        default_value = "You are pai, a helpful personal assistant. Answer briefly and truthfully."
-    )]
+    #[arg(long, default_value = "You are pai, a helpful personal assistant. Answer briefly and truthfully.")]
     system: String,
     /// Sampling temperature; 0 is deterministic.
     #[arg(long, default_value_t = 0.7)]
@@ -30,8 +27,7 @@ pub struct ChatArgs {
     seed: Option<u64>,
 }
 
-const HELP: &str =
-    "Type a message and press Enter. End a line with \\ to continue on the next line,
+const HELP: &str = "Type a message and press Enter. End a line with \\ to continue on the next line,
 or wrap a block in \"\"\" lines. Ctrl-C stops an answer; Ctrl-D or /exit quits.
 Commands: /reset (forget this conversation), /exit, /help";
 
@@ -54,16 +50,8 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
         }
         let model = super::chat_model(config, args.model.as_deref())?;
         history.push(Message::user(prompt.trim()));
-        let (_, outcome) = stream_answer(
-            model.as_ref(),
-            ChatRequest {
-                messages: history,
-                sampling,
-                constraint: None,
-            },
-            false,
-        )
-        .await?;
+        let (_, outcome) =
+            stream_answer(model.as_ref(), ChatRequest { messages: history, sampling, constraint: None }, false).await?;
         println!();
         if let Outcome::Done(c) = outcome {
             tracing::info!(
@@ -101,11 +89,7 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
             _ => {}
         }
         history.push(Message::user(input.trim()));
-        let request = ChatRequest {
-            messages: history.clone(),
-            sampling: sampling.clone(),
-            constraint: None,
-        };
+        let request = ChatRequest { messages: history.clone(), sampling: sampling.clone(), constraint: None };
         match stream_answer(model.as_ref(), request, true).await {
             Ok((text, outcome)) => {
                 println!();
@@ -135,11 +119,7 @@ fn read_message(editor: &mut rustyline::DefaultEditor) -> anyhow::Result<Option<
     let mut lines: Vec<String> = Vec::new();
     let mut in_block = false;
     loop {
-        let prompt = if lines.is_empty() && !in_block {
-            "you> "
-        } else {
-            "...> "
-        };
+        let prompt = if lines.is_empty() && !in_block { "you> " } else { "...> " };
         match editor.readline(prompt) {
             Ok(line) => {
                 if line.trim() == "\"\"\"" {

@@ -19,11 +19,7 @@ pub struct EmbedArgs {
 
 pub async fn run(config: &Config, args: EmbedArgs) -> anyhow::Result<()> {
     let embedder = super::embedder(config, args.model.as_deref())?;
-    let kind = if args.query {
-        EmbedKind::Query
-    } else {
-        EmbedKind::Passage
-    };
+    let kind = if args.query { EmbedKind::Query } else { EmbedKind::Passage };
     for v in embedder.embed(args.texts, kind).await? {
         println!("{}", serde_json::to_string(&v)?);
     }

@@ -15,10 +15,7 @@ use crate::config::Config;
 
 /// The chat backend the settings ask for: a remote server when `remote_url`
 /// is set, else the local GGUF model.
-pub fn chat_model(
-    config: &Config,
-    model_override: Option<&str>,
-) -> anyhow::Result<Arc<dyn ChatModel>> {
+pub fn chat_model(config: &Config, model_override: Option<&str>) -> anyhow::Result<Arc<dyn ChatModel>> {
     if let Some(url) = &config.remote_url {
         let remote = RemoteChatModel::new(RemoteConfig {
             base_url: url.clone(),
@@ -35,19 +32,12 @@ pub fn chat_model(
     Ok(Arc::new(local_chat_model(config, model_override)?))
 }
 
-pub fn local_chat_model(
-    config: &Config,
-    model_override: Option<&str>,
-) -> anyhow::Result<LlamaChatModel> {
+pub fn local_chat_model(config: &Config, model_override: Option<&str>) -> anyhow::Result<LlamaChatModel> {
     let path = config.model_path(model_override.unwrap_or(&config.chat_model));
-    LlamaChatModel::load(&path, &config.local())
-        .with_context(|| format!("loading chat model {}", path.display()))
+    LlamaChatModel::load(&path, &config.local()).with_context(|| format!("loading chat model {}", path.display()))
 }
 
-pub fn embedder(
-    config: &Config,
-    model_override: Option<&str>,
-) -> anyhow::Result<Arc<dyn Embedder>> {
+pub fn embedder(config: &Config, model_override: Option<&str>) -> anyhow::Result<Arc<dyn Embedder>> {
     let path = config.model_path(model_override.unwrap_or(&config.embedding_model));
     let model = LlamaEmbedder::load(&path, &config.local())
         .with_context(|| format!("loading embedding model {}", path.display()))?;

@@ -27,10 +27,7 @@ pub async fn run(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
         ModelCommand::List => {
             let models = catalog::installed(&dir)?;
             if models.is_empty() {
-                println!(
-                    "no models in {}; run `make fetch-models` or `pai model pull URL`",
-                    dir.display()
-                );
+                println!("no models in {}; run `make fetch-models` or `pai model pull URL`", dir.display());
                 return Ok(());
             }
             println!("{}", dir.display());
@@ -43,18 +40,10 @@ pub async fn run(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
                 if name == config.embedding_model {
                     marks.push("default embedding");
                 }
-                let marks = if marks.is_empty() {
-                    String::new()
-                } else {
-                    format!("  ({})", marks.join(", "))
-                };
+                let marks = if marks.is_empty() { String::new() } else { format!("  ({})", marks.join(", ")) };
                 match m.detail {
                     Ok((kind, arch)) => {
-                        println!(
-                            "  {name:<44} {:<9} {arch:<12} {:>9}{marks}",
-                            kind.as_str(),
-                            human_size(m.size)
-                        )
+                        println!("  {name:<44} {:<9} {arch:<12} {:>9}{marks}", kind.as_str(), human_size(m.size))
                     }
                     Err(why) => println!("  {name:<44} unusable: {why}"),
                 }
@@ -63,11 +52,9 @@ pub async fn run(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
         ModelCommand::Pull { source, sha256 } => {
             let source = pull::resolve(&source, &config.hf_endpoint)?;
             let bar = ProgressBar::new(0).with_style(
-                ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
-                .expect("static template")
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                    .expect("static template")
+                    .progress_chars("=> "),
             );
             bar.set_message(source.file_name.clone());
             bar.enable_steady_tick(Duration::from_millis(200));
