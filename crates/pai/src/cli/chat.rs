@@ -51,7 +51,7 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
         let model = super::chat_model(config, args.model.as_deref())?;
         history.push(Message::user(prompt.trim()));
         let (_, outcome) =
-            stream_answer(model.as_ref(), ChatRequest { messages: history, sampling, constraint: None }, false).await?;
+            stream_answer(model.as_ref(), ChatRequest { messages: history, sampling, constraint: None }, None).await?;
         println!();
         if let Outcome::Done(c) = outcome {
             tracing::info!(
@@ -66,6 +66,7 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
     let model = super::chat_model(config, args.model.as_deref())?;
     println!("pai · {} · /help for commands", model.id());
     let mut editor = rustyline::DefaultEditor::new()?;
+    let mut interrupts = Interrupts::new()?;
     loop {
         let Some(input) = read_message(&mut editor)? else {
             break;
@@ -90,7 +91,7 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
         }
         history.push(Message::user(input.trim()));
         let request = ChatRequest { messages: history.clone(), sampling: sampling.clone(), constraint: None };
-        match stream_answer(model.as_ref(), request, true).await {
+        match stream_answer(model.as_ref(), request, Some(&mut interrupts)).await {
             Ok((text, outcome)) => {
                 println!();
                 match outcome {
@@ -156,21 +157,39 @@ enum Outcome {
     Stopped,
 }
 
-/// Prints the answer as it streams. With `interruptible`, Ctrl-C ends the
-/// answer (dropping the stream cancels generation) instead of the program.
+/// Ctrl-C while an answer streams. Registered once, before the first answer,
+/// so that no Ctrl-C falls into a gap where the default action (quit) applies.
+/// At the prompt the terminal is in raw mode and Ctrl-C is a key, not a signal.
+struct Interrupts(tokio::signal::unix::Signal);
+
+impl Interrupts {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Interrupts(tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?))
+    }
+
+    /// Forgets a Ctrl-C that arrived between answers.
+    fn clear(&mut self) {
+        while futures_util::FutureExt::now_or_never(self.0.recv()).is_some() {}
+    }
+}
+
+/// Prints the answer as it streams. With `interrupts`, Ctrl-C ends the answer
+/// (dropping the stream cancels generation) instead of the program.
 async fn stream_answer(
     model: &dyn ChatModel,
     request: ChatRequest,
-    interruptible: bool,
+    mut interrupts: Option<&mut Interrupts>,
 ) -> anyhow::Result<(String, Outcome)> {
     let mut stream = model.chat(request);
     let mut text = String::new();
     let mut stdout = std::io::stdout();
+    if let Some(i) = interrupts.as_deref_mut() {
+        i.clear();
+    }
     let ctrl_c = async {
-        if interruptible {
-            let _ = tokio::signal::ctrl_c().await;
-        } else {
-            std::future::pending::<()>().await;
+        match interrupts {
+            Some(i) => drop(i.0.recv().await),
+            None => std::future::pending::<()>().await,
         }
     };
     tokio::pin!(ctrl_c);
