@@ -1,9 +1,12 @@
 //! pai's domain types and policy. No I/O, no async runtime, no SQL, no HTTP:
 //! everything here is deterministic and testable on its own.
 
+pub mod analyzer;
 pub mod chat;
 pub mod error;
+pub mod fusion;
 pub mod model;
+pub mod store;
 
 pub use chat::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
 pub use error::{Error, Result};

@@ -85,8 +85,13 @@ mod tests {
 
     #[test]
     fn collect_joins_deltas_until_done() {
-        let done = Completion { finish_reason: FinishReason::Stop, usage: Usage { prompt_tokens: 3, completion_tokens: 2 } };
-        let s = stream(vec![Ok(ChatEvent::Delta("안녕".into())), Ok(ChatEvent::Delta(" hi".into())), Ok(ChatEvent::Done(done.clone()))]);
+        let done =
+            Completion { finish_reason: FinishReason::Stop, usage: Usage { prompt_tokens: 3, completion_tokens: 2 } };
+        let s = stream(vec![
+            Ok(ChatEvent::Delta("안녕".into())),
+            Ok(ChatEvent::Delta(" hi".into())),
+            Ok(ChatEvent::Done(done.clone())),
+        ]);
         assert_eq!(block_on(collect(s)).unwrap(), ("안녕 hi".to_string(), done));
     }
 

@@ -1,0 +1,227 @@
+use chrono::{DateTime, Utc};
+use pai_core::analyzer::index_text;
+use pai_core::store::{Memory, MemoryId, MemoryKind, MessageId, NewMemory, UserId};
+use pai_core::{Error, Result};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use super::check_text;
+use crate::errors::SqlxResult;
+
+/// The columns `from_row` reads; a macro so queries stay `&'static str` literals.
+macro_rules! columns {
+    () => {
+        "id, user_id, text, kind, subject, importance, valid_from, valid_to, superseded_by, created_at, updated_at,
+         (SELECT group_concat(message_id) FROM memory_sources WHERE memory_id = memories.id) AS sources"
+    };
+}
+
+fn check(memory: &NewMemory) -> Result<()> {
+    check_text("a memory", &memory.text)?;
+    if !(0.0..=1.0).contains(&memory.importance) {
+        return Err(Error::invalid(format!("importance {} is outside 0..1", memory.importance)));
+    }
+    Ok(())
+}
+
+/// Links `sources` to `memory` after checking they are messages of `user`.
+async fn add_sources(tx: &mut Transaction<'_, Sqlite>, user: UserId, memory: i64, sources: &[MessageId]) -> Result<()> {
+    for source in sources {
+        let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE id = ? AND user_id = ?")
+            .bind(source.0)
+            .bind(user.0)
+            .fetch_optional(&mut **tx)
+            .await
+            .db()?;
+        if owned.is_none() {
+            return Err(Error::invalid(format!("source message {source} does not exist")));
+        }
+        sqlx::query("INSERT OR IGNORE INTO memory_sources (memory_id, message_id) VALUES (?, ?)")
+            .bind(memory)
+            .bind(source.0)
+            .execute(&mut **tx)
+            .await
+            .db()?;
+    }
+    Ok(())
+}
+
+async fn index(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: i64, text: &str) -> Result<()> {
+    sqlx::query("DELETE FROM memories_fts WHERE rowid = ?").bind(id).execute(&mut **tx).await.db()?;
+    sqlx::query("INSERT INTO memories_fts (rowid, terms, user_id) VALUES (?, ?, ?)")
+        .bind(id)
+        .bind(index_text(text))
+        .bind(user.0)
+        .execute(&mut **tx)
+        .await
+        .db()?;
+    Ok(())
+}
+
+pub(super) async fn insert(
+    tx: &mut Transaction<'_, Sqlite>,
+    user: UserId,
+    m: &NewMemory,
+    now: DateTime<Utc>,
+) -> Result<MemoryId> {
+    check(m)?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO memories (user_id, text, kind, subject, importance, valid_from, created_at, updated_at)
+         SELECT id, ?, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? RETURNING id",
+    )
+    .bind(m.text.trim())
+    .bind(m.kind.as_str())
+    .bind(&m.subject)
+    .bind(m.importance)
+    .bind(m.valid_from)
+    .bind(now)
+    .bind(now)
+    .bind(user.0)
+    .fetch_optional(&mut **tx)
+    .await
+    .db()?;
+    let id = id.ok_or_else(|| Error::not_found(format!("no user {user}")))?;
+    add_sources(tx, user, id, &m.sources).await?;
+    index(tx, user, id, &m.text).await?;
+    Ok(MemoryId(id))
+}
+
+pub(super) async fn get(pool: &SqlitePool, user: UserId, id: MemoryId) -> Result<Memory> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM memories WHERE id = ? AND user_id = ?"))
+        .bind(id.0)
+        .bind(user.0)
+        .fetch_optional(pool)
+        .await
+        .db()?
+        .ok_or_else(|| Error::not_found(format!("no memory {id}")))?;
+    from_row(&row)
+}
+
+pub(super) async fn list(pool: &SqlitePool, user: UserId, include_history: bool) -> Result<Vec<Memory>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM memories WHERE user_id = ? AND (? OR valid_to IS NULL) ORDER BY id DESC"
+    ))
+    .bind(user.0)
+    .bind(include_history)
+    .fetch_all(pool)
+    .await
+    .db()?;
+    rows.iter().map(from_row).collect()
+}
+
+pub(super) async fn update(
+    pool: &SqlitePool,
+    user: UserId,
+    id: MemoryId,
+    text: &str,
+    sources: &[MessageId],
+) -> Result<()> {
+    check_text("a memory", text)?;
+    let mut tx = pool.begin().await.db()?;
+    let done = sqlx::query("UPDATE memories SET text = ?, updated_at = ? WHERE id = ? AND user_id = ?")
+        .bind(text.trim())
+        .bind(Utc::now())
+        .bind(id.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .db()?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found(format!("no memory {id}")));
+    }
+    add_sources(&mut tx, user, id.0, sources).await?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT id FROM memories WHERE id = ? AND valid_to IS NULL")
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
+    if current.is_some() {
+        index(&mut tx, user, id.0, text).await?;
+    }
+    tx.commit().await.db()
+}
+
+pub(super) async fn supersede(
+    pool: &SqlitePool,
+    user: UserId,
+    old: MemoryId,
+    new: NewMemory,
+    at: DateTime<Utc>,
+) -> Result<MemoryId> {
+    let mut tx = pool.begin().await.db()?;
+    let current: Option<Option<DateTime<Utc>>> =
+        sqlx::query_scalar("SELECT valid_to FROM memories WHERE id = ? AND user_id = ?")
+            .bind(old.0)
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+    match current {
+        None => return Err(Error::not_found(format!("no memory {old}"))),
+        Some(Some(_)) => return Err(Error::Conflict(format!("memory {old} was already superseded"))),
+        Some(None) => {}
+    }
+    let new_id = insert(&mut tx, user, &new, Utc::now()).await?;
+    sqlx::query("UPDATE memories SET valid_to = ?, superseded_by = ?, updated_at = ? WHERE id = ? AND user_id = ?")
+        .bind(at)
+        .bind(new_id.0)
+        .bind(Utc::now())
+        .bind(old.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .db()?;
+    sqlx::query("DELETE FROM memories_fts WHERE rowid = ?").bind(old.0).execute(&mut *tx).await.db()?;
+    tx.commit().await.db()?;
+    Ok(new_id)
+}
+
+/// Deletes one memory (`Some`) or all of a user's (`None`); returns how many.
+pub(super) async fn delete(pool: &SqlitePool, user: UserId, id: Option<MemoryId>) -> Result<u64> {
+    let mut tx = pool.begin().await.db()?;
+    sqlx::query(
+        "DELETE FROM memories_fts WHERE rowid IN (SELECT id FROM memories WHERE user_id = ? AND (? IS NULL OR id = ?))",
+    )
+    .bind(user.0)
+    .bind(id.map(|i| i.0))
+    .bind(id.map(|i| i.0))
+    .execute(&mut *tx)
+    .await
+    .db()?;
+    let done = sqlx::query("DELETE FROM memories WHERE user_id = ? AND (? IS NULL OR id = ?)")
+        .bind(user.0)
+        .bind(id.map(|i| i.0))
+        .bind(id.map(|i| i.0))
+        .execute(&mut *tx)
+        .await
+        .db()?;
+    if let Some(id) = id.filter(|_| done.rows_affected() == 0) {
+        return Err(Error::not_found(format!("no memory {id}")));
+    }
+    tx.commit().await.db()?;
+    Ok(done.rows_affected())
+}
+
+fn from_row(r: &SqliteRow) -> Result<Memory> {
+    let kind: String = r.get("kind");
+    let sources: Option<String> = r.get("sources");
+    let mut sources: Vec<MessageId> =
+        sources.unwrap_or_default().split(',').filter_map(|s| s.parse().ok()).map(MessageId).collect();
+    sources.sort();
+    Ok(Memory {
+        id: MemoryId(r.get("id")),
+        user: UserId(r.get("user_id")),
+        text: r.get("text"),
+        kind: MemoryKind::parse(&kind).ok_or_else(|| Error::internal(format!("unknown memory kind {kind}")))?,
+        subject: r.get("subject"),
+        importance: r.get::<f64, _>("importance") as f32,
+        valid_from: r.get("valid_from"),
+        valid_to: r.get("valid_to"),
+        superseded_by: r.get::<Option<i64>, _>("superseded_by").map(MemoryId),
+        sources,
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    })
+}

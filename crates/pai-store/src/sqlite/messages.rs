@@ -1,0 +1,156 @@
+use chrono::Utc;
+use pai_core::Role;
+use pai_core::analyzer::index_text;
+use pai_core::store::{Conversation, ConversationId, MessageId, NewMessage, StoredMessage, UserId};
+use pai_core::{Error, Result};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+use super::check_text;
+use crate::errors::SqlxResult;
+
+pub(super) async fn create_conversation(pool: &SqlitePool, user: UserId, title: &str) -> Result<Conversation> {
+    let now = Utc::now();
+    // INSERT ... SELECT FROM users: an unknown user inserts nothing instead of failing on a foreign key.
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO conversations (user_id, title, created_at) SELECT id, ?, ? FROM users WHERE id = ? RETURNING id",
+    )
+    .bind(title.trim())
+    .bind(now)
+    .bind(user.0)
+    .fetch_optional(pool)
+    .await
+    .db()?;
+    let id = id.ok_or_else(|| Error::not_found(format!("no user {user}")))?;
+    Ok(Conversation { id: ConversationId(id), user, title: title.trim().to_string(), created_at: now })
+}
+
+pub(super) async fn conversations(pool: &SqlitePool, user: UserId) -> Result<Vec<Conversation>> {
+    let rows = sqlx::query("SELECT id, title, created_at FROM conversations WHERE user_id = ? ORDER BY id DESC")
+        .bind(user.0)
+        .fetch_all(pool)
+        .await
+        .db()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Conversation {
+            id: ConversationId(r.get("id")),
+            user,
+            title: r.get("title"),
+            created_at: r.get("created_at"),
+        })
+        .collect())
+}
+
+pub(super) async fn add_messages(
+    pool: &SqlitePool,
+    user: UserId,
+    conversation: ConversationId,
+    new: Vec<NewMessage>,
+) -> Result<Vec<StoredMessage>> {
+    for m in &new {
+        check_text("a message", &m.content)?;
+    }
+    let mut tx = pool.begin().await.db()?;
+    let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE id = ? AND user_id = ?")
+        .bind(conversation.0)
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
+    if owned.is_none() {
+        return Err(Error::not_found(format!("no conversation {conversation}")));
+    }
+    let mut ids = Vec::with_capacity(new.len());
+    for m in &new {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (user_id, conversation_id, role, speaker, content, created_at, external_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(user.0)
+        .bind(conversation.0)
+        .bind(m.role.as_str())
+        .bind(&m.speaker)
+        .bind(&m.content)
+        .bind(m.created_at)
+        .bind(&m.external_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match crate::errors::from_sqlx(e) {
+            Error::Conflict(_) => Error::Conflict(format!(
+                "a message with external id {:?} is already in this conversation",
+                m.external_id.as_deref().unwrap_or_default()
+            )),
+            other => other,
+        })?;
+        sqlx::query("INSERT INTO messages_fts (rowid, terms, user_id, conversation_id) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(index_text(&m.content))
+            .bind(user.0)
+            .bind(conversation.0)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        ids.push(MessageId(id));
+    }
+    tx.commit().await.db()?;
+    Ok(ids
+        .into_iter()
+        .zip(new)
+        .map(|(id, m)| StoredMessage {
+            id,
+            conversation,
+            role: m.role,
+            speaker: m.speaker,
+            content: m.content,
+            created_at: m.created_at,
+            external_id: m.external_id,
+        })
+        .collect())
+}
+
+pub(super) async fn messages(
+    pool: &SqlitePool,
+    user: UserId,
+    conversation: ConversationId,
+) -> Result<Vec<StoredMessage>> {
+    let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE id = ? AND user_id = ?")
+        .bind(conversation.0)
+        .bind(user.0)
+        .fetch_optional(pool)
+        .await
+        .db()?;
+    if owned.is_none() {
+        return Err(Error::not_found(format!("no conversation {conversation}")));
+    }
+    let rows = sqlx::query(
+        "SELECT id, conversation_id, role, speaker, content, created_at, external_id FROM messages
+         WHERE user_id = ? AND conversation_id = ? ORDER BY id",
+    )
+    .bind(user.0)
+    .bind(conversation.0)
+    .fetch_all(pool)
+    .await
+    .db()?;
+    rows.iter().map(message_from_row).collect()
+}
+
+fn message_from_row(r: &SqliteRow) -> Result<StoredMessage> {
+    let role: String = r.get("role");
+    let role = match role.as_str() {
+        "system" => Role::System,
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        "tool" => Role::Tool,
+        other => return Err(Error::internal(format!("unknown role {other} in the database"))),
+    };
+    Ok(StoredMessage {
+        id: MessageId(r.get("id")),
+        conversation: ConversationId(r.get("conversation_id")),
+        role,
+        speaker: r.get("speaker"),
+        content: r.get("content"),
+        created_at: r.get("created_at"),
+        external_id: r.get("external_id"),
+    })
+}

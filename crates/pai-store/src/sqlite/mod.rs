@@ -1,0 +1,216 @@
+//! The SQLite store: one file, WAL journal (readers never wait for the
+//! writer), foreign keys on, schema migrations embedded and applied at open.
+
+mod memories;
+mod messages;
+mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use pai_core::store::{
+    Conversation, ConversationId, Memory, MemoryId, MessageId, NewMemory, NewMessage, Store, StoredMessage, TextHit,
+    User, UserId,
+};
+use pai_core::{Error, Result};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Executor, SqlitePool};
+
+use crate::errors::SqlxResult;
+
+/// Schema versions, applied in order, each in its own transaction.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::invalid(format!("cannot create the data directory {}: {e}", dir.display())))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .db()?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode NORMAL loses no committed transaction on a process crash;
+            // only a power cut can roll back the last ones.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::unavailable(format!("cannot open the database {}: {e}", path.display())))?;
+        let store = SqliteStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        self.pool
+            .execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+            )
+            .await
+            .db()?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM schema_version").fetch_one(&self.pool).await.db()?;
+        let current = current.unwrap_or(0);
+        if let Some((newest, _)) = MIGRATIONS.last().filter(|(v, _)| current > *v) {
+            return Err(Error::invalid(format!(
+                "the database has schema version {current}, newer than this pai knows ({newest}); upgrade pai"
+            )));
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            let mut tx = self.pool.begin().await.db()?;
+            sqlx::raw_sql(*sql).execute(&mut *tx).await.db()?;
+            sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)")
+                .bind(version)
+                .bind(Utc::now())
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            tx.commit().await.db()?;
+            tracing::info!(version, "applied database migration");
+        }
+        Ok(())
+    }
+}
+
+/// FTS5 query matching any of the analyzed terms (each quoted, so no term is
+/// read as FTS syntax). `None` when nothing in the text is searchable.
+fn fts_query(text: &str) -> Option<String> {
+    let terms = pai_core::analyzer::query_terms(text);
+    (!terms.is_empty())
+        .then(|| terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" OR "))
+}
+
+fn check_text(what: &str, text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::invalid(format!("{what} is empty")));
+    }
+    if text.len() > pai_core::store::MAX_TEXT_BYTES {
+        return Err(Error::invalid(format!(
+            "{what} is {} bytes; the limit is {}",
+            text.len(),
+            pai_core::store::MAX_TEXT_BYTES
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_user(&self, name: &str, timezone: &str) -> Result<User> {
+        users::create_user(&self.pool, name, timezone).await
+    }
+
+    async fn user(&self, id: UserId) -> Result<User> {
+        users::user(&self.pool, id).await
+    }
+
+    async fn create_conversation(&self, user: UserId, title: &str) -> Result<Conversation> {
+        messages::create_conversation(&self.pool, user, title).await
+    }
+
+    async fn conversations(&self, user: UserId) -> Result<Vec<Conversation>> {
+        messages::conversations(&self.pool, user).await
+    }
+
+    async fn add_messages(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        new: Vec<NewMessage>,
+    ) -> Result<Vec<StoredMessage>> {
+        messages::add_messages(&self.pool, user, conversation, new).await
+    }
+
+    async fn messages(&self, user: UserId, conversation: ConversationId) -> Result<Vec<StoredMessage>> {
+        messages::messages(&self.pool, user, conversation).await
+    }
+
+    async fn add_memory(&self, user: UserId, memory: NewMemory) -> Result<Memory> {
+        let mut tx = self.pool.begin().await.db()?;
+        let id = memories::insert(&mut tx, user, &memory, Utc::now()).await?;
+        tx.commit().await.db()?;
+        self.memory(user, id).await
+    }
+
+    async fn memory(&self, user: UserId, id: MemoryId) -> Result<Memory> {
+        memories::get(&self.pool, user, id).await
+    }
+
+    async fn memories(&self, user: UserId, include_history: bool) -> Result<Vec<Memory>> {
+        memories::list(&self.pool, user, include_history).await
+    }
+
+    async fn update_memory(&self, user: UserId, id: MemoryId, text: &str, sources: &[MessageId]) -> Result<Memory> {
+        memories::update(&self.pool, user, id, text, sources).await?;
+        self.memory(user, id).await
+    }
+
+    async fn supersede_memory(&self, user: UserId, old: MemoryId, new: NewMemory, at: DateTime<Utc>) -> Result<Memory> {
+        let id = memories::supersede(&self.pool, user, old, new, at).await?;
+        self.memory(user, id).await
+    }
+
+    async fn delete_memory(&self, user: UserId, id: MemoryId) -> Result<()> {
+        memories::delete(&self.pool, user, Some(id)).await.map(|_| ())
+    }
+
+    async fn delete_all_memories(&self, user: UserId) -> Result<u64> {
+        memories::delete(&self.pool, user, None).await
+    }
+
+    async fn search_text(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>> {
+        let Some(q) = fts_query(query) else { return Ok(Vec::new()) };
+        let limit = limit.min(1000) as i64;
+        // bm25() is lower-is-better; negate so higher is better, as everywhere else.
+        let memory_hits: Vec<(i64, f64)> = sqlx::query_as(
+            "SELECT rowid, -bm25(memories_fts) FROM memories_fts
+             WHERE memories_fts MATCH ? AND user_id = ? ORDER BY bm25(memories_fts) LIMIT ?",
+        )
+        .bind(&q)
+        .bind(user.0)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .db()?;
+        let message_hits: Vec<(i64, i64, f64)> = sqlx::query_as(
+            "SELECT rowid, conversation_id, -bm25(messages_fts) FROM messages_fts
+             WHERE messages_fts MATCH ? AND user_id = ? ORDER BY bm25(messages_fts) LIMIT ?",
+        )
+        .bind(&q)
+        .bind(user.0)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .db()?;
+        let mut hits: Vec<TextHit> = memory_hits
+            .into_iter()
+            .map(|(id, score)| TextHit::Memory { id: MemoryId(id), score: score as f32 })
+            .chain(message_hits.into_iter().map(|(id, conv, score)| TextHit::Message {
+                id: MessageId(id),
+                conversation: ConversationId(conv),
+                score: score as f32,
+            }))
+            .collect();
+        let score = |h: &TextHit| match h {
+            TextHit::Memory { score, .. } | TextHit::Message { score, .. } => *score,
+        };
+        hits.sort_by(|a, b| score(b).total_cmp(&score(a)));
+        hits.truncate(limit as usize);
+        Ok(hits)
+    }
+}

@@ -1,0 +1,231 @@
+//! The store contract. Every backend runs this same suite; SQLite always.
+//! Each test gets a fresh database file.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{TimeZone, Utc};
+use pai_core::Error;
+use pai_core::Role;
+use pai_core::store::{MemoryKind, MessageId, NewMemory, NewMessage, Store, TextHit, UserId};
+use pai_store::SqliteStore;
+
+fn db_path() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir =
+        std::env::temp_dir().join(format!("pai-store-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("pai.db")
+}
+
+async fn sqlite() -> SqliteStore {
+    SqliteStore::open(&db_path()).await.unwrap()
+}
+
+fn msg(role: Role, content: &str) -> NewMessage {
+    NewMessage { role, speaker: None, content: content.into(), created_at: Utc::now(), external_id: None }
+}
+
+fn memory(text: &str, sources: Vec<MessageId>) -> NewMemory {
+    NewMemory { text: text.into(), kind: MemoryKind::Fact, subject: None, importance: 0.5, valid_from: None, sources }
+}
+
+/// Two users, each with a conversation of two messages.
+async fn two_users(store: &dyn Store) -> [(UserId, pai_core::store::ConversationId, Vec<MessageId>); 2] {
+    let mut out = Vec::new();
+    for name in ["Minji", "Tom"] {
+        let user = store.create_user(name, "Asia/Seoul").await.unwrap();
+        let conv = store.create_conversation(user.id, "first").await.unwrap();
+        let msgs = store
+            .add_messages(
+                user.id,
+                conv.id,
+                vec![msg(Role::User, "작년에 부산으로 이사했어"), msg(Role::Assistant, "Noted!")],
+            )
+            .await
+            .unwrap();
+        out.push((user.id, conv.id, msgs.iter().map(|m| m.id).collect()));
+    }
+    out.try_into().unwrap()
+}
+
+#[tokio::test]
+async fn users_are_created_and_validated() {
+    let store = sqlite().await;
+    let u = store.create_user(" Minji ", "Asia/Seoul").await.unwrap();
+    assert_eq!(store.user(u.id).await.unwrap(), u);
+    assert_eq!(u.name, "Minji");
+    assert!(matches!(store.user(UserId(999)).await, Err(Error::NotFound(_))));
+    assert!(matches!(store.create_user("", "Asia/Seoul").await, Err(Error::Invalid(_))));
+}
+
+#[tokio::test]
+async fn messages_round_trip_in_order() {
+    let store = sqlite().await;
+    let [(user, conv, ids), _] = two_users(&store).await;
+    let at = Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap();
+    let extra = NewMessage {
+        role: Role::User,
+        speaker: Some("엄마".into()),
+        content: "내일 오전 9시에 전화해".into(),
+        created_at: at,
+        external_id: Some("ext-1".into()),
+    };
+    let stored = store.add_messages(user, conv, vec![extra.clone()]).await.unwrap();
+    let all = store.messages(user, conv).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all.iter().map(|m| m.id).take(2).collect::<Vec<_>>(), ids);
+    assert_eq!(all[2], stored[0]);
+    assert_eq!(
+        (all[2].speaker.as_deref(), all[2].created_at, all[2].external_id.as_deref()),
+        (Some("엄마"), at, Some("ext-1"))
+    );
+    assert_eq!(store.conversations(user).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_batch_writes_nothing() {
+    let store = sqlite().await;
+    let [(user, conv, _), _] = two_users(&store).await;
+    let err = store.add_messages(user, conv, vec![msg(Role::User, "fine"), msg(Role::User, "   ")]).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)));
+    let huge = "가".repeat(pai_core::store::MAX_TEXT_BYTES);
+    assert!(matches!(store.add_messages(user, conv, vec![msg(Role::User, &huge)]).await, Err(Error::Invalid(_))));
+    let dup = |id: &str| NewMessage { external_id: Some(id.into()), ..msg(Role::User, "imported") };
+    store.add_messages(user, conv, vec![dup("a")]).await.unwrap();
+    let err = store.add_messages(user, conv, vec![dup("b"), dup("a")]).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    // two from two_users + "a": neither "fine" nor "b" was kept
+    assert_eq!(store.messages(user, conv).await.unwrap().len(), 3);
+    assert!(store.search_text(user, "fine", 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn one_user_never_reaches_anothers_conversations() {
+    let store = sqlite().await;
+    let [(minji, minji_conv, _), (tom, tom_conv, _)] = two_users(&store).await;
+    assert!(matches!(store.messages(tom, minji_conv).await, Err(Error::NotFound(_))));
+    assert!(matches!(store.add_messages(tom, minji_conv, vec![msg(Role::User, "hi")]).await, Err(Error::NotFound(_))));
+    assert!(matches!(store.create_conversation(UserId(999), "x").await, Err(Error::NotFound(_))));
+    assert_eq!(store.messages(minji, minji_conv).await.unwrap().len(), 2);
+    assert_eq!(store.messages(tom, tom_conv).await.unwrap().len(), 2);
+    assert!(store.conversations(tom).await.unwrap().iter().all(|c| c.user == tom));
+}
+
+#[tokio::test]
+async fn memories_keep_their_sources_and_owner() {
+    let store = sqlite().await;
+    let [(minji, _, minji_msgs), (tom, _, tom_msgs)] = two_users(&store).await;
+    let m = store.add_memory(minji, memory("Minji moved to Busan last year", vec![minji_msgs[0]])).await.unwrap();
+    assert_eq!(m.sources, vec![minji_msgs[0]]);
+    assert_eq!(store.memory(minji, m.id).await.unwrap(), m);
+    assert!(m.is_current());
+
+    // Another user: cannot see, change, supersede or delete it.
+    assert!(matches!(store.memory(tom, m.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(store.update_memory(tom, m.id, "hacked", &[]).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        store.supersede_memory(tom, m.id, memory("x", vec![]), Utc::now()).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(store.delete_memory(tom, m.id).await, Err(Error::NotFound(_))));
+    assert_eq!(store.delete_all_memories(tom).await.unwrap(), 0);
+    assert!(store.memories(tom, true).await.unwrap().is_empty());
+    assert_eq!(store.memory(minji, m.id).await.unwrap().text, "Minji moved to Busan last year");
+
+    // Nor cite someone else's message as a source; nothing is half-written.
+    let err = store.add_memory(minji, memory("stolen", vec![tom_msgs[0]])).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+    assert_eq!(store.memories(minji, true).await.unwrap().len(), 1);
+    let bad = NewMemory { importance: 1.5, ..memory("too important", vec![]) };
+    assert!(matches!(store.add_memory(minji, bad).await, Err(Error::Invalid(_))));
+    assert!(matches!(store.add_memory(UserId(999), memory("x", vec![])).await, Err(Error::NotFound(_))));
+}
+
+#[tokio::test]
+async fn superseding_keeps_history() {
+    let store = sqlite().await;
+    let [(user, _, msgs), _] = two_users(&store).await;
+    let seoul = store.add_memory(user, memory("lives in Seoul", vec![])).await.unwrap();
+    let moved_at = Utc.with_ymd_and_hms(2025, 4, 1, 0, 0, 0).unwrap();
+    let busan =
+        store.supersede_memory(user, seoul.id, memory("lives in Busan", vec![msgs[0]]), moved_at).await.unwrap();
+    let old = store.memory(user, seoul.id).await.unwrap();
+    assert_eq!((old.valid_to, old.superseded_by), (Some(moved_at), Some(busan.id)));
+    assert!(!old.is_current() && busan.is_current());
+    let current: Vec<_> = store.memories(user, false).await.unwrap().into_iter().map(|m| m.text).collect();
+    assert_eq!(current, vec!["lives in Busan"]);
+    assert_eq!(store.memories(user, true).await.unwrap().len(), 2);
+    assert!(matches!(
+        store.supersede_memory(user, seoul.id, memory("again", vec![]), Utc::now()).await,
+        Err(Error::Conflict(_))
+    ));
+    // Full text finds the current memory, not the history.
+    let hits = store.search_text(user, "Seoul", 10).await.unwrap();
+    assert!(hits.iter().all(|h| !matches!(h, TextHit::Memory { .. })), "{hits:?}");
+    let hits = store.search_text(user, "Busan", 10).await.unwrap();
+    assert!(hits.iter().any(|h| matches!(h, TextHit::Memory { id, .. } if *id == busan.id)));
+}
+
+#[tokio::test]
+async fn edits_and_deletes_reach_search() {
+    let store = sqlite().await;
+    let [(user, _, msgs), _] = two_users(&store).await;
+    let m = store.add_memory(user, memory("likes coffee", vec![])).await.unwrap();
+    let edited = store.update_memory(user, m.id, "likes green tea", &[msgs[1]]).await.unwrap();
+    assert_eq!((edited.text.as_str(), edited.sources.clone()), ("likes green tea", vec![msgs[1]]));
+    assert!(edited.updated_at >= m.updated_at);
+    assert!(store.search_text(user, "coffee", 5).await.unwrap().is_empty());
+    let hits = store.search_text(user, "tea", 5).await.unwrap();
+    assert_eq!(hits, vec![TextHit::Memory { id: m.id, score: score_of(&hits[0]) }]);
+    store.delete_memory(user, m.id).await.unwrap();
+    assert!(matches!(store.memory(user, m.id).await, Err(Error::NotFound(_))));
+    assert!(store.search_text(user, "tea", 5).await.unwrap().is_empty());
+    store.add_memory(user, memory("one", vec![])).await.unwrap();
+    store.add_memory(user, memory("two", vec![])).await.unwrap();
+    assert_eq!(store.delete_all_memories(user).await.unwrap(), 2);
+    assert!(store.memories(user, true).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn korean_and_english_full_text_scoped_by_user() {
+    let store = sqlite().await;
+    let [(minji, minji_conv, minji_msgs), (tom, _, _)] = two_users(&store).await;
+    let m = store.add_memory(minji, memory("딸 이름은 지우", vec![])).await.unwrap();
+    store.add_memory(minji, memory("prefers tea to coffee", vec![])).await.unwrap();
+    // A two-syllable query finds "부산으로" inside a message.
+    let hits = store.search_text(minji, "부산", 10).await.unwrap();
+    assert_eq!(hits, vec![TextHit::Message { id: minji_msgs[0], conversation: minji_conv, score: score_of(&hits[0]) }]);
+    let hits = store.search_text(minji, "지우 이름", 10).await.unwrap();
+    assert!(matches!(hits[0], TextHit::Memory { id, .. } if id == m.id));
+    assert!(matches!(store.search_text(minji, "TEA", 10).await.unwrap()[0], TextHit::Memory { .. }));
+    // Tom has the same message text but never sees Minji's rows.
+    let toms = store.search_text(tom, "부산", 10).await.unwrap();
+    assert_eq!(toms.len(), 1);
+    assert!(matches!(toms[0], TextHit::Message { id, .. } if !minji_msgs.contains(&id)));
+    assert!(store.search_text(tom, "지우", 10).await.unwrap().is_empty());
+    // Nothing searchable, FTS syntax characters: no error, no hits.
+    assert!(store.search_text(minji, "?! ...", 10).await.unwrap().is_empty());
+    assert!(store.search_text(minji, "\"OR* NEAR(", 10).await.is_ok());
+}
+
+fn score_of(hit: &TextHit) -> f32 {
+    match hit {
+        TextHit::Memory { score, .. } | TextHit::Message { score, .. } => *score,
+    }
+}
+
+#[tokio::test]
+async fn data_survives_reopening_and_migrations_are_idempotent() {
+    let path = db_path();
+    let user = {
+        let store = SqliteStore::open(&path).await.unwrap();
+        let user = store.create_user("Minji", "Asia/Seoul").await.unwrap();
+        store.add_memory(user.id, memory("remember me", vec![])).await.unwrap();
+        user
+    };
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(store.user(user.id).await.unwrap(), user);
+    assert_eq!(store.memories(user.id, false).await.unwrap()[0].text, "remember me");
+    assert_eq!(store.search_text(user.id, "remember", 5).await.unwrap().len(), 1);
+}
