@@ -140,6 +140,20 @@ pub enum TextHit {
     Message { id: MessageId, conversation: ConversationId, score: f32 },
 }
 
+/// What a stored vector belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ItemRef {
+    Memory(MemoryId),
+    Message(MessageId),
+}
+
+/// A nearest-neighbour match: `similarity` is cosine, higher is closer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VectorHit {
+    pub item: ItemRef,
+    pub similarity: f32,
+}
+
 /// Longest message or memory text a store accepts (bytes).
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
@@ -174,4 +188,14 @@ pub trait Store: Send + Sync {
 
     /// BM25 over current memories and messages with the shared analyzer, best first.
     async fn search_text(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>>;
+
+    /// Dimension of the vectors this store was opened for (the embedder's).
+    fn vector_dimension(&self) -> usize;
+    /// Stores (or replaces) the embedding of each item; all items must be the
+    /// user's, current, and every vector of `vector_dimension()` length.
+    async fn put_vectors(&self, user: UserId, vectors: Vec<(ItemRef, Vec<f32>)>) -> Result<()>;
+    /// Nearest current memories and messages of `user` to `query`, closest first.
+    async fn search_vectors(&self, user: UserId, query: &[f32], limit: usize) -> Result<Vec<VectorHit>>;
+    /// Items of `user` that have no vector yet (new, edited, or the embedding model changed).
+    async fn items_without_vectors(&self, user: UserId, limit: usize) -> Result<Vec<ItemRef>>;
 }

@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{TimeZone, Utc};
 use pai_core::Error;
 use pai_core::Role;
-use pai_core::store::{MemoryKind, MessageId, NewMemory, NewMessage, Store, TextHit, UserId};
+use pai_core::store::{ItemRef, MemoryKind, MessageId, NewMemory, NewMessage, Store, TextHit, UserId};
 use pai_store::SqliteStore;
+
+/// Vector size for the suite: small, so expected neighbours are easy to write.
+const DIM: usize = 8;
 
 fn db_path() -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -19,7 +22,7 @@ fn db_path() -> PathBuf {
 }
 
 async fn sqlite() -> SqliteStore {
-    SqliteStore::open(&db_path()).await.unwrap()
+    SqliteStore::open(&db_path(), DIM).await.unwrap()
 }
 
 fn msg(role: Role, content: &str) -> NewMessage {
@@ -219,13 +222,113 @@ fn score_of(hit: &TextHit) -> f32 {
 async fn data_survives_reopening_and_migrations_are_idempotent() {
     let path = db_path();
     let user = {
-        let store = SqliteStore::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path, DIM).await.unwrap();
         let user = store.create_user("Minji", "Asia/Seoul").await.unwrap();
         store.add_memory(user.id, memory("remember me", vec![])).await.unwrap();
         user
     };
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = SqliteStore::open(&path, DIM).await.unwrap();
     assert_eq!(store.user(user.id).await.unwrap(), user);
     assert_eq!(store.memories(user.id, false).await.unwrap()[0].text, "remember me");
     assert_eq!(store.search_text(user.id, "remember", 5).await.unwrap().len(), 1);
+}
+
+/// A unit vector pointing mostly along axis `i`.
+fn axis(i: usize) -> Vec<f32> {
+    let mut v = vec![0.05; DIM];
+    v[i] = 1.0;
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter().map(|x| x / n).collect()
+}
+
+#[tokio::test]
+async fn vectors_are_searched_per_user_closest_first() {
+    let store = sqlite().await;
+    let [(minji, _, minji_msgs), (tom, _, tom_msgs)] = two_users(&store).await;
+    let busan = store.add_memory(minji, memory("lives in Busan", vec![])).await.unwrap();
+    let tea = store.add_memory(minji, memory("likes tea", vec![])).await.unwrap();
+    let missing = store.items_without_vectors(minji, 100).await.unwrap();
+    assert_eq!(missing.len(), 4, "{missing:?}"); // 2 memories + 2 messages
+    store
+        .put_vectors(
+            minji,
+            vec![
+                (ItemRef::Memory(busan.id), axis(0)),
+                (ItemRef::Memory(tea.id), axis(1)),
+                (ItemRef::Message(minji_msgs[0]), axis(2)),
+                (ItemRef::Message(minji_msgs[1]), axis(3)),
+            ],
+        )
+        .await
+        .unwrap();
+    store.put_vectors(tom, vec![(ItemRef::Message(tom_msgs[0]), axis(0))]).await.unwrap();
+    assert!(store.items_without_vectors(minji, 100).await.unwrap().is_empty());
+
+    let hits = store.search_vectors(minji, &axis(0), 3).await.unwrap();
+    assert_eq!(hits.len(), 3);
+    assert_eq!(hits[0].item, ItemRef::Memory(busan.id));
+    assert!((hits[0].similarity - 1.0).abs() < 1e-4 && hits[1].similarity < hits[0].similarity);
+    // Tom's identical vector never shows up for Minji, and Tom sees only his own.
+    assert!(hits.iter().all(|h| h.item != ItemRef::Message(tom_msgs[0])));
+    let toms = store.search_vectors(tom, &axis(0), 10).await.unwrap();
+    assert_eq!(toms.iter().map(|h| h.item).collect::<Vec<_>>(), vec![ItemRef::Message(tom_msgs[0])]);
+}
+
+#[tokio::test]
+async fn bad_vectors_change_nothing() {
+    let store = sqlite().await;
+    let [(minji, _, minji_msgs), (_, _, tom_msgs)] = two_users(&store).await;
+    let ok = (ItemRef::Message(minji_msgs[0]), axis(0));
+    for bad in
+        [(ItemRef::Message(minji_msgs[1]), vec![1.0; DIM + 1]), (ItemRef::Message(minji_msgs[1]), vec![f32::NAN; DIM])]
+    {
+        let err = store.put_vectors(minji, vec![ok.clone(), bad]).await.unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+    }
+    let err = store.put_vectors(minji, vec![ok.clone(), (ItemRef::Message(tom_msgs[0]), axis(1))]).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    assert!(store.search_vectors(minji, &axis(0), 5).await.unwrap().is_empty(), "the good vector was rolled back");
+    assert!(matches!(store.search_vectors(minji, &[1.0; 3], 5).await, Err(Error::Invalid(_))));
+}
+
+#[tokio::test]
+async fn edited_superseded_and_deleted_memories_leave_the_vector_index() {
+    let store = sqlite().await;
+    let [(user, _, _), _] = two_users(&store).await;
+    let a = store.add_memory(user, memory("lives in Seoul", vec![])).await.unwrap();
+    let b = store.add_memory(user, memory("likes coffee", vec![])).await.unwrap();
+    let c = store.add_memory(user, memory("has a cat", vec![])).await.unwrap();
+    let vectors =
+        vec![(ItemRef::Memory(a.id), axis(0)), (ItemRef::Memory(b.id), axis(1)), (ItemRef::Memory(c.id), axis(2))];
+    store.put_vectors(user, vectors).await.unwrap();
+
+    store.update_memory(user, b.id, "likes tea", &[]).await.unwrap();
+    let new = store.supersede_memory(user, a.id, memory("lives in Busan", vec![]), Utc::now()).await.unwrap();
+    store.delete_memory(user, c.id).await.unwrap();
+
+    let found: Vec<ItemRef> =
+        store.search_vectors(user, &axis(0), 10).await.unwrap().into_iter().map(|h| h.item).collect();
+    assert!(!found.iter().any(|i| matches!(i, ItemRef::Memory(_))), "{found:?}");
+    let missing = store.items_without_vectors(user, 100).await.unwrap();
+    assert!(missing.contains(&ItemRef::Memory(b.id)) && missing.contains(&ItemRef::Memory(new.id)));
+    assert!(!missing.contains(&ItemRef::Memory(a.id)), "history is not re-embedded");
+    // A superseded memory cannot get a vector again.
+    assert!(matches!(store.put_vectors(user, vec![(ItemRef::Memory(a.id), axis(0))]).await, Err(Error::NotFound(_))));
+}
+
+#[tokio::test]
+async fn a_new_embedding_dimension_rebuilds_the_index() {
+    let path = db_path();
+    let (user, msgs) = {
+        let store = SqliteStore::open(&path, DIM).await.unwrap();
+        let [(user, _, msgs), _] = two_users(&store).await;
+        store.put_vectors(user, vec![(ItemRef::Message(msgs[0]), axis(0))]).await.unwrap();
+        (user, msgs)
+    };
+    let store = SqliteStore::open(&path, 3).await.unwrap();
+    assert_eq!(store.vector_dimension(), 3);
+    assert!(store.items_without_vectors(user, 10).await.unwrap().contains(&ItemRef::Message(msgs[0])));
+    store.put_vectors(user, vec![(ItemRef::Message(msgs[0]), vec![0.0, 1.0, 0.0])]).await.unwrap();
+    assert_eq!(store.search_vectors(user, &[0.0, 1.0, 0.0], 1).await.unwrap()[0].item, ItemRef::Message(msgs[0]));
+    assert!(matches!(SqliteStore::open(&path, 0).await, Err(Error::Invalid(_))));
 }

@@ -140,6 +140,8 @@ pub(super) async fn update(
     if current.is_some() {
         index(&mut tx, user, id.0, text).await?;
     }
+    // The old vector describes the old text: drop it, the item is re-embedded.
+    super::vectors::forget_memory(&mut tx, id.0).await?;
     tx.commit().await.db()
 }
 
@@ -174,6 +176,7 @@ pub(super) async fn supersede(
         .await
         .db()?;
     sqlx::query("DELETE FROM memories_fts WHERE rowid = ?").bind(old.0).execute(&mut *tx).await.db()?;
+    super::vectors::forget_memory(&mut tx, old.0).await?;
     tx.commit().await.db()?;
     Ok(new_id)
 }
@@ -181,27 +184,28 @@ pub(super) async fn supersede(
 /// Deletes one memory (`Some`) or all of a user's (`None`); returns how many.
 pub(super) async fn delete(pool: &SqlitePool, user: UserId, id: Option<MemoryId>) -> Result<u64> {
     let mut tx = pool.begin().await.db()?;
-    sqlx::query(
-        "DELETE FROM memories_fts WHERE rowid IN (SELECT id FROM memories WHERE user_id = ? AND (? IS NULL OR id = ?))",
-    )
-    .bind(user.0)
-    .bind(id.map(|i| i.0))
-    .bind(id.map(|i| i.0))
-    .execute(&mut *tx)
-    .await
-    .db()?;
-    let done = sqlx::query("DELETE FROM memories WHERE user_id = ? AND (? IS NULL OR id = ?)")
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM memories WHERE user_id = ? AND (? IS NULL OR id = ?)")
         .bind(user.0)
         .bind(id.map(|i| i.0))
         .bind(id.map(|i| i.0))
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
         .db()?;
-    if let Some(id) = id.filter(|_| done.rows_affected() == 0) {
+    if let (Some(id), true) = (id, ids.is_empty()) {
         return Err(Error::not_found(format!("no memory {id}")));
     }
+    for &row in &ids {
+        sqlx::query("DELETE FROM memories_fts WHERE rowid = ?").bind(row).execute(&mut *tx).await.db()?;
+        super::vectors::forget_memory(&mut tx, row).await?;
+        sqlx::query("DELETE FROM memories WHERE id = ? AND user_id = ?")
+            .bind(row)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+    }
     tx.commit().await.db()?;
-    Ok(done.rows_affected())
+    Ok(ids.len() as u64)
 }
 
 fn from_row(r: &SqliteRow) -> Result<Memory> {

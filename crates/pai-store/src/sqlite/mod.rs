@@ -4,6 +4,7 @@
 mod memories;
 mod messages;
 mod users;
+mod vectors;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -12,8 +13,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pai_core::store::{
-    Conversation, ConversationId, Memory, MemoryId, MessageId, NewMemory, NewMessage, Store, StoredMessage, TextHit,
-    User, UserId,
+    Conversation, ConversationId, ItemRef, Memory, MemoryId, MessageId, NewMemory, NewMessage, Store, StoredMessage,
+    TextHit, User, UserId, VectorHit,
 };
 use pai_core::{Error, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -22,16 +23,22 @@ use sqlx::{Executor, SqlitePool};
 use crate::errors::SqlxResult;
 
 /// Schema versions, applied in order, each in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_vectors.sql")),
+];
 
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    dimension: usize,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
-    pub async fn open(path: &Path) -> Result<Self> {
+    /// Opens (creating if needed) the database file, brings its schema up to
+    /// date, and sizes the vector index for `vector_dimension` (the embedder's).
+    pub async fn open(path: &Path, vector_dimension: usize) -> Result<Self> {
+        vectors::register_extension();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::invalid(format!("cannot create the data directory {}: {e}", dir.display())))?;
@@ -51,8 +58,9 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| Error::unavailable(format!("cannot open the database {}: {e}", path.display())))?;
-        let store = SqliteStore { pool };
+        let store = SqliteStore { pool, dimension: vector_dimension };
         store.migrate().await?;
+        vectors::prepare(&store.pool, vector_dimension).await?;
         Ok(store)
     }
 
@@ -212,5 +220,21 @@ impl Store for SqliteStore {
         hits.sort_by(|a, b| score(b).total_cmp(&score(a)));
         hits.truncate(limit as usize);
         Ok(hits)
+    }
+
+    fn vector_dimension(&self) -> usize {
+        self.dimension
+    }
+
+    async fn put_vectors(&self, user: UserId, vectors: Vec<(ItemRef, Vec<f32>)>) -> Result<()> {
+        vectors::put(&self.pool, self.dimension, user, vectors).await
+    }
+
+    async fn search_vectors(&self, user: UserId, query: &[f32], limit: usize) -> Result<Vec<VectorHit>> {
+        vectors::search(&self.pool, self.dimension, user, query, limit).await
+    }
+
+    async fn items_without_vectors(&self, user: UserId, limit: usize) -> Result<Vec<ItemRef>> {
+        vectors::missing(&self.pool, user, limit).await
     }
 }
