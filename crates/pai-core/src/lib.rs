@@ -5,6 +5,7 @@ pub mod analyzer;
 pub mod chat;
 pub mod error;
 pub mod fusion;
+pub mod memory;
 pub mod model;
 pub mod store;
 

@@ -1,0 +1,165 @@
+//! "Remember that …", "forget …", "기억해 줘", "잊어 줘": explicit memory
+//! requests, recognised by rules rather than by a model, so that obeying them
+//! never depends on a model's judgement.
+
+/// What the user explicitly asked for, with the content it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Explicit {
+    Remember(String),
+    Forget(String),
+}
+
+/// English openings, lowercase, longest first within each group. The content follows.
+const EN_REMEMBER: &[&str] = &[
+    "please remember that ",
+    "please remember ",
+    "remember that ",
+    "remember: ",
+    "remember ",
+    "don't forget that ",
+    "do not forget that ",
+    "keep in mind that ",
+    "note that ",
+    "make a note that ",
+];
+const EN_FORGET: &[&str] = &[
+    "please forget that ",
+    "please forget about ",
+    "please forget ",
+    "forget that ",
+    "forget about ",
+    "forget ",
+    "stop remembering that ",
+    "stop remembering ",
+    "delete the memory that ",
+    "delete the memory about ",
+    "don't remember that ",
+];
+/// Korean endings (after spaces are removed at the end). The content precedes.
+const KO_REMEMBER: &[&str] = &[
+    "기억해주세요",
+    "기억해줘",
+    "기억해둬",
+    "기억해놔",
+    "기억해두세요",
+    "기억해",
+    "잊지마세요",
+    "잊지마",
+    "메모해줘",
+    "메모해둬",
+];
+const KO_FORGET: &[&str] =
+    &["잊어주세요", "잊어줘", "잊어버려", "잊어버려줘", "잊어", "지워줘", "지워주세요", "삭제해줘"];
+/// Korean endings left before the verb that are not part of the content:
+/// "보리라는 걸 기억해" → "보리", "주소를 잊어" → "주소". Only after a noun
+/// ("…라는"); "…다는" follows a verb stem and stays ("산다는 건").
+const KO_TRAILERS: &[&str] =
+    &["이라는 것을", "이라는것을", "이라는 걸", "이라는걸", "라는 것을", "라는것을", "라는 걸", "라는걸", "을", "를"];
+
+/// Recognises an explicit request in one user message; `None` for anything else,
+/// including questions ("do you remember …?") and empty content.
+pub fn detect(message: &str) -> Option<Explicit> {
+    let text = message.trim().trim_start_matches(['"', '\'']).trim();
+    let text = strip_address(text);
+    if text.ends_with('?') || text.ends_with('？') {
+        return None;
+    }
+    let lower = text.to_lowercase();
+    for (openings, make) in [(EN_REMEMBER, Explicit::Remember as fn(String) -> Explicit), (EN_FORGET, Explicit::Forget)]
+    {
+        if let Some(opening) = openings.iter().find(|o| lower.starts_with(*o)) {
+            // Byte offsets agree: lowercasing the ASCII opening keeps its length.
+            return content(&text[opening.len()..]).map(make);
+        }
+    }
+    korean(text)
+}
+
+/// Drops a leading "pai," / "hey pai" so "Pai, remember that …" works.
+fn strip_address(text: &str) -> &str {
+    let lower = text.to_lowercase();
+    for prefix in ["hey pai,", "hey pai ", "pai,", "pai "] {
+        if lower.starts_with(prefix) {
+            return text[prefix.len()..].trim_start();
+        }
+    }
+    text
+}
+
+fn korean(text: &str) -> Option<Explicit> {
+    let body = text.trim_end_matches(['.', '!', '。', '~', ' ']);
+    // Compare with spaces removed ("기억해 줘" == "기억해줘"), then map back.
+    let squashed: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let (ending, make): (&str, fn(String) -> Explicit) = KO_REMEMBER
+        .iter()
+        .map(|e| (*e, Explicit::Remember as fn(String) -> Explicit))
+        .chain(KO_FORGET.iter().map(|e| (*e, Explicit::Forget as fn(String) -> Explicit)))
+        .filter(|(e, _)| squashed.ends_with(e))
+        .max_by_key(|(e, _)| e.len())?;
+    // Walk back over `ending`'s characters, skipping spaces, to find where it starts in `body`.
+    let mut remaining = ending.chars().count();
+    let mut cut = body.len();
+    for (i, c) in body.char_indices().rev() {
+        if remaining == 0 {
+            break;
+        }
+        if !c.is_whitespace() {
+            remaining -= 1;
+        }
+        cut = i;
+    }
+    let mut content_part = body[..cut].trim_end();
+    if let Some(stripped) = KO_TRAILERS.iter().find_map(|t| content_part.strip_suffix(t)) {
+        // A particle glued to a word, never a whole word on its own.
+        if !stripped.is_empty() && !stripped.ends_with(' ') {
+            content_part = stripped;
+        }
+    }
+    content(content_part).map(make)
+}
+
+fn content(text: &str) -> Option<String> {
+    let t = text.trim().trim_end_matches(['.', '!', ',']).trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remember(s: &str) -> Option<Explicit> {
+        Some(Explicit::Remember(s.into()))
+    }
+    fn forget(s: &str) -> Option<Explicit> {
+        Some(Explicit::Forget(s.into()))
+    }
+
+    #[test]
+    fn table() {
+        let cases: &[(&str, Option<Explicit>)] = &[
+            ("Remember that my daughter is Jiwoo.", remember("my daughter is Jiwoo")),
+            ("please remember I take my coffee black", remember("I take my coffee black")),
+            ("Pai, remember: the wifi password is on the fridge", remember("the wifi password is on the fridge")),
+            ("Don't forget that Minji's birthday is May 3", remember("Minji's birthday is May 3")),
+            ("Forget that I live in Seoul", forget("I live in Seoul")),
+            ("please forget about my old address!", forget("my old address")),
+            ("Do you remember my daughter's name?", None),
+            ("remember when we went to Jeju?", None),
+            ("I forgot my keys", None),
+            ("remember", None),
+            ("내 딸 이름은 지우야. 기억해 줘", remember("내 딸 이름은 지우야")),
+            ("우리 강아지 이름이 보리라는 걸 기억해줘!", remember("우리 강아지 이름이 보리")),
+            ("나 땅콩 알레르기 있는 거 기억해 둬", remember("나 땅콩 알레르기 있는 거")),
+            ("엄마 생신은 5월 3일이야 잊지 마", remember("엄마 생신은 5월 3일이야")),
+            ("내가 서울에 산다는 건 잊어 줘", forget("내가 서울에 산다는 건")),
+            ("예전 주소를 잊어버려", forget("예전 주소")),
+            ("옛날 전화번호 지워 줘.", forget("옛날 전화번호")),
+            ("내 딸 이름 기억해?", None),
+            ("기억해 줘", None),
+            ("오늘 날씨 어때", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(&detect(input), want, "{input}");
+        }
+    }
+}
