@@ -8,6 +8,7 @@ pub mod fusion;
 pub mod memory;
 pub mod model;
 pub mod store;
+pub mod when;
 
 pub use chat::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
 pub use error::{Error, Result};
