@@ -173,6 +173,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<StoredMessage>>;
     /// Messages in order, oldest first.
     async fn messages(&self, user: UserId, conversation: ConversationId) -> Result<Vec<StoredMessage>>;
+    /// The user's messages among `ids` (others' and unknown ids are left out), in id order.
+    async fn messages_by_id(&self, user: UserId, ids: &[MessageId]) -> Result<Vec<StoredMessage>>;
 
     async fn add_memory(&self, user: UserId, memory: NewMemory) -> Result<Memory>;
     async fn memory(&self, user: UserId, id: MemoryId) -> Result<Memory>;

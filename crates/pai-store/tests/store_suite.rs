@@ -84,6 +84,8 @@ async fn messages_round_trip_in_order() {
         (Some("엄마"), at, Some("ext-1"))
     );
     assert_eq!(store.conversations(user).await.unwrap().len(), 1);
+    let picked = store.messages_by_id(user, &[stored[0].id, ids[0], stored[0].id]).await.unwrap();
+    assert_eq!(picked.iter().map(|m| m.id).collect::<Vec<_>>(), vec![ids[0], stored[0].id]);
 }
 
 #[tokio::test]
@@ -113,6 +115,8 @@ async fn one_user_never_reaches_anothers_conversations() {
     assert_eq!(store.messages(minji, minji_conv).await.unwrap().len(), 2);
     assert_eq!(store.messages(tom, tom_conv).await.unwrap().len(), 2);
     assert!(store.conversations(tom).await.unwrap().iter().all(|c| c.user == tom));
+    let minjis = store.messages(minji, minji_conv).await.unwrap();
+    assert!(store.messages_by_id(tom, &[minjis[0].id, minjis[1].id]).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -135,6 +135,29 @@ pub(super) async fn messages(
     rows.iter().map(message_from_row).collect()
 }
 
+pub(super) async fn messages_by_id(pool: &SqlitePool, user: UserId, ids: &[MessageId]) -> Result<Vec<StoredMessage>> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut sorted: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    // One indexed lookup per id: recall asks for a handful, never thousands.
+    for id in sorted {
+        let row = sqlx::query(
+            "SELECT id, conversation_id, role, speaker, content, created_at, external_id FROM messages
+             WHERE id = ? AND user_id = ?",
+        )
+        .bind(id)
+        .bind(user.0)
+        .fetch_optional(pool)
+        .await
+        .db()?;
+        if let Some(row) = row {
+            out.push(message_from_row(&row)?);
+        }
+    }
+    Ok(out)
+}
+
 fn message_from_row(r: &SqliteRow) -> Result<StoredMessage> {
     let role: String = r.get("role");
     let role = match role.as_str() {

@@ -148,6 +148,10 @@ impl Store for SqliteStore {
         messages::messages(&self.pool, user, conversation).await
     }
 
+    async fn messages_by_id(&self, user: UserId, ids: &[MessageId]) -> Result<Vec<StoredMessage>> {
+        messages::messages_by_id(&self.pool, user, ids).await
+    }
+
     async fn add_memory(&self, user: UserId, memory: NewMemory) -> Result<Memory> {
         let mut tx = self.pool.begin().await.db()?;
         let id = memories::insert(&mut tx, user, &memory, Utc::now()).await?;

@@ -1,0 +1,51 @@
+//! Keeps the vector index complete: embeds every item the store reports as
+//! missing a vector (new messages, new or edited memories, or everything after
+//! the embedding model changed).
+
+use pai_core::store::{ItemRef, MessageId, Store, UserId};
+use pai_core::{EmbedKind, Embedder, Error, Result};
+
+/// Items embedded per embedder call.
+const BATCH: usize = 32;
+
+/// Embeds up to `limit` pending items of `user`; returns how many were done.
+/// Call again until it returns 0 to finish a backlog.
+pub async fn embed_pending(store: &dyn Store, embedder: &dyn Embedder, user: UserId, limit: usize) -> Result<usize> {
+    if embedder.dimension() != store.vector_dimension() {
+        return Err(Error::invalid(format!(
+            "the embedder makes {}-dimensional vectors but the store holds {}; open the store with the embedder's dimension",
+            embedder.dimension(),
+            store.vector_dimension()
+        )));
+    }
+    let pending = store.items_without_vectors(user, limit).await?;
+    let mut done = 0;
+    for batch in pending.chunks(BATCH) {
+        let texts = texts(store, user, batch).await?;
+        let (items, texts): (Vec<ItemRef>, Vec<String>) = texts.into_iter().unzip();
+        let vectors = embedder.embed(texts, EmbedKind::Passage).await?;
+        done += items.len();
+        store.put_vectors(user, items.into_iter().zip(vectors).collect()).await?;
+    }
+    Ok(done)
+}
+
+/// The text to embed for each item that still exists.
+async fn texts(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<Vec<(ItemRef, String)>> {
+    let message_ids: Vec<MessageId> =
+        items.iter().filter_map(|i| if let ItemRef::Message(id) = i { Some(*id) } else { None }).collect();
+    let mut out: Vec<(ItemRef, String)> = store
+        .messages_by_id(user, &message_ids)
+        .await?
+        .into_iter()
+        .map(|m| (ItemRef::Message(m.id), m.content))
+        .collect();
+    for id in items.iter().filter_map(|i| if let ItemRef::Memory(id) = i { Some(*id) } else { None }) {
+        match store.memory(user, id).await {
+            Ok(m) => out.push((ItemRef::Memory(m.id), m.text)),
+            Err(Error::NotFound(_)) => {} // deleted meanwhile
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}

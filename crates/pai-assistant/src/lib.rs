@@ -1,0 +1,6 @@
+//! The pipelines that make pai personal, written against pai-core's traits
+//! (`Store`, `Embedder`, `ChatModel`) so the server and the CLI share them and
+//! tests can run them on fakes. No SQL, no HTTP, no model code here.
+
+pub mod index;
+pub mod recall;

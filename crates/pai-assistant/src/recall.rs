@@ -1,0 +1,155 @@
+//! Hybrid recall: BM25 over the shared analyzer and vector KNN, fused by
+//! reciprocal rank with importance and recency, each result carrying where it
+//! came from.
+
+use chrono::{DateTime, Utc};
+use pai_core::fusion::{FusionWeights, Prior, fuse};
+use pai_core::store::{ConversationId, ItemRef, MessageId, Store, TextHit, UserId};
+use pai_core::{EmbedKind, Embedder, Error, Result};
+use serde::Serialize;
+
+/// Candidates taken from each ranker before fusion, per requested result.
+const OVERFETCH: usize = 4;
+/// Importance assumed for a message (memories carry their own).
+const MESSAGE_IMPORTANCE: f32 = 0.3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecalledKind {
+    Memory,
+    Message,
+}
+
+/// Where a recalled item came from, so an answer can cite it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Provenance {
+    pub conversation: Option<ConversationId>,
+    pub messages: Vec<MessageId>,
+    pub external_ids: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recalled {
+    pub kind: RecalledKind,
+    pub item: ItemRef,
+    pub text: String,
+    pub score: f32,
+    pub provenance: Provenance,
+}
+
+/// The `k` items of `user` most relevant to `query`, best first.
+pub async fn recall(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    user: UserId,
+    query: &str,
+    k: usize,
+    now: DateTime<Utc>,
+) -> Result<Vec<Recalled>> {
+    if query.trim().is_empty() || k == 0 {
+        return Ok(Vec::new());
+    }
+    let fetch = k * OVERFETCH;
+    let text_hits = store.search_text(user, query, fetch).await?;
+    let query_vec = embedder
+        .embed(vec![query.to_string()], EmbedKind::Query)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::internal("the embedder returned no vector"))?;
+    let vector_hits = store.search_vectors(user, &query_vec, fetch).await?;
+
+    let text_list: Vec<ItemRef> = text_hits
+        .iter()
+        .map(|h| match h {
+            TextHit::Memory { id, .. } => ItemRef::Memory(*id),
+            TextHit::Message { id, .. } => ItemRef::Message(*id),
+        })
+        .collect();
+    let vector_list: Vec<ItemRef> = vector_hits.iter().map(|h| h.item).collect();
+
+    // Load every candidate once: fusion needs importance and age, results need text.
+    let mut candidates = Vec::new();
+    for item in dedup(text_list.iter().chain(&vector_list)) {
+        if let Some(c) = load(store, user, item).await? {
+            candidates.push(c);
+        }
+    }
+    let prior = |item: &ItemRef| {
+        candidates
+            .iter()
+            .find(|c| c.item == *item)
+            .map(|c| Prior {
+                importance: c.importance,
+                age_days: (now - c.provenance.created_at).num_seconds().max(0) as f32 / 86_400.0,
+            })
+            .unwrap_or_default()
+    };
+    let fused = fuse(&[text_list.clone(), vector_list.clone()], prior, FusionWeights::default());
+    Ok(fused
+        .into_iter()
+        .filter_map(|(item, score)| {
+            let c = candidates.iter().find(|c| c.item == item)?;
+            Some(Recalled { kind: c.kind, item, text: c.text.clone(), score, provenance: c.provenance.clone() })
+        })
+        .take(k)
+        .collect())
+}
+
+fn dedup<'a>(items: impl Iterator<Item = &'a ItemRef>) -> Vec<ItemRef> {
+    let mut seen = Vec::new();
+    for i in items {
+        if !seen.contains(i) {
+            seen.push(*i);
+        }
+    }
+    seen
+}
+
+struct Candidate {
+    item: ItemRef,
+    kind: RecalledKind,
+    text: String,
+    importance: f32,
+    provenance: Provenance,
+}
+
+async fn load(store: &dyn Store, user: UserId, item: ItemRef) -> Result<Option<Candidate>> {
+    match item {
+        ItemRef::Memory(id) => {
+            let m = match store.memory(user, id).await {
+                Ok(m) => m,
+                Err(Error::NotFound(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let sources = store.messages_by_id(user, &m.sources).await?;
+            Ok(Some(Candidate {
+                item,
+                kind: RecalledKind::Memory,
+                text: m.text,
+                importance: m.importance,
+                provenance: Provenance {
+                    conversation: sources.first().map(|s| s.conversation),
+                    messages: m.sources,
+                    external_ids: sources.into_iter().filter_map(|s| s.external_id).collect(),
+                    created_at: m.valid_from.unwrap_or(m.created_at),
+                },
+            }))
+        }
+        ItemRef::Message(id) => {
+            let Some(m) = store.messages_by_id(user, &[id]).await?.pop() else { return Ok(None) };
+            Ok(Some(Candidate {
+                item,
+                kind: RecalledKind::Message,
+                text: m.content,
+                importance: MESSAGE_IMPORTANCE,
+                provenance: Provenance {
+                    conversation: Some(m.conversation),
+                    messages: vec![m.id],
+                    external_ids: m.external_id.into_iter().collect(),
+                    created_at: m.created_at,
+                },
+            }))
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Indexing and hybrid recall over a real SQLite store, with the fake embedder
+//! (deterministic) and with the default e5 embedder (semantic, cross-lingual).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{Duration, Utc};
+use pai_assistant::index::embed_pending;
+use pai_assistant::recall::{RecalledKind, recall};
+use pai_core::Role;
+use pai_core::store::{ItemRef, MemoryKind, NewMemory, NewMessage, Store, UserId};
+use pai_core::{Embedder, Error};
+use pai_engine::FakeEmbedder;
+use pai_store::SqliteStore;
+
+fn db_path() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    std::env::temp_dir().join(format!("pai-assistant-{}-{n}", std::process::id())).join("pai.db")
+}
+
+fn memory(text: &str, importance: f32, sources: Vec<pai_core::store::MessageId>) -> NewMemory {
+    NewMemory { text: text.into(), kind: MemoryKind::Fact, subject: None, importance, valid_from: None, sources }
+}
+
+/// A user with one imported conversation and a memory learned from it.
+async fn seeded(store: &dyn Store, name: &str) -> UserId {
+    let user = store.create_user(name, "Asia/Seoul").await.unwrap().id;
+    let conv = store.create_conversation(user, "imported").await.unwrap().id;
+    let msgs = store
+        .add_messages(
+            user,
+            conv,
+            vec![
+                NewMessage {
+                    role: Role::User,
+                    speaker: None,
+                    content: "We finally moved to Busan, near Haeundae beach".into(),
+                    created_at: Utc::now() - Duration::days(200),
+                    external_id: Some(format!("{name}-msg-1")),
+                },
+                NewMessage {
+                    role: Role::User,
+                    speaker: None,
+                    content: "My favourite drink is green tea".into(),
+                    created_at: Utc::now() - Duration::days(3),
+                    external_id: None,
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    store.add_memory(user, memory("Lives in Busan (moved there this year)", 0.9, vec![msgs[0].id])).await.unwrap();
+    store.add_memory(user, memory("Prefers green tea to coffee", 0.6, vec![msgs[1].id])).await.unwrap();
+    user
+}
+
+#[tokio::test]
+async fn pending_items_are_embedded_once() {
+    let embedder = FakeEmbedder::new(64);
+    let store = SqliteStore::open(&db_path(), 64).await.unwrap();
+    let user = seeded(&store, "minji").await;
+    assert_eq!(embed_pending(&store, &embedder, user, 100).await.unwrap(), 4);
+    assert_eq!(embed_pending(&store, &embedder, user, 100).await.unwrap(), 0);
+    let wrong = SqliteStore::open(&db_path(), 32).await.unwrap();
+    let err = embed_pending(&wrong, &embedder, user, 10).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn recall_fuses_text_and_vectors_with_provenance_and_stays_per_user() {
+    let embedder = FakeEmbedder::new(64);
+    let store = SqliteStore::open(&db_path(), 64).await.unwrap();
+    let minji = seeded(&store, "minji").await;
+    let tom = seeded(&store, "tom").await;
+    for user in [minji, tom] {
+        embed_pending(&store, &embedder, user, 100).await.unwrap();
+    }
+    let hits = recall(&store, &embedder, minji, "where does she live? Busan?", 3, Utc::now()).await.unwrap();
+    assert!(!hits.is_empty());
+    let top = &hits[0];
+    assert_eq!(top.kind, RecalledKind::Memory, "{hits:#?}");
+    assert!(top.text.contains("Busan"));
+    assert_eq!(top.provenance.external_ids, vec!["minji-msg-1".to_string()]);
+    assert!(top.provenance.conversation.is_some() && top.provenance.messages.len() == 1);
+    // Both the memory and the message it came from are found; none of Tom's.
+    assert!(hits.iter().any(|h| h.kind == RecalledKind::Message && h.text.contains("Haeundae")));
+    let toms: Vec<ItemRef> =
+        recall(&store, &embedder, tom, "Busan", 10, Utc::now()).await.unwrap().iter().map(|h| h.item).collect();
+    assert!(hits.iter().all(|h| !toms.contains(&h.item)));
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+    assert!(recall(&store, &embedder, minji, "  ", 5, Utc::now()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn superseded_memories_are_not_recalled() {
+    let embedder = FakeEmbedder::new(64);
+    let store = SqliteStore::open(&db_path(), 64).await.unwrap();
+    let user = store.create_user("u", "Asia/Seoul").await.unwrap().id;
+    let seoul = store.add_memory(user, memory("Lives in Seoul", 0.9, vec![])).await.unwrap();
+    embed_pending(&store, &embedder, user, 10).await.unwrap();
+    store.supersede_memory(user, seoul.id, memory("Lives in Busan", 0.9, vec![]), Utc::now()).await.unwrap();
+    embed_pending(&store, &embedder, user, 10).await.unwrap();
+    let hits = recall(&store, &embedder, user, "Lives in Seoul", 5, Utc::now()).await.unwrap();
+    assert!(hits.iter().all(|h| h.item != ItemRef::Memory(seoul.id)), "{hits:#?}");
+    assert_eq!(hits[0].text, "Lives in Busan");
+}
+
+/// The real default embedder: a Korean question finds an English memory
+/// with no word in common, through the vectors alone.
+#[tokio::test]
+async fn cross_lingual_recall_with_the_default_embedder() {
+    let models = std::env::var_os("PAI_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("PAI_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".local/share/pai"));
+        home.join("models")
+    });
+    let path = models.join(pai_engine::catalog::DEFAULT_EMBEDDING_MODEL);
+    assert!(path.exists(), "{} missing: run make fetch-models", path.display());
+    let embedder = pai_engine::LlamaEmbedder::load(&path, &Default::default()).unwrap();
+    let store = SqliteStore::open(&db_path(), embedder.dimension()).await.unwrap();
+    let user = store.create_user("u", "Asia/Seoul").await.unwrap().id;
+    let texts = [
+        "My daughter Jiwoo is seven years old",
+        "Allergic to peanuts",
+        "Works as a nurse at a hospital in Seoul",
+        "The dog is called Bori",
+        "Plays the piano every evening",
+    ];
+    let mut ids = Vec::new();
+    for t in texts {
+        ids.push(store.add_memory(user, memory(t, 0.5, vec![])).await.unwrap().id);
+    }
+    embed_pending(&store, &embedder, user, 100).await.unwrap();
+    for (query, want) in [("우리 딸 몇 살이야?", 0), ("땅콩 먹어도 돼?", 1), ("강아지 이름", 3)] {
+        let hits = recall(&store, &embedder, user, query, 3, Utc::now()).await.unwrap();
+        assert_eq!(hits[0].item, ItemRef::Memory(ids[want]), "{query}: {hits:#?}");
+    }
+}
