@@ -47,7 +47,12 @@ async fn add_sources(tx: &mut Transaction<'_, Sqlite>, user: UserId, memory: i64
 }
 
 async fn index(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: i64, text: &str) -> Result<()> {
-    sqlx::query("DELETE FROM memories_fts WHERE rowid = ?").bind(id).execute(&mut **tx).await.db()?;
+    sqlx::query("DELETE FROM memories_fts WHERE rowid = ? AND user_id = ?")
+        .bind(id)
+        .bind(user.0)
+        .execute(&mut **tx)
+        .await
+        .db()?;
     sqlx::query("INSERT INTO memories_fts (rowid, terms, user_id) VALUES (?, ?, ?)")
         .bind(id)
         .bind(index_text(text))
@@ -132,16 +137,18 @@ pub(super) async fn update(
         return Err(Error::not_found(format!("no memory {id}")));
     }
     add_sources(&mut tx, user, id.0, sources).await?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT id FROM memories WHERE id = ? AND valid_to IS NULL")
-        .bind(id.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .db()?;
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM memories WHERE id = ? AND user_id = ? AND valid_to IS NULL")
+            .bind(id.0)
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
     if current.is_some() {
         index(&mut tx, user, id.0, text).await?;
     }
     // The old vector describes the old text: drop it, the item is re-embedded.
-    super::vectors::forget_memory(&mut tx, id.0).await?;
+    super::vectors::forget_memory(&mut tx, user, id.0).await?;
     tx.commit().await.db()
 }
 
@@ -175,8 +182,13 @@ pub(super) async fn supersede(
         .execute(&mut *tx)
         .await
         .db()?;
-    sqlx::query("DELETE FROM memories_fts WHERE rowid = ?").bind(old.0).execute(&mut *tx).await.db()?;
-    super::vectors::forget_memory(&mut tx, old.0).await?;
+    sqlx::query("DELETE FROM memories_fts WHERE rowid = ? AND user_id = ?")
+        .bind(old.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .db()?;
+    super::vectors::forget_memory(&mut tx, user, old.0).await?;
     tx.commit().await.db()?;
     Ok(new_id)
 }
@@ -195,8 +207,13 @@ pub(super) async fn delete(pool: &SqlitePool, user: UserId, id: Option<MemoryId>
         return Err(Error::not_found(format!("no memory {id}")));
     }
     for &row in &ids {
-        sqlx::query("DELETE FROM memories_fts WHERE rowid = ?").bind(row).execute(&mut *tx).await.db()?;
-        super::vectors::forget_memory(&mut tx, row).await?;
+        sqlx::query("DELETE FROM memories_fts WHERE rowid = ? AND user_id = ?")
+            .bind(row)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        super::vectors::forget_memory(&mut tx, user, row).await?;
         sqlx::query("DELETE FROM memories WHERE id = ? AND user_id = ?")
             .bind(row)
             .bind(user.0)

@@ -64,10 +64,18 @@ fn blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// Removes an item's vector (edited, superseded or deleted memory).
-pub(super) async fn forget_memory(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM memory_vectors WHERE rowid = ?").bind(id).execute(&mut **tx).await.db()?;
-    sqlx::query("UPDATE memories SET embedded = 0 WHERE id = ?").bind(id).execute(&mut **tx).await.db()?;
+/// Removes the vector of `user`'s memory `id` (edited, superseded or deleted).
+pub(super) async fn forget_memory(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: i64) -> Result<()> {
+    let owned = sqlx::query("UPDATE memories SET embedded = 0 WHERE id = ? AND user_id = ?")
+        .bind(id)
+        .bind(user.0)
+        .execute(&mut **tx)
+        .await
+        .db()?;
+    if owned.rows_affected() > 0 {
+        // vec0 deletes by rowid only; the owner check is the UPDATE above.
+        sqlx::query("DELETE FROM memory_vectors WHERE rowid = ?").bind(id).execute(&mut **tx).await.db()?;
+    }
     Ok(())
 }
 
