@@ -26,7 +26,7 @@ macro_rules! id_type {
         }
     )*};
 }
-id_type!(UserId, ConversationId, MessageId, MemoryId);
+id_type!(UserId, ConversationId, MessageId, MemoryId, JobId);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
@@ -154,6 +154,128 @@ pub struct VectorHit {
     pub similarity: f32,
 }
 
+/// Where an extraction job is. A job is `Running` only while a worker holds it;
+/// one found `Running` at start-up was interrupted and goes back to `Pending`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Pending,
+    Running,
+    Done,
+    /// Gave up after its retries; kept, with the error, until retried or deleted.
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => JobState::Pending,
+            "running" => JobState::Running,
+            "done" => JobState::Done,
+            "failed" => JobState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// Memory extraction over some new messages of one conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractionJob {
+    pub id: JobId,
+    pub user: UserId,
+    pub conversation: ConversationId,
+    pub messages: Vec<MessageId>,
+    pub state: JobState,
+    /// Tries started so far (a claim counts one).
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One change to a user's memories, decided by the extraction pipeline (or
+/// asked for explicitly by the user) and applied by the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum MemoryChange {
+    Add {
+        memory: NewMemory,
+    },
+    /// Merge: the memory says more now, it is not replaced.
+    Update {
+        id: MemoryId,
+        text: String,
+        sources: Vec<MessageId>,
+    },
+    /// The old memory stops being true at `at`; the new one takes its place.
+    Supersede {
+        old: MemoryId,
+        memory: NewMemory,
+        at: DateTime<Utc>,
+    },
+    Delete {
+        id: MemoryId,
+    },
+    /// Nothing to store (already known, or not worth remembering).
+    Noop {
+        existing: Option<MemoryId>,
+    },
+}
+
+impl MemoryChange {
+    pub fn action(&self) -> &'static str {
+        match self {
+            MemoryChange::Add { .. } => "add",
+            MemoryChange::Update { .. } => "update",
+            MemoryChange::Supersede { .. } => "supersede",
+            MemoryChange::Delete { .. } => "delete",
+            MemoryChange::Noop { .. } => "noop",
+        }
+    }
+}
+
+/// A change with what prompted it, as the pipeline hands it to the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The candidate memory (or the explicit request) the decision is about.
+    pub candidate: String,
+    pub change: MemoryChange,
+    /// Why, in a few words ("same subject: home city", "explicit request").
+    pub reason: String,
+}
+
+/// A decision as recorded: the audit trail of every memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub job: Option<JobId>,
+    pub action: String,
+    pub candidate: String,
+    /// The memory the decision produced or changed.
+    pub memory: Option<MemoryId>,
+    /// The existing memory it was compared with (updated, superseded, deleted, matched).
+    pub target: Option<MemoryId>,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What older turns of a conversation said, once they no longer fit the context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub text: String,
+    /// The newest message the summary covers.
+    pub through: MessageId,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Longest message or memory text a store accepts (bytes).
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
@@ -190,6 +312,51 @@ pub trait Store: Send + Sync {
 
     /// BM25 over current memories and messages with the shared analyzer, best first.
     async fn search_text(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>>;
+    /// BM25 over superseded memories only (questions about the past), best first.
+    async fn search_history(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>>;
+
+    /// Queues memory extraction over `messages` (the user's, all in `conversation`).
+    async fn enqueue_extraction(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        messages: &[MessageId],
+    ) -> Result<ExtractionJob>;
+    /// Takes the oldest pending job of any user, marking it running and counting
+    /// the attempt. Workers run on behalf of the job's user from then on.
+    async fn claim_extraction_job(&self) -> Result<Option<ExtractionJob>>;
+    /// Records a failed try: back to pending when `retry`, else failed for good.
+    async fn fail_extraction_job(&self, user: UserId, job: JobId, error: &str, retry: bool) -> Result<ExtractionJob>;
+    /// Applies every decision of a job and marks it done, in one transaction:
+    /// all of it lands or none. A decision about a memory that no longer
+    /// exists (or was superseded meanwhile) fails the whole unit with `Conflict`.
+    async fn complete_extraction_job(
+        &self,
+        user: UserId,
+        job: JobId,
+        decisions: Vec<Decision>,
+    ) -> Result<Vec<DecisionRecord>>;
+    /// The user's jobs, newest first; only those in `state` when given.
+    async fn extraction_jobs(&self, user: UserId, state: Option<JobState>) -> Result<Vec<ExtractionJob>>;
+    /// Puts a failed job back in the queue with a fresh count of attempts.
+    async fn retry_extraction_job(&self, user: UserId, job: JobId) -> Result<ExtractionJob>;
+    /// Start-up: jobs left running by a process that died go back to pending.
+    async fn requeue_interrupted_jobs(&self) -> Result<u64>;
+    /// The recorded decisions about `memory` (or all of the user's), oldest first.
+    async fn decisions(&self, user: UserId, memory: Option<MemoryId>) -> Result<Vec<DecisionRecord>>;
+
+    async fn conversation_summary(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> Result<Option<ConversationSummary>>;
+    async fn set_conversation_summary(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        text: &str,
+        through: MessageId,
+    ) -> Result<()>;
 
     /// Dimension of the vectors this store was opened for (the embedder's).
     fn vector_dimension(&self) -> usize;

@@ -336,3 +336,117 @@ async fn a_new_embedding_dimension_rebuilds_the_index() {
     assert_eq!(store.search_vectors(user, &[0.0, 1.0, 0.0], 1).await.unwrap()[0].item, ItemRef::Message(msgs[0]));
     assert!(matches!(SqliteStore::open(&path, 0).await, Err(Error::Invalid(_))));
 }
+
+#[tokio::test]
+async fn superseded_memories_are_searchable_only_as_history() {
+    let store = sqlite().await;
+    let [(u, _, msgs), (other, _, _)] = two_users(&store).await;
+    let seoul = store.add_memory(u, memory("Lives in Seoul", vec![msgs[0]])).await.unwrap();
+    store.supersede_memory(u, seoul.id, memory("Lives in Busan", vec![msgs[0]]), Utc::now()).await.unwrap();
+    let current = store.search_text(u, "Seoul", 10).await.unwrap();
+    assert!(current.iter().all(|h| !matches!(h, TextHit::Memory { id, .. } if *id == seoul.id)));
+    let past = store.search_history(u, "Seoul", 10).await.unwrap();
+    assert!(matches!(past.as_slice(), [TextHit::Memory { id, .. }] if *id == seoul.id), "{past:?}");
+    assert!(store.search_history(other, "Seoul", 10).await.unwrap().is_empty());
+    store.delete_memory(u, seoul.id).await.unwrap();
+    assert!(store.search_history(u, "Seoul", 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn extraction_jobs_are_claimed_once_retried_and_failed_visibly() {
+    use pai_core::store::JobState;
+    let store = sqlite().await;
+    let [(u, conv, msgs), (other, other_conv, other_msgs)] = two_users(&store).await;
+    // Messages must be the user's and in the conversation.
+    assert!(matches!(store.enqueue_extraction(u, conv, &other_msgs).await, Err(Error::Invalid(_))));
+    assert!(matches!(store.enqueue_extraction(u, other_conv, &msgs).await, Err(Error::NotFound(_))));
+    assert!(store.extraction_jobs(u, None).await.unwrap().is_empty(), "nothing half-written");
+
+    let job = store.enqueue_extraction(u, conv, &msgs).await.unwrap();
+    assert_eq!((job.state, job.attempts, job.messages.clone()), (JobState::Pending, 0, msgs.clone()));
+    let claimed = store.claim_extraction_job().await.unwrap().unwrap();
+    assert_eq!((claimed.id, claimed.state, claimed.attempts), (job.id, JobState::Running, 1));
+    assert!(store.claim_extraction_job().await.unwrap().is_none(), "a running job is not claimed twice");
+    // Another user can neither fail nor complete it.
+    assert!(store.fail_extraction_job(other, job.id, "x", true).await.is_err());
+
+    let retried = store.fail_extraction_job(u, job.id, "model returned garbage", true).await.unwrap();
+    assert_eq!((retried.state, retried.last_error.as_deref()), (JobState::Pending, Some("model returned garbage")));
+    store.claim_extraction_job().await.unwrap().unwrap();
+    let failed = store.fail_extraction_job(u, job.id, "garbage again", false).await.unwrap();
+    assert_eq!((failed.state, failed.attempts), (JobState::Failed, 2));
+    assert_eq!(store.extraction_jobs(u, Some(JobState::Failed)).await.unwrap().len(), 1);
+    assert!(store.extraction_jobs(other, None).await.unwrap().is_empty());
+    assert!(store.claim_extraction_job().await.unwrap().is_none(), "failed jobs stay failed");
+
+    assert!(matches!(store.retry_extraction_job(other, job.id).await, Err(Error::NotFound(_))));
+    let again = store.retry_extraction_job(u, job.id).await.unwrap();
+    assert_eq!((again.state, again.attempts), (JobState::Pending, 0));
+    // A worker that dies leaves the job running; start-up puts it back.
+    store.claim_extraction_job().await.unwrap().unwrap();
+    assert_eq!(store.requeue_interrupted_jobs().await.unwrap(), 1);
+    assert_eq!(store.claim_extraction_job().await.unwrap().unwrap().id, job.id);
+    let _ = other_conv;
+}
+
+#[tokio::test]
+async fn a_jobs_decisions_land_together_or_not_at_all() {
+    use pai_core::store::{Decision, JobState, MemoryChange};
+    let store = sqlite().await;
+    let [(u, conv, msgs), (other, _, other_msgs)] = two_users(&store).await;
+    let seoul = store.add_memory(u, memory("Lives in Seoul", vec![msgs[0]])).await.unwrap();
+    let theirs = store.add_memory(other, memory("Likes tea", vec![other_msgs[0]])).await.unwrap();
+    let job = store.enqueue_extraction(u, conv, &msgs).await.unwrap();
+    store.claim_extraction_job().await.unwrap().unwrap();
+    let decide = |change, candidate: &str| Decision { candidate: candidate.into(), change, reason: "test".into() };
+
+    // The second decision names another user's memory: nothing of the unit lands.
+    let bad = vec![
+        decide(MemoryChange::Add { memory: memory("Has a cat", vec![msgs[0]]) }, "Has a cat"),
+        decide(MemoryChange::Delete { id: theirs.id }, "forget tea"),
+    ];
+    assert!(matches!(store.complete_extraction_job(u, job.id, bad).await, Err(Error::Conflict(_))));
+    assert_eq!(store.memories(u, true).await.unwrap().len(), 1);
+    assert_eq!(store.memories(other, true).await.unwrap().len(), 1);
+    assert_eq!(store.extraction_jobs(u, None).await.unwrap()[0].state, JobState::Running);
+
+    let good = vec![
+        decide(MemoryChange::Add { memory: memory("Has a cat", vec![msgs[0]]) }, "Has a cat"),
+        decide(
+            MemoryChange::Supersede { old: seoul.id, memory: memory("Lives in Busan", vec![msgs[0]]), at: Utc::now() },
+            "Moved to Busan",
+        ),
+        decide(MemoryChange::Noop { existing: None }, "hello"),
+    ];
+    let records = store.complete_extraction_job(u, job.id, good).await.unwrap();
+    assert_eq!(records.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), ["add", "supersede", "noop"]);
+    assert_eq!(store.extraction_jobs(u, None).await.unwrap()[0].state, JobState::Done);
+    let current: Vec<String> = store.memories(u, false).await.unwrap().into_iter().map(|m| m.text).collect();
+    assert_eq!(current, ["Lives in Busan", "Has a cat"]);
+    // The trail says where each memory came from, and is the owner's alone.
+    let busan = records[1].memory.unwrap();
+    let trail = store.decisions(u, Some(busan)).await.unwrap();
+    assert_eq!((trail.len(), trail[0].target), (1, Some(seoul.id)));
+    assert!(store.decisions(other, Some(busan)).await.unwrap().is_empty());
+    // Deleting a memory deletes what was recorded about it.
+    store.delete_memory(u, busan).await.unwrap();
+    assert!(store.decisions(u, Some(busan)).await.unwrap().is_empty());
+    // A completed job cannot be completed again.
+    assert!(store.complete_extraction_job(u, job.id, vec![]).await.is_err());
+}
+
+#[tokio::test]
+async fn conversation_summaries_are_per_owner() {
+    let store = sqlite().await;
+    let [(u, conv, msgs), (other, other_conv, other_msgs)] = two_users(&store).await;
+    assert!(store.conversation_summary(u, conv).await.unwrap().is_none());
+    store.set_conversation_summary(u, conv, "Talked about moving.", msgs[1]).await.unwrap();
+    store.set_conversation_summary(u, conv, "Talked about moving to Busan.", msgs[1]).await.unwrap();
+    let s = store.conversation_summary(u, conv).await.unwrap().unwrap();
+    assert_eq!((s.text.as_str(), s.through), ("Talked about moving to Busan.", msgs[1]));
+    assert!(store.conversation_summary(other, conv).await.unwrap().is_none());
+    assert!(store.set_conversation_summary(other, conv, "x", msgs[1]).await.is_err());
+    assert!(store.set_conversation_summary(u, conv, "x", other_msgs[0]).await.is_err());
+    assert!(store.set_conversation_summary(u, conv, "  ", msgs[1]).await.is_err());
+    let _ = other_conv;
+}

@@ -117,54 +117,51 @@ pub(super) async fn list(pool: &SqlitePool, user: UserId, include_history: bool)
 }
 
 pub(super) async fn update(
-    pool: &SqlitePool,
+    tx: &mut Transaction<'_, Sqlite>,
     user: UserId,
     id: MemoryId,
     text: &str,
     sources: &[MessageId],
 ) -> Result<()> {
     check_text("a memory", text)?;
-    let mut tx = pool.begin().await.db()?;
     let done = sqlx::query("UPDATE memories SET text = ?, updated_at = ? WHERE id = ? AND user_id = ?")
         .bind(text.trim())
         .bind(Utc::now())
         .bind(id.0)
         .bind(user.0)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .db()?;
     if done.rows_affected() == 0 {
         return Err(Error::not_found(format!("no memory {id}")));
     }
-    add_sources(&mut tx, user, id.0, sources).await?;
+    add_sources(tx, user, id.0, sources).await?;
     let current: Option<i64> =
         sqlx::query_scalar("SELECT id FROM memories WHERE id = ? AND user_id = ? AND valid_to IS NULL")
             .bind(id.0)
             .bind(user.0)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await
             .db()?;
     if current.is_some() {
-        index(&mut tx, user, id.0, text).await?;
+        index(tx, user, id.0, text).await?;
     }
     // The old vector describes the old text: drop it, the item is re-embedded.
-    super::vectors::forget_memory(&mut tx, user, id.0).await?;
-    tx.commit().await.db()
+    super::vectors::forget_memory(tx, user, id.0).await
 }
 
 pub(super) async fn supersede(
-    pool: &SqlitePool,
+    tx: &mut Transaction<'_, Sqlite>,
     user: UserId,
     old: MemoryId,
-    new: NewMemory,
+    new: &NewMemory,
     at: DateTime<Utc>,
 ) -> Result<MemoryId> {
-    let mut tx = pool.begin().await.db()?;
     let current: Option<Option<DateTime<Utc>>> =
         sqlx::query_scalar("SELECT valid_to FROM memories WHERE id = ? AND user_id = ?")
             .bind(old.0)
             .bind(user.0)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await
             .db()?;
     match current {
@@ -172,56 +169,65 @@ pub(super) async fn supersede(
         Some(Some(_)) => return Err(Error::Conflict(format!("memory {old} was already superseded"))),
         Some(None) => {}
     }
-    let new_id = insert(&mut tx, user, &new, Utc::now()).await?;
+    let new_id = insert(tx, user, new, Utc::now()).await?;
     sqlx::query("UPDATE memories SET valid_to = ?, superseded_by = ?, updated_at = ? WHERE id = ? AND user_id = ?")
         .bind(at)
         .bind(new_id.0)
         .bind(Utc::now())
         .bind(old.0)
         .bind(user.0)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .db()?;
+    // History stays searchable for questions about the past, apart from current facts.
+    sqlx::query(
+        "INSERT INTO memory_history_fts (rowid, terms, user_id)
+         SELECT rowid, terms, user_id FROM memories_fts WHERE rowid = ? AND user_id = ?",
+    )
+    .bind(old.0)
+    .bind(user.0)
+    .execute(&mut **tx)
+    .await
+    .db()?;
     sqlx::query("DELETE FROM memories_fts WHERE rowid = ? AND user_id = ?")
         .bind(old.0)
         .bind(user.0)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .db()?;
-    super::vectors::forget_memory(&mut tx, user, old.0).await?;
-    tx.commit().await.db()?;
+    super::vectors::forget_memory(tx, user, old.0).await?;
     Ok(new_id)
 }
 
-/// Deletes one memory (`Some`) or all of a user's (`None`); returns how many.
-pub(super) async fn delete(pool: &SqlitePool, user: UserId, id: Option<MemoryId>) -> Result<u64> {
-    let mut tx = pool.begin().await.db()?;
+/// Deletes one memory (`Some`) or all of a user's (`None`) with everything
+/// derived from its text (index rows, vector, recorded decisions); returns how many.
+pub(super) async fn delete(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: Option<MemoryId>) -> Result<u64> {
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM memories WHERE user_id = ? AND (? IS NULL OR id = ?)")
         .bind(user.0)
         .bind(id.map(|i| i.0))
         .bind(id.map(|i| i.0))
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await
         .db()?;
     if let (Some(id), true) = (id, ids.is_empty()) {
         return Err(Error::not_found(format!("no memory {id}")));
     }
     for &row in &ids {
-        sqlx::query("DELETE FROM memories_fts WHERE rowid = ? AND user_id = ?")
-            .bind(row)
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        super::vectors::forget_memory(&mut tx, user, row).await?;
+        for query in [
+            "DELETE FROM memories_fts WHERE rowid = ? AND user_id = ?",
+            "DELETE FROM memory_history_fts WHERE rowid = ? AND user_id = ?",
+            "DELETE FROM memory_decisions WHERE (memory_id = ?1 OR target_id = ?1) AND user_id = ?2",
+        ] {
+            sqlx::query(query).bind(row).bind(user.0).execute(&mut **tx).await.db()?;
+        }
+        super::vectors::forget_memory(tx, user, row).await?;
         sqlx::query("DELETE FROM memories WHERE id = ? AND user_id = ?")
             .bind(row)
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .db()?;
     }
-    tx.commit().await.db()?;
     Ok(ids.len() as u64)
 }
 

@@ -1,6 +1,7 @@
 //! The SQLite store: one file, WAL journal (readers never wait for the
 //! writer), foreign keys on, schema migrations embedded and applied at open.
 
+mod jobs;
 mod memories;
 mod messages;
 mod users;
@@ -13,8 +14,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pai_core::store::{
-    Conversation, ConversationId, ItemRef, Memory, MemoryId, MessageId, NewMemory, NewMessage, Store, StoredMessage,
-    TextHit, User, UserId, VectorHit,
+    Conversation, ConversationId, ConversationSummary, Decision, DecisionRecord, ExtractionJob, ItemRef, JobId,
+    JobState, Memory, MemoryId, MessageId, NewMemory, NewMessage, Store, StoredMessage, TextHit, User, UserId,
+    VectorHit,
 };
 use pai_core::{Error, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -26,6 +28,7 @@ use crate::errors::SqlxResult;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_vectors.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_extraction.sql")),
 ];
 
 #[derive(Clone)]
@@ -92,6 +95,30 @@ impl SqliteStore {
             tracing::info!(version, "applied database migration");
         }
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    async fn delete_memories(&self, user: UserId, id: Option<MemoryId>) -> Result<u64> {
+        let mut tx = self.pool.begin().await.db()?;
+        let n = memories::delete(&mut tx, user, id).await?;
+        tx.commit().await.db()?;
+        Ok(n)
+    }
+
+    /// BM25 over one of the two memory tables (current or history): (id, score), best first.
+    async fn search_memory_fts(&self, history: bool, user: UserId, q: &str, limit: i64) -> Result<Vec<(i64, f64)>> {
+        let table = if history { "memory_history_fts" } else { "memories_fts" };
+        // bm25() is lower-is-better; negate so higher is better, as everywhere else.
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ? AND user_id = ? ORDER BY bm25({table}) LIMIT ?"
+        )))
+        .bind(q)
+        .bind(user.0)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .db()
     }
 }
 
@@ -168,37 +195,32 @@ impl Store for SqliteStore {
     }
 
     async fn update_memory(&self, user: UserId, id: MemoryId, text: &str, sources: &[MessageId]) -> Result<Memory> {
-        memories::update(&self.pool, user, id, text, sources).await?;
+        let mut tx = self.pool.begin().await.db()?;
+        memories::update(&mut tx, user, id, text, sources).await?;
+        tx.commit().await.db()?;
         self.memory(user, id).await
     }
 
     async fn supersede_memory(&self, user: UserId, old: MemoryId, new: NewMemory, at: DateTime<Utc>) -> Result<Memory> {
-        let id = memories::supersede(&self.pool, user, old, new, at).await?;
+        let mut tx = self.pool.begin().await.db()?;
+        let id = memories::supersede(&mut tx, user, old, &new, at).await?;
+        tx.commit().await.db()?;
         self.memory(user, id).await
     }
 
     async fn delete_memory(&self, user: UserId, id: MemoryId) -> Result<()> {
-        memories::delete(&self.pool, user, Some(id)).await.map(|_| ())
+        self.delete_memories(user, Some(id)).await.map(|_| ())
     }
 
     async fn delete_all_memories(&self, user: UserId) -> Result<u64> {
-        memories::delete(&self.pool, user, None).await
+        self.delete_memories(user, None).await
     }
 
     async fn search_text(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>> {
         let Some(q) = fts_query(query) else { return Ok(Vec::new()) };
         let limit = limit.min(1000) as i64;
         // bm25() is lower-is-better; negate so higher is better, as everywhere else.
-        let memory_hits: Vec<(i64, f64)> = sqlx::query_as(
-            "SELECT rowid, -bm25(memories_fts) FROM memories_fts
-             WHERE memories_fts MATCH ? AND user_id = ? ORDER BY bm25(memories_fts) LIMIT ?",
-        )
-        .bind(&q)
-        .bind(user.0)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .db()?;
+        let memory_hits = self.search_memory_fts(false, user, &q, limit).await?;
         let message_hits: Vec<(i64, i64, f64)> = sqlx::query_as(
             "SELECT rowid, conversation_id, -bm25(messages_fts) FROM messages_fts
              WHERE messages_fts MATCH ? AND user_id = ? ORDER BY bm25(messages_fts) LIMIT ?",
@@ -224,6 +246,72 @@ impl Store for SqliteStore {
         hits.sort_by(|a, b| score(b).total_cmp(&score(a)));
         hits.truncate(limit as usize);
         Ok(hits)
+    }
+
+    async fn search_history(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>> {
+        let Some(q) = fts_query(query) else { return Ok(Vec::new()) };
+        let hits = self.search_memory_fts(true, user, &q, limit.min(1000) as i64).await?;
+        Ok(hits.into_iter().map(|(id, score)| TextHit::Memory { id: MemoryId(id), score: score as f32 }).collect())
+    }
+
+    async fn enqueue_extraction(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        messages: &[MessageId],
+    ) -> Result<ExtractionJob> {
+        jobs::enqueue(&self.pool, user, conversation, messages).await
+    }
+
+    async fn claim_extraction_job(&self) -> Result<Option<ExtractionJob>> {
+        jobs::claim(&self.pool).await
+    }
+
+    async fn fail_extraction_job(&self, user: UserId, job: JobId, error: &str, retry: bool) -> Result<ExtractionJob> {
+        jobs::fail(&self.pool, user, job, error, retry).await
+    }
+
+    async fn complete_extraction_job(
+        &self,
+        user: UserId,
+        job: JobId,
+        decisions: Vec<Decision>,
+    ) -> Result<Vec<DecisionRecord>> {
+        jobs::complete(&self.pool, user, job, decisions).await
+    }
+
+    async fn extraction_jobs(&self, user: UserId, state: Option<JobState>) -> Result<Vec<ExtractionJob>> {
+        jobs::list(&self.pool, user, state).await
+    }
+
+    async fn retry_extraction_job(&self, user: UserId, job: JobId) -> Result<ExtractionJob> {
+        jobs::retry(&self.pool, user, job).await
+    }
+
+    async fn requeue_interrupted_jobs(&self) -> Result<u64> {
+        jobs::requeue_interrupted(&self.pool).await
+    }
+
+    async fn decisions(&self, user: UserId, memory: Option<MemoryId>) -> Result<Vec<DecisionRecord>> {
+        jobs::decisions(&self.pool, user, memory).await
+    }
+
+    async fn conversation_summary(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> Result<Option<ConversationSummary>> {
+        jobs::summary(&self.pool, user, conversation).await
+    }
+
+    async fn set_conversation_summary(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        text: &str,
+        through: MessageId,
+    ) -> Result<()> {
+        jobs::set_summary(&self.pool, user, conversation, text, through).await
     }
 
     fn vector_dimension(&self) -> usize {
