@@ -2,5 +2,6 @@
 //! (`Store`, `Embedder`, `ChatModel`) so the server and the CLI share them and
 //! tests can run them on fakes. No SQL, no HTTP, no model code here.
 
+pub mod extract;
 pub mod index;
 pub mod recall;

@@ -46,7 +46,20 @@ async fn add_sources(tx: &mut Transaction<'_, Sqlite>, user: UserId, memory: i64
     Ok(())
 }
 
+/// Indexes the memory's text with its subject, so that a new fact about the same
+/// subject ("home city") finds the old one even when they share no other word.
 async fn index(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: i64, text: &str) -> Result<()> {
+    let subject: Option<String> = sqlx::query_scalar("SELECT subject FROM memories WHERE id = ? AND user_id = ?")
+        .bind(id)
+        .bind(user.0)
+        .fetch_optional(&mut **tx)
+        .await
+        .db()?
+        .flatten();
+    let text = match subject {
+        Some(s) => format!("{s} {text}"),
+        None => text.to_string(),
+    };
     sqlx::query("DELETE FROM memories_fts WHERE rowid = ? AND user_id = ?")
         .bind(id)
         .bind(user.0)
@@ -55,7 +68,7 @@ async fn index(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: i64, text: &s
         .db()?;
     sqlx::query("INSERT INTO memories_fts (rowid, terms, user_id) VALUES (?, ?, ?)")
         .bind(id)
-        .bind(index_text(text))
+        .bind(index_text(&text))
         .bind(user.0)
         .execute(&mut **tx)
         .await
@@ -211,6 +224,10 @@ pub(super) async fn delete(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: O
         .db()?;
     if let (Some(id), true) = (id, ids.is_empty()) {
         return Err(Error::not_found(format!("no memory {id}")));
+    }
+    if id.is_none() {
+        // Everything recorded about memories goes too, rejected candidates included.
+        sqlx::query("DELETE FROM memory_decisions WHERE user_id = ?").bind(user.0).execute(&mut **tx).await.db()?;
     }
     for &row in &ids {
         for query in [

@@ -1,0 +1,250 @@
+//! Memory extraction: after each exchange (or import) a queued job turns the
+//! user's new messages into decisions about their memories.
+//!
+//! Explicit requests ("remember that …", "잊어 줘") are obeyed by rule, with no
+//! model involved. Everything else goes to the chat model for candidates under
+//! a JSON schema; candidates are checked (grounded in the user's words, not
+//! chit-chat, not the assistant's), dated in the user's zone, compared with
+//! the most similar memories and decided by rule (`decide`). The job's
+//! decisions are applied by the store in one transaction.
+
+mod candidates;
+mod dates;
+mod decide;
+pub mod text;
+mod worker;
+
+use chrono_tz::Tz;
+use pai_core::memory::explicit::{self, Explicit};
+use pai_core::store::{
+    Decision, ExtractionJob, ItemRef, Memory, MemoryChange, MemoryId, MemoryKind, NewMemory, Store, StoredMessage,
+    TextHit, UserId,
+};
+use pai_core::{ChatModel, EmbedKind, Embedder, Error, Result, Role};
+
+pub use candidates::{Candidate, schema};
+pub use dates::{local_day, resolve as resolve_dates, start_of, zone};
+pub use worker::{Extractor, MAX_ATTEMPTS, Outcome};
+
+use crate::index::embed_pending;
+use text::{content_terms, grounding, is_chitchat};
+
+/// Existing memories compared with each candidate, from each ranker.
+const SIMILAR: usize = 5;
+/// Importance of what the user explicitly asked to remember.
+const EXPLICIT_IMPORTANCE: f32 = 0.8;
+/// Share of a forget request's words a memory must contain to be deleted.
+const FORGET_MATCH: f32 = 0.5;
+
+/// Everything extraction needs, borrowed for one job.
+pub struct Pipeline<'a> {
+    pub store: &'a dyn Store,
+    pub model: &'a dyn ChatModel,
+    pub embedder: &'a dyn Embedder,
+}
+
+impl Pipeline<'_> {
+    /// The decisions for `job`. Changes nothing: the caller hands them to
+    /// `Store::complete_extraction_job`, which applies them all or none.
+    pub async fn decide(&self, job: &ExtractionJob) -> Result<Vec<Decision>> {
+        let user = self.store.user(job.user).await?;
+        let tz = zone(&user.timezone)?;
+        let messages: Vec<StoredMessage> = self
+            .store
+            .messages_by_id(job.user, &job.messages)
+            .await?
+            .into_iter()
+            .filter(|m| m.role == Role::User)
+            .collect();
+        // Comparisons need every memory embedded, the newest included.
+        while embed_pending(self.store, self.embedder, job.user, 512).await? > 0 {}
+
+        let mut out = Vec::new();
+        let mut for_model = Vec::new();
+        for m in &messages {
+            match explicit::detect(&m.content) {
+                Some(Explicit::Remember(content)) => out.push(self.remember(job.user, m, &content, tz, &out).await?),
+                Some(Explicit::Forget(content)) => out.extend(self.forget(job.user, &content, &out).await?),
+                None if is_chitchat(&m.content) => {}
+                None => for_model.push(m),
+            }
+        }
+        if !for_model.is_empty() {
+            self.from_model(job.user, &for_model, tz, &mut out).await?;
+        }
+        Ok(out)
+    }
+
+    async fn remember(
+        &self,
+        user: UserId,
+        message: &StoredMessage,
+        content: &str,
+        tz: Tz,
+        earlier: &[Decision],
+    ) -> Result<Decision> {
+        let (text, when) = dates::resolve(content, local_day(message.created_at, tz));
+        let similar = self.similar(user, &text).await?;
+        let reason = "explicit request".to_string();
+        if let Some(same) = similar.iter().find(|m| text::overlap(&m.text, &text) >= 0.8) {
+            let change = MemoryChange::Noop { existing: Some(same.id) };
+            return Ok(Decision { candidate: text, change, reason: format!("{reason}; already known") });
+        }
+        let repeated = earlier
+            .iter()
+            .any(|d| matches!(&d.change, MemoryChange::Add { memory } if text::overlap(&memory.text, &text) >= 0.8));
+        if repeated {
+            let change = MemoryChange::Noop { existing: None };
+            return Ok(Decision { candidate: text, change, reason: format!("{reason}; repeated in this exchange") });
+        }
+        let memory = NewMemory {
+            text: text.clone(),
+            kind: if when.is_some() { MemoryKind::Event } else { MemoryKind::Fact },
+            subject: None,
+            importance: EXPLICIT_IMPORTANCE,
+            valid_from: Some(when.map(|w| start_of(w.start, tz)).unwrap_or(message.created_at)),
+            sources: vec![message.id],
+        };
+        Ok(Decision { candidate: text, change: MemoryChange::Add { memory }, reason })
+    }
+
+    /// Deletes every memory, current or past, that contains most of the words
+    /// of the request. Nothing matching is recorded as a NOOP, never guessed at.
+    async fn forget(&self, user: UserId, content: &str, earlier: &[Decision]) -> Result<Vec<Decision>> {
+        let mut matched: Vec<Memory> = self.similar(user, content).await?;
+        for hit in self.store.search_history(user, content, SIMILAR).await? {
+            if let TextHit::Memory { id, .. } = hit {
+                if let Some(m) = self.load(user, id).await? {
+                    matched.push(m);
+                }
+            }
+        }
+        let already: Vec<MemoryId> = earlier.iter().filter_map(|d| deleted(&d.change)).collect();
+        let mut out = Vec::new();
+        for m in matched {
+            let about = format!("{} {}", m.subject.as_deref().unwrap_or(""), m.text);
+            let id = m.id;
+            if grounding(content, &about) >= FORGET_MATCH
+                && !already.contains(&id)
+                && !out.iter().any(|d: &Decision| deleted(&d.change) == Some(id))
+            {
+                out.push(Decision {
+                    candidate: content.to_string(),
+                    change: MemoryChange::Delete { id },
+                    reason: "explicit request to forget".into(),
+                });
+            }
+        }
+        if out.is_empty() {
+            out.push(Decision {
+                candidate: content.to_string(),
+                change: MemoryChange::Noop { existing: None },
+                reason: "explicit request to forget; no memory matched".into(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn from_model(
+        &self,
+        user: UserId,
+        messages: &[&StoredMessage],
+        tz: Tz,
+        out: &mut Vec<Decision>,
+    ) -> Result<()> {
+        let user_text: String = messages.iter().map(|m| format!("- {}\n", m.content.trim())).collect();
+        let last = messages.last().expect("not empty");
+        let day = local_day(last.created_at, tz);
+        let dated = format!("on {} ({})", day.format("%Y-%m-%d"), day.format("%A"));
+        let answer = candidates::propose(self.model, &user_text, &dated).await?;
+        let (kept, rejected) = candidates::parse(&answer, &user_text)?;
+        for r in rejected {
+            out.push(Decision {
+                candidate: r.text,
+                change: MemoryChange::Noop { existing: None },
+                reason: r.reason.to_string(),
+            });
+        }
+        let mut taken: Vec<MemoryId> = out.iter().filter_map(|d| target(&d.change)).collect();
+        for mut c in kept {
+            // The message that supports the candidate best is its source and its "now".
+            let source = messages
+                .iter()
+                .max_by(|a, b| grounding(&c.text, &a.content).total_cmp(&grounding(&c.text, &b.content)))
+                .expect("not empty");
+            let today = local_day(source.created_at, tz);
+            let (text, mut when) = dates::resolve(&c.text, today);
+            c.text = text;
+            if when.is_none() && c.kind == MemoryKind::Event {
+                // Models often drop "tomorrow"; the user's message still has it.
+                if let [found] = pai_core::when::find(&source.content, today).as_slice() {
+                    when = Some(found.dates);
+                    c.text = format!("{} ({})", c.text, dates::resolve(&source.content[found.span.clone()], today).0);
+                }
+            }
+            let valid_from = when.map(|w| start_of(w.start, tz));
+            let query = format!("{} {}", c.subject.as_deref().unwrap_or(""), c.text);
+            let similar = self.similar(user, &query).await?;
+            let decided = decide::decide(&c, &similar, &taken, &[source.id], valid_from, source.created_at);
+            taken.extend(target(&decided.change));
+            out.push(Decision { candidate: c.text.clone(), change: decided.change, reason: decided.reason });
+        }
+        Ok(())
+    }
+
+    /// The current memories most like `text`, by words and by meaning.
+    async fn similar(&self, user: UserId, text: &str) -> Result<Vec<Memory>> {
+        let mut ids: Vec<MemoryId> = Vec::new();
+        for hit in self.store.search_text(user, text, SIMILAR * 4).await? {
+            if let TextHit::Memory { id, .. } = hit {
+                ids.push(id);
+            }
+        }
+        ids.truncate(SIMILAR);
+        if !content_terms(text).is_empty() {
+            let v = self
+                .embedder
+                .embed(vec![text.to_string()], EmbedKind::Query)
+                .await?
+                .pop()
+                .ok_or_else(|| Error::internal("the embedder returned no vector"))?;
+            let hits = self.store.search_vectors(user, &v, SIMILAR * 4).await?;
+            ids.extend(
+                hits.iter()
+                    .filter_map(|h| if let ItemRef::Memory(id) = h.item { Some(id) } else { None })
+                    .take(SIMILAR),
+            );
+        }
+        let mut out: Vec<Memory> = Vec::new();
+        for id in ids {
+            if out.iter().any(|m| m.id == id) {
+                continue;
+            }
+            if let Some(m) = self.load(user, id).await? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn load(&self, user: UserId, id: MemoryId) -> Result<Option<Memory>> {
+        match self.store.memory(user, id).await {
+            Ok(m) => Ok(Some(m)),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn deleted(change: &MemoryChange) -> Option<MemoryId> {
+    if let MemoryChange::Delete { id } = change { Some(*id) } else { None }
+}
+
+/// The existing memory a change modifies (not a NOOP's match).
+fn target(change: &MemoryChange) -> Option<MemoryId> {
+    match change {
+        MemoryChange::Update { id, .. } | MemoryChange::Delete { id } => Some(*id),
+        MemoryChange::Supersede { old, .. } => Some(*old),
+        MemoryChange::Add { .. } | MemoryChange::Noop { .. } => None,
+    }
+}

@@ -1,0 +1,149 @@
+//! Word-level checks shared by the extraction steps: which words carry
+//! content, whether a candidate is grounded in what the user wrote, and
+//! whether two memories say the same thing.
+
+use std::collections::HashSet;
+
+use pai_core::analyzer::query_terms;
+
+/// Words that say nothing about the user on their own (English, and Korean
+/// one-syllable pronouns the analyzer keeps as single terms).
+const STOPWORDS: &[&str] = &[
+    "a", "an", "the", "is", "am", "are", "was", "were", "be", "been", "being", "has", "have", "had", "i", "me", "my",
+    "mine", "myself", "user", "users", "s", "he", "she", "they", "them", "their", "his", "her", "it", "its", "of",
+    "in", "on", "at", "to", "for", "with", "and", "or", "but", "that", "this", "these", "those", "named", "called",
+    "who", "as", "by", "from", "about", "into", "do", "does", "did", "will", "would", "should", "can", "could", "now",
+    "very", "really", "so", "just", "also", "too", "there", "here", "what", "which", "when", "where", "how", "we",
+    "our", "you", "your", "one", "some", "any", "all", "more", "most", "than", "then", "not", "no", "yes", "like",
+    "나", "내", "저", "제", "너", "우리", "그", "이", "는", "은", "가", "를", "을", "에", "도", "야", "요",
+];
+
+/// Greetings, thanks and fillers: a message made only of these holds nothing to remember.
+const CHITCHAT: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "thank",
+    "thx",
+    "ok",
+    "okay",
+    "bye",
+    "good",
+    "morning",
+    "night",
+    "evening",
+    "afternoon",
+    "cool",
+    "great",
+    "nice",
+    "lol",
+    "haha",
+    "sure",
+    "yeah",
+    "yep",
+    "nope",
+    "please",
+    "sorry",
+    "welcome",
+    "안녕",
+    "녕하",
+    "하세",
+    "세요",
+    "고마",
+    "마워",
+    "감사",
+    "사합",
+    "합니",
+    "니다",
+    "ㅋㅋ",
+    "ㅎㅎ",
+    "좋아",
+    "네",
+    "응",
+    "그래",
+    "잘자",
+    "수고",
+];
+
+/// Distinct terms of `text` that carry content.
+pub fn content_terms(text: &str) -> Vec<String> {
+    query_terms(text).into_iter().filter(|t| !STOPWORDS.contains(&t.as_str())).collect()
+}
+
+/// True when a message is only greetings, thanks or fillers.
+pub fn is_chitchat(text: &str) -> bool {
+    content_terms(text).iter().all(|t| CHITCHAT.contains(&t.as_str()))
+}
+
+/// Least `grounding` a model's candidate needs to be kept.
+pub const GROUNDED: f32 = 0.3;
+
+/// Share of `candidate`'s content terms found in `source`: a model's
+/// candidate that the user's words do not support is an invention.
+pub fn grounding(candidate: &str, source: &str) -> f32 {
+    let have: HashSet<String> = query_terms(source).into_iter().collect();
+    let want = content_terms(candidate);
+    if want.is_empty() {
+        return 0.0;
+    }
+    want.iter().filter(|t| have.contains(*t)).count() as f32 / want.len() as f32
+}
+
+/// Jaccard overlap of content terms, 0..=1.
+pub fn overlap(a: &str, b: &str) -> f32 {
+    let a: HashSet<String> = content_terms(a).into_iter().collect();
+    let b: HashSet<String> = content_terms(b).into_iter().collect();
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    a.intersection(&b).count() as f32 / a.union(&b).count() as f32
+}
+
+/// True when every content term of `old` is also in `new`: `new` says the same and more.
+pub fn extends(new: &str, old: &str) -> bool {
+    let new: HashSet<String> = content_terms(new).into_iter().collect();
+    let old = content_terms(old);
+    !old.is_empty() && old.iter().all(|t| new.contains(t))
+}
+
+/// A subject as a key: lowercase, single-spaced, without "user's"/"my".
+pub fn subject_key(subject: &str) -> String {
+    let lower = subject.trim().to_lowercase();
+    let lower = lower.trim_start_matches("user's ").trim_start_matches("my ").trim_start_matches("the ");
+    lower.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chitchat_is_recognised_in_both_languages() {
+        for s in ["Hi!", "thanks, good night", "안녕하세요", "고마워 ㅋㅋ", "ok", "  "] {
+            assert!(is_chitchat(s), "{s}");
+        }
+        for s in ["My daughter is Jiwoo", "부산으로 이사했어", "good morning, I moved to Busan"] {
+            assert!(!is_chitchat(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn grounding_measures_support_in_the_users_words() {
+        assert!(grounding("Has a daughter named Jiwoo", "my daughter is Jiwoo") >= 0.99);
+        assert!(grounding("Lives in Busan", "I moved to Busan last year") >= 0.5);
+        assert!(grounding("Owns a red Ferrari", "I moved to Busan last year") < GROUNDED);
+        // Korean inflection changes bigrams: a third is already strong support.
+        assert!(grounding("부산에 산다", "작년에 부산으로 이사했어") >= GROUNDED);
+        assert_eq!(grounding("the", "the"), 0.0);
+    }
+
+    #[test]
+    fn overlap_extension_and_subjects() {
+        assert!(overlap("Likes tea", "likes tea.") > 0.99);
+        assert!(overlap("Likes tea", "Lives in Busan") < 0.2);
+        assert!(extends("Likes green tea without sugar", "Likes green tea"));
+        assert!(!extends("Lives in Busan", "Lives in Seoul"));
+        assert_eq!(subject_key("  User's Home  City"), "home city");
+    }
+}
