@@ -36,6 +36,26 @@ pub struct Recalled {
     pub text: String,
     pub score: f32,
     pub provenance: Provenance,
+    /// For a memory that is no longer true: when it stopped being true.
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+/// Words that make a question about the past ("where did I live before?",
+/// "예전에 어디 살았지?"): only then do superseded memories come back.
+const PAST_EN: &[&str] = &[
+    "before", "used to", "use to", "previously", "formerly", "in the past", "earlier", "former", "old", "ago", "last year",
+    "originally", "at first", "history",
+];
+const PAST_KO: &[&str] = &["예전", "이전", "옛날", "원래", "과거", "전에", "았었", "었었", "했었", "처음에", "작년"];
+
+/// True when `query` asks about how things were, not how they are.
+pub fn asks_about_past(query: &str) -> bool {
+    let lower = format!("{} ", query.to_lowercase());
+    let word_at = |i: usize, p: &str| {
+        !lower[..i].ends_with(|c: char| c.is_alphanumeric())
+            && !lower[i + p.len()..].starts_with(|c: char| c.is_alphanumeric())
+    };
+    PAST_EN.iter().any(|p| lower.match_indices(p).any(|(i, _)| word_at(i, p))) || PAST_KO.iter().any(|p| lower.contains(p))
 }
 
 /// The `k` items of `user` most relevant to `query`, best first.
@@ -58,6 +78,17 @@ pub async fn recall(
         .pop()
         .ok_or_else(|| Error::internal("the embedder returned no vector"))?;
     let vector_hits = store.search_vectors(user, &query_vec, fetch).await?;
+    let past = asks_about_past(query);
+    let history_list: Vec<ItemRef> = if past {
+        store
+            .search_history(user, query, fetch)
+            .await?
+            .into_iter()
+            .filter_map(|h| if let TextHit::Memory { id, .. } = h { Some(ItemRef::Memory(id)) } else { None })
+            .collect()
+    } else {
+        Vec::new()
+    };
 
     let text_list: Vec<ItemRef> = text_hits
         .iter()
@@ -70,7 +101,7 @@ pub async fn recall(
 
     // Load every candidate once: fusion needs importance and age, results need text.
     let mut candidates = Vec::new();
-    for item in dedup(text_list.iter().chain(&vector_list)) {
+    for item in dedup(text_list.iter().chain(&vector_list).chain(&history_list)) {
         if let Some(c) = load(store, user, item).await? {
             candidates.push(c);
         }
@@ -85,15 +116,31 @@ pub async fn recall(
             })
             .unwrap_or_default()
     };
-    let fused = fuse(&[text_list.clone(), vector_list.clone()], prior, FusionWeights::default());
-    Ok(fused
-        .into_iter()
-        .filter_map(|(item, score)| {
-            let c = candidates.iter().find(|c| c.item == item)?;
-            Some(Recalled { kind: c.kind, item, text: c.text.clone(), score, provenance: c.provenance.clone() })
-        })
-        .take(k)
-        .collect())
+    let fused = fuse(&[text_list, vector_list, history_list], prior, FusionWeights::default());
+    let mut out: Vec<Recalled> = Vec::new();
+    for (item, score) in fused {
+        let Some(c) = candidates.iter().find(|c| c.item == item) else { continue };
+        push_unique(&mut out, c.recalled(score));
+        if past && let ItemRef::Memory(id) = item {
+            // What this memory replaced answers "before": it follows, just below it.
+            for old in store.predecessors(user, id).await? {
+                if let Some(c) = load(store, user, ItemRef::Memory(old.id)).await? {
+                    push_unique(&mut out, c.recalled(score * 0.99));
+                }
+            }
+        }
+        if out.len() >= k {
+            break;
+        }
+    }
+    out.truncate(k);
+    Ok(out)
+}
+
+fn push_unique(out: &mut Vec<Recalled>, r: Recalled) {
+    if !out.iter().any(|o| o.item == r.item) {
+        out.push(r);
+    }
 }
 
 fn dedup<'a>(items: impl Iterator<Item = &'a ItemRef>) -> Vec<ItemRef> {
@@ -112,6 +159,20 @@ struct Candidate {
     text: String,
     importance: f32,
     provenance: Provenance,
+    valid_to: Option<DateTime<Utc>>,
+}
+
+impl Candidate {
+    fn recalled(&self, score: f32) -> Recalled {
+        Recalled {
+            kind: self.kind,
+            item: self.item,
+            text: self.text.clone(),
+            score,
+            provenance: self.provenance.clone(),
+            valid_to: self.valid_to,
+        }
+    }
 }
 
 async fn load(store: &dyn Store, user: UserId, item: ItemRef) -> Result<Option<Candidate>> {
@@ -128,6 +189,7 @@ async fn load(store: &dyn Store, user: UserId, item: ItemRef) -> Result<Option<C
                 kind: RecalledKind::Memory,
                 text: m.text,
                 importance: m.importance,
+                valid_to: m.valid_to,
                 provenance: Provenance {
                     conversation: sources.first().map(|s| s.conversation),
                     messages: m.sources,
@@ -143,6 +205,7 @@ async fn load(store: &dyn Store, user: UserId, item: ItemRef) -> Result<Option<C
                 kind: RecalledKind::Message,
                 text: m.content,
                 importance: MESSAGE_IMPORTANCE,
+                valid_to: None,
                 provenance: Provenance {
                     conversation: Some(m.conversation),
                     messages: vec![m.id],
@@ -150,6 +213,21 @@ async fn load(store: &dyn Store, user: UserId, item: ItemRef) -> Result<Option<C
                     created_at: m.created_at,
                 },
             }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::asks_about_past;
+
+    #[test]
+    fn questions_about_the_past() {
+        for q in ["Where did I live before?", "What car did I use to drive?", "예전에 어디 살았지?", "원래 무슨 일 했었지?"] {
+            assert!(asks_about_past(q), "{q}");
+        }
+        for q in ["Where do I live?", "What's my daughter's name?", "지금 어디 살아?", "beforehand-ish"] {
+            assert!(!asks_about_past(q), "{q}");
         }
     }
 }

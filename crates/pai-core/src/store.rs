@@ -300,6 +300,8 @@ pub trait Store: Send + Sync {
 
     async fn add_memory(&self, user: UserId, memory: NewMemory) -> Result<Memory>;
     async fn memory(&self, user: UserId, id: MemoryId) -> Result<Memory>;
+    /// The memories `id` replaced, newest first (its history).
+    async fn predecessors(&self, user: UserId, id: MemoryId) -> Result<Vec<Memory>>;
     /// Current memories, newest first; with `include_history`, superseded ones too.
     async fn memories(&self, user: UserId, include_history: bool) -> Result<Vec<Memory>>;
     /// Changes a memory's text (a merge or a user's edit); sources are added to.

@@ -47,3 +47,6 @@ CREATE TABLE conversation_summaries (
     through_message_id  INTEGER NOT NULL,
     updated_at          TEXT NOT NULL
 );
+
+-- A memory's history: the ones it replaced.
+CREATE INDEX memories_by_successor ON memories(user_id, superseded_by) WHERE superseded_by IS NOT NULL;

@@ -115,6 +115,25 @@ pub(super) async fn get(pool: &SqlitePool, user: UserId, id: MemoryId) -> Result
     from_row(&row)
 }
 
+pub(super) async fn predecessors(pool: &SqlitePool, user: UserId, id: MemoryId) -> Result<Vec<Memory>> {
+    let mut out: Vec<Memory> = Vec::new();
+    let mut next = id;
+    // Chains are short (a home city changes a few times); the bound guards against a cycle.
+    for _ in 0..100 {
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM memories WHERE superseded_by = ? AND user_id = ?"))
+            .bind(next.0)
+            .bind(user.0)
+            .fetch_optional(pool)
+            .await
+            .db()?;
+        let Some(row) = row else { break };
+        let m = from_row(&row)?;
+        next = m.id;
+        out.push(m);
+    }
+    Ok(out)
+}
+
 pub(super) async fn list(pool: &SqlitePool, user: UserId, include_history: bool) -> Result<Vec<Memory>> {
     let rows = sqlx::query(concat!(
         "SELECT ",

@@ -190,6 +190,10 @@ impl Store for SqliteStore {
         memories::get(&self.pool, user, id).await
     }
 
+    async fn predecessors(&self, user: UserId, id: MemoryId) -> Result<Vec<Memory>> {
+        memories::predecessors(&self.pool, user, id).await
+    }
+
     async fn memories(&self, user: UserId, include_history: bool) -> Result<Vec<Memory>> {
         memories::list(&self.pool, user, include_history).await
     }
