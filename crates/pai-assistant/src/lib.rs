@@ -5,3 +5,5 @@
 pub mod extract;
 pub mod index;
 pub mod recall;
+pub mod conversation;
+pub mod prompt;

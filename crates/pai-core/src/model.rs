@@ -21,6 +21,12 @@ pub trait ChatModel: Send + Sync {
     /// Context window in tokens (prompt + answer).
     fn context_length(&self) -> u32;
     fn chat(&self, request: ChatRequest) -> ChatStream;
+    /// Tokens `text` takes in a prompt. The default is a cautious estimate
+    /// (a token per 3 bytes: Korean syllables are 3 bytes and often a token
+    /// each); backends with the tokenizer at hand count exactly.
+    fn count_tokens(&self, text: &str) -> usize {
+        text.len().div_ceil(3)
+    }
 }
 
 /// Whether a text is a search query or a stored passage: asymmetric models

@@ -107,6 +107,10 @@ impl ChatModel for LlamaChatModel {
         self.n_ctx
     }
 
+    fn count_tokens(&self, text: &str) -> usize {
+        LlamaChatModel::count_tokens(self, text)
+    }
+
     fn chat(&self, request: ChatRequest) -> ChatStream {
         let (events, rx) = mpsc::channel(EVENT_BUFFER);
         let prompt = match self.render_prompt(&request.messages) {

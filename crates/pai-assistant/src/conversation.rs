@@ -1,0 +1,168 @@
+//! A remembering conversation turn, shared by `pai chat` and the server:
+//! store the user's message (acknowledged before any model work), recall,
+//! assemble the prompt (summarising turns that no longer fit), and after the
+//! answer store it and queue memory extraction, which runs in the background
+//! and never delays the reply.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use pai_core::store::{ConversationId, NewMessage, StoredMessage, Store, UserId};
+use pai_core::{ChatModel, ChatRequest, Embedder, Message, Result, Role, Sampling};
+
+use crate::extract::{Extractor, local_day, zone};
+use crate::prompt::{Assembled, Budget, PromptInput, assemble};
+use crate::recall::{Recalled, recall};
+
+pub const DEFAULT_PERSONA: &str = "You are pai, the user's personal assistant. Answer briefly and truthfully, \
+in the language the user writes in. Use what you know about the user when it helps; never invent facts about them.";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub persona: String,
+    /// Recalled items considered for each prompt (the budget decides how many fit).
+    pub recall_k: usize,
+    /// Tokens kept free for the answer.
+    pub answer_tokens: usize,
+    pub memory_share: f32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { persona: DEFAULT_PERSONA.into(), recall_k: 12, answer_tokens: 512, memory_share: 0.35 }
+    }
+}
+
+pub struct Assistant {
+    pub store: Arc<dyn Store>,
+    pub model: Arc<dyn ChatModel>,
+    pub embedder: Arc<dyn Embedder>,
+    pub extractor: Arc<Extractor>,
+    pub settings: Settings,
+}
+
+/// A prepared turn: send `request` to the model, then call `Assistant::finish`.
+pub struct Turn {
+    pub user: UserId,
+    pub conversation: ConversationId,
+    pub user_message: StoredMessage,
+    pub request: ChatRequest,
+    /// What was recalled and put in the prompt, for citations.
+    pub recalled: Vec<Recalled>,
+}
+
+const SUMMARISE: &str = "Summarise this conversation in a few sentences for the assistant's own notes. \
+Keep names, dates, numbers, decisions and open questions; drop greetings.";
+
+impl Assistant {
+    pub fn new(store: Arc<dyn Store>, model: Arc<dyn ChatModel>, embedder: Arc<dyn Embedder>, settings: Settings) -> Self {
+        let extractor = Arc::new(Extractor::new(store.clone(), model.clone(), embedder.clone()));
+        Assistant { store, model, embedder, extractor, settings }
+    }
+
+    pub async fn begin(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        text: &str,
+        sampling: Sampling,
+        now: DateTime<Utc>,
+    ) -> Result<Turn> {
+        let profile = self.store.user(user).await?;
+        let tz = zone(&profile.timezone)?;
+        let new = NewMessage { role: Role::User, speaker: None, content: text.trim().into(), created_at: now, external_id: None };
+        let user_message = self.store.add_messages(user, conversation, vec![new]).await?.remove(0);
+
+        let mut history = self.store.messages(user, conversation).await?;
+        history.retain(|m| m.id != user_message.id && matches!(m.role, Role::User | Role::Assistant));
+        let mut summary = self.store.conversation_summary(user, conversation).await?;
+        if let Some(s) = &summary {
+            history.retain(|m| m.id > s.through);
+        }
+        let mut recalled = recall(&*self.store, &*self.embedder, user, text, self.settings.recall_k, now).await?;
+        // What is already in the conversation needs no second copy.
+        recalled.retain(|r| r.provenance.conversation != Some(conversation) || r.kind != crate::recall::RecalledKind::Message);
+
+        let local = local_day(now, tz);
+        let today = format!("{} ({}), {}", local.format("%Y-%m-%d"), local.format("%A"), profile.timezone);
+        let budget = Budget {
+            context: self.model.context_length() as usize,
+            answer: self.settings.answer_tokens.min(self.model.context_length() as usize / 3),
+            memory_share: self.settings.memory_share,
+        };
+        let count = |s: &str| self.model.count_tokens(s);
+        let mut assembled: Assembled;
+        let mut omitted = 0;
+        loop {
+            let input = PromptInput {
+                persona: &self.settings.persona,
+                today: &today,
+                recalled: &recalled,
+                summary: summary.as_ref().map(|s| s.text.as_str()),
+                history: &history,
+                user_message: text.trim(),
+            };
+            assembled = assemble(&input, budget, &count);
+            if assembled.overflow.is_empty() || omitted > 0 {
+                break;
+            }
+            let old: Vec<&StoredMessage> = history.iter().filter(|m| assembled.overflow.contains(&m.id)).collect();
+            match self.summarise(summary.as_ref().map(|s| s.text.as_str()), &old).await {
+                Ok(text) => {
+                    let through = *assembled.overflow.last().expect("not empty");
+                    self.store.set_conversation_summary(user, conversation, &text, through).await?;
+                    summary = self.store.conversation_summary(user, conversation).await?;
+                    history.retain(|m| m.id > through);
+                }
+                Err(e) => {
+                    // Say so in the prompt rather than pretend the turns never happened.
+                    tracing::warn!(error = %e, "summarising older turns failed; they are left out of this prompt");
+                    omitted = assembled.overflow.len();
+                }
+            }
+        }
+        if omitted > 0 {
+            assembled.messages[0].content.push_str(&format!("\n({omitted} earlier messages are not shown.)"));
+        }
+        let used = assembled.used.clone();
+        recalled.retain(|r| used.contains(&r.item));
+        let request = ChatRequest { messages: assembled.messages, sampling, constraint: None };
+        Ok(Turn { user, conversation, user_message, request, recalled })
+    }
+
+    async fn summarise(&self, previous: Option<&str>, turns: &[&StoredMessage]) -> Result<String> {
+        let mut transcript = String::new();
+        if let Some(p) = previous {
+            transcript.push_str(&format!("(Summary so far: {p})\n"));
+        }
+        for m in turns {
+            transcript.push_str(&format!("{}: {}\n", m.role.as_str(), m.content));
+        }
+        let request = ChatRequest {
+            messages: vec![Message::system(SUMMARISE), Message::user(transcript)],
+            sampling: Sampling { max_tokens: Some(256), ..Sampling::greedy() },
+            constraint: None,
+        };
+        let (text, _) = pai_core::model::collect(self.model.chat(request)).await?;
+        if text.trim().is_empty() {
+            return Err(pai_core::Error::invalid("the model returned an empty summary"));
+        }
+        Ok(text.trim().to_string())
+    }
+
+    /// Stores the answer (when there is one) and queues extraction over the exchange.
+    pub async fn finish(&self, turn: &Turn, answer: &str, now: DateTime<Utc>) -> Result<Option<StoredMessage>> {
+        let mut ids = vec![turn.user_message.id];
+        let stored = if answer.trim().is_empty() {
+            None
+        } else {
+            let new = NewMessage { role: Role::Assistant, speaker: None, content: answer.into(), created_at: now, external_id: None };
+            let m = self.store.add_messages(turn.user, turn.conversation, vec![new]).await?.remove(0);
+            ids.push(m.id);
+            Some(m)
+        };
+        self.store.enqueue_extraction(turn.user, turn.conversation, &ids).await?;
+        self.extractor.wake();
+        Ok(stored)
+    }
+}

@@ -1,0 +1,210 @@
+//! The prompt assembler: what pai knows about the user (recalled memories and
+//! messages, as many as the budget holds, not just one), the conversation so
+//! far, and the new message, fitted to the model's context.
+//!
+//! The context is split: the answer's reserve first, then the system prompt
+//! with recalled items (at most `memory_share` of what is left), then the
+//! newest turns. Turns that no longer fit are reported as `overflow` so the
+//! caller can summarise them: nothing is dropped without a trace.
+
+use chrono::{DateTime, Utc};
+use pai_core::Message;
+use pai_core::store::{ItemRef, MessageId, StoredMessage};
+
+use crate::recall::{Recalled, RecalledKind};
+
+/// Template tokens around each message (role markers, separators).
+const PER_MESSAGE: usize = 8;
+/// A recalled message is shown up to this many characters.
+const MESSAGE_EXCERPT: usize = 400;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// The model's context window, in tokens.
+    pub context: usize,
+    /// Kept free for the answer.
+    pub answer: usize,
+    /// Largest share of the rest that recalled items may take.
+    pub memory_share: f32,
+}
+
+pub struct PromptInput<'a> {
+    pub persona: &'a str,
+    /// "2026-11-29 (Sunday), Asia/Seoul": models cannot know the date.
+    pub today: &'a str,
+    pub recalled: &'a [Recalled],
+    /// What earlier, summarised turns said.
+    pub summary: Option<&'a str>,
+    /// Turns after the summary, oldest first, not including the new message.
+    pub history: &'a [StoredMessage],
+    pub user_message: &'a str,
+}
+
+#[derive(Debug)]
+pub struct Assembled {
+    pub messages: Vec<Message>,
+    /// Recalled items that made it into the prompt, in order.
+    pub used: Vec<ItemRef>,
+    /// Oldest turns that did not fit, oldest first: summarise them.
+    pub overflow: Vec<MessageId>,
+}
+
+fn day(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
+}
+
+/// One line per recalled item, with the tag an answer can cite.
+pub fn item_line(r: &Recalled) -> String {
+    match (r.kind, r.item) {
+        (RecalledKind::Memory, ItemRef::Memory(id)) => match r.valid_to {
+            Some(end) => format!("- [m{id}] (no longer true since {}) {}", day(end), r.text),
+            None => format!("- [m{id}] {}", r.text),
+        },
+        _ => {
+            let mut text: String = r.text.chars().take(MESSAGE_EXCERPT).collect();
+            if text.len() < r.text.len() {
+                text.push('…');
+            }
+            format!("- [said on {}] {}", day(r.provenance.created_at), text.replace('\n', " "))
+        }
+    }
+}
+
+pub fn assemble(input: &PromptInput, budget: Budget, count: &dyn Fn(&str) -> usize) -> Assembled {
+    let user_cost = count(input.user_message) + PER_MESSAGE;
+    let mut system = format!("{}\nToday is {}.", input.persona.trim(), input.today);
+    if let Some(summary) = input.summary {
+        system.push_str(&format!("\nEarlier in this conversation: {}", summary.trim()));
+    }
+    let available = budget.context.saturating_sub(budget.answer + user_cost + count(&system) + PER_MESSAGE);
+
+    // Recalled items, best first, while they fit their share.
+    let memory_budget = (available as f32 * budget.memory_share) as usize;
+    let mut used = Vec::new();
+    let mut lines = Vec::new();
+    let mut spent = 0;
+    let header = "\nWhat you know about the user (cite a memory as [m<id>] when you use it; \
+                  do not mention what is not relevant):";
+    let header_cost = count(header);
+    for r in input.recalled {
+        let line = item_line(r);
+        let cost = count(&line) + 1;
+        if header_cost + spent + cost > memory_budget {
+            continue; // a shorter item further down may still fit
+        }
+        spent += cost;
+        lines.push(line);
+        used.push(r.item);
+    }
+    if !lines.is_empty() {
+        system.push_str(header);
+        for line in &lines {
+            system.push('\n');
+            system.push_str(line);
+        }
+        spent += header_cost;
+    }
+
+    // The newest turns that fit; older ones overflow (contiguous, oldest first).
+    let mut left = available.saturating_sub(spent);
+    let mut kept = 0;
+    for m in input.history.iter().rev() {
+        let cost = count(&m.content) + PER_MESSAGE;
+        if cost > left {
+            break;
+        }
+        left -= cost;
+        kept += 1;
+    }
+    let split = input.history.len() - kept;
+    let overflow = input.history[..split].iter().map(|m| m.id).collect();
+
+    let mut messages = vec![Message::system(system)];
+    for m in &input.history[split..] {
+        messages.push(Message::new(m.role, m.content.clone()));
+    }
+    messages.push(Message::user(input.user_message));
+    Assembled { messages, used, overflow }
+}
+
+#[cfg(test)]
+mod tests {
+    use pai_core::Role;
+    use pai_core::store::{ConversationId, MemoryId};
+
+    use super::*;
+    use crate::recall::Provenance;
+
+    fn words(s: &str) -> usize {
+        s.split_whitespace().count()
+    }
+
+    fn memory(id: i64, text: &str) -> Recalled {
+        Recalled {
+            kind: RecalledKind::Memory,
+            item: ItemRef::Memory(MemoryId(id)),
+            text: text.into(),
+            score: 1.0,
+            provenance: Provenance { conversation: None, messages: vec![], external_ids: vec![], created_at: Utc::now() },
+            valid_to: None,
+        }
+    }
+
+    fn turn(id: i64, role: Role, text: &str) -> StoredMessage {
+        StoredMessage {
+            id: MessageId(id),
+            conversation: ConversationId(1),
+            role,
+            speaker: None,
+            content: text.into(),
+            created_at: Utc::now(),
+            external_id: None,
+        }
+    }
+
+    #[test]
+    fn several_memories_go_in_until_their_share_is_spent() {
+        let recalled: Vec<Recalled> = (1..=20).map(|i| memory(i, &format!("fact number {i} about the user"))).collect();
+        let input = PromptInput {
+            persona: "You are pai.",
+            today: "2026-11-29 (Sunday), Asia/Seoul",
+            recalled: &recalled,
+            summary: None,
+            history: &[],
+            user_message: "hello",
+        };
+        let out = assemble(&input, Budget { context: 400, answer: 100, memory_share: 0.3 }, &words);
+        assert!(out.used.len() > 1 && out.used.len() < 20, "{}", out.used.len());
+        assert_eq!(out.used[0], ItemRef::Memory(MemoryId(1)), "best first");
+        let system = &out.messages[0].content;
+        assert!(system.contains("[m1] fact number 1") && system.contains("Today is 2026-11-29"));
+        assert!(!system.contains("[m20]"));
+        // Plenty of room: all of them.
+        let out = assemble(&input, Budget { context: 4000, answer: 100, memory_share: 0.3 }, &words);
+        assert_eq!(out.used.len(), 20);
+    }
+
+    #[test]
+    fn old_turns_overflow_instead_of_vanishing() {
+        let history: Vec<StoredMessage> = (1..=30)
+            .map(|i| turn(i, if i % 2 == 1 { Role::User } else { Role::Assistant }, &"word ".repeat(20)))
+            .collect();
+        let input = PromptInput {
+            persona: "You are pai.",
+            today: "2026-11-29",
+            recalled: &[],
+            summary: Some("They talked about Busan."),
+            history: &history,
+            user_message: "and then?",
+        };
+        let out = assemble(&input, Budget { context: 300, answer: 50, memory_share: 0.3 }, &words);
+        let kept = out.messages.len() - 2;
+        assert!(kept > 0 && kept < 30);
+        assert_eq!(out.overflow.len() + kept, 30);
+        assert_eq!(out.overflow.first(), Some(&MessageId(1)));
+        assert_eq!(out.messages.last().unwrap().content, "and then?");
+        assert!(out.messages[0].content.contains("Earlier in this conversation: They talked about Busan."));
+        // The kept turns are the newest, in order.
+        assert_eq!(out.messages[out.messages.len() - 2].role, Role::Assistant);
+    }
+}
