@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use pai_core::store::{ConversationId, NewMessage, StoredMessage, Store, UserId};
+use pai_core::store::{ConversationId, NewMessage, Store, StoredMessage, UserId};
 use pai_core::{ChatModel, ChatRequest, Embedder, Message, Result, Role, Sampling};
 
 use crate::extract::{Extractor, local_day, zone};
@@ -55,7 +55,12 @@ const SUMMARISE: &str = "Summarise this conversation in a few sentences for the 
 Keep names, dates, numbers, decisions and open questions; drop greetings.";
 
 impl Assistant {
-    pub fn new(store: Arc<dyn Store>, model: Arc<dyn ChatModel>, embedder: Arc<dyn Embedder>, settings: Settings) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        model: Arc<dyn ChatModel>,
+        embedder: Arc<dyn Embedder>,
+        settings: Settings,
+    ) -> Self {
         let extractor = Arc::new(Extractor::new(store.clone(), model.clone(), embedder.clone()));
         Assistant { store, model, embedder, extractor, settings }
     }
@@ -70,7 +75,13 @@ impl Assistant {
     ) -> Result<Turn> {
         let profile = self.store.user(user).await?;
         let tz = zone(&profile.timezone)?;
-        let new = NewMessage { role: Role::User, speaker: None, content: text.trim().into(), created_at: now, external_id: None };
+        let new = NewMessage {
+            role: Role::User,
+            speaker: None,
+            content: text.trim().into(),
+            created_at: now,
+            external_id: None,
+        };
         let user_message = self.store.add_messages(user, conversation, vec![new]).await?.remove(0);
 
         let mut history = self.store.messages(user, conversation).await?;
@@ -81,7 +92,9 @@ impl Assistant {
         }
         let mut recalled = recall(&*self.store, &*self.embedder, user, text, self.settings.recall_k, now).await?;
         // What is already in the conversation needs no second copy.
-        recalled.retain(|r| r.provenance.conversation != Some(conversation) || r.kind != crate::recall::RecalledKind::Message);
+        recalled.retain(|r| {
+            r.provenance.conversation != Some(conversation) || r.kind != crate::recall::RecalledKind::Message
+        });
 
         let local = local_day(now, tz);
         let today = format!("{} ({}), {}", local.format("%Y-%m-%d"), local.format("%A"), profile.timezone);
@@ -156,7 +169,13 @@ impl Assistant {
         let stored = if answer.trim().is_empty() {
             None
         } else {
-            let new = NewMessage { role: Role::Assistant, speaker: None, content: answer.into(), created_at: now, external_id: None };
+            let new = NewMessage {
+                role: Role::Assistant,
+                speaker: None,
+                content: answer.into(),
+                created_at: now,
+                external_id: None,
+            };
             let m = self.store.add_messages(turn.user, turn.conversation, vec![new]).await?.remove(0);
             ids.push(m.id);
             Some(m)

@@ -2,8 +2,8 @@
 //! (`Store`, `Embedder`, `ChatModel`) so the server and the CLI share them and
 //! tests can run them on fakes. No SQL, no HTTP, no model code here.
 
+pub mod conversation;
 pub mod extract;
 pub mod index;
-pub mod recall;
-pub mod conversation;
 pub mod prompt;
+pub mod recall;

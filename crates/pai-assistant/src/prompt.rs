@@ -145,7 +145,12 @@ mod tests {
             item: ItemRef::Memory(MemoryId(id)),
             text: text.into(),
             score: 1.0,
-            provenance: Provenance { conversation: None, messages: vec![], external_ids: vec![], created_at: Utc::now() },
+            provenance: Provenance {
+                conversation: None,
+                messages: vec![],
+                external_ids: vec![],
+                created_at: Utc::now(),
+            },
             valid_to: None,
         }
     }

@@ -43,8 +43,20 @@ pub struct Recalled {
 /// Words that make a question about the past ("where did I live before?",
 /// "예전에 어디 살았지?"): only then do superseded memories come back.
 const PAST_EN: &[&str] = &[
-    "before", "used to", "use to", "previously", "formerly", "in the past", "earlier", "former", "old", "ago", "last year",
-    "originally", "at first", "history",
+    "before",
+    "used to",
+    "use to",
+    "previously",
+    "formerly",
+    "in the past",
+    "earlier",
+    "former",
+    "old",
+    "ago",
+    "last year",
+    "originally",
+    "at first",
+    "history",
 ];
 const PAST_KO: &[&str] = &["예전", "이전", "옛날", "원래", "과거", "전에", "았었", "었었", "했었", "처음에", "작년"];
 
@@ -55,7 +67,8 @@ pub fn asks_about_past(query: &str) -> bool {
         !lower[..i].ends_with(|c: char| c.is_alphanumeric())
             && !lower[i + p.len()..].starts_with(|c: char| c.is_alphanumeric())
     };
-    PAST_EN.iter().any(|p| lower.match_indices(p).any(|(i, _)| word_at(i, p))) || PAST_KO.iter().any(|p| lower.contains(p))
+    PAST_EN.iter().any(|p| lower.match_indices(p).any(|(i, _)| word_at(i, p)))
+        || PAST_KO.iter().any(|p| lower.contains(p))
 }
 
 /// The `k` items of `user` most relevant to `query`, best first.
@@ -120,15 +133,15 @@ pub async fn recall(
     let mut out: Vec<Recalled> = Vec::new();
     for (item, score) in fused {
         let Some(c) = candidates.iter().find(|c| c.item == item) else { continue };
-        push_unique(&mut out, c.recalled(score));
         if past && let ItemRef::Memory(id) = item {
-            // What this memory replaced answers "before": it follows, just below it.
+            // What this memory replaced answers "before": it goes first.
             for old in store.predecessors(user, id).await? {
                 if let Some(c) = load(store, user, ItemRef::Memory(old.id)).await? {
-                    push_unique(&mut out, c.recalled(score * 0.99));
+                    push_unique(&mut out, c.recalled(score));
                 }
             }
         }
+        push_unique(&mut out, c.recalled(score));
         if out.len() >= k {
             break;
         }
@@ -223,7 +236,9 @@ mod tests {
 
     #[test]
     fn questions_about_the_past() {
-        for q in ["Where did I live before?", "What car did I use to drive?", "예전에 어디 살았지?", "원래 무슨 일 했었지?"] {
+        for q in
+            ["Where did I live before?", "What car did I use to drive?", "예전에 어디 살았지?", "원래 무슨 일 했었지?"]
+        {
             assert!(asks_about_past(q), "{q}");
         }
         for q in ["Where do I live?", "What's my daughter's name?", "지금 어디 살아?", "beforehand-ish"] {

@@ -28,12 +28,23 @@ pub fn start_of(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// A day as a date, a whole month or year by its name, other runs as a range.
 fn format(span: DateSpan, latin: bool) -> String {
+    use chrono::Datelike;
     let (a, b) = (span.start.format("%Y-%m-%d"), span.end.format("%Y-%m-%d"));
-    match (span.start == span.end, latin) {
-        (true, _) => a.to_string(),
-        (false, true) => format!("between {a} and {b}"),
-        (false, false) => format!("{a}~{b}"),
+    let whole_month = span.start.day() == 1
+        && span.start.year() == span.end.year()
+        && span.start.month() == span.end.month()
+        && (span.end + chrono::Duration::days(1)).day() == 1;
+    let whole_year = span.start.ordinal() == 1 && span.end.month() == 12 && span.end.day() == 31;
+    match (span.start == span.end, whole_year, whole_month, latin) {
+        (true, ..) => a.to_string(),
+        (_, true, _, true) => format!("in {}", span.start.year()),
+        (_, true, _, false) => format!("{}년", span.start.year()),
+        (_, _, true, true) => format!("in {}", span.start.format("%B %Y")),
+        (_, _, true, false) => format!("{}년 {}월", span.start.year(), span.start.month()),
+        (.., true) => format!("between {a} and {b}"),
+        (.., false) => format!("{a}~{b}"),
     }
 }
 
@@ -79,6 +90,10 @@ mod tests {
             ("내일 치과 예약", "2026-11-26 치과 예약"),
             ("지난주 금요일에 제주도에 갔다", "2026-11-20에 제주도에 갔다"),
             ("Likes tea", "Likes tea"),
+            ("Started at Naver last month", "Started at Naver in October 2026"),
+            ("Moved to Busan last year", "Moved to Busan in 2025"),
+            ("올해 일곱 살", "2026년 일곱 살"),
+            ("지난달에 입사", "2026년 10월에 입사"),
         ];
         for (text, want) in cases {
             assert_eq!(resolve(text, today).0, want, "{text}");

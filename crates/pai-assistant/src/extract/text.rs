@@ -64,6 +64,9 @@ const CHITCHAT: &[&str] = &[
     "그래",
     "잘자",
     "수고",
+    "워요",
+    "사해",
+    "해요",
 ];
 
 /// Distinct terms of `text` that carry content.

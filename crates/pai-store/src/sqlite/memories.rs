@@ -252,7 +252,10 @@ pub(super) async fn delete(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: O
         for query in [
             "DELETE FROM memories_fts WHERE rowid = ? AND user_id = ?",
             "DELETE FROM memory_history_fts WHERE rowid = ? AND user_id = ?",
-            "DELETE FROM memory_decisions WHERE (memory_id = ?1 OR target_id = ?1) AND user_id = ?2",
+            // Decisions that produced it or merely matched it (their text is its text) go;
+            // a successor's own decision stays, without the link.
+            "DELETE FROM memory_decisions WHERE (memory_id = ?1 OR (target_id = ?1 AND memory_id IS NULL)) AND user_id = ?2",
+            "UPDATE memory_decisions SET target_id = NULL WHERE target_id = ?1 AND user_id = ?2",
         ] {
             sqlx::query(query).bind(row).bind(user.0).execute(&mut **tx).await.db()?;
         }
