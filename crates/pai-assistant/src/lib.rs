@@ -4,6 +4,7 @@
 
 pub mod conversation;
 pub mod extract;
+pub mod import;
 pub mod index;
 pub mod prompt;
 pub mod recall;

@@ -283,6 +283,8 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 pub trait Store: Send + Sync {
     async fn create_user(&self, name: &str, timezone: &str) -> Result<User>;
     async fn user(&self, id: UserId) -> Result<User>;
+    /// The oldest user called `name` (single-user installs find theirs by name).
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>>;
 
     async fn create_conversation(&self, user: UserId, title: &str) -> Result<Conversation>;
     async fn conversations(&self, user: UserId) -> Result<Vec<Conversation>>;
@@ -293,6 +295,15 @@ pub trait Store: Send + Sync {
         conversation: ConversationId,
         messages: Vec<NewMessage>,
     ) -> Result<Vec<StoredMessage>>;
+    /// Creates a conversation with its messages in one transaction: all or nothing.
+    async fn import_conversation(
+        &self,
+        user: UserId,
+        title: &str,
+        messages: Vec<NewMessage>,
+    ) -> Result<(Conversation, Vec<StoredMessage>)>;
+    /// The user's first message with this external id (to skip what was imported before).
+    async fn message_by_external_id(&self, user: UserId, external_id: &str) -> Result<Option<StoredMessage>>;
     /// Messages in order, oldest first.
     async fn messages(&self, user: UserId, conversation: ConversationId) -> Result<Vec<StoredMessage>>;
     /// The user's messages among `ids` (others' and unknown ids are left out), in id order.

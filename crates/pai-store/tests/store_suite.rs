@@ -450,3 +450,27 @@ async fn conversation_summaries_are_per_owner() {
     assert!(store.set_conversation_summary(u, conv, "  ", msgs[1]).await.is_err());
     let _ = other_conv;
 }
+
+#[tokio::test]
+async fn an_imported_conversation_lands_whole_or_not_at_all() {
+    let store = sqlite().await;
+    let [(u, _, _), (other, _, _)] = two_users(&store).await;
+    let mut bad = vec![msg(Role::User, "first"), msg(Role::User, "   ")];
+    bad[0].external_id = Some("chatgpt-1".into());
+    assert!(matches!(store.import_conversation(u, "broken", bad).await, Err(Error::Invalid(_))));
+    assert_eq!(store.conversations(u).await.unwrap().len(), 1, "no empty conversation left behind");
+    assert!(store.message_by_external_id(u, "chatgpt-1").await.unwrap().is_none());
+
+    let mut good = vec![msg(Role::User, "first"), msg(Role::Assistant, "second")];
+    good[0].external_id = Some("chatgpt-1".into());
+    let (conv, msgs) = store.import_conversation(u, " Trip plans ", good).await.unwrap();
+    assert_eq!((conv.title.as_str(), msgs.len()), ("Trip plans", 2));
+    assert_eq!(store.message_by_external_id(u, "chatgpt-1").await.unwrap().unwrap().id, msgs[0].id);
+    assert!(store.message_by_external_id(other, "chatgpt-1").await.unwrap().is_none());
+    assert!(matches!(
+        store.import_conversation(UserId(999), "x", vec![msg(Role::User, "x")]).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(store.user_by_name("Tom").await.unwrap().unwrap().id, other);
+    assert!(store.user_by_name("nobody").await.unwrap().is_none());
+}

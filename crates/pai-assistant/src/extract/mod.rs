@@ -54,7 +54,8 @@ impl Pipeline<'_> {
             .messages_by_id(job.user, &job.messages)
             .await?
             .into_iter()
-            .filter(|m| m.role == Role::User)
+            // The user's own words only: not the assistant's, not other people's in a group chat.
+            .filter(|m| m.role == Role::User && m.speaker.is_none())
             .collect();
         // Comparisons need every memory embedded, the newest included.
         while embed_pending(self.store, self.embedder, job.user, 512).await? > 0 {}

@@ -50,3 +50,7 @@ CREATE TABLE conversation_summaries (
 
 -- A memory's history: the ones it replaced.
 CREATE INDEX memories_by_successor ON memories(user_id, superseded_by) WHERE superseded_by IS NOT NULL;
+
+-- Imports skip conversations already imported, found by a message's external id.
+CREATE INDEX messages_by_user_external_id ON messages(user_id, external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX users_by_name ON users(name);

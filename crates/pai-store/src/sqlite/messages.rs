@@ -4,7 +4,7 @@ use pai_core::analyzer::index_text;
 use pai_core::store::{Conversation, ConversationId, MessageId, NewMessage, StoredMessage, UserId};
 use pai_core::{Error, Result};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::check_text;
 use crate::errors::SqlxResult;
@@ -61,8 +61,79 @@ pub(super) async fn add_messages(
     if owned.is_none() {
         return Err(Error::not_found(format!("no conversation {conversation}")));
     }
-    let mut ids = Vec::with_capacity(new.len());
+    let ids = insert(&mut tx, user, conversation, &new).await?;
+    tx.commit().await.db()?;
+    Ok(stored(conversation, ids, new))
+}
+
+/// A conversation and all its messages, in one transaction (imports).
+pub(super) async fn import_conversation(
+    pool: &SqlitePool,
+    user: UserId,
+    title: &str,
+    new: Vec<NewMessage>,
+) -> Result<(Conversation, Vec<StoredMessage>)> {
     for m in &new {
+        check_text("a message", &m.content)?;
+    }
+    let created_at = new.first().map(|m| m.created_at).unwrap_or_else(Utc::now);
+    let mut tx = pool.begin().await.db()?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO conversations (user_id, title, created_at) SELECT id, ?, ? FROM users WHERE id = ? RETURNING id",
+    )
+    .bind(title.trim())
+    .bind(created_at)
+    .bind(user.0)
+    .fetch_optional(&mut *tx)
+    .await
+    .db()?;
+    let conversation = ConversationId(id.ok_or_else(|| Error::not_found(format!("no user {user}")))?);
+    let ids = insert(&mut tx, user, conversation, &new).await?;
+    tx.commit().await.db()?;
+    let conv = Conversation { id: conversation, user, title: title.trim().to_string(), created_at };
+    Ok((conv, stored(conversation, ids, new)))
+}
+
+pub(super) async fn message_by_external_id(
+    pool: &SqlitePool,
+    user: UserId,
+    external_id: &str,
+) -> Result<Option<StoredMessage>> {
+    let row = sqlx::query(
+        "SELECT id, conversation_id, role, speaker, content, created_at, external_id FROM messages
+         WHERE user_id = ? AND external_id = ? ORDER BY id LIMIT 1",
+    )
+    .bind(user.0)
+    .bind(external_id)
+    .fetch_optional(pool)
+    .await
+    .db()?;
+    row.as_ref().map(message_from_row).transpose()
+}
+
+fn stored(conversation: ConversationId, ids: Vec<MessageId>, new: Vec<NewMessage>) -> Vec<StoredMessage> {
+    ids.into_iter()
+        .zip(new)
+        .map(|(id, m)| StoredMessage {
+            id,
+            conversation,
+            role: m.role,
+            speaker: m.speaker,
+            content: m.content,
+            created_at: m.created_at,
+            external_id: m.external_id,
+        })
+        .collect()
+}
+
+async fn insert(
+    tx: &mut Transaction<'_, Sqlite>,
+    user: UserId,
+    conversation: ConversationId,
+    new: &[NewMessage],
+) -> Result<Vec<MessageId>> {
+    let mut ids = Vec::with_capacity(new.len());
+    for m in new {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO messages (user_id, conversation_id, role, speaker, content, created_at, external_id)
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -74,7 +145,7 @@ pub(super) async fn add_messages(
         .bind(&m.content)
         .bind(m.created_at)
         .bind(&m.external_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await
         .map_err(|e| match crate::errors::from_sqlx(e) {
             Error::Conflict(_) => Error::Conflict(format!(
@@ -88,25 +159,12 @@ pub(super) async fn add_messages(
             .bind(index_text(&m.content))
             .bind(user.0)
             .bind(conversation.0)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .db()?;
         ids.push(MessageId(id));
     }
-    tx.commit().await.db()?;
-    Ok(ids
-        .into_iter()
-        .zip(new)
-        .map(|(id, m)| StoredMessage {
-            id,
-            conversation,
-            role: m.role,
-            speaker: m.speaker,
-            content: m.content,
-            created_at: m.created_at,
-            external_id: m.external_id,
-        })
-        .collect())
+    Ok(ids)
 }
 
 pub(super) async fn messages(

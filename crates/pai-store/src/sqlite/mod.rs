@@ -154,6 +154,23 @@ impl Store for SqliteStore {
         users::user(&self.pool, id).await
     }
 
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
+        users::user_by_name(&self.pool, name).await
+    }
+
+    async fn import_conversation(
+        &self,
+        user: UserId,
+        title: &str,
+        messages: Vec<NewMessage>,
+    ) -> Result<(Conversation, Vec<StoredMessage>)> {
+        messages::import_conversation(&self.pool, user, title, messages).await
+    }
+
+    async fn message_by_external_id(&self, user: UserId, external_id: &str) -> Result<Option<StoredMessage>> {
+        messages::message_by_external_id(&self.pool, user, external_id).await
+    }
+
     async fn create_conversation(&self, user: UserId, title: &str) -> Result<Conversation> {
         messages::create_conversation(&self.pool, user, title).await
     }

@@ -34,3 +34,15 @@ pub(super) async fn user(pool: &SqlitePool, id: UserId) -> Result<User> {
         created_at: row.get("created_at"),
     })
 }
+
+pub(super) async fn user_by_name(pool: &SqlitePool, name: &str) -> Result<Option<User>> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = ? ORDER BY id LIMIT 1")
+        .bind(name.trim())
+        .fetch_optional(pool)
+        .await
+        .db()?;
+    match id {
+        Some(id) => user(pool, UserId(id)).await.map(Some),
+        None => Ok(None),
+    }
+}
