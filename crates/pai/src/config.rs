@@ -29,6 +29,12 @@ pub struct Config {
     pub remote_model: Option<String>,
     /// Host for `hf:` model sources.
     pub hf_endpoint: String,
+    /// The database file. Default: `$PAI_HOME/pai.db`.
+    pub database: Option<PathBuf>,
+    /// Whose memories the CLI uses (created on first use).
+    pub user: String,
+    /// The user's IANA time zone ("Asia/Seoul"); default: the system's.
+    pub timezone: Option<String>,
 }
 
 impl Default for Config {
@@ -44,6 +50,9 @@ impl Default for Config {
             remote_api_key: None,
             remote_model: None,
             hf_endpoint: pai_engine::pull::HF_ENDPOINT.into(),
+            database: None,
+            user: "me".into(),
+            timezone: None,
         }
     }
 }
@@ -78,6 +87,27 @@ impl Config {
     /// slash is a path.
     pub fn model_path(&self, name: &str) -> PathBuf {
         if Path::new(name).components().count() > 1 { PathBuf::from(name) } else { self.models_dir().join(name) }
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.database.clone().unwrap_or_else(|| pai_home().join("pai.db"))
+    }
+
+    /// The configured zone, else the system's (`TZ`, /etc/timezone, /etc/localtime), else UTC.
+    pub fn timezone(&self) -> String {
+        if let Some(tz) = &self.timezone {
+            return tz.clone();
+        }
+        let from_env = std::env::var("TZ").ok().map(|t| t.trim_start_matches(':').to_string());
+        let from_file = std::fs::read_to_string("/etc/timezone").ok().map(|t| t.trim().to_string());
+        let from_link = std::fs::read_link("/etc/localtime")
+            .ok()
+            .and_then(|p| p.to_str().and_then(|s| s.split("zoneinfo/").nth(1)).map(str::to_string));
+        [from_env, from_file, from_link]
+            .into_iter()
+            .flatten()
+            .find(|t| pai_assistant::extract::zone(t).is_ok())
+            .unwrap_or_else(|| "UTC".into())
     }
 
     pub fn local(&self) -> pai_engine::LocalConfig {

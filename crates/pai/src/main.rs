@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 /// Settings come from $PAI_HOME/config.toml (PAI_HOME defaults to
 /// ~/.local/share/pai) and PAI_* environment variables, e.g. PAI_CHAT_MODEL,
 /// PAI_THREADS, PAI_CONTEXT_LENGTH, PAI_CHAT_TEMPLATE, PAI_REMOTE_URL,
-/// PAI_REMOTE_API_KEY, PAI_REMOTE_MODEL. RUST_LOG=debug shows what happens inside.
+/// PAI_REMOTE_API_KEY, PAI_REMOTE_MODEL, PAI_DATABASE, PAI_USER, PAI_TIMEZONE. RUST_LOG=debug shows what happens inside.
 #[derive(Parser)]
 #[command(name = "pai", version, about, long_about)]
 struct Cli {
@@ -32,12 +32,18 @@ enum Command {
     Embed(cli::embed::EmbedArgs),
     /// Measure local inference speed (prompt processing and generation, tokens/s).
     Bench(cli::bench::BenchArgs),
+    /// See, search, edit, forget and export what pai remembers about you.
+    #[command(subcommand)]
+    Memory(cli::memory::MemoryCommand),
+    /// Import chat history (pai JSON or ChatGPT's conversations.json) and learn from it.
+    Import(cli::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,llama_cpp_2=error".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,llama_cpp_2=error,llama-cpp-2=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -50,6 +56,8 @@ fn main() -> ExitCode {
                 Command::Model(cmd) => cli::model::run(&config, cmd).await,
                 Command::Embed(args) => cli::embed::run(&config, args).await,
                 Command::Bench(args) => cli::bench::run(&config, args).await,
+                Command::Memory(cmd) => cli::memory::run(&config, cmd).await,
+                Command::Import(args) => cli::import::run(&config, args).await,
             }
         })
     });

@@ -6,10 +6,12 @@ use pai_core::store::MemoryKind;
 use pai_core::{ChatModel, ChatRequest, Constraint, Error, Message, Result, Sampling};
 use serde::Deserialize;
 
-use super::text::{GROUNDED, content_terms, grounding, is_chitchat};
+use super::text::{GROUNDED, content_terms, grounding, invented_names, is_chitchat};
 
 /// Most candidates taken from one exchange.
 const MAX_CANDIDATES: usize = 6;
+/// Room for MAX_CANDIDATES with the whitespace models put in JSON.
+const MAX_ANSWER_TOKENS: u32 = 768;
 /// Longest candidate text kept, in characters.
 const MAX_CANDIDATE_CHARS: usize = 300;
 
@@ -21,7 +23,10 @@ likes and dislikes, health facts, standing instructions for the assistant. Skip 
 small talk, and anything that is only true for a moment. Never copy what the assistant said. \
 kind: fact, preference, event or instruction. subject: one to three words naming what it is about \
 (\"daughter\", \"home city\", \"coffee\"). importance: 1 (trivia) to 5 (critical, like an allergy). \
-When there is nothing to keep, answer {\"memories\": []}.";
+When there is nothing to keep, answer {\"memories\": []}. Example: for \"I moved to Busan last year. \
+My son Minho is 5.\" answer {\"memories\": [{\"text\": \"Moved to Busan last year\", \"kind\": \"fact\", \
+\"subject\": \"home city\", \"importance\": 4}, {\"text\": \"Has a son named Minho, age 5\", \"kind\": \"fact\", \
+\"subject\": \"son\", \"importance\": 4}]}";
 
 /// The schema the model's answer must follow.
 pub fn schema() -> serde_json::Value {
@@ -82,26 +87,47 @@ pub struct Rejected {
 
 /// Asks `model` for candidates from the user's messages (`dated` says when they
 /// were written, in the user's calendar). An answer that does not parse is an
-/// error, so the job is retried rather than the facts silently dropped.
-pub async fn propose(model: &dyn ChatModel, user_text: &str, dated: &str) -> Result<String> {
+/// error, so the job is retried rather than the facts silently dropped. The
+/// first attempt is greedy; a retry samples, since greedy would repeat itself.
+pub async fn propose(model: &dyn ChatModel, user_text: &str, dated: &str, attempt: u32) -> Result<String> {
+    let sampling = if attempt <= 1 {
+        Sampling { max_tokens: Some(MAX_ANSWER_TOKENS), ..Sampling::greedy() }
+    } else {
+        Sampling {
+            temperature: 0.5,
+            seed: Some(attempt as u64),
+            max_tokens: Some(MAX_ANSWER_TOKENS),
+            ..Sampling::default()
+        }
+    };
     let request = ChatRequest {
         messages: vec![
             Message::system(SYSTEM),
             Message::user(format!("The user's messages, written {dated}:\n{user_text}")),
         ],
-        sampling: Sampling { max_tokens: Some(400), ..Sampling::greedy() },
+        sampling,
         constraint: Some(Constraint::JsonSchema(schema())),
     };
     let (text, _) = pai_core::model::collect(model.chat(request)).await?;
     Ok(text)
 }
 
+/// An answer cut short (length limit) still holds the candidates written in
+/// full before the cut: close the list after the last complete one.
+fn salvage(answer: &str) -> Option<Answer> {
+    let positions: Vec<usize> = answer.match_indices('}').map(|(i, _)| i).collect();
+    positions.iter().rev().take(64).find_map(|&i| serde_json::from_str(&format!("{}]}}", &answer[..=i])).ok())
+}
+
 /// Parses the model's answer and sorts candidates into kept and rejected.
 pub fn parse(answer: &str, user_text: &str) -> Result<(Vec<Candidate>, Vec<Rejected>)> {
-    let parsed: Answer = serde_json::from_str(answer.trim()).map_err(|e| {
-        let shown: String = answer.chars().take(200).collect();
-        Error::invalid(format!("the model's answer does not follow the memory schema ({e}): {shown:?}"))
-    })?;
+    let parsed: Answer = match serde_json::from_str(answer.trim()) {
+        Ok(a) => a,
+        Err(e) => salvage(answer.trim()).ok_or_else(|| {
+            let shown: String = answer.chars().take(200).collect();
+            Error::invalid(format!("the model's answer does not follow the memory schema ({e}): {shown:?}"))
+        })?,
+    };
     let mut kept: Vec<Candidate> = Vec::new();
     let mut rejected = Vec::new();
     for raw in parsed.memories.into_iter().take(MAX_CANDIDATES) {
@@ -117,7 +143,7 @@ pub fn parse(answer: &str, user_text: &str) -> Result<(Vec<Candidate>, Vec<Rejec
             rejected.push(reject("nothing durable in it"));
         } else if about_the_assistant(&text) {
             rejected.push(reject("about the assistant, not the user"));
-        } else if grounding(&text, user_text) < GROUNDED {
+        } else if grounding(&text, user_text) < GROUNDED || !invented_names(&text, user_text).is_empty() {
             rejected.push(reject("not supported by the user's words"));
         } else if kept.iter().any(|k| super::text::overlap(&k.text, &text) > 0.8) {
             rejected.push(reject("repeats another candidate"));
@@ -184,6 +210,9 @@ mod tests {
             assert!(matches!(parse(bad, USER), Err(Error::Invalid(_))), "{bad:?}");
         }
         assert_eq!(parse("{\"memories\": []}", USER).unwrap(), (vec![], vec![]));
+        // Cut off inside the second candidate: the first is kept.
+        let cut = r#"{"memories": [{"text": "Lives in Busan", "kind": "fact", "subject": "home city", "importance": 4}, {"text": "Has a daugh"#;
+        assert_eq!(parse(cut, USER).unwrap().0[0].text, "Lives in Busan");
     }
 
     #[test]

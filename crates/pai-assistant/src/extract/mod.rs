@@ -61,17 +61,31 @@ impl Pipeline<'_> {
         while embed_pending(self.store, self.embedder, job.user, 512).await? > 0 {}
 
         let mut out = Vec::new();
-        let mut for_model = Vec::new();
+        let mut for_model: Vec<StoredMessage> = Vec::new();
         for m in &messages {
-            match explicit::detect(&m.content) {
-                Some(Explicit::Remember(content)) => out.push(self.remember(job.user, m, &content, tz, &out).await?),
-                Some(Explicit::Forget(content)) => out.extend(self.forget(job.user, &content, &out).await?),
-                None if is_chitchat(&m.content) => {}
-                None => for_model.push(m),
+            // An explicit request may sit among other sentences: each is obeyed,
+            // and only the rest goes to the model.
+            let mut rest = Vec::new();
+            // The whole message first: "내 차 번호는 12가 3456이야. 기억해 줘" is one request.
+            let parts =
+                if explicit::detect(&m.content).is_some() { vec![m.content.as_str()] } else { sentences(&m.content) };
+            for sentence in parts {
+                match explicit::detect(sentence) {
+                    Some(Explicit::Remember(content)) => {
+                        out.push(self.remember(job.user, m, &content, tz, &out).await?)
+                    }
+                    Some(Explicit::Forget(content)) => out.extend(self.forget(job.user, &content, &out).await?),
+                    None => rest.push(sentence),
+                }
+            }
+            let rest = rest.join(" ");
+            if !is_chitchat(&rest) {
+                for_model.push(StoredMessage { content: rest, ..m.clone() });
             }
         }
+        let for_model: Vec<&StoredMessage> = for_model.iter().collect();
         if !for_model.is_empty() {
-            self.from_model(job.user, &for_model, tz, &mut out).await?;
+            self.from_model(job.user, &for_model, tz, job.attempts, &mut out).await?;
         }
         Ok(out)
     }
@@ -151,13 +165,14 @@ impl Pipeline<'_> {
         user: UserId,
         messages: &[&StoredMessage],
         tz: Tz,
+        attempt: u32,
         out: &mut Vec<Decision>,
     ) -> Result<()> {
         let user_text: String = messages.iter().map(|m| format!("- {}\n", m.content.trim())).collect();
         let last = messages.last().expect("not empty");
         let day = local_day(last.created_at, tz);
         let dated = format!("on {} ({})", day.format("%Y-%m-%d"), day.format("%A"));
-        let answer = candidates::propose(self.model, &user_text, &dated).await?;
+        let answer = candidates::propose(self.model, &user_text, &dated, attempt).await?;
         let (kept, rejected) = candidates::parse(&answer, &user_text)?;
         for r in rejected {
             out.push(Decision {
@@ -234,6 +249,42 @@ impl Pipeline<'_> {
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Splits a message into sentences (after . ! ? and their CJK forms, and at line breaks).
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let end = i + c.len_utf8();
+        let boundary = c == '\n'
+            || (matches!(c, '.' | '!' | '?' | '。' | '！' | '？')
+                && chars.peek().is_none_or(|(_, next)| next.is_whitespace()));
+        if boundary {
+            let s = text[start..end].trim();
+            if !s.is_empty() {
+                out.push(s);
+            }
+            start = end;
+        }
+    }
+    let s = text[start..].trim();
+    if !s.is_empty() {
+        out.push(s);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sentences() {
+        assert_eq!(
+            super::sentences("My daughter is 7. Remember that the wifi password is 1.5m up!\n내 차 번호 기억해 줘"),
+            ["My daughter is 7.", "Remember that the wifi password is 1.5m up!", "내 차 번호 기억해 줘"]
+        );
     }
 }
 

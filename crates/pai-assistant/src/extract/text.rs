@@ -93,6 +93,22 @@ pub fn grounding(candidate: &str, source: &str) -> f32 {
     want.iter().filter(|t| have.contains(*t)).count() as f32 / want.len() as f32
 }
 
+/// Names and numbers in `candidate` that the user never wrote: a model that
+/// adds "Busan" or "7" out of nowhere is inventing, however well the rest fits.
+/// (The first word is skipped: it is capitalised as the start of a sentence.)
+pub fn invented_names(candidate: &str, source: &str) -> Vec<String> {
+    let have: HashSet<String> = query_terms(source).into_iter().collect();
+    candidate
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .skip(1)
+        .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+        // "10시" is the number 10 and a Korean counter: only the Latin and digit terms must match.
+        .flat_map(query_terms)
+        .filter(|t| t.chars().all(|c| c.is_ascii_alphanumeric()) && !have.contains(t))
+        .collect()
+}
+
 /// Jaccard overlap of content terms, 0..=1.
 pub fn overlap(a: &str, b: &str) -> f32 {
     let a: HashSet<String> = content_terms(a).into_iter().collect();
@@ -139,6 +155,15 @@ mod tests {
         // Korean inflection changes bigrams: a third is already strong support.
         assert!(grounding("부산에 산다", "작년에 부산으로 이사했어") >= GROUNDED);
         assert_eq!(grounding("the", "the"), 0.0);
+    }
+
+    #[test]
+    fn invented_names_and_numbers() {
+        let said = "My daughter Jiwoo turned 7 last week.";
+        assert!(invented_names("Has a daughter named Jiwoo, age 7", said).is_empty());
+        assert_eq!(invented_names("Moved to Busan, daughter Jiwoo is 8", said), ["busan", "8"]);
+        assert!(invented_names("Daughter turned 7", said).is_empty());
+        assert!(invented_names("내일 오전 10시 치과 예약", "내일 오전 10시에 치과 예약 있어.").is_empty());
     }
 
     #[test]

@@ -2,8 +2,13 @@
 
 use std::io::{IsTerminal, Read, Write};
 
+use std::sync::Arc;
+
 use anyhow::bail;
+use chrono::Utc;
 use futures_util::StreamExt;
+use pai_assistant::conversation::{Assistant, DEFAULT_PERSONA, Settings, Turn};
+use pai_core::store::{ConversationId, JobState, UserId};
 use pai_core::{ChatEvent, ChatModel, ChatRequest, Completion, FinishReason, Message, Sampling};
 
 use crate::config::Config;
@@ -13,9 +18,9 @@ pub struct ChatArgs {
     /// Chat model file (name in the models directory, or a path); default from settings.
     #[arg(long, short)]
     model: Option<String>,
-    /// System prompt.
-    #[arg(long, default_value = "You are pai, a helpful personal assistant. Answer briefly and truthfully.")]
-    system: String,
+    /// System prompt (who pai is); what pai remembers is added to it.
+    #[arg(long)]
+    system: Option<String>,
     /// Sampling temperature; 0 is deterministic.
     #[arg(long, default_value_t = 0.7)]
     temperature: f32,
@@ -25,11 +30,113 @@ pub struct ChatArgs {
     /// Random seed, for reproducible answers.
     #[arg(long)]
     seed: Option<u64>,
+    /// Continue the most recent conversation instead of starting a new one.
+    #[arg(long = "continue", short = 'c')]
+    resume: bool,
+    /// Chat without memory: nothing is recalled, stored or learned.
+    #[arg(long)]
+    no_memory: bool,
 }
 
 const HELP: &str = "Type a message and press Enter. End a line with \\ to continue on the next line,
 or wrap a block in \"\"\" lines. Ctrl-C stops an answer; Ctrl-D or /exit quits.
-Commands: /reset (forget this conversation), /exit, /help";
+Commands: /memory (what pai knows about you), /reset (start a new conversation), /exit, /help";
+
+/// Where turns go: a remembering conversation, or plain history (--no-memory).
+enum Session {
+    Remembering { assistant: Assistant, user: UserId, conversation: Option<ConversationId> },
+    Plain { model: Arc<dyn ChatModel>, history: Vec<Message> },
+}
+
+impl Session {
+    fn model(&self) -> Arc<dyn ChatModel> {
+        match self {
+            Session::Remembering { assistant, .. } => assistant.model.clone(),
+            Session::Plain { model, .. } => model.clone(),
+        }
+    }
+
+    /// The request for `input`, storing the user's message first when remembering.
+    async fn begin(&mut self, input: &str, sampling: Sampling) -> anyhow::Result<(ChatRequest, Option<Turn>)> {
+        match self {
+            Session::Remembering { assistant, user, conversation } => {
+                let conv = match conversation {
+                    Some(c) => *c,
+                    None => {
+                        let title: String = input.chars().take(60).collect();
+                        let c = assistant.store.create_conversation(*user, title.trim()).await?.id;
+                        *conversation = Some(c);
+                        c
+                    }
+                };
+                let turn = assistant.begin(*user, conv, input, sampling, Utc::now()).await?;
+                Ok((turn.request.clone(), Some(turn)))
+            }
+            Session::Plain { history, .. } => {
+                history.push(Message::user(input));
+                Ok((ChatRequest { messages: history.clone(), sampling, constraint: None }, None))
+            }
+        }
+    }
+
+    async fn finish(&mut self, turn: Option<Turn>, answer: &str) -> anyhow::Result<()> {
+        match (self, turn) {
+            (Session::Remembering { assistant, .. }, Some(turn)) => {
+                assistant.finish(&turn, answer, Utc::now()).await?;
+            }
+            (Session::Plain { history, .. }, _) => {
+                if answer.is_empty() {
+                    history.pop();
+                } else {
+                    history.push(Message::assistant(answer));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        match self {
+            Session::Remembering { conversation, .. } => *conversation = None,
+            Session::Plain { history, .. } => history.truncate(1),
+        }
+    }
+}
+
+async fn open_session(config: &Config, args: &ChatArgs) -> anyhow::Result<Session> {
+    let model = super::chat_model(config, args.model.as_deref())?;
+    let persona = args.system.clone().unwrap_or_else(|| DEFAULT_PERSONA.to_string());
+    if args.no_memory {
+        return Ok(Session::Plain { model, history: vec![Message::system(persona)] });
+    }
+    let memory = super::open_memory(config).await?;
+    // Jobs a killed run left half-done go back in the queue.
+    memory.store.requeue_interrupted_jobs().await?;
+    let conversation =
+        if args.resume { memory.store.conversations(memory.user).await?.first().map(|c| c.id) } else { None };
+    let settings = Settings { persona, answer_tokens: args.max_tokens as usize, ..Settings::default() };
+    let assistant = Assistant::new(memory.store, model, memory.embedder, settings);
+    Ok(Session::Remembering { assistant, user: memory.user, conversation })
+}
+
+/// Runs the extraction left in the queue before exit, so what was said is
+/// learned now; Ctrl-C leaves it queued for the next run.
+async fn learn_before_exit(session: &Session, quiet: bool) -> anyhow::Result<()> {
+    let Session::Remembering { assistant, user, .. } = session else { return Ok(()) };
+    let pending = assistant.store.extraction_jobs(*user, Some(JobState::Pending)).await?.len();
+    if pending == 0 {
+        return Ok(());
+    }
+    if !quiet {
+        eprintln!("(saving what I learned… Ctrl-C to leave it for next time)");
+    }
+    tokio::select! {
+        result = assistant.extractor.run_until_idle() => { result?; }
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
 
 pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
     let sampling = Sampling {
@@ -38,7 +145,6 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..Default::default()
     };
-    let mut history = vec![Message::system(&args.system)];
 
     if !std::io::stdin().is_terminal() {
         // Scriptable: one prompt from stdin, the answer on stdout. The prompt is
@@ -48,10 +154,9 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
         if prompt.trim().is_empty() {
             bail!("no prompt on stdin: pipe one in, e.g. `echo 'hello' | pai chat`");
         }
-        let model = super::chat_model(config, args.model.as_deref())?;
-        history.push(Message::user(prompt.trim()));
-        let (_, outcome) =
-            stream_answer(model.as_ref(), ChatRequest { messages: history, sampling, constraint: None }, None).await?;
+        let mut session = open_session(config, &args).await?;
+        let (request, turn) = session.begin(prompt.trim(), sampling).await?;
+        let (text, outcome) = stream_answer(session.model().as_ref(), request, None).await?;
         println!();
         if let Outcome::Done(c) = outcome {
             tracing::info!(
@@ -60,11 +165,25 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
                 "done"
             );
         }
-        return Ok(());
+        session.finish(turn, &text).await?;
+        return learn_before_exit(&session, true).await;
     }
 
-    let model = super::chat_model(config, args.model.as_deref())?;
-    println!("pai · {} · /help for commands", model.id());
+    let mut session = open_session(config, &args).await?;
+    let model = session.model();
+    let memory_note = if matches!(session, Session::Plain { .. }) { " · memory off" } else { "" };
+    println!("pai · {}{memory_note} · /help for commands", model.id());
+    // Extraction runs beside the conversation, never in the way of a reply.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = match &session {
+        Session::Remembering { assistant, .. } => {
+            let extractor = assistant.extractor.clone();
+            Some(tokio::spawn(async move {
+                extractor.run(async { drop(stop_rx.await) }).await;
+            }))
+        }
+        Session::Plain { .. } => None,
+    };
     let mut editor = rustyline::DefaultEditor::new()?;
     let mut interrupts = Interrupts::new()?;
     loop {
@@ -79,8 +198,23 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
                 continue;
             }
             "/reset" => {
-                history.truncate(1);
-                println!("(conversation cleared)");
+                session.reset();
+                println!("(new conversation; what pai learned stays)");
+                continue;
+            }
+            "/memory" => {
+                match &session {
+                    Session::Remembering { assistant, user, .. } => {
+                        let memories = assistant.store.memories(*user, false).await?;
+                        if memories.is_empty() {
+                            println!("(nothing yet)");
+                        }
+                        for m in memories {
+                            println!("  [{}] {}", m.id, m.text);
+                        }
+                    }
+                    Session::Plain { .. } => println!("(memory is off)"),
+                }
                 continue;
             }
             cmd if cmd.starts_with('/') && !cmd.contains(' ') => {
@@ -89,8 +223,13 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
             }
             _ => {}
         }
-        history.push(Message::user(input.trim()));
-        let request = ChatRequest { messages: history.clone(), sampling: sampling.clone(), constraint: None };
+        let (request, turn) = match session.begin(input.trim(), sampling.clone()).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("pai: {e:#}");
+                continue;
+            }
+        };
         match stream_answer(model.as_ref(), request, Some(&mut interrupts)).await {
             Ok((text, outcome)) => {
                 println!();
@@ -101,16 +240,25 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
                     Outcome::Stopped => println!("(stopped)"),
                     _ => {}
                 }
-                history.push(Message::assistant(text));
+                if let Err(e) = session.finish(turn, &text).await {
+                    eprintln!("pai: {e:#}");
+                }
             }
             Err(e) => {
-                history.pop();
                 println!();
                 eprintln!("pai: {e}");
+                // The user's message is kept; extraction still sees it.
+                if let Err(e) = session.finish(turn, "").await {
+                    eprintln!("pai: {e:#}");
+                }
             }
         }
     }
-    Ok(())
+    let _ = stop_tx.send(());
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    learn_before_exit(&session, false).await
 }
 
 /// Reads one message; `None` at end of input. Handles `\` continuations and

@@ -3,11 +3,14 @@
 pub mod bench;
 pub mod chat;
 pub mod embed;
+pub mod import;
+pub mod memory;
 pub mod model;
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use pai_core::store::{Store, UserId};
 use pai_core::{ChatModel, Embedder};
 use pai_engine::{LlamaChatModel, LlamaEmbedder, RemoteChatModel, RemoteConfig};
 
@@ -42,4 +45,29 @@ pub fn embedder(config: &Config, model_override: Option<&str>) -> anyhow::Result
     let model = LlamaEmbedder::load(&path, &config.local())
         .with_context(|| format!("loading embedding model {}", path.display()))?;
     Ok(Arc::new(model))
+}
+
+/// The user's memory: the database, the embedder that indexes it, and the
+/// configured user (created on first use with the configured time zone).
+pub struct Memory {
+    pub store: Arc<dyn Store>,
+    pub embedder: Arc<dyn Embedder>,
+    pub user: UserId,
+}
+
+pub async fn open_memory(config: &Config) -> anyhow::Result<Memory> {
+    let embedder = embedder(config, None)?;
+    let path = config.database();
+    let store = pai_store::SqliteStore::open(&path, embedder.dimension())
+        .await
+        .with_context(|| format!("opening the database {}", path.display()))?;
+    let user = match store.user_by_name(&config.user).await? {
+        Some(u) => u.id,
+        None => {
+            let tz = config.timezone();
+            pai_assistant::extract::zone(&tz)?;
+            store.create_user(&config.user, &tz).await?.id
+        }
+    };
+    Ok(Memory { store: Arc::new(store), embedder, user })
 }
