@@ -79,7 +79,8 @@ fn detect(value: &serde_json::Value) -> Result<Format> {
 struct PaiConversation {
     #[serde(default)]
     title: Option<String>,
-    messages: Vec<PaiMessage>,
+    /// Read one by one, so an error names the message.
+    messages: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -106,6 +107,7 @@ fn pai(value: serde_json::Value) -> Result<Vec<Conversation>> {
         let mut messages = Vec::with_capacity(c.messages.len());
         for (j, m) in c.messages.into_iter().enumerate() {
             let at = || format!("conversation {}, message {}", i + 1, j + 1);
+            let m: PaiMessage = serde_json::from_value(m).map_err(|e| Error::invalid(format!("{}: {e}", at())))?;
             // "other" is another person in a group chat: kept with their name, never taken for the user.
             let (role, speaker) = match m.role.as_str() {
                 "user" => (Role::User, None),

@@ -10,9 +10,27 @@ use std::sync::Mutex;
 /// Tests that generate take turns: two llama.cpp instances on two cores crawl.
 static GENERATING: Mutex<()> = Mutex::new(());
 
+/// A fresh database per test, never the user's own.
+fn temp_db() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!("pai-cli-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("pai.db")
+}
+
 fn pai() -> Command {
+    pai_with(&temp_db())
+}
+
+fn pai_with(db: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pai"));
-    cmd.env_remove("PAI_CHAT_MODEL").env_remove("PAI_REMOTE_URL").env("RUST_LOG", "warn");
+    cmd.env_remove("PAI_CHAT_MODEL")
+        .env_remove("PAI_REMOTE_URL")
+        .env("RUST_LOG", "warn")
+        .env("PAI_DATABASE", db)
+        .env("PAI_TIMEZONE", "Asia/Seoul");
     cmd
 }
 
@@ -175,7 +193,10 @@ fn interactive_chat_streams_stops_on_ctrl_c_and_keeps_going() {
     p.send_line("hello").unwrap();
     p.exp_string("you> ").unwrap();
     p.send_line("/reset").unwrap();
-    p.exp_string("(conversation cleared)").unwrap();
+    p.exp_string("(new conversation").unwrap();
+    p.exp_string("you> ").unwrap();
+    p.send_line("/memory").unwrap();
+    p.exp_string("you> ").unwrap();
     p.send_line("/nonsense").unwrap();
     p.exp_string("unknown command").unwrap();
     p.send_line("/exit").unwrap();
@@ -207,4 +228,92 @@ impl OwnedCmd for Command {
     fn to_owned_cmd(&mut self) -> Command {
         std::mem::replace(self, Command::new("true"))
     }
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn what_pai_is_told_to_remember_can_be_seen_searched_exported_edited_and_forgotten() {
+    let _turn = GENERATING.lock().unwrap_or_else(|e| e.into_inner());
+    let db = temp_db();
+    let out = run(
+        pai_with(&db).args(["chat", "--temperature", "0", "--max-tokens", "8"]).to_owned_cmd(),
+        "Remember that my wifi password is on the fridge.\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let list = ok(pai_with(&db).args(["memory", "list"]));
+    assert!(list.contains("my wifi password is on the fridge") && list.contains("from message"), "{list}");
+    let id = list.split_whitespace().next().unwrap().to_string();
+
+    let found = ok(pai_with(&db).args(["memory", "search", "where is the wifi password?"]));
+    assert!(found.lines().next().unwrap_or("").contains(&format!("memory {id}")), "{found}");
+
+    let shown = ok(pai_with(&db).args(["memory", "show", &id]));
+    assert!(
+        shown.contains("source: message") && shown.contains("decision: add") && shown.contains("explicit request"),
+        "{shown}"
+    );
+
+    let export: serde_json::Value = serde_json::from_str(&ok(pai_with(&db).args(["memory", "export"]))).unwrap();
+    let first = &export["memories"][0];
+    assert_eq!(first["memory"]["text"], "my wifi password is on the fridge");
+    assert!(first["sources"][0]["content"].as_str().unwrap().contains("Remember that"));
+
+    ok(pai_with(&db).args(["memory", "edit", &id, "The wifi password is on the fridge door"]));
+    assert!(ok(pai_with(&db).args(["memory", "list"])).contains("fridge door"));
+
+    // A bad id deletes nothing, not even the good ones named with it.
+    let out = pai_with(&db).args(["memory", "forget", &id, "999999"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no memory 999999"), "{}", text(&out.stderr));
+    assert!(ok(pai_with(&db).args(["memory", "list"])).contains("fridge door"));
+    ok(pai_with(&db).args(["memory", "forget", &id]));
+    assert!(ok(pai_with(&db).args(["memory", "list"])).contains("No memories yet"));
+    assert!(ok(pai_with(&db).args(["memory", "export"])).contains("\"memories\": []"));
+}
+
+#[test]
+fn import_stores_indexes_and_skips_what_it_has_seen() {
+    let db = temp_db();
+    let file = db.with_file_name("history.json");
+    std::fs::write(
+        &file,
+        r#"[{"title": "Moving", "messages": [
+              {"role": "user", "content": "We finally moved near Haeundae beach", "created_at": "2026-03-01T10:00:00+09:00", "external_id": "m1"},
+              {"role": "assistant", "content": "Congratulations!", "created_at": "2026-03-01T10:00:05+09:00", "external_id": "m2"}]},
+            {"title": "Food", "messages": [
+              {"role": "other", "speaker": "Mom", "content": "김치찌개 해 놨어", "created_at": "2026-03-02T18:00:00+09:00", "external_id": "m3"}]}]"#,
+    )
+    .unwrap();
+    let out = ok(pai_with(&db).args(["import", file.to_str().unwrap(), "--no-extract"]));
+    assert!(
+        out.contains("Imported 2 conversation(s), 3 message(s)") && out.contains("1 extraction job(s) queued"),
+        "{out}"
+    );
+    let again = ok(pai_with(&db).args(["import", file.to_str().unwrap(), "--no-extract"]));
+    assert!(again.contains("Imported 0 conversation(s)") && again.contains("2 already imported"), "{again}");
+    let found = ok(pai_with(&db).args(["memory", "search", "Haeundae"]));
+    assert!(found.contains("message") && found.contains("Haeundae"), "{found}");
+    let jobs = ok(pai_with(&db).args(["memory", "jobs"]));
+    assert!(jobs.contains("pending"), "{jobs}");
+
+    // A malformed file is refused whole: nothing is added.
+    std::fs::write(&file, r#"{"title": "x", "messages": [{"role": "user", "content": "new", "created_at": "2026-03-01T10:00:00Z"}, {"role": "robot"}]}"#).unwrap();
+    let out = pai_with(&db).args(["import", file.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("was not imported") && text(&out.stderr).contains("message 2"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&file, b"\xff\xfe not utf-8").unwrap();
+    let out = pai_with(&db).args(["import", file.to_str().unwrap()]).output().unwrap();
+    assert!(text(&out.stderr).contains("not UTF-8"), "{}", text(&out.stderr));
+    let found = ok(pai_with(&db).args(["memory", "search", "new"]));
+    assert!(!found.contains("] new"), "{found}");
 }

@@ -75,11 +75,13 @@ impl Pipeline<'_> {
                         out.push(self.remember(job.user, m, &content, tz, &out).await?)
                     }
                     Some(Explicit::Forget(content)) => out.extend(self.forget(job.user, &content, &out).await?),
+                    // Tasks and questions for the assistant say nothing lasting about the user.
+                    None if text::is_one_off_request(sentence) => {}
                     None => rest.push(sentence),
                 }
             }
             let rest = rest.join(" ");
-            if !is_chitchat(&rest) {
+            if !rest.is_empty() && !is_chitchat(&rest) {
                 for_model.push(StoredMessage { content: rest, ..m.clone() });
             }
         }

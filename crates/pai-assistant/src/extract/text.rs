@@ -69,6 +69,87 @@ const CHITCHAT: &[&str] = &[
     "해요",
 ];
 
+/// Openings of one-off requests to the assistant ("write…", "can you…"):
+/// tasks and questions, not facts about the user.
+const TASK_OPENINGS: &[&str] = &[
+    "write",
+    "tell me",
+    "explain",
+    "translate",
+    "summarize",
+    "summarise",
+    "give me",
+    "list",
+    "show me",
+    "make",
+    "create",
+    "generate",
+    "help me",
+    "find",
+    "search",
+    "calculate",
+    "draft",
+    "describe",
+    "compose",
+    "suggest",
+    "recommend",
+    "can you",
+    "could you",
+    "would you",
+    "will you",
+    "what",
+    "how",
+    "why",
+    "when",
+    "where",
+    "who",
+    "which",
+    "is it",
+    "are there",
+    "do you",
+    "please write",
+    "please explain",
+    "please translate",
+];
+/// Korean request endings (after spaces are removed), for the same purpose.
+const TASK_ENDINGS_KO: &[&str] = &[
+    "써줘",
+    "써주세요",
+    "알려줘",
+    "알려주세요",
+    "설명해줘",
+    "설명해주세요",
+    "번역해줘",
+    "번역해주세요",
+    "요약해줘",
+    "요약해주세요",
+    "만들어줘",
+    "만들어주세요",
+    "추천해줘",
+    "추천해주세요",
+    "찾아줘",
+    "찾아주세요",
+    "계산해줘",
+];
+/// Words that make a request standing ("always answer in Korean", "앞으로 민지라고 불러줘"): worth remembering.
+const STANDING: &[&str] = &["always", "from now on", "never", "every time", "앞으로", "항상", "매번", "늘 "];
+
+/// True for a one-off task or question for the assistant, which holds nothing
+/// durable about the user ("Write a story about a dragon", "날씨 알려줘").
+pub fn is_one_off_request(sentence: &str) -> bool {
+    let lower = sentence.trim().to_lowercase();
+    if STANDING.iter().any(|s| lower.contains(s)) {
+        return false;
+    }
+    let lower = lower.trim_start_matches("please ").trim_start_matches("pai, ").to_string();
+    let squashed: String = lower.chars().filter(|c| !c.is_whitespace() && !matches!(c, '.' | '!' | '~')).collect();
+    lower.ends_with('?')
+        || TASK_OPENINGS
+            .iter()
+            .any(|o| lower.starts_with(o) && !lower[o.len()..].starts_with(|c: char| c.is_alphanumeric()))
+        || TASK_ENDINGS_KO.iter().any(|e| squashed.ends_with(e))
+}
+
 /// Distinct terms of `text` that carry content.
 pub fn content_terms(text: &str) -> Vec<String> {
     query_terms(text).into_iter().filter(|t| !STOPWORDS.contains(&t.as_str())).collect()
@@ -155,6 +236,28 @@ mod tests {
         // Korean inflection changes bigrams: a third is already strong support.
         assert!(grounding("부산에 산다", "작년에 부산으로 이사했어") >= GROUNDED);
         assert_eq!(grounding("the", "the"), 0.0);
+    }
+
+    #[test]
+    fn one_off_requests_are_not_facts() {
+        for s in [
+            "Write a very long story about a dragon.",
+            "Can you recommend a good book?",
+            "what's 2+2",
+            "내일 날씨 알려줘",
+            "이 문장 번역해 줘.",
+        ] {
+            assert!(is_one_off_request(s), "{s}");
+        }
+        for s in [
+            "Please always answer me in Korean from now on.",
+            "앞으로 나를 민지라고 불러줘.",
+            "My daughter is 7.",
+            "I like writing poems.",
+            "Whatever happens, I stay in Seoul.",
+        ] {
+            assert!(!is_one_off_request(s), "{s}");
+        }
     }
 
     #[test]

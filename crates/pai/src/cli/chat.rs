@@ -223,6 +223,8 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
             }
             _ => {}
         }
+        // From here a Ctrl-C stops this answer, even one pressed while memory is searched.
+        interrupts.clear();
         let (request, turn) = match session.begin(input.trim(), sampling.clone()).await {
             Ok(r) => r,
             Err(e) => {
@@ -322,18 +324,16 @@ impl Interrupts {
 }
 
 /// Prints the answer as it streams. With `interrupts`, Ctrl-C ends the answer
-/// (dropping the stream cancels generation) instead of the program.
+/// (dropping the stream cancels generation) instead of the program; the caller
+/// clears stale ones when the turn starts.
 async fn stream_answer(
     model: &dyn ChatModel,
     request: ChatRequest,
-    mut interrupts: Option<&mut Interrupts>,
+    interrupts: Option<&mut Interrupts>,
 ) -> anyhow::Result<(String, Outcome)> {
     let mut stream = model.chat(request);
     let mut text = String::new();
     let mut stdout = std::io::stdout();
-    if let Some(i) = interrupts.as_deref_mut() {
-        i.clear();
-    }
     let ctrl_c = async {
         match interrupts {
             Some(i) => drop(i.0.recv().await),
