@@ -1,0 +1,200 @@
+//! Recall benchmark (issue "Personal memory"): one user with 100k memories and
+//! 200k messages among 1,000 users, synthetic Korean and English text. Reports
+//! recall latency p50/p95/p99 for k = 10 and indexing throughput.
+//!
+//! Vectors come from the hashed fake embedder at e5's dimension (384), so the
+//! store's work (BM25, KNN, loads, fusion) is measured alone; the real e5
+//! query embedding is timed separately and added for the end-to-end figure.
+//!
+//! `cargo bench -p pai-assistant --bench recall` (or `bench/recall.sh`);
+//! PAI_BENCH_SCALE=0.1 for a quick run at a tenth of the size.
+
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as Days, Utc};
+use pai_assistant::index::embed_pending;
+use pai_assistant::recall::recall;
+use pai_core::store::{MemoryKind, NewMemory, NewMessage, Store, UserId};
+use pai_core::{EmbedKind, Embedder, Role};
+use pai_engine::FakeEmbedder;
+use pai_store::SqliteStore;
+
+const DIM: usize = 384;
+
+/// xorshift64*: deterministic, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545F4914F6CDD1D)
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+const EN_PEOPLE: &[&str] = &["Jiwoo", "Minho", "Daniel", "Sora", "my mom", "my boss", "Grace", "Leo", "the neighbours", "my sister"];
+const EN_PLACES: &[&str] = &["Busan", "Seoul", "the office", "Jeju", "the gym", "Tokyo", "the library", "Incheon", "the park", "a cafe"];
+const EN_THINGS: &[&str] = &["green tea", "a new laptop", "running shoes", "the violin", "kimchi stew", "a blue car", "pasta", "a novel", "headphones", "a bike"];
+const EN_VERBS: &[&str] = &["likes", "bought", "talked about", "visited", "wants", "lost", "cooked", "fixed", "recommended", "forgot"];
+const KO_PEOPLE: &[&str] = &["지우", "민수", "엄마", "팀장님", "하준", "서연", "동생", "친구", "아빠", "이웃"];
+const KO_PLACES: &[&str] = &["부산", "서울", "회사", "제주도", "헬스장", "도서관", "카페", "인천", "공원", "강릉"];
+const KO_THINGS: &[&str] = &["녹차", "노트북", "운동화", "바이올린", "김치찌개", "파란 차", "파스타", "소설책", "헤드폰", "자전거"];
+const KO_VERBS: &[&str] = &["좋아한다", "샀다", "이야기했다", "다녀왔다", "원한다", "잃어버렸다", "만들었다", "고쳤다", "추천했다", "잊어버렸다"];
+
+fn sentence(rng: &mut Rng) -> String {
+    let n = rng.next() % 1000;
+    if rng.next() % 2 == 0 {
+        format!("{} {} {} at {} (#{n})", rng.pick(EN_PEOPLE), rng.pick(EN_VERBS), rng.pick(EN_THINGS), rng.pick(EN_PLACES))
+    } else {
+        format!("{}이(가) {}에서 {} {} ({n}번)", rng.pick(KO_PEOPLE), rng.pick(KO_PLACES), rng.pick(KO_THINGS), rng.pick(KO_VERBS))
+    }
+}
+
+fn query(rng: &mut Rng) -> String {
+    match rng.next() % 4 {
+        0 => format!("what did {} say about {}?", rng.pick(EN_PEOPLE), rng.pick(EN_THINGS)),
+        1 => format!("when was I at {}", rng.pick(EN_PLACES)),
+        2 => format!("{} {} 언제였지?", rng.pick(KO_PEOPLE), rng.pick(KO_THINGS)),
+        _ => format!("{}에서 뭐 했더라", rng.pick(KO_PLACES)),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+}
+
+async fn fill(store: &SqliteStore, embedder: &dyn Embedder, user: UserId, messages: usize, memories: usize, rng: &mut Rng) {
+    let conv = store.create_conversation(user, "history").await.unwrap().id;
+    let start = Utc::now() - Days::days(720);
+    let mut first = None;
+    for batch in 0..messages.div_ceil(1000) {
+        let n = (messages - batch * 1000).min(1000);
+        let new: Vec<NewMessage> = (0..n)
+            .map(|i| NewMessage {
+                role: if i % 2 == 0 { Role::User } else { Role::Assistant },
+                speaker: None,
+                content: sentence(rng),
+                created_at: start + Days::minutes(((batch * 1000 + i) * 3) as i64),
+                external_id: None,
+            })
+            .collect();
+        let stored = store.add_messages(user, conv, new).await.unwrap();
+        first.get_or_insert(stored[0].id);
+    }
+    for i in 0..memories {
+        let m = NewMemory {
+            text: sentence(rng),
+            kind: [MemoryKind::Fact, MemoryKind::Preference, MemoryKind::Event][i % 3],
+            subject: None,
+            importance: (i % 10) as f32 / 10.0,
+            valid_from: Some(start + Days::minutes(i as i64 * 5)),
+            sources: first.into_iter().collect(),
+        };
+        store.add_memory(user, m).await.unwrap();
+    }
+    while embed_pending(store, embedder, user, 4096).await.unwrap() > 0 {}
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let scale: f64 = std::env::var("PAI_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let (big_messages, big_memories) = ((200_000.0 * scale) as usize, (100_000.0 * scale) as usize);
+    let (others, other_messages) = (999, (100.0 * scale).max(10.0) as usize);
+    let dir = std::env::temp_dir().join(format!("pai-bench-recall-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = SqliteStore::open(&dir.join("pai.db"), DIM).await.unwrap();
+    let fake = FakeEmbedder::new(DIM);
+    let mut rng = Rng(0x9E3779B97F4A7C15);
+
+    let t = Instant::now();
+    for i in 0..others {
+        let u = store.create_user(&format!("user{i}"), "Asia/Seoul").await.unwrap().id;
+        fill(&store, &fake, u, other_messages, other_messages / 4, &mut rng).await;
+    }
+    let big = store.create_user("bench", "Asia/Seoul").await.unwrap().id;
+    let t_big = Instant::now();
+    fill(&store, &fake, big, big_messages, big_memories, &mut rng).await;
+    let big_secs = t_big.elapsed().as_secs_f64();
+    println!(
+        "data: 1 user with {big_messages} messages + {big_memories} memories, {others} others with {other_messages} messages each; built in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+    println!(
+        "indexing (store + BM25 + vectors, fake embedder): {:.0} items/s ({:.0} s for the big user)",
+        (big_messages + big_memories) as f64 / big_secs,
+        big_secs
+    );
+
+    let now = Utc::now();
+    for _ in 0..20 {
+        recall(&store, &fake, big, &query(&mut rng), 10, now).await.unwrap(); // warm the page cache
+    }
+    if std::env::var_os("PAI_BENCH_BREAKDOWN").is_some() {
+        let (mut ft, mut vt) = (Duration::ZERO, Duration::ZERO);
+        for _ in 0..50 {
+            let q = query(&mut rng);
+            let t = Instant::now();
+            store.search_text(big, &q, 40).await.unwrap();
+            ft += t.elapsed();
+            let v = fake.vector(&q);
+            let t = Instant::now();
+            store.search_vectors(big, &v, 40).await.unwrap();
+            vt += t.elapsed();
+        }
+        println!("breakdown per query: text {:.2} ms, vectors {:.2} ms", ft.as_secs_f64() * 20.0, vt.as_secs_f64() * 20.0);
+    }
+    let mut times = Vec::new();
+    for _ in 0..300 {
+        let q = query(&mut rng);
+        let t = Instant::now();
+        let got = recall(&store, &fake, big, &q, 10, now).await.unwrap();
+        times.push(t.elapsed());
+        assert!(!got.is_empty());
+    }
+    times.sort();
+    let store_p95 = percentile(&times, 0.95);
+    println!(
+        "recall k=10 (store side): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms over {} queries",
+        percentile(&times, 0.5),
+        store_p95,
+        percentile(&times, 0.99),
+        times.len()
+    );
+
+    // The real embedder: query embedding latency, and message indexing throughput.
+    let models = std::env::var_os("PAI_MODELS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("PAI_HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".local/share/pai"));
+        home.join("models")
+    });
+    let path = models.join(pai_engine::catalog::DEFAULT_EMBEDDING_MODEL);
+    let Ok(e5) = pai_engine::LlamaEmbedder::load(&path, &Default::default()) else {
+        println!("(e5 not installed: run make fetch-models for the end-to-end figures)");
+        return;
+    };
+    let mut q_times = Vec::new();
+    for _ in 0..100 {
+        let q = query(&mut rng);
+        let t = Instant::now();
+        e5.embed(vec![q], EmbedKind::Query).await.unwrap();
+        q_times.push(t.elapsed());
+    }
+    q_times.sort();
+    println!(
+        "e5 query embedding: p50 {:.2} ms, p95 {:.2} ms → end-to-end recall p95 ≈ {:.2} ms",
+        percentile(&q_times, 0.5),
+        percentile(&q_times, 0.95),
+        store_p95 + percentile(&q_times, 0.95)
+    );
+    let store2 = SqliteStore::open(&dir.join("e5.db"), 384).await.unwrap();
+    let u = store2.create_user("e5", "Asia/Seoul").await.unwrap().id;
+    let n = (2000.0 * scale.max(0.25)) as usize;
+    let t = Instant::now();
+    fill(&store2, &e5, u, n, 0, &mut rng).await;
+    println!("indexing with e5 embeddings: {:.0} messages/s ({n} messages)", n as f64 / t.elapsed().as_secs_f64());
+    let _ = std::fs::remove_dir_all(&dir);
+}
