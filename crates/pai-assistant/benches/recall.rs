@@ -35,21 +35,59 @@ impl Rng {
     }
 }
 
-const EN_PEOPLE: &[&str] = &["Jiwoo", "Minho", "Daniel", "Sora", "my mom", "my boss", "Grace", "Leo", "the neighbours", "my sister"];
-const EN_PLACES: &[&str] = &["Busan", "Seoul", "the office", "Jeju", "the gym", "Tokyo", "the library", "Incheon", "the park", "a cafe"];
-const EN_THINGS: &[&str] = &["green tea", "a new laptop", "running shoes", "the violin", "kimchi stew", "a blue car", "pasta", "a novel", "headphones", "a bike"];
-const EN_VERBS: &[&str] = &["likes", "bought", "talked about", "visited", "wants", "lost", "cooked", "fixed", "recommended", "forgot"];
+const EN_PEOPLE: &[&str] =
+    &["Jiwoo", "Minho", "Daniel", "Sora", "my mom", "my boss", "Grace", "Leo", "the neighbours", "my sister"];
+const EN_PLACES: &[&str] =
+    &["Busan", "Seoul", "the office", "Jeju", "the gym", "Tokyo", "the library", "Incheon", "the park", "a cafe"];
+const EN_THINGS: &[&str] = &[
+    "green tea",
+    "a new laptop",
+    "running shoes",
+    "the violin",
+    "kimchi stew",
+    "a blue car",
+    "pasta",
+    "a novel",
+    "headphones",
+    "a bike",
+];
+const EN_VERBS: &[&str] =
+    &["likes", "bought", "talked about", "visited", "wants", "lost", "cooked", "fixed", "recommended", "forgot"];
 const KO_PEOPLE: &[&str] = &["지우", "민수", "엄마", "팀장님", "하준", "서연", "동생", "친구", "아빠", "이웃"];
 const KO_PLACES: &[&str] = &["부산", "서울", "회사", "제주도", "헬스장", "도서관", "카페", "인천", "공원", "강릉"];
-const KO_THINGS: &[&str] = &["녹차", "노트북", "운동화", "바이올린", "김치찌개", "파란 차", "파스타", "소설책", "헤드폰", "자전거"];
-const KO_VERBS: &[&str] = &["좋아한다", "샀다", "이야기했다", "다녀왔다", "원한다", "잃어버렸다", "만들었다", "고쳤다", "추천했다", "잊어버렸다"];
+const KO_THINGS: &[&str] =
+    &["녹차", "노트북", "운동화", "바이올린", "김치찌개", "파란 차", "파스타", "소설책", "헤드폰", "자전거"];
+const KO_VERBS: &[&str] = &[
+    "좋아한다",
+    "샀다",
+    "이야기했다",
+    "다녀왔다",
+    "원한다",
+    "잃어버렸다",
+    "만들었다",
+    "고쳤다",
+    "추천했다",
+    "잊어버렸다",
+];
 
 fn sentence(rng: &mut Rng) -> String {
     let n = rng.next() % 1000;
     if rng.next() % 2 == 0 {
-        format!("{} {} {} at {} (#{n})", rng.pick(EN_PEOPLE), rng.pick(EN_VERBS), rng.pick(EN_THINGS), rng.pick(EN_PLACES))
+        format!(
+            "{} {} {} at {} (#{n})",
+            rng.pick(EN_PEOPLE),
+            rng.pick(EN_VERBS),
+            rng.pick(EN_THINGS),
+            rng.pick(EN_PLACES)
+        )
     } else {
-        format!("{}이(가) {}에서 {} {} ({n}번)", rng.pick(KO_PEOPLE), rng.pick(KO_PLACES), rng.pick(KO_THINGS), rng.pick(KO_VERBS))
+        format!(
+            "{}이(가) {}에서 {} {} ({n}번)",
+            rng.pick(KO_PEOPLE),
+            rng.pick(KO_PLACES),
+            rng.pick(KO_THINGS),
+            rng.pick(KO_VERBS)
+        )
     }
 }
 
@@ -66,7 +104,14 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
 }
 
-async fn fill(store: &SqliteStore, embedder: &dyn Embedder, user: UserId, messages: usize, memories: usize, rng: &mut Rng) {
+async fn fill(
+    store: &SqliteStore,
+    embedder: &dyn Embedder,
+    user: UserId,
+    messages: usize,
+    memories: usize,
+    rng: &mut Rng,
+) {
     let conv = store.create_conversation(user, "history").await.unwrap().id;
     let start = Utc::now() - Days::days(720);
     let mut first = None;
@@ -144,7 +189,11 @@ async fn main() {
             store.search_vectors(big, &v, 40).await.unwrap();
             vt += t.elapsed();
         }
-        println!("breakdown per query: text {:.2} ms, vectors {:.2} ms", ft.as_secs_f64() * 20.0, vt.as_secs_f64() * 20.0);
+        println!(
+            "breakdown per query: text {:.2} ms, vectors {:.2} ms",
+            ft.as_secs_f64() * 20.0,
+            vt.as_secs_f64() * 20.0
+        );
     }
     let mut times = Vec::new();
     for _ in 0..300 {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use pai_core::fusion::{FusionWeights, Prior, fuse};
-use pai_core::store::{ConversationId, ItemRef, MessageId, Store, TextHit, UserId};
+use pai_core::store::{ConversationId, ItemRef, MemoryId, MessageId, Store, TextHit, UserId};
 use pai_core::{EmbedKind, Embedder, Error, Result};
 use serde::Serialize;
 
@@ -113,12 +113,7 @@ pub async fn recall(
     let vector_list: Vec<ItemRef> = vector_hits.iter().map(|h| h.item).collect();
 
     // Load every candidate once: fusion needs importance and age, results need text.
-    let mut candidates = Vec::new();
-    for item in dedup(text_list.iter().chain(&vector_list).chain(&history_list)) {
-        if let Some(c) = load(store, user, item).await? {
-            candidates.push(c);
-        }
-    }
+    let candidates = load_all(store, user, &dedup(text_list.iter().chain(&vector_list).chain(&history_list))).await?;
     let prior = |item: &ItemRef| {
         candidates
             .iter()
@@ -135,10 +130,10 @@ pub async fn recall(
         let Some(c) = candidates.iter().find(|c| c.item == item) else { continue };
         if past && let ItemRef::Memory(id) = item {
             // What this memory replaced answers "before": it goes first.
-            for old in store.predecessors(user, id).await? {
-                if let Some(c) = load(store, user, ItemRef::Memory(old.id)).await? {
-                    push_unique(&mut out, c.recalled(score));
-                }
+            let older: Vec<ItemRef> =
+                store.predecessors(user, id).await?.iter().map(|m| ItemRef::Memory(m.id)).collect();
+            for c in load_all(store, user, &older).await? {
+                push_unique(&mut out, c.recalled(score));
             }
         }
         push_unique(&mut out, c.recalled(score));
@@ -188,46 +183,56 @@ impl Candidate {
     }
 }
 
-async fn load(store: &dyn Store, user: UserId, item: ItemRef) -> Result<Option<Candidate>> {
-    match item {
-        ItemRef::Memory(id) => {
-            let m = match store.memory(user, id).await {
-                Ok(m) => m,
-                Err(Error::NotFound(_)) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            let sources = store.messages_by_id(user, &m.sources).await?;
-            Ok(Some(Candidate {
-                item,
-                kind: RecalledKind::Memory,
-                text: m.text,
-                importance: m.importance,
-                valid_to: m.valid_to,
-                provenance: Provenance {
-                    conversation: sources.first().map(|s| s.conversation),
-                    messages: m.sources,
-                    external_ids: sources.into_iter().filter_map(|s| s.external_id).collect(),
-                    created_at: m.valid_from.unwrap_or(m.created_at),
-                },
-            }))
-        }
-        ItemRef::Message(id) => {
-            let Some(m) = store.messages_by_id(user, &[id]).await?.pop() else { return Ok(None) };
-            Ok(Some(Candidate {
-                item,
-                kind: RecalledKind::Message,
-                text: m.content,
-                importance: MESSAGE_IMPORTANCE,
-                valid_to: None,
-                provenance: Provenance {
-                    conversation: Some(m.conversation),
-                    messages: vec![m.id],
-                    external_ids: m.external_id.into_iter().collect(),
-                    created_at: m.created_at,
-                },
-            }))
+/// Loads `items` in two queries (plus one for the memories' sources), in the given order.
+async fn load_all(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<Vec<Candidate>> {
+    let memory_ids: Vec<MemoryId> =
+        items.iter().filter_map(|i| if let ItemRef::Memory(id) = i { Some(*id) } else { None }).collect();
+    let mut message_ids: Vec<MessageId> =
+        items.iter().filter_map(|i| if let ItemRef::Message(id) = i { Some(*id) } else { None }).collect();
+    let memories = store.memories_by_id(user, &memory_ids).await?;
+    message_ids.extend(memories.iter().flat_map(|m| m.sources.iter().copied()));
+    let messages = store.messages_by_id(user, &message_ids).await?;
+    let message = |id: MessageId| messages.iter().find(|m| m.id == id);
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match *item {
+            ItemRef::Memory(id) => {
+                // Gone meanwhile (deleted between search and load): left out.
+                let Some(m) = memories.iter().find(|m| m.id == id) else { continue };
+                let sources: Vec<_> = m.sources.iter().filter_map(|s| message(*s)).collect();
+                out.push(Candidate {
+                    item: *item,
+                    kind: RecalledKind::Memory,
+                    text: m.text.clone(),
+                    importance: m.importance,
+                    valid_to: m.valid_to,
+                    provenance: Provenance {
+                        conversation: sources.first().map(|s| s.conversation),
+                        messages: m.sources.clone(),
+                        external_ids: sources.iter().filter_map(|s| s.external_id.clone()).collect(),
+                        created_at: m.valid_from.unwrap_or(m.created_at),
+                    },
+                });
+            }
+            ItemRef::Message(id) => {
+                let Some(m) = message(id) else { continue };
+                out.push(Candidate {
+                    item: *item,
+                    kind: RecalledKind::Message,
+                    text: m.content.clone(),
+                    importance: MESSAGE_IMPORTANCE,
+                    valid_to: None,
+                    provenance: Provenance {
+                        conversation: Some(m.conversation),
+                        messages: vec![m.id],
+                        external_ids: m.external_id.clone().into_iter().collect(),
+                        created_at: m.created_at,
+                    },
+                });
+            }
         }
     }
+    Ok(out)
 }
 
 #[cfg(test)]

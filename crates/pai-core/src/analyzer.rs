@@ -61,6 +61,31 @@ pub fn index_text(text: &str) -> String {
     terms(text).join(" ")
 }
 
+/// Function words that carry no content (English, and Korean one-syllable
+/// pronouns and particles the analyzer keeps as single terms).
+const STOPWORDS: &[&str] = &[
+    "a", "an", "the", "is", "am", "are", "was", "were", "be", "been", "being", "has", "have", "had", "i", "me", "my",
+    "mine", "myself", "user", "users", "s", "he", "she", "they", "them", "their", "his", "her", "it", "its", "of",
+    "in", "on", "at", "to", "for", "with", "and", "or", "but", "that", "this", "these", "those", "named", "called",
+    "who", "as", "by", "from", "about", "into", "do", "does", "did", "will", "would", "should", "can", "could", "now",
+    "very", "really", "so", "just", "also", "too", "there", "here", "what", "which", "when", "where", "how", "we",
+    "our", "you", "your", "one", "some", "any", "all", "more", "most", "than", "then", "not", "no", "yes", "like",
+    "나", "내", "저", "제", "너", "우리", "그", "이", "는", "은", "가", "를", "을", "에", "도", "야", "요",
+];
+
+pub fn is_stopword(term: &str) -> bool {
+    STOPWORDS.contains(&term)
+}
+
+/// The terms worth searching for: distinct query terms without function words,
+/// unless nothing else is left ("who are you" still searches for something).
+/// Common words would match much of a large history and cost time for no rank.
+pub fn search_terms(text: &str) -> Vec<String> {
+    let all = query_terms(text);
+    let content: Vec<String> = all.iter().filter(|t| !is_stopword(t)).cloned().collect();
+    if content.is_empty() { all } else { content }
+}
+
 /// Distinct query terms, in order; empty when the text has no searchable characters.
 pub fn query_terms(text: &str) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
@@ -94,6 +119,13 @@ mod tests {
         for q in ["부산", "서울", "작년"] {
             assert!(query_terms(q).iter().all(|t| doc.contains(t)), "{q}");
         }
+    }
+
+    #[test]
+    fn search_terms_drop_function_words_unless_nothing_is_left() {
+        assert_eq!(search_terms("What did my mom say about tea?"), ["mom", "say", "tea"]);
+        assert_eq!(search_terms("who are you"), ["who", "are", "you"]);
+        assert_eq!(search_terms("내 차 번호"), ["차", "번호"]);
     }
 
     #[test]

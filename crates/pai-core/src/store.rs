@@ -311,6 +311,8 @@ pub trait Store: Send + Sync {
 
     async fn add_memory(&self, user: UserId, memory: NewMemory) -> Result<Memory>;
     async fn memory(&self, user: UserId, id: MemoryId) -> Result<Memory>;
+    /// The user's memories among `ids` (others' and unknown ids are left out), in id order.
+    async fn memories_by_id(&self, user: UserId, ids: &[MemoryId]) -> Result<Vec<Memory>>;
     /// The memories `id` replaced, newest first (its history).
     async fn predecessors(&self, user: UserId, id: MemoryId) -> Result<Vec<Memory>>;
     /// Current memories, newest first; with `include_history`, superseded ones too.

@@ -4,19 +4,7 @@
 
 use std::collections::HashSet;
 
-use pai_core::analyzer::query_terms;
-
-/// Words that say nothing about the user on their own (English, and Korean
-/// one-syllable pronouns the analyzer keeps as single terms).
-const STOPWORDS: &[&str] = &[
-    "a", "an", "the", "is", "am", "are", "was", "were", "be", "been", "being", "has", "have", "had", "i", "me", "my",
-    "mine", "myself", "user", "users", "s", "he", "she", "they", "them", "their", "his", "her", "it", "its", "of",
-    "in", "on", "at", "to", "for", "with", "and", "or", "but", "that", "this", "these", "those", "named", "called",
-    "who", "as", "by", "from", "about", "into", "do", "does", "did", "will", "would", "should", "can", "could", "now",
-    "very", "really", "so", "just", "also", "too", "there", "here", "what", "which", "when", "where", "how", "we",
-    "our", "you", "your", "one", "some", "any", "all", "more", "most", "than", "then", "not", "no", "yes", "like",
-    "나", "내", "저", "제", "너", "우리", "그", "이", "는", "은", "가", "를", "을", "에", "도", "야", "요",
-];
+use pai_core::analyzer::{is_stopword, query_terms};
 
 /// Greetings, thanks and fillers: a message made only of these holds nothing to remember.
 const CHITCHAT: &[&str] = &[
@@ -152,7 +140,7 @@ pub fn is_one_off_request(sentence: &str) -> bool {
 
 /// Distinct terms of `text` that carry content.
 pub fn content_terms(text: &str) -> Vec<String> {
-    query_terms(text).into_iter().filter(|t| !STOPWORDS.contains(&t.as_str())).collect()
+    query_terms(text).into_iter().filter(|t| !is_stopword(t)).collect()
 }
 
 /// True when a message is only greetings, thanks or fillers.

@@ -115,6 +115,25 @@ pub(super) async fn get(pool: &SqlitePool, user: UserId, id: MemoryId) -> Result
     from_row(&row)
 }
 
+pub(super) async fn by_id(pool: &SqlitePool, user: UserId, ids: &[MemoryId]) -> Result<Vec<Memory>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for (marks, chunk) in super::id_lists(ids.iter().map(|i| i.0)) {
+        // The list holds only `?` marks we wrote; the ids are bound.
+        let sql = format!(
+            concat!("SELECT ", columns!(), " FROM memories WHERE user_id = ? AND id IN ({}) ORDER BY id"),
+            marks
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for row in q.fetch_all(pool).await.db()? {
+            out.push(from_row(&row)?);
+        }
+    }
+    Ok(out)
+}
+
 pub(super) async fn predecessors(pool: &SqlitePool, user: UserId, id: MemoryId) -> Result<Vec<Memory>> {
     let mut out: Vec<Memory> = Vec::new();
     let mut next = id;

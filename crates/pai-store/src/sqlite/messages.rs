@@ -195,21 +195,17 @@ pub(super) async fn messages(
 
 pub(super) async fn messages_by_id(pool: &SqlitePool, user: UserId, ids: &[MessageId]) -> Result<Vec<StoredMessage>> {
     let mut out = Vec::with_capacity(ids.len());
-    let mut sorted: Vec<i64> = ids.iter().map(|i| i.0).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    // One indexed lookup per id: recall asks for a handful, never thousands.
-    for id in sorted {
-        let row = sqlx::query(
+    for (marks, chunk) in super::id_lists(ids.iter().map(|i| i.0)) {
+        // The list holds only `?` marks we wrote; the ids are bound.
+        let sql = format!(
             "SELECT id, conversation_id, role, speaker, content, created_at, external_id FROM messages
-             WHERE id = ? AND user_id = ?",
-        )
-        .bind(id)
-        .bind(user.0)
-        .fetch_optional(pool)
-        .await
-        .db()?;
-        if let Some(row) = row {
+             WHERE user_id = ? AND id IN ({marks}) ORDER BY id"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for row in q.fetch_all(pool).await.db()? {
             out.push(message_from_row(&row)?);
         }
     }

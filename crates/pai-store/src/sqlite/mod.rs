@@ -122,10 +122,19 @@ impl SqliteStore {
     }
 }
 
+/// `?, ?, …` for an `IN` list of `n` ids (at least one, so the SQL stays valid),
+/// the ids deduplicated and sorted. Chunks of 500 keep under SQLite's variable limit.
+fn id_lists(ids: impl IntoIterator<Item = i64>) -> Vec<(String, Vec<i64>)> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.chunks(500).map(|c| (vec!["?"; c.len()].join(", "), c.to_vec())).collect()
+}
+
 /// FTS5 query matching any of the analyzed terms (each quoted, so no term is
 /// read as FTS syntax). `None` when nothing in the text is searchable.
 fn fts_query(text: &str) -> Option<String> {
-    let terms = pai_core::analyzer::query_terms(text);
+    let terms = pai_core::analyzer::search_terms(text);
     (!terms.is_empty())
         .then(|| terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" OR "))
 }
@@ -205,6 +214,10 @@ impl Store for SqliteStore {
 
     async fn memory(&self, user: UserId, id: MemoryId) -> Result<Memory> {
         memories::get(&self.pool, user, id).await
+    }
+
+    async fn memories_by_id(&self, user: UserId, ids: &[MemoryId]) -> Result<Vec<Memory>> {
+        memories::by_id(&self.pool, user, ids).await
     }
 
     async fn predecessors(&self, user: UserId, id: MemoryId) -> Result<Vec<Memory>> {
