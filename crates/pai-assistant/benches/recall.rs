@@ -30,74 +30,60 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545F4914F6CDD1D)
     }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
+}
+
+/// Vocabularies of a few thousand words per language, used with a skewed
+/// (Zipf-like) draw: a few words are common, most are rare, as in real text.
+struct Vocab {
+    en: Vec<String>,
+    ko: Vec<String>,
+}
+
+impl Vocab {
+    fn new(rng: &mut Rng) -> Self {
+        const EN_SYL: &[&str] = &[
+            "ka", "ri", "mon", "tel", "sa", "ver", "lo", "den", "mi", "tra", "bel", "cor", "pa", "ne", "sun", "vo",
+            "gra", "li", "dor", "fen",
+        ];
+        const KO_SYL: &[&str] = &[
+            "가", "나", "다", "라", "마", "바", "사", "아", "자", "차", "카", "타", "파", "하", "강", "민", "서", "준",
+            "지", "우", "현", "도", "윤", "수", "영", "진", "호", "연", "석", "희",
+        ];
+        let word = |rng: &mut Rng, syl: &[&str], n: usize| {
+            (0..n).map(|_| syl[(rng.next() % syl.len() as u64) as usize]).collect::<String>()
+        };
+        let en = (0..4000).map(|i| word(rng, EN_SYL, 2 + i % 2)).collect();
+        let ko = (0..4000).map(|i| word(rng, KO_SYL, 2 + i % 2)).collect();
+        Vocab { en, ko }
+    }
+
+    fn draw<'a>(words: &'a [String], rng: &mut Rng) -> &'a str {
+        let u = (rng.next() % 1_000_000) as f64 / 1_000_000.0;
+        &words[((u * u * u) * words.len() as f64) as usize]
+    }
+
+    fn text(&self, rng: &mut Rng, words: usize) -> String {
+        let korean = rng.next() % 2 == 0;
+        let list = if korean { &self.ko } else { &self.en };
+        let mut out: Vec<String> = (0..words).map(|_| Self::draw(list, rng).to_string()).collect();
+        if korean {
+            // Particles glued on, as Korean writes them.
+            for w in out.iter_mut() {
+                w.push_str(["은", "를", "에서", "로", "", "와"][(rng.next() % 6) as usize]);
+            }
+        }
+        out.join(" ")
     }
 }
 
-const EN_PEOPLE: &[&str] =
-    &["Jiwoo", "Minho", "Daniel", "Sora", "my mom", "my boss", "Grace", "Leo", "the neighbours", "my sister"];
-const EN_PLACES: &[&str] =
-    &["Busan", "Seoul", "the office", "Jeju", "the gym", "Tokyo", "the library", "Incheon", "the park", "a cafe"];
-const EN_THINGS: &[&str] = &[
-    "green tea",
-    "a new laptop",
-    "running shoes",
-    "the violin",
-    "kimchi stew",
-    "a blue car",
-    "pasta",
-    "a novel",
-    "headphones",
-    "a bike",
-];
-const EN_VERBS: &[&str] =
-    &["likes", "bought", "talked about", "visited", "wants", "lost", "cooked", "fixed", "recommended", "forgot"];
-const KO_PEOPLE: &[&str] = &["지우", "민수", "엄마", "팀장님", "하준", "서연", "동생", "친구", "아빠", "이웃"];
-const KO_PLACES: &[&str] = &["부산", "서울", "회사", "제주도", "헬스장", "도서관", "카페", "인천", "공원", "강릉"];
-const KO_THINGS: &[&str] =
-    &["녹차", "노트북", "운동화", "바이올린", "김치찌개", "파란 차", "파스타", "소설책", "헤드폰", "자전거"];
-const KO_VERBS: &[&str] = &[
-    "좋아한다",
-    "샀다",
-    "이야기했다",
-    "다녀왔다",
-    "원한다",
-    "잃어버렸다",
-    "만들었다",
-    "고쳤다",
-    "추천했다",
-    "잊어버렸다",
-];
-
-fn sentence(rng: &mut Rng) -> String {
-    let n = rng.next() % 1000;
-    if rng.next() % 2 == 0 {
-        format!(
-            "{} {} {} at {} (#{n})",
-            rng.pick(EN_PEOPLE),
-            rng.pick(EN_VERBS),
-            rng.pick(EN_THINGS),
-            rng.pick(EN_PLACES)
-        )
-    } else {
-        format!(
-            "{}이(가) {}에서 {} {} ({n}번)",
-            rng.pick(KO_PEOPLE),
-            rng.pick(KO_PLACES),
-            rng.pick(KO_THINGS),
-            rng.pick(KO_VERBS)
-        )
-    }
+fn sentence(vocab: &Vocab, rng: &mut Rng) -> String {
+    let n = 6 + (rng.next() % 8) as usize;
+    vocab.text(rng, n)
 }
 
-fn query(rng: &mut Rng) -> String {
-    match rng.next() % 4 {
-        0 => format!("what did {} say about {}?", rng.pick(EN_PEOPLE), rng.pick(EN_THINGS)),
-        1 => format!("when was I at {}", rng.pick(EN_PLACES)),
-        2 => format!("{} {} 언제였지?", rng.pick(KO_PEOPLE), rng.pick(KO_THINGS)),
-        _ => format!("{}에서 뭐 했더라", rng.pick(KO_PLACES)),
-    }
+fn query(vocab: &Vocab, rng: &mut Rng) -> String {
+    let n = 2 + (rng.next() % 3) as usize;
+    vocab.text(rng, n)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -110,6 +96,7 @@ async fn fill(
     user: UserId,
     messages: usize,
     memories: usize,
+    vocab: &Vocab,
     rng: &mut Rng,
 ) {
     let conv = store.create_conversation(user, "history").await.unwrap().id;
@@ -121,7 +108,7 @@ async fn fill(
             .map(|i| NewMessage {
                 role: if i % 2 == 0 { Role::User } else { Role::Assistant },
                 speaker: None,
-                content: sentence(rng),
+                content: sentence(vocab, rng),
                 created_at: start + Days::minutes(((batch * 1000 + i) * 3) as i64),
                 external_id: None,
             })
@@ -131,7 +118,7 @@ async fn fill(
     }
     for i in 0..memories {
         let m = NewMemory {
-            text: sentence(rng),
+            text: sentence(vocab, rng),
             kind: [MemoryKind::Fact, MemoryKind::Preference, MemoryKind::Event][i % 3],
             subject: None,
             importance: (i % 10) as f32 / 10.0,
@@ -153,15 +140,16 @@ async fn main() {
     let store = SqliteStore::open(&dir.join("pai.db"), DIM).await.unwrap();
     let fake = FakeEmbedder::new(DIM);
     let mut rng = Rng(0x9E3779B97F4A7C15);
+    let vocab = Vocab::new(&mut rng);
 
     let t = Instant::now();
     for i in 0..others {
         let u = store.create_user(&format!("user{i}"), "Asia/Seoul").await.unwrap().id;
-        fill(&store, &fake, u, other_messages, other_messages / 4, &mut rng).await;
+        fill(&store, &fake, u, other_messages, other_messages / 4, &vocab, &mut rng).await;
     }
     let big = store.create_user("bench", "Asia/Seoul").await.unwrap().id;
     let t_big = Instant::now();
-    fill(&store, &fake, big, big_messages, big_memories, &mut rng).await;
+    fill(&store, &fake, big, big_messages, big_memories, &vocab, &mut rng).await;
     let big_secs = t_big.elapsed().as_secs_f64();
     println!(
         "data: 1 user with {big_messages} messages + {big_memories} memories, {others} others with {other_messages} messages each; built in {:.0} s",
@@ -175,12 +163,12 @@ async fn main() {
 
     let now = Utc::now();
     for _ in 0..20 {
-        recall(&store, &fake, big, &query(&mut rng), 10, now).await.unwrap(); // warm the page cache
+        recall(&store, &fake, big, &query(&vocab, &mut rng), 10, now).await.unwrap(); // warm the page cache
     }
     if std::env::var_os("PAI_BENCH_BREAKDOWN").is_some() {
         let (mut ft, mut vt) = (Duration::ZERO, Duration::ZERO);
         for _ in 0..50 {
-            let q = query(&mut rng);
+            let q = query(&vocab, &mut rng);
             let t = Instant::now();
             store.search_text(big, &q, 40).await.unwrap();
             ft += t.elapsed();
@@ -197,7 +185,7 @@ async fn main() {
     }
     let mut times = Vec::new();
     for _ in 0..300 {
-        let q = query(&mut rng);
+        let q = query(&vocab, &mut rng);
         let t = Instant::now();
         let got = recall(&store, &fake, big, &q, 10, now).await.unwrap();
         times.push(t.elapsed());
@@ -227,7 +215,7 @@ async fn main() {
     };
     let mut q_times = Vec::new();
     for _ in 0..100 {
-        let q = query(&mut rng);
+        let q = query(&vocab, &mut rng);
         let t = Instant::now();
         e5.embed(vec![q], EmbedKind::Query).await.unwrap();
         q_times.push(t.elapsed());
@@ -243,7 +231,7 @@ async fn main() {
     let u = store2.create_user("e5", "Asia/Seoul").await.unwrap().id;
     let n = (2000.0 * scale.max(0.25)) as usize;
     let t = Instant::now();
-    fill(&store2, &e5, u, n, 0, &mut rng).await;
+    fill(&store2, &e5, u, n, 0, &vocab, &mut rng).await;
     println!("indexing with e5 embeddings: {:.0} messages/s ({n} messages)", n as f64 / t.elapsed().as_secs_f64());
     let _ = std::fs::remove_dir_all(&dir);
 }

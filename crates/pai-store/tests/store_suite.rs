@@ -329,12 +329,17 @@ async fn a_new_embedding_dimension_rebuilds_the_index() {
         store.put_vectors(user, vec![(ItemRef::Message(msgs[0]), axis(0))]).await.unwrap();
         (user, msgs)
     };
-    let store = SqliteStore::open(&path, 3).await.unwrap();
-    assert_eq!(store.vector_dimension(), 3);
+    let store = SqliteStore::open(&path, 16).await.unwrap();
+    assert_eq!(store.vector_dimension(), 16);
     assert!(store.items_without_vectors(user, 10).await.unwrap().contains(&ItemRef::Message(msgs[0])));
-    store.put_vectors(user, vec![(ItemRef::Message(msgs[0]), vec![0.0, 1.0, 0.0])]).await.unwrap();
-    assert_eq!(store.search_vectors(user, &[0.0, 1.0, 0.0], 1).await.unwrap()[0].item, ItemRef::Message(msgs[0]));
-    assert!(matches!(SqliteStore::open(&path, 0).await, Err(Error::Invalid(_))));
+    let mut v = vec![0.0; 16];
+    v[1] = 1.0;
+    store.put_vectors(user, vec![(ItemRef::Message(msgs[0]), v.clone())]).await.unwrap();
+    assert_eq!(store.search_vectors(user, &v, 1).await.unwrap()[0].item, ItemRef::Message(msgs[0]));
+    // Sizes the binary index cannot hold are refused at open, with the reason.
+    for bad in [0, 3, 100] {
+        assert!(matches!(SqliteStore::open(&path, bad).await, Err(Error::Invalid(_))), "{bad}");
+    }
 }
 
 #[tokio::test]

@@ -66,7 +66,7 @@ async fn index(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: i64, text: &s
         .execute(&mut **tx)
         .await
         .db()?;
-    sqlx::query("INSERT INTO memories_fts (rowid, terms, user_id) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO memories_fts (rowid, terms, owner, user_id) VALUES (?, ?, 'u' || ?3, ?3)")
         .bind(id)
         .bind(index_text(&text))
         .bind(user.0)
@@ -232,8 +232,8 @@ pub(super) async fn supersede(
         .db()?;
     // History stays searchable for questions about the past, apart from current facts.
     sqlx::query(
-        "INSERT INTO memory_history_fts (rowid, terms, user_id)
-         SELECT rowid, terms, user_id FROM memories_fts WHERE rowid = ? AND user_id = ?",
+        "INSERT INTO memory_history_fts (rowid, terms, owner, user_id)
+         SELECT rowid, terms, owner, user_id FROM memories_fts WHERE rowid = ? AND user_id = ?",
     )
     .bind(old.0)
     .bind(user.0)

@@ -154,14 +154,16 @@ async fn insert(
             )),
             other => other,
         })?;
-        sqlx::query("INSERT INTO messages_fts (rowid, terms, user_id, conversation_id) VALUES (?, ?, ?, ?)")
-            .bind(id)
-            .bind(index_text(&m.content))
-            .bind(user.0)
-            .bind(conversation.0)
-            .execute(&mut **tx)
-            .await
-            .db()?;
+        sqlx::query(
+            "INSERT INTO messages_fts (rowid, terms, owner, user_id, conversation_id) VALUES (?, ?, 'u' || ?3, ?3, ?4)",
+        )
+        .bind(id)
+        .bind(index_text(&m.content))
+        .bind(user.0)
+        .bind(conversation.0)
+        .execute(&mut **tx)
+        .await
+        .db()?;
         ids.push(MessageId(id));
     }
     Ok(ids)

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_vectors.sql")),
     (3, include_str!("../../migrations/sqlite/0003_extraction.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_fts_owner.sql")),
 ];
 
 #[derive(Clone)]
@@ -111,7 +112,8 @@ impl SqliteStore {
         let table = if history { "memory_history_fts" } else { "memories_fts" };
         // bm25() is lower-is-better; negate so higher is better, as everywhere else.
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ? AND user_id = ? ORDER BY bm25({table}) LIMIT ?"
+            "SELECT rowid, -bm25({table}, 1.0, 0.0) FROM {table} WHERE {table} MATCH ? AND user_id = ?
+             ORDER BY bm25({table}, 1.0, 0.0) LIMIT ?"
         )))
         .bind(q)
         .bind(user.0)
@@ -131,12 +133,15 @@ fn id_lists(ids: impl IntoIterator<Item = i64>) -> Vec<(String, Vec<i64>)> {
     ids.chunks(500).map(|c| (vec!["?"; c.len()].join(", "), c.to_vec())).collect()
 }
 
-/// FTS5 query matching any of the analyzed terms (each quoted, so no term is
-/// read as FTS syntax). `None` when nothing in the text is searchable.
-fn fts_query(text: &str) -> Option<String> {
+/// FTS5 query matching any of the analyzed terms among `user`'s rows (each
+/// term quoted, so none is read as FTS syntax). `None` when nothing in the
+/// text is searchable.
+fn fts_query(text: &str, user: UserId) -> Option<String> {
     let terms = pai_core::analyzer::search_terms(text);
-    (!terms.is_empty())
-        .then(|| terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" OR "))
+    (!terms.is_empty()).then(|| {
+        let any = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" OR ");
+        format!("owner : \"u{user}\" AND terms : ({any})")
+    })
 }
 
 fn check_text(what: &str, text: &str) -> Result<()> {
@@ -251,13 +256,13 @@ impl Store for SqliteStore {
     }
 
     async fn search_text(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>> {
-        let Some(q) = fts_query(query) else { return Ok(Vec::new()) };
+        let Some(q) = fts_query(query, user) else { return Ok(Vec::new()) };
         let limit = limit.min(1000) as i64;
         // bm25() is lower-is-better; negate so higher is better, as everywhere else.
         let memory_hits = self.search_memory_fts(false, user, &q, limit).await?;
         let message_hits: Vec<(i64, i64, f64)> = sqlx::query_as(
-            "SELECT rowid, conversation_id, -bm25(messages_fts) FROM messages_fts
-             WHERE messages_fts MATCH ? AND user_id = ? ORDER BY bm25(messages_fts) LIMIT ?",
+            "SELECT rowid, conversation_id, -bm25(messages_fts, 1.0, 0.0) FROM messages_fts
+             WHERE messages_fts MATCH ? AND user_id = ? ORDER BY bm25(messages_fts, 1.0, 0.0) LIMIT ?",
         )
         .bind(&q)
         .bind(user.0)
@@ -283,7 +288,7 @@ impl Store for SqliteStore {
     }
 
     async fn search_history(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>> {
-        let Some(q) = fts_query(query) else { return Ok(Vec::new()) };
+        let Some(q) = fts_query(query, user) else { return Ok(Vec::new()) };
         let hits = self.search_memory_fts(true, user, &q, limit.min(1000) as i64).await?;
         Ok(hits.into_iter().map(|(id, score)| TextHit::Memory { id: MemoryId(id), score: score as f32 }).collect())
     }
