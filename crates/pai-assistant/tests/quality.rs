@@ -307,22 +307,22 @@ async fn measure(store: &dyn Store, embedder: &dyn Embedder, set: &Set, users: &
     (hits, total)
 }
 
-#[tokio::test]
-async fn deterministic_parts_pass_exactly_with_the_fake_model() {
+/// The whole set through the scripted model, checked exactly, then recall@5
+/// among the distractors with `embedder`: (hits, questions).
+async fn scripted_run(embedder: Arc<dyn Embedder>) -> (usize, usize) {
     let set = data();
     assert!(set.conversations.len() >= 40);
-    let embedder = Arc::new(FakeEmbedder::new(64));
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db_path(), 64).await.unwrap());
-    let users = ingest(
-        store.clone(),
-        embedder.clone(),
-        Model::Scripted(Arc::new(FakeChatModel::default())),
-        &set.conversations,
-    )
-    .await;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db_path(), embedder.dimension()).await.unwrap());
+    let scripted = Model::Scripted(Arc::new(FakeChatModel::default()));
+    let users = ingest(store.clone(), embedder.clone(), scripted, &set.conversations).await;
     check_memories(&*store, &set, &users).await;
     crowd(&*store, &*embedder, &set, &users).await;
-    let (hits, total) = measure(&*store, &*embedder, &set, &users).await;
+    measure(&*store, &*embedder, &set, &users).await
+}
+
+#[tokio::test]
+async fn deterministic_parts_pass_exactly_with_the_fake_model() {
+    let (hits, total) = scripted_run(Arc::new(FakeEmbedder::new(64))).await;
     eprintln!("recall@5 with the fake embedder: {hits}/{total} = {:.2}", hits as f32 / total as f32);
     // A floor, not a target: the hashed embedder only knows shared words.
     assert!(hits as f32 / total as f32 >= 0.75, "recall@5 with the fake embedder fell to {hits}/{total}");
@@ -348,20 +348,10 @@ fn e5() -> Arc<pai_engine::LlamaEmbedder> {
 #[tokio::test]
 async fn recall_at_5_with_the_default_embedder() {
     let embedder = e5();
-    let set = data();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db_path(), embedder.dimension()).await.unwrap());
-    let users = ingest(
-        store.clone(),
-        embedder.clone(),
-        Model::Scripted(Arc::new(FakeChatModel::default())),
-        &set.conversations,
-    )
-    .await;
-    check_memories(&*store, &set, &users).await;
-    crowd(&*store, &*embedder, &set, &users).await;
-    let (hits, total) = measure(&*store, &*embedder, &set, &users).await;
+    let id = embedder.id().to_string();
+    let (hits, total) = scripted_run(embedder).await;
     let rate = hits as f32 / total as f32;
-    eprintln!("recall@5 with {}: {hits}/{total} = {rate:.2}", embedder.id());
+    eprintln!("recall@5 with {id}: {hits}/{total} = {rate:.2}");
     assert!(rate >= 0.9, "recall@5 fell to {rate:.2}");
 }
 

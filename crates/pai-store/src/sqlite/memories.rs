@@ -116,22 +116,8 @@ pub(super) async fn get(pool: &SqlitePool, user: UserId, id: MemoryId) -> Result
 }
 
 pub(super) async fn by_id(pool: &SqlitePool, user: UserId, ids: &[MemoryId]) -> Result<Vec<Memory>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for (marks, chunk) in super::id_lists(ids.iter().map(|i| i.0)) {
-        // The list holds only `?` marks we wrote; the ids are bound.
-        let sql = format!(
-            concat!("SELECT ", columns!(), " FROM memories WHERE user_id = ? AND id IN ({}) ORDER BY id"),
-            marks
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        for row in q.fetch_all(pool).await.db()? {
-            out.push(from_row(&row)?);
-        }
-    }
-    Ok(out)
+    let select = concat!("SELECT ", columns!(), " FROM memories WHERE user_id = ? AND id IN ({ids}) ORDER BY id");
+    super::rows_by_id(pool, select, user, ids.iter().map(|i| i.0)).await?.iter().map(from_row).collect()
 }
 
 pub(super) async fn predecessors(pool: &SqlitePool, user: UserId, id: MemoryId) -> Result<Vec<Memory>> {

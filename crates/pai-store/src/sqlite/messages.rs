@@ -196,22 +196,9 @@ pub(super) async fn messages(
 }
 
 pub(super) async fn messages_by_id(pool: &SqlitePool, user: UserId, ids: &[MessageId]) -> Result<Vec<StoredMessage>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for (marks, chunk) in super::id_lists(ids.iter().map(|i| i.0)) {
-        // The list holds only `?` marks we wrote; the ids are bound.
-        let sql = format!(
-            "SELECT id, conversation_id, role, speaker, content, created_at, external_id FROM messages
-             WHERE user_id = ? AND id IN ({marks}) ORDER BY id"
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        for row in q.fetch_all(pool).await.db()? {
-            out.push(message_from_row(&row)?);
-        }
-    }
-    Ok(out)
+    let select = "SELECT id, conversation_id, role, speaker, content, created_at, external_id FROM messages
+                  WHERE user_id = ? AND id IN ({ids}) ORDER BY id";
+    super::rows_by_id(pool, select, user, ids.iter().map(|i| i.0)).await?.iter().map(message_from_row).collect()
 }
 
 fn message_from_row(r: &SqliteRow) -> Result<StoredMessage> {

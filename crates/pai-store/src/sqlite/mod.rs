@@ -133,6 +133,26 @@ fn id_lists(ids: impl IntoIterator<Item = i64>) -> Vec<(String, Vec<i64>)> {
     ids.chunks(500).map(|c| (vec!["?"; c.len()].join(", "), c.to_vec())).collect()
 }
 
+/// Runs `select` (with `{ids}` where the `IN` list goes and the user bound
+/// first) over `ids`, chunk by chunk; rows come back in each chunk's order.
+async fn rows_by_id(
+    pool: &SqlitePool,
+    select: &str,
+    user: UserId,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+    let mut out = Vec::new();
+    for (marks, chunk) in id_lists(ids) {
+        // The list holds only `?` marks we wrote; the ids are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(select.replace("{ids}", &marks))).bind(user.0);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        out.extend(q.fetch_all(pool).await.db()?);
+    }
+    Ok(out)
+}
+
 /// FTS5 query matching any of the analyzed terms among `user`'s rows (each
 /// term quoted, so none is read as FTS syntax). `None` when nothing in the
 /// text is searchable.

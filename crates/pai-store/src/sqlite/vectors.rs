@@ -15,7 +15,7 @@ use std::sync::Once;
 
 use pai_core::store::{ItemRef, MemoryId, MessageId, UserId, VectorHit};
 use pai_core::{Error, Result};
-use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::errors::SqlxResult;
 
@@ -33,8 +33,8 @@ pub(super) fn register_extension() {
 /// Names the table layout; a store written with another is rebuilt.
 const LAYOUT: &str = "bit-coarse+f32-rescore/1";
 /// Coarse candidates rescored per requested result (and at least `MIN_COARSE`).
-const OVERSAMPLE: usize = 8;
-const MIN_COARSE: usize = 200;
+const OVERSAMPLE: usize = 3;
+const MIN_COARSE: usize = 64;
 
 /// Creates the vector tables for `dimension`, rebuilding them if it or the layout changed.
 pub(super) async fn prepare(pool: &SqlitePool, dimension: usize) -> Result<()> {
@@ -211,18 +211,12 @@ pub(super) async fn search(
         .await
         .db()?;
         // Step 2: exact cosine on the full vectors of those candidates.
-        for (marks, chunk) in super::id_lists(ids) {
-            let sql = format!("SELECT id, embedding FROM {kind}_floats WHERE user_id = ? AND id IN ({marks})");
-            let mut select = sqlx::query_as::<_, (i64, Vec<u8>)>(AssertSqlSafe(sql)).bind(user.0);
-            for id in chunk {
-                select = select.bind(id);
-            }
-            for (id, bytes) in select.fetch_all(pool).await.db()? {
-                let similarity = cosine_bytes(query, &bytes);
-                let item =
-                    if kind == "memory" { ItemRef::Memory(MemoryId(id)) } else { ItemRef::Message(MessageId(id)) };
-                hits.push(VectorHit { item, similarity });
-            }
+        let select = format!("SELECT id, embedding FROM {kind}_floats WHERE user_id = ? AND id IN ({{ids}})");
+        for row in super::rows_by_id(pool, &select, user, ids).await? {
+            let (id, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
+            let similarity = cosine_bytes(query, &bytes);
+            let item = if kind == "memory" { ItemRef::Memory(MemoryId(id)) } else { ItemRef::Message(MessageId(id)) };
+            hits.push(VectorHit { item, similarity });
         }
     }
     hits.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
