@@ -84,13 +84,17 @@ pub async fn recall(
         return Ok(Vec::new());
     }
     let fetch = k * OVERFETCH;
-    let text_hits = store.search_text(user, query, fetch).await?;
-    let query_vec = embedder
-        .embed(vec![query.to_string()], EmbedKind::Query)
-        .await?
-        .pop()
-        .ok_or_else(|| Error::internal("the embedder returned no vector"))?;
-    let vector_hits = store.search_vectors(user, &query_vec, fetch).await?;
+    // Words and meaning are searched at once: each is a database scan of its own.
+    let by_meaning = async {
+        let query_vec = embedder
+            .embed(vec![query.to_string()], EmbedKind::Query)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::internal("the embedder returned no vector"))?;
+        store.search_vectors(user, &query_vec, fetch).await
+    };
+    let (text_hits, vector_hits) = futures_util::join!(store.search_text(user, query, fetch), by_meaning);
+    let (text_hits, vector_hits) = (text_hits?, vector_hits?);
     let past = asks_about_past(query);
     let history_list: Vec<ItemRef> = if past {
         store

@@ -279,17 +279,17 @@ impl Store for SqliteStore {
         let Some(q) = fts_query(query, user) else { return Ok(Vec::new()) };
         let limit = limit.min(1000) as i64;
         // bm25() is lower-is-better; negate so higher is better, as everywhere else.
-        let memory_hits = self.search_memory_fts(false, user, &q, limit).await?;
-        let message_hits: Vec<(i64, i64, f64)> = sqlx::query_as(
+        // Two tables, two connections: searched at once.
+        let messages = sqlx::query_as::<_, (i64, i64, f64)>(
             "SELECT rowid, conversation_id, -bm25(messages_fts, 1.0, 0.0) FROM messages_fts
              WHERE messages_fts MATCH ? AND user_id = ? ORDER BY bm25(messages_fts, 1.0, 0.0) LIMIT ?",
         )
         .bind(&q)
         .bind(user.0)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .db()?;
+        .fetch_all(&self.pool);
+        let (memory_hits, message_hits) = futures_util::join!(self.search_memory_fts(false, user, &q, limit), messages);
+        let (memory_hits, message_hits) = (memory_hits?, message_hits.db()?);
         let mut hits: Vec<TextHit> = memory_hits
             .into_iter()
             .map(|(id, score)| TextHit::Memory { id: MemoryId(id), score: score as f32 })
