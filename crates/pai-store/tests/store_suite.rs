@@ -479,3 +479,20 @@ async fn an_imported_conversation_lands_whole_or_not_at_all() {
     assert_eq!(store.user_by_name("Tom").await.unwrap().unwrap().id, other);
     assert!(store.user_by_name("nobody").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_large_history_still_finds_rare_words_next_to_common_ones() {
+    let store = sqlite().await;
+    let [(u, conv, _), (other, _, _)] = two_users(&store).await;
+    // 20k rows that all say "coffee": common enough to be left out of the search.
+    for batch in 0..21 {
+        let new: Vec<NewMessage> = (0..1000).map(|i| msg(Role::User, &format!("coffee again {batch} {i}"))).collect();
+        store.add_messages(u, conv, new).await.unwrap();
+    }
+    let rare = store.add_messages(u, conv, vec![msg(Role::User, "coffee with Jiwoo at Haeundae")]).await.unwrap()[0].id;
+    let hits = store.search_text(u, "coffee Haeundae", 5).await.unwrap();
+    assert!(matches!(hits.first(), Some(TextHit::Message { id, .. }) if *id == rare), "{:?}", hits.first());
+    // A term that is all there is stays, however common.
+    assert_eq!(store.search_text(u, "coffee", 5).await.unwrap().len(), 5);
+    assert!(store.search_text(other, "coffee Haeundae", 5).await.unwrap().is_empty());
+}

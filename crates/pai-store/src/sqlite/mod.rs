@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_vectors.sql")),
     (3, include_str!("../../migrations/sqlite/0003_extraction.sql")),
     (4, include_str!("../../migrations/sqlite/0004_fts_owner.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_fts_vocab.sql")),
 ];
 
 #[derive(Clone)]
@@ -153,11 +154,48 @@ async fn rows_by_id(
     Ok(out)
 }
 
-/// FTS5 query matching any of the analyzed terms among `user`'s rows (each
-/// term quoted, so none is read as FTS syntax). `None` when nothing in the
-/// text is searchable.
-fn fts_query(text: &str, user: UserId) -> Option<String> {
+/// A user with more rows than this gets very common terms left out of searches.
+const PRUNE_FROM_ROWS: i64 = 20_000;
+/// A term in more than this share of such a user's rows is left out (unless
+/// it is all there is): it adds little to the ranking and costs a pass over a
+/// large share of the index, as a search engine's stop list would.
+const PRUNE_SHARE: f64 = 0.02;
+
+/// The query's search terms, without those too common to rank by for a user
+/// with a large history (only ever the commonest; the rarest term always stays).
+async fn search_terms_for(pool: &SqlitePool, user: UserId, text: &str) -> Result<Vec<String>> {
     let terms = pai_core::analyzer::search_terms(text);
+    if terms.len() < 2 {
+        return Ok(terms);
+    }
+    let owner = format!("u{user}");
+    let rows: Option<i64> = sqlx::query_scalar("SELECT doc FROM messages_fts_vocab WHERE term = ? AND col = 'owner'")
+        .bind(&owner)
+        .fetch_optional(pool)
+        .await
+        .db()?;
+    let rows = rows.unwrap_or(0);
+    if rows < PRUNE_FROM_ROWS {
+        return Ok(terms);
+    }
+    let mut counted = Vec::with_capacity(terms.len());
+    for t in terms {
+        let doc: Option<i64> =
+            sqlx::query_scalar("SELECT doc FROM messages_fts_vocab WHERE term = ? AND col = 'terms'")
+                .bind(&t)
+                .fetch_optional(pool)
+                .await
+                .db()?;
+        counted.push((t, doc.unwrap_or(0)));
+    }
+    let rarest = counted.iter().map(|(_, d)| *d).min().unwrap_or(0);
+    let limit = (rows as f64 * PRUNE_SHARE) as i64;
+    Ok(counted.into_iter().filter(|(_, d)| *d <= limit || *d == rarest).map(|(t, _)| t).collect())
+}
+
+/// FTS5 query matching any of `terms` among `user`'s rows (each term quoted,
+/// so none is read as FTS syntax). `None` when there is nothing to search for.
+fn fts_query(terms: &[String], user: UserId) -> Option<String> {
     (!terms.is_empty()).then(|| {
         let any = terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" OR ");
         format!("owner : \"u{user}\" AND terms : ({any})")
@@ -276,7 +314,8 @@ impl Store for SqliteStore {
     }
 
     async fn search_text(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>> {
-        let Some(q) = fts_query(query, user) else { return Ok(Vec::new()) };
+        let terms = search_terms_for(&self.pool, user, query).await?;
+        let Some(q) = fts_query(&terms, user) else { return Ok(Vec::new()) };
         let limit = limit.min(1000) as i64;
         // bm25() is lower-is-better; negate so higher is better, as everywhere else.
         // Two tables, two connections: searched at once.
@@ -308,7 +347,8 @@ impl Store for SqliteStore {
     }
 
     async fn search_history(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>> {
-        let Some(q) = fts_query(query, user) else { return Ok(Vec::new()) };
+        let terms = search_terms_for(&self.pool, user, query).await?;
+        let Some(q) = fts_query(&terms, user) else { return Ok(Vec::new()) };
         let hits = self.search_memory_fts(true, user, &q, limit.min(1000) as i64).await?;
         Ok(hits.into_iter().map(|(id, score)| TextHit::Memory { id: MemoryId(id), score: score as f32 }).collect())
     }
