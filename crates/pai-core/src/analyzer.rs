@@ -65,12 +65,13 @@ pub fn index_text(text: &str) -> String {
 /// pronouns and particles the analyzer keeps as single terms).
 const STOPWORDS: &[&str] = &[
     "a", "an", "the", "is", "am", "are", "was", "were", "be", "been", "being", "has", "have", "had", "i", "me", "my",
-    "mine", "myself", "user", "users", "s", "he", "she", "they", "them", "their", "his", "her", "it", "its", "of",
-    "in", "on", "at", "to", "for", "with", "and", "or", "but", "that", "this", "these", "those", "named", "called",
-    "who", "as", "by", "from", "about", "into", "do", "does", "did", "will", "would", "should", "can", "could", "now",
-    "very", "really", "so", "just", "also", "too", "there", "here", "what", "which", "when", "where", "how", "we",
-    "our", "you", "your", "one", "some", "any", "all", "more", "most", "than", "then", "not", "no", "yes", "like",
-    "나", "내", "저", "제", "너", "우리", "그", "이", "는", "은", "가", "를", "을", "에", "도", "야", "요",
+    "mine", "myself", "m", "re", "ve", "ll", "d", "t", "user", "users", "s", "he", "she", "they", "them", "their",
+    "his", "her", "it", "its", "of", "in", "on", "at", "to", "for", "with", "and", "or", "but", "that", "this",
+    "these", "those", "named", "called", "who", "as", "by", "from", "about", "into", "do", "does", "did", "will",
+    "would", "should", "can", "could", "now", "very", "really", "so", "just", "also", "too", "there", "here", "what",
+    "which", "when", "where", "how", "we", "our", "you", "your", "one", "some", "any", "all", "more", "most", "than",
+    "then", "not", "no", "yes", "like", "나", "내", "저", "제", "너", "우리", "그", "이", "는", "은", "가", "를", "을",
+    "에", "도", "야", "요",
 ];
 
 pub fn is_stopword(term: &str) -> bool {

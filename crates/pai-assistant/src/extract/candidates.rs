@@ -12,8 +12,8 @@ use super::text::{GROUNDED, content_terms, grounding, invented_names, is_chitcha
 const MAX_CANDIDATES: usize = 6;
 /// Room for MAX_CANDIDATES with the whitespace models put in JSON.
 const MAX_ANSWER_TOKENS: u32 = 768;
-/// Longest candidate text kept, in characters.
-const MAX_CANDIDATE_CHARS: usize = 300;
+/// Longest candidate text kept, in characters (the schema's limit).
+pub const MAX_CANDIDATE_CHARS: usize = 200;
 
 const SYSTEM: &str = "You pick out durable facts about the user from the user's messages, for the user's \
 personal memory. Write each one as a short sentence about the user, in the language the user wrote in: \
@@ -23,10 +23,10 @@ likes and dislikes, health facts, standing instructions for the assistant. Skip 
 small talk, and anything that is only true for a moment. Never copy what the assistant said. \
 kind: fact, preference, event or instruction. subject: one to three words naming what it is about \
 (\"daughter\", \"home city\", \"coffee\"). importance: 1 (trivia) to 5 (critical, like an allergy). \
-When there is nothing to keep, answer {\"memories\": []}. Example: for \"I moved to Busan last year. \
-My son Minho is 5.\" answer {\"memories\": [{\"text\": \"Moved to Busan last year\", \"kind\": \"fact\", \
-\"subject\": \"home city\", \"importance\": 4}, {\"text\": \"Has a son named Minho, age 5\", \"kind\": \"fact\", \
-\"subject\": \"son\", \"importance\": 4}]}";
+When there is nothing to keep, answer {\"memories\": []}. Example: for \"My sister Hana works at a bakery \
+in Daegu. I hate cilantro.\" answer {\"memories\": [{\"text\": \"Sister Hana works at a bakery in Daegu\", \
+\"kind\": \"fact\", \"subject\": \"sister\", \"importance\": 3}, {\"text\": \"Hates cilantro\", \
+\"kind\": \"preference\", \"subject\": \"cilantro\", \"importance\": 2}]}";
 
 /// The schema the model's answer must follow.
 pub fn schema() -> serde_json::Value {
@@ -141,6 +141,8 @@ pub fn parse(answer: &str, user_text: &str) -> Result<(Vec<Candidate>, Vec<Rejec
             rejected.push(reject("too short or too long"));
         } else if text.ends_with('?') || content_terms(&text).is_empty() || is_chitchat(&text) {
             rejected.push(reject("nothing durable in it"));
+        } else if repeats_itself(&text) {
+            rejected.push(reject("repeats itself"));
         } else if about_the_assistant(&text) {
             rejected.push(reject("about the assistant, not the user"));
         } else if grounding(&text, user_text) < GROUNDED || !invented_names(&text, user_text).is_empty() {
@@ -154,6 +156,13 @@ pub fn parse(answer: &str, user_text: &str) -> Result<(Vec<Candidate>, Vec<Rejec
         }
     }
     Ok((kept, rejected))
+}
+
+/// A small model stuck in a loop writes the same words over and over.
+fn repeats_itself(text: &str) -> bool {
+    let all = pai_core::analyzer::terms(text);
+    let distinct: std::collections::HashSet<&String> = all.iter().collect();
+    all.len() >= 8 && (distinct.len() as f32) < all.len() as f32 * 0.5
 }
 
 fn about_the_assistant(text: &str) -> bool {
@@ -202,6 +211,8 @@ mod tests {
         let question =
             r#"{"memories": [{"text": "Where does Jiwoo go?", "kind": "fact", "subject": "", "importance": 2}]}"#;
         assert_eq!(parse(question, USER).unwrap().1[0].reason, "nothing durable in it");
+        let looped = r#"{"memories": [{"text": "Jiwoo turned 7. Jiwoo turned 7. Jiwoo turned 7. Jiwoo turned 7.", "kind": "fact", "subject": "", "importance": 2}]}"#;
+        assert_eq!(parse(looped, USER).unwrap().1[0].reason, "repeats itself");
     }
 
     #[test]

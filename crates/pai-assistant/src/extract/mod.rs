@@ -200,6 +200,12 @@ impl Pipeline<'_> {
                     c.text = format!("{} ({})", c.text, dates::resolve(&source.content[found.span.clone()], today).0);
                 }
             }
+            if c.text.chars().count() > candidates::MAX_CANDIDATE_CHARS + 60 {
+                // Dates written out made it too long to be one memory.
+                let change = MemoryChange::Noop { existing: None };
+                out.push(Decision { candidate: c.text.clone(), change, reason: "too short or too long".into() });
+                continue;
+            }
             let valid_from = when.map(|w| start_of(w.start, tz));
             let query = format!("{} {}", c.subject.as_deref().unwrap_or(""), c.text);
             let similar = self.similar(user, &query).await?;
