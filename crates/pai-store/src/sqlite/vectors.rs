@@ -198,29 +198,46 @@ pub(super) async fn search(
     let limit = limit.clamp(1, 1000);
     let coarse = (limit * OVERSAMPLE).max(MIN_COARSE) as i64;
     let q = blob(query);
-    let mut hits = Vec::new();
-    for kind in ["memory", "message"] {
-        // Step 1: nearest by Hamming distance over the sign bits, this user's partition only.
-        let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT rowid FROM {kind}_vectors WHERE embedding MATCH vec_quantize_binary(vec_f32(?)) AND k = ? AND user_id = ?"
-        )))
-        .bind(&q)
-        .bind(coarse)
-        .bind(user.0)
-        .fetch_all(pool)
-        .await
-        .db()?;
-        // Step 2: exact cosine on the full vectors of those candidates.
-        let select = format!("SELECT id, embedding FROM {kind}_floats WHERE user_id = ? AND id IN ({{ids}})");
-        for row in super::rows_by_id(pool, &select, user, ids).await? {
-            let (id, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
-            let similarity = cosine_bytes(query, &bytes);
-            let item = if kind == "memory" { ItemRef::Memory(MemoryId(id)) } else { ItemRef::Message(MessageId(id)) };
-            hits.push(VectorHit { item, similarity });
-        }
-    }
+    // The two tables are scanned at once, on two connections.
+    let (memories, messages) = futures_util::join!(
+        search_kind(pool, "memory", user, query, &q, coarse),
+        search_kind(pool, "message", user, query, &q, coarse)
+    );
+    let mut hits = memories?;
+    hits.extend(messages?);
     hits.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
     hits.truncate(limit);
+    Ok(hits)
+}
+
+/// Both steps for one item kind ("memory" or "message", our own literals).
+async fn search_kind(
+    pool: &SqlitePool,
+    kind: &'static str,
+    user: UserId,
+    query: &[f32],
+    q: &[u8],
+    coarse: i64,
+) -> Result<Vec<VectorHit>> {
+    // Step 1: nearest by Hamming distance over the sign bits, this user's partition only.
+    let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT rowid FROM {kind}_vectors WHERE embedding MATCH vec_quantize_binary(vec_f32(?)) AND k = ? AND user_id = ?"
+    )))
+    .bind(q)
+    .bind(coarse)
+    .bind(user.0)
+    .fetch_all(pool)
+    .await
+    .db()?;
+    // Step 2: exact cosine on the full vectors of those candidates.
+    let select = format!("SELECT id, embedding FROM {kind}_floats WHERE user_id = ? AND id IN ({{ids}})");
+    let mut hits = Vec::with_capacity(ids.len());
+    for row in super::rows_by_id(pool, &select, user, ids).await? {
+        let (id, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
+        let similarity = cosine_bytes(query, &bytes);
+        let item = if kind == "memory" { ItemRef::Memory(MemoryId(id)) } else { ItemRef::Message(MessageId(id)) };
+        hits.push(VectorHit { item, similarity });
+    }
     Ok(hits)
 }
 
