@@ -147,7 +147,7 @@ pub fn parse(answer: &str, user_text: &str) -> Result<(Vec<Candidate>, Vec<Rejec
             rejected.push(reject("about the assistant, not the user"));
         } else if grounding(&text, user_text) < GROUNDED || !invented_names(&text, user_text).is_empty() {
             rejected.push(reject("not supported by the user's words"));
-        } else if kept.iter().any(|k| super::text::overlap(&k.text, &text) > 0.8) {
+        } else if kept.iter().any(|k| super::text::says_the_same(&k.text, &text)) {
             rejected.push(reject("repeats another candidate"));
         } else {
             let subject = Some(raw.subject.trim().to_string()).filter(|s| !s.is_empty());

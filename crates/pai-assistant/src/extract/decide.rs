@@ -12,10 +12,7 @@ use chrono::{DateTime, Utc};
 use pai_core::store::{Memory, MemoryChange, MemoryId, MemoryKind, MessageId, NewMemory};
 
 use super::candidates::Candidate;
-use super::text::{extends, overlap, subject_key};
-
-/// Content-word overlap above which two memories say the same thing.
-const SAME: f32 = 0.8;
+use super::text::{extends, says_the_same, subject_key};
 
 pub struct Decided {
     pub change: MemoryChange,
@@ -41,7 +38,7 @@ pub fn decide(
         valid_from,
         sources: sources.to_vec(),
     };
-    if let Some(same) = similar.iter().find(|m| overlap(&m.text, &candidate.text) >= SAME) {
+    if let Some(same) = similar.iter().find(|m| says_the_same(&m.text, &candidate.text)) {
         return Decided {
             change: MemoryChange::Noop { existing: Some(same.id) },
             reason: format!("already known as memory {}", same.id),

@@ -22,8 +22,7 @@ use pai_core::store::{
 };
 use pai_core::{ChatModel, EmbedKind, Embedder, Error, Result, Role};
 
-pub use candidates::{Candidate, schema};
-pub use dates::{local_day, resolve as resolve_dates, start_of, zone};
+pub use dates::{local_day, start_of, zone};
 pub use worker::{Extractor, MAX_ATTEMPTS, Outcome};
 
 use crate::index::embed_pending;
@@ -103,13 +102,13 @@ impl Pipeline<'_> {
         let (text, when) = dates::resolve(content, local_day(message.created_at, tz));
         let similar = self.similar(user, &text).await?;
         let reason = "explicit request".to_string();
-        if let Some(same) = similar.iter().find(|m| text::overlap(&m.text, &text) >= 0.8) {
+        if let Some(same) = similar.iter().find(|m| text::says_the_same(&m.text, &text)) {
             let change = MemoryChange::Noop { existing: Some(same.id) };
             return Ok(Decision { candidate: text, change, reason: format!("{reason}; already known") });
         }
         let repeated = earlier
             .iter()
-            .any(|d| matches!(&d.change, MemoryChange::Add { memory } if text::overlap(&memory.text, &text) >= 0.8));
+            .any(|d| matches!(&d.change, MemoryChange::Add { memory } if text::says_the_same(&memory.text, &text)));
         if repeated {
             let change = MemoryChange::Noop { existing: None };
             return Ok(Decision { candidate: text, change, reason: format!("{reason}; repeated in this exchange") });

@@ -178,6 +178,12 @@ pub fn invented_names(candidate: &str, source: &str) -> Vec<String> {
         .collect()
 }
 
+/// True when two memories say the same thing: most content words shared.
+/// (Candidates against known memories, against each other, and explicit requests.)
+pub fn says_the_same(a: &str, b: &str) -> bool {
+    overlap(a, b) >= 0.8
+}
+
 /// Jaccard overlap of content terms, 0..=1.
 pub fn overlap(a: &str, b: &str) -> f32 {
     let a: HashSet<String> = content_terms(a).into_iter().collect();
