@@ -1,6 +1,7 @@
 //! pai's domain types and policy. No I/O, no async runtime, no SQL, no HTTP:
 //! everything here is deterministic and testable on its own.
 
+pub mod accounts;
 pub mod analyzer;
 pub mod chat;
 pub mod error;

@@ -26,7 +26,7 @@ macro_rules! id_type {
         }
     )*};
 }
-id_type!(UserId, ConversationId, MessageId, MemoryId, JobId);
+id_type!(UserId, ConversationId, MessageId, MemoryId, JobId, ImportId);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
@@ -35,6 +35,10 @@ pub struct User {
     /// IANA zone (e.g. `Asia/Seoul`): relative times are resolved in it.
     pub timezone: String,
     pub created_at: DateTime<Utc>,
+    /// May manage other users (server only).
+    pub admin: bool,
+    /// A disabled user cannot log in or use API keys; their data stays.
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -267,6 +271,52 @@ pub struct DecisionRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// Where an import started over HTTP is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportState {
+    Running,
+    Done,
+    /// Stopped with an error (or by a restart); what was imported stays and a
+    /// second upload of the same file skips it.
+    Failed,
+}
+
+impl ImportState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportState::Running => "running",
+            ImportState::Done => "done",
+            ImportState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "running" => ImportState::Running,
+            "done" => ImportState::Done,
+            "failed" => ImportState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// The progress and outcome of one import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportRecord {
+    pub id: ImportId,
+    pub file_name: String,
+    pub state: ImportState,
+    /// Conversations in the file, and how many are handled so far.
+    pub total: u64,
+    pub done: u64,
+    /// The import's report (counts) once done.
+    pub report: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// What older turns of a conversation said, once they no longer fit the context.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationSummary {
@@ -287,7 +337,14 @@ pub trait Store: Send + Sync {
     async fn user_by_name(&self, name: &str) -> Result<Option<User>>;
 
     async fn create_conversation(&self, user: UserId, title: &str) -> Result<Conversation>;
+    /// Newest first.
     async fn conversations(&self, user: UserId) -> Result<Vec<Conversation>>;
+    async fn conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
+    async fn rename_conversation(&self, user: UserId, id: ConversationId, title: &str) -> Result<Conversation>;
+    /// Deletes the conversation, its messages (with their index rows and
+    /// vectors), summary and jobs. Memories learned from it stay, without
+    /// those sources.
+    async fn delete_conversation(&self, user: UserId, id: ConversationId) -> Result<()>;
     /// Appends messages in one transaction: all of them or none.
     async fn add_messages(
         &self,
@@ -372,6 +429,24 @@ pub trait Store: Send + Sync {
         text: &str,
         through: MessageId,
     ) -> Result<()>;
+
+    /// Starts the record of an import of `total` conversations.
+    async fn create_import(&self, user: UserId, file_name: &str, total: u64) -> Result<ImportRecord>;
+    /// Records progress; a `Done`/`Failed` state ends the import.
+    async fn update_import(
+        &self,
+        user: UserId,
+        id: ImportId,
+        state: ImportState,
+        done: u64,
+        report: Option<serde_json::Value>,
+        error: Option<&str>,
+    ) -> Result<ImportRecord>;
+    async fn import_record(&self, user: UserId, id: ImportId) -> Result<ImportRecord>;
+    /// Newest first.
+    async fn imports(&self, user: UserId) -> Result<Vec<ImportRecord>>;
+    /// Start-up: imports left running by a process that died are marked failed.
+    async fn fail_interrupted_imports(&self) -> Result<u64>;
 
     /// Dimension of the vectors this store was opened for (the embedder's).
     fn vector_dimension(&self) -> usize;

@@ -496,3 +496,119 @@ async fn a_large_history_still_finds_rare_words_next_to_common_ones() {
     assert_eq!(store.search_text(u, "coffee", 5).await.unwrap().len(), 5);
     assert!(store.search_text(other, "coffee Haeundae", 5).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn accounts_keys_and_sessions() {
+    use pai_core::accounts::Accounts;
+    let store = sqlite().await;
+    let admin = store.create_account("root", "UTC", Some("$argon2id$x"), true).await.unwrap();
+    assert!(admin.admin && !admin.disabled);
+    assert!(matches!(store.create_account(" root ", "UTC", None, false).await, Err(Error::Conflict(_))));
+    assert!(matches!(store.create_account("a\nb", "UTC", None, false).await, Err(Error::Invalid(_))));
+    let tom = store.create_account("tom", "UTC", None, false).await.unwrap();
+    assert_eq!(store.count_users().await.unwrap(), 2);
+    // No password set: no login.
+    assert!(store.login("tom").await.unwrap().is_none());
+    assert_eq!(store.login("root").await.unwrap().unwrap().1, "$argon2id$x");
+
+    let key = store.create_api_key(tom.id, "laptop", "pai-abcd", "digest-1").await.unwrap();
+    assert_eq!(store.authenticate_key("digest-1").await.unwrap().unwrap(), (tom.clone(), key.id));
+    assert!(store.authenticate_key("digest-2").await.unwrap().is_none());
+    // Another user's key id cannot be revoked by id guessing.
+    assert!(matches!(store.revoke_api_key(admin.id, key.id).await, Err(Error::NotFound(_))));
+    assert!(store.authenticate_key("digest-1").await.unwrap().is_some());
+
+    let later = Utc::now() + chrono::TimeDelta::hours(1);
+    store.create_session(tom.id, "s1", "csrf1", later).await.unwrap();
+    store.create_session(tom.id, "old", "csrf0", Utc::now() - chrono::TimeDelta::seconds(1)).await.unwrap();
+    assert_eq!(store.session("s1").await.unwrap().unwrap().csrf, "csrf1");
+    assert!(store.session("old").await.unwrap().is_none(), "an expired session is no session");
+
+    // Disabling ends sessions and stops keys; enabling brings keys back, not sessions.
+    store.set_disabled(tom.id, true).await.unwrap();
+    assert!(store.authenticate_key("digest-1").await.unwrap().is_none());
+    assert!(store.session("s1").await.unwrap().is_none());
+    store.set_disabled(tom.id, false).await.unwrap();
+    assert!(store.authenticate_key("digest-1").await.unwrap().is_some());
+    assert!(store.session("s1").await.unwrap().is_none());
+
+    let revoked = store.revoke_api_key(tom.id, key.id).await.unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert!(store.authenticate_key("digest-1").await.unwrap().is_none());
+    assert_eq!(store.api_keys(tom.id).await.unwrap().len(), 1);
+    assert!(store.api_keys(admin.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn deleting_a_user_deletes_everything_they_own_and_nothing_else() {
+    use pai_core::accounts::Accounts;
+    let store = sqlite().await;
+    let [(minji, _, mids), (tom, tconv, tids)] = two_users(&store).await;
+    for (user, ids) in [(minji, &mids), (tom, &tids)] {
+        let m = store.add_memory(user, memory("lives in Busan 부산", ids.clone())).await.unwrap();
+        let mut v = vec![0.0; DIM];
+        v[0] = 1.0;
+        store.put_vectors(user, vec![(ItemRef::Memory(m.id), v.clone()), (ItemRef::Message(ids[0]), v)]).await.unwrap();
+        store.create_api_key(user, "k", "p", &format!("d{user}")).await.unwrap();
+    }
+    store.enqueue_extraction(tom, tconv, &tids).await.unwrap();
+    store.delete_user(tom).await.unwrap();
+    assert!(matches!(store.user(tom).await, Err(Error::NotFound(_))));
+    assert!(store.authenticate_key(&format!("d{tom}")).await.unwrap().is_none());
+    assert!(matches!(store.delete_user(tom).await, Err(Error::NotFound(_))));
+    // Minji's data is whole and still found by words and by meaning.
+    assert_eq!(store.memories(minji, true).await.unwrap().len(), 1);
+    assert_eq!(store.search_text(minji, "부산", 10).await.unwrap().len(), 2);
+    let mut q = vec![0.0; DIM];
+    q[0] = 1.0;
+    assert_eq!(store.search_vectors(minji, &q, 10).await.unwrap().len(), 2);
+    assert!(store.authenticate_key(&format!("d{minji}")).await.unwrap().is_some());
+    // A new user gets none of the old rows (ids are not reused into old data).
+    let again = store.create_user("Tom", "UTC").await.unwrap();
+    assert!(store.search_text(again.id, "부산", 10).await.unwrap().is_empty());
+    assert!(store.search_vectors(again.id, &q, 10).await.unwrap().is_empty());
+    assert!(store.extraction_jobs(again.id, None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn conversations_are_renamed_and_deleted_by_their_owner_only() {
+    let store = sqlite().await;
+    let [(minji, mconv, mids), (tom, _, _)] = two_users(&store).await;
+    let m = store.add_memory(minji, memory("moved to Busan", vec![mids[0]])).await.unwrap();
+    assert!(matches!(store.rename_conversation(tom, mconv, "mine").await, Err(Error::NotFound(_))));
+    assert!(matches!(store.delete_conversation(tom, mconv).await, Err(Error::NotFound(_))));
+    assert!(matches!(store.conversation(tom, mconv).await, Err(Error::NotFound(_))));
+    assert_eq!(store.rename_conversation(minji, mconv, " Moving ").await.unwrap().title, "Moving");
+    assert!(matches!(store.rename_conversation(minji, mconv, "a\u{7}").await, Err(Error::Invalid(_))));
+    store.delete_conversation(minji, mconv).await.unwrap();
+    assert!(store.search_text(minji, "부산으로", 10).await.unwrap().iter().all(|h| matches!(h, TextHit::Memory { .. })));
+    assert!(store.messages_by_id(minji, &mids).await.unwrap().is_empty());
+    // The memory stays, without the deleted source.
+    let kept = store.memory(minji, m.id).await.unwrap();
+    assert!(kept.sources.is_empty());
+    assert_eq!(store.search_text(tom, "부산으로", 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn imports_record_progress_per_owner() {
+    use pai_core::store::ImportState;
+    let store = sqlite().await;
+    let [(minji, _, _), (tom, _, _)] = two_users(&store).await;
+    let rec = store.create_import(minji, "chat.json", 3).await.unwrap();
+    assert_eq!((rec.state, rec.done, rec.total), (ImportState::Running, 0, 3));
+    assert!(matches!(store.import_record(tom, rec.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        store.update_import(tom, rec.id, ImportState::Done, 3, None, None).await,
+        Err(Error::NotFound(_))
+    ));
+    let report = serde_json::json!({"conversations": 3});
+    let done = store.update_import(minji, rec.id, ImportState::Done, 3, Some(report.clone()), None).await.unwrap();
+    assert_eq!(done.report, Some(report));
+    let second = store.create_import(minji, "b.json", 1).await.unwrap();
+    assert_eq!(store.fail_interrupted_imports().await.unwrap(), 1);
+    let failed = store.import_record(minji, second.id).await.unwrap();
+    assert_eq!(failed.state, ImportState::Failed);
+    assert!(failed.error.unwrap().contains("upload the file again"));
+    assert_eq!(store.imports(minji).await.unwrap().len(), 2);
+    assert!(store.imports(tom).await.unwrap().is_empty());
+}

@@ -10,6 +10,7 @@ use super::check_text;
 use crate::errors::SqlxResult;
 
 pub(super) async fn create_conversation(pool: &SqlitePool, user: UserId, title: &str) -> Result<Conversation> {
+    check_title(title)?;
     let now = Utc::now();
     // INSERT ... SELECT FROM users: an unknown user inserts nothing instead of failing on a foreign key.
     let id: Option<i64> = sqlx::query_scalar(
@@ -40,6 +41,68 @@ pub(super) async fn conversations(pool: &SqlitePool, user: UserId) -> Result<Vec
             created_at: r.get("created_at"),
         })
         .collect())
+}
+
+pub(super) async fn conversation(pool: &SqlitePool, user: UserId, id: ConversationId) -> Result<Conversation> {
+    let r = sqlx::query("SELECT id, title, created_at FROM conversations WHERE id = ? AND user_id = ?")
+        .bind(id.0)
+        .bind(user.0)
+        .fetch_optional(pool)
+        .await
+        .db()?
+        .ok_or_else(|| Error::not_found(format!("no conversation {id}")))?;
+    Ok(Conversation { id, user, title: r.get("title"), created_at: r.get("created_at") })
+}
+
+pub(super) async fn rename_conversation(
+    pool: &SqlitePool,
+    user: UserId,
+    id: ConversationId,
+    title: &str,
+) -> Result<Conversation> {
+    check_title(title)?;
+    let done = sqlx::query("UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?")
+        .bind(title.trim())
+        .bind(id.0)
+        .bind(user.0)
+        .execute(pool)
+        .await
+        .db()?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found(format!("no conversation {id}")));
+    }
+    conversation(pool, user, id).await
+}
+
+fn check_title(title: &str) -> Result<()> {
+    if title.len() > 500 || title.chars().any(char::is_control) {
+        return Err(Error::invalid("a conversation title is at most 500 bytes, without control characters"));
+    }
+    Ok(())
+}
+
+/// Messages cascade from the conversation; their full-text rows and vectors
+/// (virtual tables, no foreign keys) are deleted first, in the same transaction.
+pub(super) async fn delete_conversation(pool: &SqlitePool, user: UserId, id: ConversationId) -> Result<()> {
+    let mut tx = pool.begin().await.db()?;
+    let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE id = ? AND user_id = ?")
+        .bind(id.0)
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
+    if owned.is_none() {
+        return Err(Error::not_found(format!("no conversation {id}")));
+    }
+    for sql in [
+        "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE conversation_id = ?1 AND user_id = ?2)",
+        "DELETE FROM message_vectors WHERE rowid IN (SELECT id FROM messages WHERE conversation_id = ?1 AND user_id = ?2)",
+        "DELETE FROM message_floats WHERE id IN (SELECT id FROM messages WHERE conversation_id = ?1 AND user_id = ?2)",
+        "DELETE FROM conversations WHERE id = ?1 AND user_id = ?2",
+    ] {
+        sqlx::query(sql).bind(id.0).bind(user.0).execute(&mut *tx).await.db()?;
+    }
+    tx.commit().await.db()
 }
 
 pub(super) async fn add_messages(

@@ -1,6 +1,7 @@
 //! The SQLite store: one file, WAL journal (readers never wait for the
 //! writer), foreign keys on, schema migrations embedded and applied at open.
 
+mod imports;
 mod jobs;
 mod memories;
 mod messages;
@@ -13,9 +14,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use pai_core::accounts::{Accounts, ApiKey, KeyId, Session};
 use pai_core::store::{
-    Conversation, ConversationId, ConversationSummary, Decision, DecisionRecord, ExtractionJob, ItemRef, JobId,
-    JobState, Memory, MemoryId, MessageId, NewMemory, NewMessage, Store, StoredMessage, TextHit, User, UserId,
+    Conversation, ConversationId, ConversationSummary, Decision, DecisionRecord, ExtractionJob, ImportId,
+    ImportRecord, ImportState, ItemRef, JobId, JobState, Memory, MemoryId, MessageId, NewMemory, NewMessage, Store, StoredMessage, TextHit, User, UserId,
     VectorHit,
 };
 use pai_core::{Error, Result};
@@ -31,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_extraction.sql")),
     (4, include_str!("../../migrations/sqlite/0004_fts_owner.sql")),
     (5, include_str!("../../migrations/sqlite/0005_fts_vocab.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_accounts.sql")),
 ];
 
 #[derive(Clone)]
@@ -217,9 +220,74 @@ fn check_text(what: &str, text: &str) -> Result<()> {
 }
 
 #[async_trait]
+impl Accounts for SqliteStore {
+    async fn create_account(
+        &self,
+        name: &str,
+        timezone: &str,
+        password_hash: Option<&str>,
+        admin: bool,
+    ) -> Result<User> {
+        users::create_user(&self.pool, name, timezone, password_hash, admin).await
+    }
+
+    async fn set_password(&self, user: UserId, password_hash: &str) -> Result<()> {
+        users::set_password(&self.pool, user, password_hash).await
+    }
+
+    async fn login(&self, name: &str) -> Result<Option<(User, String)>> {
+        users::login(&self.pool, name).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        users::users(&self.pool).await
+    }
+
+    async fn count_users(&self) -> Result<u64> {
+        users::count(&self.pool).await
+    }
+
+    async fn set_disabled(&self, user: UserId, disabled: bool) -> Result<User> {
+        users::set_disabled(&self.pool, user, disabled).await
+    }
+
+    async fn delete_user(&self, user: UserId) -> Result<()> {
+        users::delete_user(&self.pool, user).await
+    }
+
+    async fn create_api_key(&self, user: UserId, name: &str, prefix: &str, digest: &str) -> Result<ApiKey> {
+        users::create_api_key(&self.pool, user, name, prefix, digest).await
+    }
+
+    async fn api_keys(&self, user: UserId) -> Result<Vec<ApiKey>> {
+        users::api_keys(&self.pool, user).await
+    }
+
+    async fn revoke_api_key(&self, user: UserId, id: KeyId) -> Result<ApiKey> {
+        users::revoke_api_key(&self.pool, user, id).await
+    }
+
+    async fn authenticate_key(&self, digest: &str) -> Result<Option<(User, KeyId)>> {
+        users::authenticate_key(&self.pool, digest).await
+    }
+
+    async fn create_session(&self, user: UserId, digest: &str, csrf: &str, expires_at: DateTime<Utc>) -> Result<()> {
+        users::create_session(&self.pool, user, digest, csrf, expires_at).await
+    }
+
+    async fn session(&self, digest: &str) -> Result<Option<Session>> {
+        users::session(&self.pool, digest).await
+    }
+
+    async fn delete_session(&self, digest: &str) -> Result<()> {
+        users::delete_session(&self.pool, digest).await
+    }
+}
+
+#[async_trait]
 impl Store for SqliteStore {
     async fn create_user(&self, name: &str, timezone: &str) -> Result<User> {
-        users::create_user(&self.pool, name, timezone).await
+        users::create_user(&self.pool, name, timezone, None, false).await
     }
 
     async fn user(&self, id: UserId) -> Result<User> {
@@ -245,6 +313,46 @@ impl Store for SqliteStore {
 
     async fn create_conversation(&self, user: UserId, title: &str) -> Result<Conversation> {
         messages::create_conversation(&self.pool, user, title).await
+    }
+
+    async fn conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
+        messages::conversation(&self.pool, user, id).await
+    }
+
+    async fn rename_conversation(&self, user: UserId, id: ConversationId, title: &str) -> Result<Conversation> {
+        messages::rename_conversation(&self.pool, user, id, title).await
+    }
+
+    async fn delete_conversation(&self, user: UserId, id: ConversationId) -> Result<()> {
+        messages::delete_conversation(&self.pool, user, id).await
+    }
+
+    async fn create_import(&self, user: UserId, file_name: &str, total: u64) -> Result<ImportRecord> {
+        imports::create(&self.pool, user, file_name, total).await
+    }
+
+    async fn update_import(
+        &self,
+        user: UserId,
+        id: ImportId,
+        state: ImportState,
+        done: u64,
+        report: Option<serde_json::Value>,
+        error: Option<&str>,
+    ) -> Result<ImportRecord> {
+        imports::update(&self.pool, user, id, state, done, report, error).await
+    }
+
+    async fn import_record(&self, user: UserId, id: ImportId) -> Result<ImportRecord> {
+        imports::get(&self.pool, user, id).await
+    }
+
+    async fn imports(&self, user: UserId) -> Result<Vec<ImportRecord>> {
+        imports::list(&self.pool, user).await
+    }
+
+    async fn fail_interrupted_imports(&self) -> Result<u64> {
+        imports::fail_interrupted(&self.pool).await
     }
 
     async fn conversations(&self, user: UserId) -> Result<Vec<Conversation>> {
