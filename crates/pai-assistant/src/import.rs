@@ -243,7 +243,7 @@ fn chatgpt(value: serde_json::Value) -> Result<Vec<Conversation>> {
 }
 
 /// What an import did.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
 pub struct Report {
     pub conversations: usize,
     pub messages: usize,
@@ -264,7 +264,7 @@ pub async fn import(
     embedder: &dyn Embedder,
     user: UserId,
     conversations: Vec<Conversation>,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Report> {
     store.user(user).await?;
     let total = conversations.len();

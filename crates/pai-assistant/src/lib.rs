@@ -3,6 +3,7 @@
 //! tests can run them on fakes. No SQL, no HTTP, no model code here.
 
 pub mod conversation;
+pub mod export;
 pub mod extract;
 pub mod import;
 pub mod index;

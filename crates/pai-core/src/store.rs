@@ -412,6 +412,8 @@ pub trait Store: Send + Sync {
     async fn extraction_jobs(&self, user: UserId, state: Option<JobState>) -> Result<Vec<ExtractionJob>>;
     /// Puts a failed job back in the queue with a fresh count of attempts.
     async fn retry_extraction_job(&self, user: UserId, job: JobId) -> Result<ExtractionJob>;
+    /// How many jobs of all users are in each state (metrics; no user data).
+    async fn extraction_job_counts(&self) -> Result<Vec<(JobState, u64)>>;
     /// Start-up: jobs left running by a process that died go back to pending.
     async fn requeue_interrupted_jobs(&self) -> Result<u64>;
     /// The recorded decisions about `memory` (or all of the user's), oldest first.

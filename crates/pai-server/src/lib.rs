@@ -1,1 +1,125 @@
-//! placeholder
+//! pai's HTTP server: the OpenAI-compatible API (`/v1`), the REST API
+//! (`/api`), accounts, health and metrics. Handlers are thin: they check the
+//! request, take the owner from the credentials (`auth`), and call
+//! pai-assistant and the store.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod limits;
+pub mod metrics;
+pub mod openai;
+pub mod openapi;
+pub mod secrets;
+pub mod state;
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+pub use state::{AppState, ServerSettings, SharedState};
+
+use crate::error::ApiError;
+use crate::metrics::Gauges;
+
+/// Every route, with limits and metrics around them.
+pub fn router(state: SharedState) -> Router {
+    let limits = &state.settings.limits;
+    Router::new()
+        .route("/v1/chat/completions", post(openai::chat::completions))
+        .route("/v1/models", get(openai::models))
+        .route("/v1/embeddings", post(openai::embeddings))
+        .merge(api::routes(limits.max_import_bytes))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
+        .fallback(|| async { ApiError::not_found("no such route; see /openapi.json").code("unknown_route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method; see /openapi.json")
+        })
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+        .merge(swagger_ui_dist::generate_routes(swagger_ui_dist::ApiDefinition {
+            uri_prefix: "/docs",
+            api_definition: swagger_ui_dist::OpenApiSource::Uri("/openapi.json"),
+            title: Some("pai API"),
+        }))
+}
+
+/// Counts and times every request by its route template (never the raw
+/// path: ids would explode the label set).
+async fn observe(State(state): State<SharedState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    let response = next.run(request).await;
+    state.metrics.request(&method, &route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn readyz(State(state): State<SharedState>) -> Response {
+    if !state.ready.load(Ordering::SeqCst) {
+        return ApiError::from(pai_core::Error::unavailable("shutting down")).into_response();
+    }
+    match state.accounts.count_users().await {
+        Ok(_) => "ready".into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn metrics_text(State(state): State<SharedState>) -> Response {
+    let (running, waiting) = state.gate.depth();
+    let jobs = state.store.extraction_job_counts().await.unwrap_or_default();
+    let gauges = Gauges {
+        generations_running: running,
+        generations_waiting: waiting,
+        extraction_jobs: [
+            pai_core::store::JobState::Pending,
+            pai_core::store::JobState::Running,
+            pai_core::store::JobState::Done,
+            pai_core::store::JobState::Failed,
+        ]
+        .iter()
+        .map(|s| (s.as_str(), jobs.iter().find(|(j, _)| j == s).map_or(0, |(_, n)| *n)))
+        .collect(),
+    };
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&gauges)).into_response()
+}
+
+/// Serves until `shutdown` completes: then stops taking connections, lets
+/// running requests and streams finish, and stops the extraction worker
+/// between jobs (queued jobs stay queued for the next start).
+pub async fn serve(
+    state: SharedState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    state.store.requeue_interrupted_jobs().await.map_err(std::io::Error::other)?;
+    state.store.fail_interrupted_imports().await.map_err(std::io::Error::other)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let extractor = state.assistant.extractor.clone();
+    let worker = tokio::spawn(async move {
+        let mut rx = stop_rx;
+        extractor.run(async move { while rx.changed().await.is_ok() && !*rx.borrow() {} }).await;
+    });
+    let flag = state.clone();
+    let app = router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            flag.ready.store(false, Ordering::SeqCst);
+            tracing::info!("shutting down: finishing open requests");
+        })
+        .await;
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    result
+}

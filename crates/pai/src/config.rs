@@ -35,6 +35,14 @@ pub struct Config {
     pub user: String,
     /// The user's IANA time zone ("Asia/Seoul"); default: the system's.
     pub timezone: Option<String>,
+    /// Where `pai serve` listens.
+    pub addr: String,
+    /// `pai serve` settings: `[server]` and `[server.limits]` in pai.toml,
+    /// or e.g. PAI_SERVER__OPEN_SIGNUP, PAI_SERVER__LIMITS__REQUESTS_PER_MINUTE.
+    pub server: pai_server::ServerSettings,
+    /// The data directory (models, database, pai.toml); not a setting itself.
+    #[serde(skip)]
+    pub home: PathBuf,
 }
 
 impl Default for Config {
@@ -53,6 +61,9 @@ impl Default for Config {
             database: None,
             user: "me".into(),
             timezone: None,
+            addr: "127.0.0.1:8080".into(),
+            server: pai_server::ServerSettings::default(),
+            home: PathBuf::new(),
         }
     }
 }
@@ -70,17 +81,23 @@ pub fn pai_home() -> PathBuf {
 }
 
 impl Config {
-    pub fn load() -> anyhow::Result<Config> {
-        let file = pai_home().join("config.toml");
-        Figment::from(Serialized::defaults(Config::default()))
+    /// Defaults, then `pai.toml` in the data directory (`config.toml` too,
+    /// its older name), then `PAI_*` variables (`__` nests: PAI_SERVER__OPEN_SIGNUP).
+    pub fn load(data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+        let home = data_dir.unwrap_or_else(pai_home);
+        let file = home.join("pai.toml");
+        let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(home.join("config.toml")))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed("PAI_").ignore(&["home"]))
+            .merge(Env::prefixed("PAI_").ignore(&["home", "data_dir"]).split("__"))
             .extract()
-            .with_context(|| format!("invalid settings in {} or a PAI_* environment variable", file.display()))
+            .with_context(|| format!("invalid settings in {} or a PAI_* environment variable", file.display()))?;
+        config.home = home;
+        Ok(config)
     }
 
     pub fn models_dir(&self) -> PathBuf {
-        self.models_dir.clone().unwrap_or_else(|| pai_home().join("models"))
+        self.models_dir.clone().unwrap_or_else(|| self.home.join("models"))
     }
 
     /// A bare file name is looked up in the models directory; anything with a
@@ -90,7 +107,7 @@ impl Config {
     }
 
     pub fn database(&self) -> PathBuf {
-        self.database.clone().unwrap_or_else(|| pai_home().join("pai.db"))
+        self.database.clone().unwrap_or_else(|| self.home.join("pai.db"))
     }
 
     /// The configured zone, else the system's (`TZ`, /etc/timezone, /etc/localtime), else UTC.

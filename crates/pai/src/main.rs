@@ -10,13 +10,20 @@ use clap::{Parser, Subcommand};
 
 /// pai — a personal AI that knows you, runs on your machine, and speaks Korean and English.
 ///
-/// Settings come from $PAI_HOME/config.toml (PAI_HOME defaults to
-/// ~/.local/share/pai) and PAI_* environment variables, e.g. PAI_CHAT_MODEL,
-/// PAI_THREADS, PAI_CONTEXT_LENGTH, PAI_CHAT_TEMPLATE, PAI_REMOTE_URL,
-/// PAI_REMOTE_API_KEY, PAI_REMOTE_MODEL, PAI_DATABASE, PAI_USER, PAI_TIMEZONE. RUST_LOG=debug shows what happens inside.
+/// Settings come from built-in defaults, then pai.toml in the data directory
+/// (--data-dir, else $PAI_HOME, else ~/.local/share/pai), then PAI_*
+/// environment variables, then flags. Variables: PAI_CHAT_MODEL, PAI_THREADS,
+/// PAI_CONTEXT_LENGTH, PAI_CHAT_TEMPLATE, PAI_REMOTE_URL, PAI_REMOTE_API_KEY,
+/// PAI_REMOTE_MODEL, PAI_DATABASE, PAI_USER, PAI_TIMEZONE, PAI_ADDR, and
+/// server settings with `__` for nesting (PAI_SERVER__OPEN_SIGNUP=true,
+/// PAI_SERVER__LIMITS__REQUESTS_PER_MINUTE=120). RUST_LOG=debug shows what
+/// happens inside.
 #[derive(Parser)]
 #[command(name = "pai", version, about, long_about)]
 struct Cli {
+    /// The data directory: models, the database, pai.toml.
+    #[arg(long, global = true, env = "PAI_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +44,14 @@ enum Command {
     Memory(cli::memory::MemoryCommand),
     /// Import chat history (pai JSON or ChatGPT's conversations.json) and learn from it.
     Import(cli::import::ImportArgs),
+    /// Serve the OpenAI-compatible API, the REST API and accounts over HTTP.
+    Serve(cli::serve::ServeArgs),
+    /// Manage the server's users.
+    #[command(subcommand)]
+    User(cli::user::UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(cli::user::KeyCommand),
 }
 
 fn main() -> ExitCode {
@@ -48,7 +63,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = config::Config::load().and_then(|config| {
+    let result = config::Config::load(cli.data_dir.clone()).and_then(|config| {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
         runtime.block_on(async move {
             match cli.command {
@@ -58,6 +73,9 @@ fn main() -> ExitCode {
                 Command::Bench(args) => cli::bench::run(&config, args).await,
                 Command::Memory(cmd) => cli::memory::run(&config, cmd).await,
                 Command::Import(args) => cli::import::run(&config, args).await,
+                Command::Serve(args) => cli::serve::run(&config, args).await,
+                Command::User(cmd) => cli::user::run_user(&config, cmd).await,
+                Command::Key(cmd) => cli::user::run_key(&config, cmd).await,
             }
         })
     });

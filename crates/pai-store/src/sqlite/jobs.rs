@@ -370,3 +370,14 @@ pub(super) async fn set_summary(
     .db()?;
     Ok(())
 }
+
+pub(super) async fn counts(pool: &SqlitePool) -> Result<Vec<(JobState, u64)>> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, count(*) FROM extraction_jobs GROUP BY state").fetch_all(pool).await.db()?;
+    rows.into_iter()
+        .map(|(s, n)| {
+            let state = JobState::parse(&s).ok_or_else(|| Error::internal(format!("unknown job state {s}")))?;
+            Ok((state, n as u64))
+        })
+        .collect()
+}

@@ -495,6 +495,10 @@ impl Store for SqliteStore {
         jobs::retry(&self.pool, user, job).await
     }
 
+    async fn extraction_job_counts(&self) -> Result<Vec<(JobState, u64)>> {
+        jobs::counts(&self.pool).await
+    }
+
     async fn requeue_interrupted_jobs(&self) -> Result<u64> {
         jobs::requeue_interrupted(&self.pool).await
     }

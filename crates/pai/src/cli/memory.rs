@@ -122,7 +122,7 @@ pub async fn run(config: &Config, cmd: MemoryCommand) -> anyhow::Result<()> {
             }
         }
         MemoryCommand::Export { output } => {
-            let json = serde_json::to_string_pretty(&export(store, user).await?)?;
+            let json = serde_json::to_string_pretty(&pai_assistant::export::export(store, user).await?)?;
             match output {
                 Some(path) => {
                     std::fs::write(&path, json + "\n")?;
@@ -177,19 +177,20 @@ fn line(m: &Memory) -> String {
 }
 
 async fn show(store: &dyn Store, user: UserId, id: MemoryId) -> anyhow::Result<()> {
-    let m = store.memory(user, id).await?;
-    println!("{}", line(&m));
+    let d = pai_assistant::export::details(store, user, id).await?;
+    let m = &d.memory;
+    println!("{}", line(m));
     if let Some(s) = &m.subject {
         println!("  subject: {s}   importance: {:.1}", m.importance);
     }
     if let Some(next) = m.superseded_by {
         println!("  replaced by memory {next}");
     }
-    for old in store.predecessors(user, id).await? {
-        println!("  replaced {}", line(&old).trim_start());
+    for old in &d.history {
+        println!("  replaced {}", line(old).trim_start());
     }
-    for s in store.messages_by_id(user, &m.sources).await? {
-        let ext = s.external_id.map(|e| format!(", imported as {e}")).unwrap_or_default();
+    for s in &d.sources {
+        let ext = s.external_id.as_ref().map(|e| format!(", imported as {e}")).unwrap_or_default();
         println!(
             "  source: message {} in conversation {} ({}{ext}): {}",
             s.id,
@@ -198,7 +199,7 @@ async fn show(store: &dyn Store, user: UserId, id: MemoryId) -> anyhow::Result<(
             one_line(&s.content)
         );
     }
-    for d in store.decisions(user, Some(id)).await? {
+    for d in &d.decisions {
         println!(
             "  decision: {} \"{}\" — {} ({})",
             d.action,
@@ -208,25 +209,6 @@ async fn show(store: &dyn Store, user: UserId, id: MemoryId) -> anyhow::Result<(
         );
     }
     Ok(())
-}
-
-/// Everything about the user's memories, self-contained: texts, history,
-/// the source messages' text, and the decisions.
-async fn export(store: &dyn Store, user: UserId) -> anyhow::Result<serde_json::Value> {
-    let memories = store.memories(user, true).await?;
-    let mut items = Vec::with_capacity(memories.len());
-    for m in memories {
-        let sources = store.messages_by_id(user, &m.sources).await?;
-        let decisions = store.decisions(user, Some(m.id)).await?;
-        items.push(serde_json::json!({ "memory": m, "sources": sources, "decisions": decisions }));
-    }
-    let u = store.user(user).await?;
-    Ok(serde_json::json!({
-        "format": "pai-memories/1",
-        "exported_at": Utc::now(),
-        "user": { "name": u.name, "timezone": u.timezone },
-        "memories": items,
-    }))
 }
 
 fn confirm(prompt: &str) -> anyhow::Result<bool> {

@@ -6,6 +6,8 @@ pub mod embed;
 pub mod import;
 pub mod memory;
 pub mod model;
+pub mod serve;
+pub mod user;
 
 use std::sync::Arc;
 
@@ -55,12 +57,18 @@ pub struct Memory {
     pub user: UserId,
 }
 
-pub async fn open_memory(config: &Config) -> anyhow::Result<Memory> {
+/// The database, opened for the embedder's vector size (the embedder comes along).
+pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<pai_store::SqliteStore>, Arc<dyn Embedder>)> {
     let embedder = embedder(config, None)?;
     let path = config.database();
     let store = pai_store::SqliteStore::open(&path, embedder.dimension())
         .await
         .with_context(|| format!("opening the database {}", path.display()))?;
+    Ok((Arc::new(store), embedder))
+}
+
+pub async fn open_memory(config: &Config) -> anyhow::Result<Memory> {
+    let (store, embedder) = open_store(config).await?;
     let user = match store.user_by_name(&config.user).await? {
         Some(u) => u.id,
         None => {
@@ -69,5 +77,5 @@ pub async fn open_memory(config: &Config) -> anyhow::Result<Memory> {
             store.create_user(&config.user, &tz).await?.id
         }
     };
-    Ok(Memory { store: Arc::new(store), embedder, user })
+    Ok(Memory { store, embedder, user })
 }

@@ -1,0 +1,107 @@
+//! Imports over HTTP: the file is checked whole at upload (a bad file is a
+//! 400 and nothing is stored), then stored, indexed and queued for memory
+//! extraction in the background, with progress kept in the store.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use pai_assistant::import::{Format, Progress, import, parse};
+use pai_core::store::{ImportId, ImportState, UserId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Id, Query};
+use crate::state::SharedState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    /// "pai" or "chatgpt"; detected from the content when absent.
+    #[serde(default)]
+    format: Option<String>,
+    /// The file's name, for the record.
+    #[serde(default)]
+    name: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Query(q): Query<Upload>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let bytes = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("an import is at most {} MiB", state.settings.limits.max_import_bytes >> 20),
+        ),
+        status => ApiError::new(status, e.body_text()),
+    })?;
+    let format = match q.format.as_deref() {
+        None => None,
+        Some("pai") => Some(Format::Pai),
+        Some("chatgpt") => Some(Format::ChatGpt),
+        Some(other) => return Err(ApiError::bad_request(format!("format {other:?} is not pai or chatgpt")).param("format")),
+    };
+    let (_, conversations) = parse(&bytes, format)?;
+    let user = caller.user.id;
+    let name = q.name.unwrap_or_else(|| "upload".into());
+    let record = state.store.create_import(user, &name, conversations.len() as u64).await?;
+    tokio::spawn(run(state.clone(), user, record.id, conversations));
+    Ok((StatusCode::ACCEPTED, axum::Json(json!(record))))
+}
+
+async fn run(state: SharedState, user: UserId, id: ImportId, conversations: Vec<pai_assistant::import::Conversation>) {
+    let store = state.store.clone();
+    let embedder = state.assistant.embedder.clone();
+    // Progress is written at most twice a second; the callback is sync, so it
+    // hands the number to a task that writes it.
+    let (tx, mut rx) = tokio::sync::watch::channel(0u64);
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let done = *rx.borrow_and_update();
+                let _ = store.update_import(user, id, ImportState::Running, done, None, None).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    };
+    let mut last = Instant::now();
+    let mut done = 0;
+    let result = import(&*store, &*embedder, user, conversations, &mut |p| {
+        if let Progress::Stored { done: d, .. } = p {
+            done = d as u64;
+            if last.elapsed() > Duration::from_millis(200) {
+                last = Instant::now();
+                let _ = tx.send(done);
+            }
+        }
+    })
+    .await;
+    drop(tx);
+    let _ = writer.await;
+    let outcome = match result {
+        Ok(report) => {
+            state.assistant.extractor.wake();
+            store.update_import(user, id, ImportState::Done, done, Some(json!(report)), None).await
+        }
+        Err(e) => store.update_import(user, id, ImportState::Failed, done, None, Some(&e.to_string())).await,
+    };
+    if let Err(e) = outcome {
+        tracing::error!(error = %e, import = %id, "recording the end of an import failed");
+    }
+}
+
+pub async fn get(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<axum::Json<Value>> {
+    Ok(axum::Json(json!(state.store.import_record(caller.user.id, ImportId(id)).await?)))
+}
+
+pub async fn list(State(state): State<SharedState>, caller: Caller) -> ApiResult<axum::Json<Value>> {
+    Ok(axum::Json(json!({"data": state.store.imports(caller.user.id).await?})))
+}

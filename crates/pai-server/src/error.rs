@@ -1,0 +1,104 @@
+//! Every error leaves the server in OpenAI's shape,
+//! `{"error": {"message", "type", "param", "code"}}`, so OpenAI SDKs raise
+//! their usual exceptions and the web app has one format to read. Internal
+//! details are logged, never sent.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pai_core::Error;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// OpenAI's `code` ("invalid_api_key", "model_not_found", ...).
+    pub code: Option<&'static str>,
+    pub param: Option<String>,
+    pub retry_after: Option<Duration>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into(), code: None, param: None, retry_after: None }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+    pub fn too_many(message: impl Into<String>, retry_after: Duration) -> Self {
+        ApiError { retry_after: Some(retry_after), ..Self::new(StatusCode::TOO_MANY_REQUESTS, message) }
+    }
+    pub fn code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+    pub fn param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    /// OpenAI's error `type` for a status.
+    fn kind(&self) -> &'static str {
+        match self.status.as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            409 => "conflict_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            400..=499 => "invalid_request_error",
+            503 => "service_unavailable",
+            _ => "server_error",
+        }
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"message": self.message, "type": self.kind(), "param": self.param, "code": self.code}})
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotFound(m) => ApiError::not_found(m),
+            Error::Invalid(m) => ApiError::bad_request(m),
+            Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            Error::Unauthorized(m) => ApiError::unauthorized(m),
+            Error::Unavailable { message, retry_after } => ApiError {
+                retry_after: retry_after.or(Some(Duration::from_secs(1))),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+            },
+            Error::Internal(m) => {
+                tracing::error!(error = m, "internal error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs_f64().ceil().max(1.0) as u64;
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

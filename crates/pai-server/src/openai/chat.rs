@@ -1,0 +1,698 @@
+//! `POST /v1/chat/completions`: OpenAI's chat API over pai's memory.
+//!
+//! Two modes. With a conversation (`X-Pai-Conversation: <id>|new`, or the
+//! body's `conversation`), pai keeps the history: only the last user message
+//! of the request is used, and the prompt is assembled from the stored turns
+//! and recalled memories, exactly as in `pai chat`. Without one, the request's
+//! messages are the whole conversation (OpenAI's stateless model); pai adds
+//! what it recalls about the user to the system prompt and keeps the
+//! exchange in the user's "API" conversation so memories can cite it.
+//! Either way the exchange is queued for memory extraction. `"memory": false`
+//! turns recall and storage off for a request.
+
+use std::time::Instant;
+
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures_util::StreamExt;
+use pai_assistant::conversation::{DEFAULT_PERSONA, Turn};
+use pai_assistant::prompt::item_line;
+use pai_assistant::recall::{Recalled, recall};
+use pai_core::store::{ConversationId, ItemRef, NewMessage, UserId};
+use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::tools::{ToolAnswer, ToolChoice, ToolDef, ToolMode, add_instructions, calls_as_text};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::limits::Permit;
+use crate::secrets::random_hex;
+use crate::state::SharedState;
+
+pub const CONVERSATION_HEADER: &str = "x-pai-conversation";
+/// Title of the conversation that keeps requests which name none.
+const API_CONVERSATION: &str = "API";
+/// Recalled items offered to a stateless request's system prompt.
+const STATELESS_RECALL: usize = 8;
+
+/// Parameters OpenAI defines that pai accepts and ignores (they change
+/// nothing about a local answer). Anything else unknown is refused.
+const IGNORED: &[&str] = &[
+    "user",
+    "frequency_penalty",
+    "presence_penalty",
+    "logit_bias",
+    "parallel_tool_calls",
+    "metadata",
+    "store",
+    "service_tier",
+    "top_logprobs",
+    "reasoning_effort",
+];
+
+#[derive(Debug, Deserialize)]
+pub struct ChatCompletionRequest {
+    model: String,
+    messages: Vec<InMessage>,
+    #[serde(default)]
+    stream: bool,
+    stream_options: Option<StreamOptions>,
+    max_tokens: Option<u32>,
+    max_completion_tokens: Option<u32>,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    seed: Option<i64>,
+    stop: Option<Stop>,
+    n: Option<u32>,
+    logprobs: Option<bool>,
+    response_format: Option<ResponseFormat>,
+    tools: Option<Vec<ToolDef>>,
+    tool_choice: Option<ToolChoice>,
+    /// pai extension: the conversation to continue (an id, or "new").
+    conversation: Option<ConversationRef>,
+    /// pai extension: `false` for no recall and no storage.
+    memory: Option<bool>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ConversationRef {
+    Id(i64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema { json_schema: JsonSchemaFormat },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonSchemaFormat {
+    #[allow(dead_code)]
+    name: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    schema: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    strict: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InMessage {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<InToolCall>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    tool_call_id: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    refusal: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+#[derive(Debug, Deserialize)]
+struct ContentPart {
+    #[serde(rename = "type")]
+    kind: String,
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InToolCall {
+    function: InFunctionCall,
+}
+
+#[derive(Debug, Deserialize)]
+struct InFunctionCall {
+    name: String,
+    arguments: String,
+}
+
+/// A request checked and turned into pai's terms.
+struct Checked {
+    messages: Vec<Message>,
+    sampling: Sampling,
+    constraint: Option<Constraint>,
+    tools: Option<ToolMode>,
+    stream: bool,
+    include_usage: bool,
+    conversation: Option<ConversationRef>,
+    memory: bool,
+}
+
+fn check(state: &SharedState, body: ChatCompletionRequest) -> ApiResult<Checked> {
+    if let Some(key) = body.other.keys().find(|k| !IGNORED.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!("unrecognized request argument supplied: {key}")).param(key.clone()));
+    }
+    let model = state.assistant.model.id();
+    if body.model != model && body.model != "pai" {
+        return Err(ApiError::not_found(format!(
+            "the model `{}` does not exist here; use `{model}` or `pai` (GET /v1/models)",
+            body.model
+        ))
+        .code("model_not_found")
+        .param("model"));
+    }
+    let limits = &state.settings.limits;
+    if body.messages.is_empty() {
+        return Err(ApiError::bad_request("messages must not be empty").param("messages"));
+    }
+    if body.messages.len() > limits.max_messages {
+        return Err(ApiError::bad_request(format!("at most {} messages per request", limits.max_messages))
+            .param("messages"));
+    }
+    if body.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::bad_request("only n = 1 is supported").param("n"));
+    }
+    if body.logprobs == Some(true) {
+        return Err(ApiError::bad_request("logprobs are not supported").param("logprobs"));
+    }
+    let max_tokens = body.max_completion_tokens.or(body.max_tokens);
+    if let Some(n) = max_tokens
+        && (n == 0 || n > limits.max_tokens)
+    {
+        return Err(ApiError::bad_request(format!("max_tokens must be between 1 and {}", limits.max_tokens))
+            .param("max_tokens"));
+    }
+    if let Some(t) = body.temperature
+        && !(0.0..=2.0).contains(&t)
+    {
+        return Err(ApiError::bad_request("temperature must be between 0 and 2").param("temperature"));
+    }
+    if let Some(p) = body.top_p
+        && !(p > 0.0 && p <= 1.0)
+    {
+        return Err(ApiError::bad_request("top_p must be greater than 0 and at most 1").param("top_p"));
+    }
+    let stop = match body.stop {
+        None => Vec::new(),
+        Some(Stop::One(s)) => vec![s],
+        Some(Stop::Many(v)) => v,
+    };
+    if stop.len() > 4 || stop.iter().any(|s| s.is_empty() || s.len() > 200) {
+        return Err(ApiError::bad_request("stop takes at most 4 non-empty strings").param("stop"));
+    }
+    let mut messages = Vec::with_capacity(body.messages.len());
+    for (i, m) in body.messages.into_iter().enumerate() {
+        messages.push(message(i, m)?);
+    }
+    if !messages.iter().any(|m| m.role == Role::User) {
+        return Err(ApiError::bad_request("the messages need at least one user message").param("messages"));
+    }
+    let tools = ToolMode::new(body.tools, body.tool_choice)?;
+    let constraint = match (&tools, body.response_format) {
+        (Some(t), _) => Some(t.constraint()),
+        (None, None | Some(ResponseFormat::Text)) => None,
+        (None, Some(ResponseFormat::JsonObject)) => Some(Constraint::JsonSchema(json!({"type": "object"}))),
+        (None, Some(ResponseFormat::JsonSchema { json_schema })) => match json_schema.schema {
+            Some(s) if s.is_object() => Some(Constraint::JsonSchema(s)),
+            _ => {
+                return Err(ApiError::bad_request("response_format.json_schema.schema must be a JSON schema object")
+                    .param("response_format"));
+            }
+        },
+    };
+    let defaults = Sampling::default();
+    let sampling = Sampling {
+        temperature: body.temperature.unwrap_or(defaults.temperature),
+        top_p: body.top_p.unwrap_or(defaults.top_p),
+        top_k: defaults.top_k,
+        seed: body.seed.map(|s| s as u64),
+        max_tokens: Some(max_tokens.unwrap_or(limits.max_tokens)),
+        stop,
+    };
+    Ok(Checked {
+        messages,
+        sampling,
+        constraint,
+        tools,
+        stream: body.stream,
+        include_usage: body.stream_options.is_some_and(|o| o.include_usage),
+        conversation: body.conversation,
+        memory: body.memory.unwrap_or(true),
+    })
+}
+
+fn message(i: usize, m: InMessage) -> ApiResult<Message> {
+    let param = || format!("messages[{i}]");
+    let role = match m.role.as_str() {
+        "system" | "developer" => Role::System,
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        "tool" => Role::Tool,
+        other => return Err(ApiError::bad_request(format!("unknown role {other:?}")).param(format!("{}.role", param()))),
+    };
+    let mut text = match m.content {
+        None => String::new(),
+        Some(Content::Text(t)) => t,
+        Some(Content::Parts(parts)) => {
+            let mut out = String::new();
+            for p in parts {
+                match (p.kind.as_str(), p.text) {
+                    ("text", Some(t)) => out.push_str(&t),
+                    (kind, _) => {
+                        return Err(ApiError::bad_request(format!("content of type {kind:?} is not supported; send text"))
+                            .param(format!("{}.content", param())));
+                    }
+                }
+            }
+            out
+        }
+    };
+    if let Some(calls) = m.tool_calls.filter(|c| !c.is_empty()) {
+        let calls: Vec<(String, Value)> = calls
+            .into_iter()
+            .map(|c| {
+                let args = serde_json::from_str(&c.function.arguments).unwrap_or(Value::String(c.function.arguments));
+                (c.function.name, args)
+            })
+            .collect();
+        text = calls_as_text(&calls);
+    }
+    if text.trim().is_empty() && role == Role::User {
+        return Err(ApiError::bad_request("a user message needs text").param(format!("{}.content", param())));
+    }
+    if text.len() > pai_core::store::MAX_TEXT_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "a message is at most {} bytes",
+            pai_core::store::MAX_TEXT_BYTES
+        ))
+        .param(format!("{}.content", param())));
+    }
+    Ok(Message::new(role, text))
+}
+
+/// The prompt, where the answer goes, and what was recalled.
+struct Prepared {
+    request: ChatRequest,
+    /// `None` when memory is off for this request.
+    turn: Option<Turn>,
+    conversation: Option<ConversationId>,
+    recalled: Vec<Recalled>,
+}
+
+async fn prepare(state: &SharedState, user: UserId, c: &mut Checked) -> ApiResult<Prepared> {
+    let now = Utc::now();
+    let last_user = c.messages.iter().rev().find(|m| m.role == Role::User).expect("checked").content.clone();
+    if !c.memory {
+        let request = ChatRequest { messages: c.messages.clone(), sampling: c.sampling.clone(), constraint: None };
+        return Ok(Prepared { request, turn: None, conversation: None, recalled: Vec::new() });
+    }
+    let assistant = &state.assistant;
+    let mut request_messages;
+    let turn = match c.conversation.clone() {
+        Some(reference) => {
+            let conversation = match reference {
+                ConversationRef::Text(t) if t == "new" => {
+                    let title: String = last_user.chars().take(60).collect();
+                    state.store.create_conversation(user, title.trim()).await?.id
+                }
+                ConversationRef::Text(t) => match t.trim().parse::<i64>() {
+                    Ok(id) => state.store.conversation(user, ConversationId(id)).await?.id,
+                    Err(_) => return Err(ApiError::not_found("no such conversation").param("conversation")),
+                },
+                ConversationRef::Id(id) => state.store.conversation(user, ConversationId(id)).await?.id,
+            };
+            let turn = assistant.begin(user, conversation, &last_user, c.sampling.clone(), now).await?;
+            request_messages = turn.request.messages.clone();
+            // The client's own instructions join pai's.
+            let client_system: Vec<&str> =
+                c.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
+            if !client_system.is_empty() {
+                request_messages[0].content.push_str(&format!("\n\n{}", client_system.join("\n")));
+            }
+            turn
+        }
+        None => {
+            let conversation = api_conversation(state, user).await?;
+            let stored = state
+                .store
+                .add_messages(user, conversation, vec![NewMessage {
+                    role: Role::User,
+                    speaker: None,
+                    content: last_user.trim().to_string(),
+                    created_at: now,
+                    external_id: None,
+                }])
+                .await?
+                .remove(0);
+            let mut recalled =
+                recall(&*state.store, &*assistant.embedder, user, &last_user, STATELESS_RECALL + 1, now).await?;
+            recalled.retain(|r| r.item != ItemRef::Message(stored.id));
+            recalled.truncate(STATELESS_RECALL);
+            request_messages = c.messages.clone();
+            let recalled = with_memories(state, &mut request_messages, recalled);
+            Turn {
+                user,
+                conversation,
+                user_message: stored,
+                request: ChatRequest::new(Vec::new()),
+                recalled,
+            }
+        }
+    };
+    Ok(Prepared {
+        request: ChatRequest { messages: request_messages, sampling: c.sampling.clone(), constraint: None },
+        conversation: Some(turn.conversation),
+        recalled: turn.recalled.clone(),
+        turn: Some(turn),
+    })
+}
+
+/// Adds what pai recalls to the system prompt of a stateless request, as many
+/// items as fit in a third of the context; returns the ones used.
+fn with_memories(state: &SharedState, messages: &mut Vec<Message>, recalled: Vec<Recalled>) -> Vec<Recalled> {
+    let model = &state.assistant.model;
+    let budget = model.context_length() as usize / 3;
+    let mut block = String::from("\n\nWhat you know about the user (cite as [m<id>] when you use it):\n");
+    let mut used = Vec::new();
+    for r in recalled {
+        let line = item_line(&r);
+        if model.count_tokens(&block) + model.count_tokens(&line) > budget {
+            break;
+        }
+        block.push_str(&line);
+        block.push('\n');
+        used.push(r);
+    }
+    if used.is_empty() {
+        return used;
+    }
+    match messages.first_mut() {
+        Some(m) if m.role == Role::System => m.content.push_str(&block),
+        _ => messages.insert(0, Message::system(format!("{DEFAULT_PERSONA}{block}"))),
+    }
+    used
+}
+
+async fn api_conversation(state: &SharedState, user: UserId) -> ApiResult<ConversationId> {
+    let mut cache = state.api_conversations.lock().await;
+    if let Some(id) = cache.get(&user)
+        && state.store.conversation(user, *id).await.is_ok()
+    {
+        return Ok(*id);
+    }
+    let existing = state.store.conversations(user).await?.into_iter().find(|c| c.title == API_CONVERSATION);
+    let id = match existing {
+        Some(c) => c.id,
+        None => state.store.create_conversation(user, API_CONVERSATION).await?.id,
+    };
+    cache.insert(user, id);
+    Ok(id)
+}
+
+/// Tokens the prompt takes, roughly as the template will render it.
+fn prompt_tokens(state: &SharedState, messages: &[Message]) -> usize {
+    messages.iter().map(|m| state.assistant.model.count_tokens(&m.content) + 8).sum()
+}
+
+pub async fn completions(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<ChatCompletionRequest>,
+) -> ApiResult<Response> {
+    let mut c = check(&state, body)?;
+    if let Some(h) = headers.get(CONVERSATION_HEADER) {
+        let v = h.to_str().map_err(|_| ApiError::bad_request("X-Pai-Conversation must be an id or \"new\""))?;
+        c.conversation = Some(ConversationRef::Text(v.to_string()));
+    }
+    let user = caller.user.id;
+    // Refused before anything is stored: a 429 changes nothing.
+    let permit = state.gate.acquire(user).await?;
+    let started = Instant::now();
+    let mut prepared = prepare(&state, user, &mut c).await?;
+    if let Some(tools) = &c.tools {
+        add_instructions(&mut prepared.request.messages, &tools.instructions());
+    }
+    prepared.request.constraint = c.constraint.clone();
+    let context = state.assistant.model.context_length() as usize;
+    let needed = prompt_tokens(&state, &prepared.request.messages);
+    if needed >= context {
+        return Err(ApiError::bad_request(format!(
+            "the messages take about {needed} tokens; this model's context holds {context}"
+        ))
+        .code("context_length_exceeded")
+        .param("messages"));
+    }
+    let id = format!("chatcmpl-{}", random_hex(12));
+    let mut response = if c.stream {
+        stream(state.clone(), prepared, c, id, permit, started).into_response()
+    } else {
+        whole(&state, prepared, &c, id, permit, started).await?.into_response()
+    };
+    if let Some(conv) = response_conversation(&response) {
+        response.headers_mut().insert(CONVERSATION_HEADER, conv);
+    }
+    Ok(response)
+}
+
+fn response_conversation(r: &Response) -> Option<HeaderValue> {
+    r.extensions().get::<ConversationId>().and_then(|c| HeaderValue::from_str(&c.to_string()).ok())
+}
+
+fn pai_extension(p: &Prepared) -> Value {
+    let recalled: Vec<Value> = p
+        .recalled
+        .iter()
+        .map(|r| json!({"kind": r.kind, "item": r.item, "text": r.text, "provenance": r.provenance}))
+        .collect();
+    json!({"conversation": p.conversation, "recalled": recalled})
+}
+
+fn usage_json(u: Usage) -> Value {
+    json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total()})
+}
+
+fn finish_reason(c: &Completion, calls: bool) -> &'static str {
+    match (calls, c.finish_reason) {
+        (true, _) => "tool_calls",
+        (false, FinishReason::Stop) => "stop",
+        (false, FinishReason::Length) => "length",
+    }
+}
+
+fn tool_calls_json(calls: &[(String, String)], streaming: bool) -> Value {
+    Value::Array(
+        calls
+            .iter()
+            .enumerate()
+            .map(|(i, (name, args))| {
+                let mut call = json!({"id": format!("call_{}", random_hex(8)), "type": "function",
+                                      "function": {"name": name, "arguments": args}});
+                if streaming {
+                    call["index"] = json!(i);
+                }
+                call
+            })
+            .collect(),
+    )
+}
+
+/// Stores the answer and queues extraction (memory mode only).
+async fn keep(state: &SharedState, p: &Prepared, answer: &str) {
+    if let Some(turn) = &p.turn
+        && let Err(e) = state.assistant.finish(turn, answer, Utc::now()).await
+    {
+        tracing::error!(error = %e, "storing an answer failed");
+    }
+}
+
+async fn whole(
+    state: &SharedState,
+    prepared: Prepared,
+    c: &Checked,
+    id: String,
+    permit: Permit,
+    started: Instant,
+) -> ApiResult<Response> {
+    let mut events = state.assistant.model.chat(prepared.request.clone());
+    let mut text = String::new();
+    let mut first = None;
+    let mut completion = None;
+    while let Some(event) = events.next().await {
+        match event? {
+            ChatEvent::Delta(piece) => {
+                first.get_or_insert_with(|| started.elapsed());
+                text.push_str(&piece);
+            }
+            ChatEvent::Done(done) => completion = Some(done),
+        }
+    }
+    drop(permit);
+    let completion = completion.ok_or_else(|| ApiError::from(pai_core::Error::internal("the answer ended early")))?;
+    state.metrics.generation(
+        completion.usage.prompt_tokens,
+        completion.usage.completion_tokens,
+        first,
+        started.elapsed(),
+    );
+    let (content, calls) = match &c.tools {
+        Some(tools) => match tools.parse(&text)? {
+            ToolAnswer::Text(t) => (Some(t), Vec::new()),
+            ToolAnswer::Calls(calls) => (None, calls),
+        },
+        None => (Some(text), Vec::new()),
+    };
+    keep(state, &prepared, content.as_deref().unwrap_or(&calls_text(&calls))).await;
+    let mut message = json!({"role": "assistant", "content": content, "refusal": null});
+    if !calls.is_empty() {
+        message["tool_calls"] = tool_calls_json(&calls, false);
+    }
+    let body = json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": Utc::now().timestamp(),
+        "model": state.assistant.model.id(),
+        "choices": [{"index": 0, "message": message, "logprobs": null,
+                     "finish_reason": finish_reason(&completion, !calls.is_empty())}],
+        "usage": usage_json(completion.usage),
+        "system_fingerprint": null,
+        "pai": pai_extension(&prepared),
+    });
+    let mut response = axum::Json(body).into_response();
+    if let Some(conv) = prepared.conversation {
+        response.extensions_mut().insert(conv);
+    }
+    Ok(response)
+}
+
+fn calls_text(calls: &[(String, String)]) -> String {
+    calls.iter().map(|(n, a)| format!("(called {n} with {a})")).collect::<Vec<_>>().join(" ")
+}
+
+/// Server-sent events. Generation runs in its own task and stops as soon as
+/// the client goes away (its channel closes), freeing the slot for others.
+fn stream(state: SharedState, prepared: Prepared, c: Checked, id: String, permit: Permit, started: Instant) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Event>(32);
+    let conversation = prepared.conversation;
+    let model_id = state.assistant.model.id().to_string();
+    let created = Utc::now().timestamp();
+    let frame = move |choices: Value, extra: Option<(Value, Value)>| -> Event {
+        let mut body = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model_id,
+                              "system_fingerprint": null, "choices": choices});
+        if let Some((usage, pai)) = extra {
+            body["usage"] = usage;
+            body["pai"] = pai;
+        }
+        Event::default().data(body.to_string())
+    };
+    let chunk = {
+        let frame = frame.clone();
+        move |delta: Value, finish: Option<&str>| -> Event {
+            frame(json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]), None)
+        }
+    };
+    let usage_chunk = move |usage: Value, pai: Value| frame(json!([]), Some((usage, pai)));
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut events = state.assistant.model.chat(prepared.request.clone());
+        if tx.send(chunk(json!({"role": "assistant", "content": ""}), None)).await.is_err() {
+            return;
+        }
+        let mut text = String::new();
+        let mut first = None;
+        let mut completion: Option<Completion> = None;
+        loop {
+            tokio::select! {
+                _ = tx.closed() => break,
+                event = events.next() => match event {
+                    Some(Ok(ChatEvent::Delta(piece))) => {
+                        first.get_or_insert_with(|| started.elapsed());
+                        text.push_str(&piece);
+                        // Tool answers are JSON for pai to parse, not text for the client.
+                        if c.tools.is_none() && tx.send(chunk(json!({"content": piece}), None)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Ok(ChatEvent::Done(done))) => {
+                        completion = Some(done);
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        let _ = tx.send(Event::default().data(ApiError::from(e).body().to_string())).await;
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        }
+        // Dropping the model's stream here cancels a generation cut short.
+        drop(events);
+        let usage = completion.as_ref().map(|d| d.usage).unwrap_or_default();
+        state.metrics.generation(usage.prompt_tokens, usage.completion_tokens, first, started.elapsed());
+        let Some(done) = completion else { return };
+        let mut reason = finish_reason(&done, false);
+        let answer = match &c.tools {
+            Some(tools) => match tools.parse(&text) {
+                Ok(ToolAnswer::Text(t)) => {
+                    let _ = tx.send(chunk(json!({"content": t}), None)).await;
+                    t
+                }
+                Ok(ToolAnswer::Calls(calls)) => {
+                    reason = "tool_calls";
+                    let _ = tx.send(chunk(json!({"tool_calls": tool_calls_json(&calls, true)}), None)).await;
+                    calls_text(&calls)
+                }
+                Err(e) => {
+                    let _ = tx.send(Event::default().data(e.body().to_string())).await;
+                    return;
+                }
+            },
+            None => text,
+        };
+        keep(&state, &prepared, &answer).await;
+        let _ = tx.send(chunk(json!({}), Some(reason))).await;
+        if c.include_usage {
+            let _ = tx.send(usage_chunk(usage_json(usage), pai_extension(&prepared))).await;
+        }
+        let _ = tx.send(Event::default().data("[DONE]")).await;
+    });
+    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (Ok::<_, std::convert::Infallible>(e), rx))
+    });
+    let mut response = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
+    if let Some(conv) = conversation {
+        response.extensions_mut().insert(conv);
+    }
+    response
+}

@@ -1,0 +1,131 @@
+//! The OpenAI-compatible API under `/v1`: any OpenAI SDK works against it
+//! with `base_url=http://host:port/v1` and a pai API key.
+
+pub mod chat;
+pub mod tools;
+
+use axum::extract::State;
+use base64::Engine;
+use chrono::Utc;
+use pai_core::EmbedKind;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::state::SharedState;
+
+pub async fn models(State(state): State<SharedState>, _caller: Caller) -> axum::Json<Value> {
+    let created = Utc::now().timestamp();
+    let model = |id: &str| json!({"id": id, "object": "model", "created": created, "owned_by": "pai"});
+    axum::Json(json!({"object": "list", "data": [
+        model(state.assistant.model.id()),
+        model("pai"),
+        model(state.assistant.embedder.id()),
+    ]}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingsRequest {
+    input: EmbedInput,
+    model: String,
+    #[serde(default)]
+    encoding_format: Option<String>,
+    #[serde(default)]
+    dimensions: Option<usize>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    user: Option<String>,
+    /// pai extension: "query" or "passage" (default) for asymmetric models like e5.
+    #[serde(default)]
+    input_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum EmbedInput {
+    One(String),
+    Many(Vec<String>),
+    Tokens(serde::de::IgnoredAny),
+}
+
+pub async fn embeddings(
+    State(state): State<SharedState>,
+    _caller: Caller,
+    Json(body): Json<EmbeddingsRequest>,
+) -> ApiResult<axum::Json<Value>> {
+    let embedder = &state.assistant.embedder;
+    if body.model != embedder.id() && body.model != "pai" {
+        return Err(ApiError::not_found(format!(
+            "the embedding model `{}` does not exist here; use `{}`",
+            body.model,
+            embedder.id()
+        ))
+        .code("model_not_found")
+        .param("model"));
+    }
+    let texts = match body.input {
+        EmbedInput::One(t) => vec![t],
+        EmbedInput::Many(v) => v,
+        EmbedInput::Tokens(_) => {
+            return Err(ApiError::bad_request("input must be a string or a list of strings; token ids are not supported")
+                .param("input"));
+        }
+    };
+    let max = state.settings.limits.max_embedding_inputs;
+    if texts.is_empty() || texts.len() > max {
+        return Err(ApiError::bad_request(format!("input takes 1 to {max} texts")).param("input"));
+    }
+    if texts.iter().any(|t| t.is_empty() || t.len() > pai_core::store::MAX_TEXT_BYTES) {
+        return Err(ApiError::bad_request(format!(
+            "each input is a non-empty text of at most {} bytes",
+            pai_core::store::MAX_TEXT_BYTES
+        ))
+        .param("input"));
+    }
+    if let Some(d) = body.dimensions
+        && d != embedder.dimension()
+    {
+        return Err(ApiError::bad_request(format!("this model gives {} dimensions only", embedder.dimension()))
+            .param("dimensions"));
+    }
+    let base64 = match body.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("encoding_format {other:?} is not float or base64"))
+                .param("encoding_format"));
+        }
+    };
+    let kind = match body.input_type.as_deref() {
+        None | Some("passage") | Some("document") => EmbedKind::Passage,
+        Some("query") => EmbedKind::Query,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("input_type {other:?} is not query or passage")).param("input_type"));
+        }
+    };
+    // Estimated (a token per 4 bytes): the embedder does not report its count.
+    let tokens: usize = texts.iter().map(|t| t.len().div_ceil(4)).sum();
+    let vectors = embedder.embed(texts, kind).await?;
+    let data: Vec<Value> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let embedding = if base64 {
+                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(v)
+            };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "object": "list",
+        "data": data,
+        "model": embedder.id(),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    })))
+}

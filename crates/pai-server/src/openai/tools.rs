@@ -1,0 +1,247 @@
+//! Function calling for any model: the tools are described in the system
+//! prompt and the answer is constrained by a JSON schema to either a text
+//! reply or a list of calls whose arguments follow each tool's parameter
+//! schema. The model never decides the shape; the grammar does.
+
+use pai_core::{Constraint, Message, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolDef {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: FunctionDef,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionDef {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub parameters: Option<Value>,
+    #[serde(default)]
+    pub strict: Option<bool>,
+}
+
+/// `tool_choice`: "none" | "auto" | "required" | {"type": "function", "function": {"name"}}.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ToolChoice {
+    Mode(String),
+    Named { r#type: String, function: NamedFunction },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NamedFunction {
+    pub name: String,
+}
+
+/// What the model may answer with.
+#[derive(Debug, Clone)]
+pub struct ToolMode {
+    tools: Vec<FunctionDef>,
+    /// Whether a plain text answer is allowed ("auto").
+    text_allowed: bool,
+}
+
+/// A parsed answer: text, or calls (name, arguments as a JSON string).
+#[derive(Debug, PartialEq)]
+pub enum ToolAnswer {
+    Text(String),
+    Calls(Vec<(String, String)>),
+}
+
+impl ToolMode {
+    /// `None` when there are no tools or the choice is "none".
+    pub fn new(tools: Option<Vec<ToolDef>>, choice: Option<ToolChoice>) -> ApiResult<Option<ToolMode>> {
+        let tools = tools.unwrap_or_default();
+        for t in &tools {
+            if t.kind != "function" {
+                return Err(ApiError::bad_request(format!("tool type {:?} is not supported; use \"function\"", t.kind))
+                    .param("tools"));
+            }
+            let name = &t.function.name;
+            if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) {
+                return Err(ApiError::bad_request(format!(
+                    "tool name {name:?} must be 1 to 64 letters, digits, _ or -"
+                ))
+                .param("tools"));
+            }
+            if let Some(p) = &t.function.parameters
+                && !p.is_object()
+            {
+                return Err(ApiError::bad_request(format!("the parameters of tool {name} must be a JSON schema object"))
+                    .param("tools"));
+            }
+        }
+        let mut functions: Vec<FunctionDef> = tools.into_iter().map(|t| t.function).collect();
+        let text_allowed = match choice {
+            None => true,
+            Some(ToolChoice::Mode(m)) => match m.as_str() {
+                "none" => return Ok(None),
+                "auto" => true,
+                "required" => false,
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "tool_choice {other:?} is not one of none, auto, required, or a named function"
+                    ))
+                    .param("tool_choice"));
+                }
+            },
+            Some(ToolChoice::Named { r#type, function }) => {
+                if r#type != "function" {
+                    return Err(ApiError::bad_request("tool_choice type must be \"function\"").param("tool_choice"));
+                }
+                functions.retain(|f| f.name == function.name);
+                if functions.is_empty() {
+                    return Err(ApiError::bad_request(format!("tool_choice names {:?}, which is not in tools", function.name))
+                        .param("tool_choice"));
+                }
+                false
+            }
+        };
+        if functions.is_empty() {
+            if !text_allowed {
+                return Err(ApiError::bad_request("tool_choice requires a tool, but no tools were given")
+                    .param("tool_choice"));
+            }
+            return Ok(None);
+        }
+        Ok(Some(ToolMode { tools: functions, text_allowed }))
+    }
+
+    fn parameters(f: &FunctionDef) -> Value {
+        f.parameters.clone().unwrap_or_else(|| json!({"type": "object", "properties": {}}))
+    }
+
+    /// The schema the answer must follow.
+    pub fn constraint(&self) -> Constraint {
+        let call = |f: &FunctionDef| {
+            json!({
+                "type": "object",
+                "properties": {"name": {"const": f.name}, "arguments": Self::parameters(f)},
+                "required": ["name", "arguments"],
+                "additionalProperties": false
+            })
+        };
+        let calls: Vec<Value> = self.tools.iter().map(call).collect();
+        let item = if calls.len() == 1 { calls[0].clone() } else { json!({"oneOf": calls}) };
+        let with_calls = json!({
+            "type": "object",
+            "properties": {"tool_calls": {"type": "array", "items": item, "minItems": 1}},
+            "required": ["tool_calls"],
+            "additionalProperties": false
+        });
+        let schema = if self.text_allowed {
+            let text = json!({
+                "type": "object",
+                "properties": {"content": {"type": "string"}},
+                "required": ["content"],
+                "additionalProperties": false
+            });
+            json!({"oneOf": [with_calls, text]})
+        } else {
+            with_calls
+        };
+        Constraint::JsonSchema(schema)
+    }
+
+    /// Added to the system prompt: what the tools do and how to answer.
+    pub fn instructions(&self) -> String {
+        let mut s = String::from("\n\nYou can call these tools:\n");
+        for f in &self.tools {
+            s.push_str(&format!(
+                "- {}: {} Parameters: {}\n",
+                f.name,
+                f.description.as_deref().unwrap_or(""),
+                Self::parameters(f)
+            ));
+        }
+        s.push_str("To call tools, answer {\"tool_calls\": [{\"name\": ..., \"arguments\": {...}}]}.");
+        if self.text_allowed {
+            s.push_str(" To answer without a tool, answer {\"content\": \"your reply\"}.");
+        }
+        s
+    }
+
+    pub fn parse(&self, text: &str) -> ApiResult<ToolAnswer> {
+        let bad = || ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "the model's answer did not follow the tool format");
+        let v: Value = serde_json::from_str(text.trim()).map_err(|_| bad())?;
+        if let Some(calls) = v.get("tool_calls").and_then(Value::as_array) {
+            let mut out = Vec::new();
+            for c in calls {
+                let name = c.get("name").and_then(Value::as_str).ok_or_else(bad)?;
+                if !self.tools.iter().any(|f| f.name == name) {
+                    return Err(bad());
+                }
+                out.push((name.to_string(), c.get("arguments").cloned().unwrap_or(json!({})).to_string()));
+            }
+            return Ok(ToolAnswer::Calls(out));
+        }
+        match v.get("content").and_then(Value::as_str) {
+            Some(t) if self.text_allowed => Ok(ToolAnswer::Text(t.to_string())),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// How an assistant turn that called tools is shown to the model again.
+pub fn calls_as_text(calls: &[(String, Value)]) -> String {
+    let calls: Vec<Value> = calls.iter().map(|(name, args)| json!({"name": name, "arguments": args})).collect();
+    json!({"tool_calls": calls}).to_string()
+}
+
+/// Puts the tool instructions at the end of the first system message (adding one if needed).
+pub fn add_instructions(messages: &mut Vec<Message>, text: &str) {
+    match messages.first_mut() {
+        Some(m) if m.role == Role::System => m.content.push_str(text),
+        _ => messages.insert(0, Message::system(text.trim_start())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weather() -> Vec<ToolDef> {
+        serde_json::from_value(json!([{"type": "function", "function": {
+            "name": "get_weather", "description": "Weather in a city.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]))
+        .unwrap()
+    }
+
+    #[test]
+    fn choices_shape_the_schema() {
+        assert!(ToolMode::new(Some(weather()), Some(ToolChoice::Mode("none".into()))).unwrap().is_none());
+        assert!(ToolMode::new(None, None).unwrap().is_none());
+        let auto = ToolMode::new(Some(weather()), None).unwrap().unwrap();
+        let Constraint::JsonSchema(s) = auto.constraint() else { panic!() };
+        assert_eq!(s["oneOf"].as_array().unwrap().len(), 2);
+        let required = ToolMode::new(Some(weather()), Some(ToolChoice::Mode("required".into()))).unwrap().unwrap();
+        let Constraint::JsonSchema(s) = required.constraint() else { panic!() };
+        assert_eq!(s["required"], json!(["tool_calls"]));
+        assert_eq!(s["properties"]["tool_calls"]["items"]["properties"]["name"]["const"], "get_weather");
+        let named = ToolChoice::Named { r#type: "function".into(), function: NamedFunction { name: "nope".into() } };
+        assert_eq!(ToolMode::new(Some(weather()), Some(named)).unwrap_err().status, 400);
+        assert_eq!(ToolMode::new(None, Some(ToolChoice::Mode("required".into()))).unwrap_err().status, 400);
+        assert_eq!(ToolMode::new(Some(weather()), Some(ToolChoice::Mode("maybe".into()))).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn answers_parse_into_calls_or_text() {
+        let auto = ToolMode::new(Some(weather()), None).unwrap().unwrap();
+        assert_eq!(
+            auto.parse(r#"{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Busan"}}]}"#).unwrap(),
+            ToolAnswer::Calls(vec![("get_weather".into(), r#"{"city":"Busan"}"#.into())])
+        );
+        assert_eq!(auto.parse(r#"{"content": "hi"}"#).unwrap(), ToolAnswer::Text("hi".into()));
+        assert!(auto.parse(r#"{"tool_calls": [{"name": "rm_rf", "arguments": {}}]}"#).is_err());
+        assert!(auto.parse("not json").is_err());
+    }
+}

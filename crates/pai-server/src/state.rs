@@ -1,0 +1,83 @@
+//! What every handler shares.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use pai_assistant::conversation::Assistant;
+use pai_core::accounts::Accounts;
+use pai_core::store::{ConversationId, Store, UserId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::limits::{FairGate, Limits, RateLimiter};
+use crate::metrics::Metrics;
+
+/// Server settings beyond the models and the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub limits: Limits,
+    /// Mark session cookies `Secure` (browsers then send them over HTTPS and
+    /// to localhost only). Turn off only for plain HTTP on a trusted LAN.
+    pub cookie_secure: bool,
+    /// Let anyone create an account with `POST /api/signup`.
+    pub open_signup: bool,
+    /// How long a login lasts.
+    pub session_hours: u32,
+    /// Time zone of accounts created without one.
+    pub default_timezone: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            limits: Limits::default(),
+            cookie_secure: true,
+            open_signup: false,
+            session_hours: 24 * 7,
+            default_timezone: "UTC".into(),
+        }
+    }
+}
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub accounts: Arc<dyn Accounts>,
+    pub assistant: Arc<Assistant>,
+    pub settings: ServerSettings,
+    pub metrics: Metrics,
+    pub gate: Arc<FairGate>,
+    pub rate: RateLimiter,
+    pub logins: RateLimiter,
+    /// False while starting and once shutting down (`/readyz`).
+    pub ready: AtomicBool,
+    /// Each user's conversation for requests that name none (their messages
+    /// are kept there so memories can point at their sources).
+    pub api_conversations: Mutex<HashMap<UserId, ConversationId>>,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        accounts: Arc<dyn Accounts>,
+        assistant: Arc<Assistant>,
+        settings: ServerSettings,
+    ) -> SharedState {
+        let limits = &settings.limits;
+        Arc::new(AppState {
+            gate: FairGate::new(limits.generation_slots, limits.generations_per_user),
+            rate: RateLimiter::new(limits.requests_per_minute),
+            logins: RateLimiter::new(10),
+            store,
+            accounts,
+            assistant,
+            settings,
+            metrics: Metrics::default(),
+            ready: AtomicBool::new(true),
+            api_conversations: Mutex::new(HashMap::new()),
+        })
+    }
+}
