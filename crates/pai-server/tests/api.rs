@@ -1,0 +1,665 @@
+//! The server's behaviour through its HTTP surface, on a scripted model.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use common::{App, request, sse_data};
+use futures_util::StreamExt;
+use pai_core::store::{ConversationId, JobState, MemoryKind, NewMemory};
+use pai_core::{ChatEvent, ChatModel, ChatRequest, ChatStream, Constraint, Role};
+use pai_engine::FakeChatModel;
+use pai_server::ServerSettings;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn chat(content: &str) -> Value {
+    json!({"model": "pai", "messages": [{"role": "user", "content": content}]})
+}
+
+#[tokio::test]
+async fn a_completion_has_openai_shape_uses_memory_and_is_kept_for_learning() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    let m = app
+        .store()
+        .add_memory(minji.id, NewMemory {
+            text: "My daughter is Jiwoo".into(),
+            kind: MemoryKind::Fact,
+            subject: Some("daughter".into()),
+            importance: 0.8,
+            valid_from: None,
+            sources: vec![],
+        })
+        .await
+        .unwrap();
+    app.model.push(Ok("Jiwoo is your daughter.".into()));
+    let body = json!({"model": "pai", "messages": [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "What is my daughter's name?"}
+    ], "max_tokens": 50, "temperature": 0, "seed": 7});
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["object"], "chat.completion");
+    assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-"));
+    assert_eq!(v["model"], "fake");
+    assert_eq!(v["choices"][0]["message"]["role"], "assistant");
+    assert_eq!(v["choices"][0]["message"]["content"], "Jiwoo is your daughter.");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert_eq!(v["usage"]["completion_tokens"], 4);
+    assert_eq!(
+        v["usage"]["total_tokens"].as_u64().unwrap(),
+        v["usage"]["prompt_tokens"].as_u64().unwrap() + 4
+    );
+    // The memory reached the system prompt, after the client's own instructions.
+    let sent = &app.model.requests()[0];
+    assert_eq!(sent.messages[0].role, Role::System);
+    assert!(sent.messages[0].content.starts_with("Be terse."));
+    assert!(sent.messages[0].content.contains(&format!("[m{}] My daughter is Jiwoo", m.id)), "{:?}", sent.messages);
+    assert_eq!((sent.sampling.temperature, sent.sampling.seed, sent.sampling.max_tokens), (0.0, Some(7), Some(50)));
+    assert_eq!(v["pai"]["recalled"][0]["text"], "My daughter is Jiwoo");
+    // The exchange is stored and queued for extraction.
+    let conv = ConversationId(v["pai"]["conversation"].as_i64().unwrap());
+    let stored = app.store().messages(minji.id, conv).await.unwrap();
+    assert_eq!(stored.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), [
+        "What is my daughter's name?",
+        "Jiwoo is your daughter."
+    ]);
+    let jobs = app.store().extraction_jobs(minji.id, Some(JobState::Pending)).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].messages.len(), 2);
+}
+
+#[tokio::test]
+async fn memory_false_is_truly_stateless() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    app.model.push(Ok("ok".into()));
+    let mut body = chat("hello");
+    body["memory"] = json!(false);
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(app.store().conversations(minji.id).await.unwrap().is_empty());
+    assert_eq!(app.model.requests()[0].messages.len(), 1);
+}
+
+#[tokio::test]
+async fn a_named_conversation_keeps_its_history_on_the_server() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    app.model.push(Ok("Hello Minji.".into()));
+    app.model.push(Ok("You said hi.".into()));
+    let r = app
+        .send({
+            let mut r = request("POST", "/v1/chat/completions", Some(&key), Some(chat("Hi, I am Minji").to_string()));
+            r.headers_mut().insert("x-pai-conversation", "new".parse().unwrap());
+            r
+        })
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let conv: i64 = r.headers["x-pai-conversation"].to_str().unwrap().parse().unwrap();
+    // The second request sends only the new message; the server has the rest.
+    let mut body = chat("What did I say?");
+    body["conversation"] = json!(conv);
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = &app.model.requests()[1].messages;
+    let texts: Vec<&str> = sent.iter().map(|m| m.content.as_str()).collect();
+    assert!(texts.contains(&"Hi, I am Minji") && texts.contains(&"Hello Minji."), "{texts:?}");
+    assert_eq!(app.store().messages(minji.id, ConversationId(conv)).await.unwrap().len(), 4);
+    // Another user's id, a guessed id and a non-number are all "not found", and nothing is stored.
+    let (_, other) = app.user("tom", false).await;
+    for c in [json!(conv), json!(99999), json!("abc")] {
+        let mut body = chat("x");
+        body["conversation"] = c;
+        app.call("POST", "/v1/chat/completions", Some(&other), Some(body)).await.assert_error(404);
+    }
+    assert_eq!(app.model.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn streaming_sends_role_deltas_finish_usage_and_done() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    app.model.push(Ok("one two three".into()));
+    let mut body = chat("count");
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "text/event-stream");
+    let data = sse_data(&r.text());
+    assert_eq!(data.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
+    assert!(chunks.iter().all(|c| c["id"] == chunks[0]["id"]));
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let text: String =
+        chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect::<Vec<_>>().concat();
+    assert_eq!(text, "one two three");
+    let finish = &chunks[chunks.len() - 2];
+    assert_eq!(finish["choices"][0]["finish_reason"], "stop");
+    let usage = &chunks[chunks.len() - 1];
+    assert_eq!(usage["choices"], json!([]));
+    assert_eq!(usage["usage"]["completion_tokens"], 3);
+}
+
+#[tokio::test]
+async fn max_tokens_and_stop_reach_the_model_and_length_is_reported() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    app.model.push(Ok("a b c d e f".into()));
+    let mut body = chat("go");
+    body["max_tokens"] = json!(2);
+    let v = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await.json();
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert_eq!(v["choices"][0]["message"]["content"], "a b");
+    app.model.push(Ok("a b STOP c".into()));
+    let mut body = chat("go");
+    body["stop"] = json!("STOP");
+    let v = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await.json();
+    assert_eq!(v["choices"][0]["message"]["content"], "a b ");
+}
+
+#[tokio::test]
+async fn response_format_constrains_the_model() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let schema = json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]});
+    app.model.push(Ok(r#"{"city": "Busan"}"#.into()));
+    let mut body = chat("Where do I live? JSON please.");
+    body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "place", "schema": schema}});
+    let v = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await.json();
+    assert_eq!(v["choices"][0]["message"]["content"], r#"{"city": "Busan"}"#);
+    assert_eq!(app.model.requests()[0].constraint, Some(Constraint::JsonSchema(schema)));
+    app.model.push(Ok("{}".into()));
+    let mut body = chat("json");
+    body["response_format"] = json!({"type": "json_object"});
+    app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+    assert_eq!(app.model.requests()[1].constraint, Some(Constraint::JsonSchema(json!({"type": "object"}))));
+}
+
+fn weather_tools() -> Value {
+    json!([{"type": "function", "function": {"name": "get_weather", "description": "Current weather.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}])
+}
+
+#[tokio::test]
+async fn tools_come_back_as_tool_calls_streamed_or_not() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let call = r#"{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Busan"}}]}"#;
+    app.model.push(Ok(call.into()));
+    let mut body = chat("Weather in Busan?");
+    body["tools"] = weather_tools();
+    let v = app.call("POST", "/v1/chat/completions", Some(&key), Some(body.clone())).await.json();
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    let calls = &v["choices"][0]["message"]["tool_calls"];
+    assert_eq!(calls[0]["type"], "function");
+    assert_eq!(calls[0]["function"]["name"], "get_weather");
+    assert_eq!(calls[0]["function"]["arguments"], r#"{"city":"Busan"}"#);
+    assert!(v["choices"][0]["message"]["content"].is_null());
+    let sent = &app.model.requests()[0];
+    assert!(matches!(sent.constraint, Some(Constraint::JsonSchema(_))));
+    assert!(sent.messages[0].content.contains("get_weather"));
+
+    // The tool's result goes back in; a text answer comes out.
+    app.model.push(Ok(r#"{"content": "Sunny in Busan."}"#.into()));
+    let follow = json!({"model": "pai", "tools": weather_tools(), "stream": true, "messages": [
+        {"role": "user", "content": "Weather in Busan?"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": "{\"city\":\"Busan\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21C"}
+    ]});
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(follow)).await;
+    let data = sse_data(&r.text());
+    let text: String = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, "Sunny in Busan.");
+    let sent = &app.model.requests()[1];
+    assert!(sent.messages.iter().any(|m| m.role == Role::Tool && m.content == "sunny, 21C"));
+    assert!(sent.messages.iter().any(|m| m.role == Role::Assistant && m.content.contains("get_weather")));
+}
+
+#[tokio::test]
+async fn bad_requests_are_clear_4xx_and_change_nothing() {
+    let app = App::with(ServerSettings {
+        limits: pai_server::limits::Limits { max_body_bytes: 4096, ..Default::default() },
+        ..Default::default()
+    })
+    .await;
+    let (minji, key) = app.user("minji", false).await;
+    let cases: Vec<(Option<String>, u16, &str)> = vec![
+        (Some("{not json".into()), 400, "not valid JSON"),
+        (Some(r#"{"model": "pai", "messages": "hi"}"#.into()), 400, "messages"),
+        (Some(r#"{"model": "pai", "messages": [{"role": "user", "content": "x"}], "frobnicate": 1}"#.into()), 400, "frobnicate"),
+        (Some(r#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}"#.into()), 404, "gpt-4o"),
+        (Some(r#"{"model": "pai", "messages": []}"#.into()), 400, "empty"),
+        (Some(r#"{"model": "pai", "messages": [{"role": "wizard", "content": "x"}]}"#.into()), 400, "wizard"),
+        (Some(r#"{"model": "pai", "messages": [{"role": "user", "content": "x"}], "n": 2}"#.into()), 400, "n = 1"),
+        (Some(r#"{"model": "pai", "messages": [{"role": "user", "content": "x"}], "max_tokens": 999999}"#.into()), 400, "max_tokens"),
+        (Some(r#"{"model": "pai", "messages": [{"role": "user", "content": "x"}], "temperature": 9}"#.into()), 400, "temperature"),
+        (Some(r#"{"model": "pai", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}"#.into()), 400, "image_url"),
+        (Some(r#"{"model": "pai", "messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}"#.into()), 400, "tool"),
+        (Some(format!(r#"{{"model": "pai", "messages": [{{"role": "user", "content": "{}"}}]}}"#, "x".repeat(5000))), 413, "larger"),
+    ];
+    for (body, status, needle) in cases {
+        let r = app.send(request("POST", "/v1/chat/completions", Some(&key), body)).await;
+        let v = r.assert_error(status);
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(needle), "{status} {msg:?} should mention {needle}");
+    }
+    // Wrong content type.
+    let r = app
+        .send(
+            Request::post("/v1/chat/completions")
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .body(Body::from(chat("x").to_string()))
+                .unwrap(),
+        )
+        .await;
+    r.assert_error(400);
+    // REST bodies refuse unknown fields and wrong types too.
+    app.call("POST", "/api/memories", Some(&key), Some(json!({"text": "x", "colour": "red"}))).await.assert_error(400);
+    app.call("POST", "/api/memories", Some(&key), Some(json!({"text": 5}))).await.assert_error(400);
+    app.call("POST", "/api/memories", Some(&key), Some(json!({"text": "x", "importance": 7}))).await.assert_error(400);
+    app.call("GET", "/api/memories/search?q=x&k=0", Some(&key), None).await.assert_error(400);
+    app.call("GET", "/api/nope", Some(&key), None).await.assert_error(404);
+    app.call("PUT", "/api/memories", Some(&key), None).await.assert_error(405);
+    assert!(app.model.requests().is_empty());
+    assert!(app.store().conversations(minji.id).await.unwrap().is_empty());
+    assert!(app.store().memories(minji.id, true).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn credentials_are_checked() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    app.call("GET", "/v1/models", None, None).await.assert_error(401);
+    let v = app.call("GET", "/v1/models", Some("pai-0000000000"), None).await.assert_error(401);
+    assert_eq!(v["error"]["code"], "invalid_api_key");
+    app.call("GET", "/v1/models", Some("sk-something"), None).await.assert_error(401);
+    let mut r = request("GET", "/v1/models", None, None);
+    r.headers_mut().insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+    app.send(r).await.assert_error(401);
+    let v = app.call("GET", "/v1/models", Some(&key), None).await.json();
+    assert_eq!(v["object"], "list");
+    assert!(v["data"].as_array().unwrap().iter().any(|m| m["id"] == "pai"));
+}
+
+#[tokio::test]
+async fn keys_are_shown_once_listed_by_prefix_and_revocable() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let r = app.call("POST", "/api/keys", Some(&key), Some(json!({"name": "laptop"}))).await;
+    assert_eq!(r.status, 201);
+    let created = r.json();
+    let new_key = created["key"].as_str().unwrap().to_string();
+    app.call("GET", "/api/me", Some(&new_key), None).await.json();
+    let list = app.call("GET", "/api/keys", Some(&key), None).await;
+    assert!(!list.text().contains(&new_key), "a listed key never shows the secret");
+    assert_eq!(list.json()["data"].as_array().unwrap().len(), 2);
+    let id = created["id"].as_i64().unwrap();
+    let r = app.call("DELETE", &format!("/api/keys/{id}"), Some(&key), None).await;
+    assert!(r.json()["revoked_at"].is_string());
+    app.call("GET", "/api/me", Some(&new_key), None).await.assert_error(401);
+}
+
+/// Login, the session cookie, CSRF on changes, logout.
+#[tokio::test]
+async fn browser_sessions_need_csrf_for_changes_and_end_at_logout() {
+    let app = App::new().await;
+    app.user("minji", false).await;
+    app.call("POST", "/api/session", None, Some(json!({"name": "minji", "password": "wrong-password"})))
+        .await
+        .assert_error(401);
+    app.call("POST", "/api/session", None, Some(json!({"name": "nobody", "password": "password-nobody"})))
+        .await
+        .assert_error(401);
+    let r = app.call("POST", "/api/session", None, Some(json!({"name": "minji", "password": "password-minji"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cookie = r.headers[header::SET_COOKIE].to_str().unwrap().to_string();
+    for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie} lacks {attr}");
+    }
+    let csrf = r.json()["csrf_token"].as_str().unwrap().to_string();
+    let session = cookie.split(';').next().unwrap().to_string();
+    let with_cookie = |method: &str, path: &str, body: Option<Value>, csrf: Option<&str>| {
+        let mut r = request(method, path, None, body.map(|b| b.to_string()));
+        r.headers_mut().insert(header::COOKIE, session.parse().unwrap());
+        if let Some(c) = csrf {
+            r.headers_mut().insert("x-csrf-token", c.parse().unwrap());
+        }
+        r
+    };
+    let me = app.send(with_cookie("GET", "/api/me", None, None)).await.json();
+    assert_eq!((me["name"].as_str(), me["csrf_token"].as_str()), (Some("minji"), Some(csrf.as_str())));
+    let body = json!({"title": "hi"});
+    app.send(with_cookie("POST", "/api/conversations", Some(body.clone()), None)).await.assert_error(403);
+    app.send(with_cookie("POST", "/api/conversations", Some(body.clone()), Some("forged"))).await.assert_error(403);
+    assert_eq!(app.send(with_cookie("POST", "/api/conversations", Some(body), Some(&csrf))).await.status, 201);
+    assert_eq!(app.send(with_cookie("DELETE", "/api/session", None, Some(&csrf))).await.status, 204);
+    let v = app.send(with_cookie("GET", "/api/me", None, None)).await.assert_error(401);
+    assert_eq!(v["error"]["code"], "session_expired");
+}
+
+#[tokio::test]
+async fn admins_manage_users_and_deleting_one_deletes_their_data() {
+    let app = App::new().await;
+    let (_, admin) = app.user("root", true).await;
+    let (tom, tom_key) = app.user("tom", false).await;
+    app.call("GET", "/api/admin/users", Some(&tom_key), None).await.assert_error(403);
+    app.call("POST", "/api/memories", Some(&tom_key), Some(json!({"text": "I like jazz"}))).await;
+    let r = app
+        .call("POST", "/api/admin/users", Some(&admin), Some(json!({"name": "hana", "password": "long-enough-pw"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    app.call("POST", "/api/admin/users", Some(&admin), Some(json!({"name": "hana", "password": "long-enough-pw"})))
+        .await
+        .assert_error(409);
+    app.call("POST", "/api/admin/users", Some(&admin), Some(json!({"name": "x", "password": "short"})))
+        .await
+        .assert_error(400);
+    app.call("POST", "/api/admin/users", Some(&admin), Some(json!({"name": "y", "password": "long-enough", "timezone": "Mars/Olympus"})))
+        .await
+        .assert_error(400);
+    let path = format!("/api/admin/users/{}", tom.id);
+    app.call("PATCH", &path, Some(&admin), Some(json!({"disabled": true}))).await;
+    app.call("GET", "/api/me", Some(&tom_key), None).await.assert_error(401);
+    app.call("PATCH", &path, Some(&admin), Some(json!({"disabled": false}))).await;
+    app.call("GET", "/api/me", Some(&tom_key), None).await.json();
+    assert_eq!(app.call("DELETE", &path, Some(&admin), None).await.status, 204);
+    app.call("GET", "/api/me", Some(&tom_key), None).await.assert_error(401);
+    assert!(app.store().memories(tom.id, true).await.unwrap().is_empty());
+    app.call("DELETE", &path, Some(&admin), None).await.assert_error(404);
+}
+
+#[tokio::test]
+async fn signup_is_closed_unless_configured() {
+    let app = App::new().await;
+    app.call("POST", "/api/signup", None, Some(json!({"name": "eve", "password": "password-eve"})))
+        .await
+        .assert_error(403);
+    let open = App::with(ServerSettings { open_signup: true, ..Default::default() }).await;
+    let r = open.call("POST", "/api/signup", None, Some(json!({"name": "eve", "password": "password-eve"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["admin"], false);
+}
+
+#[tokio::test]
+async fn the_request_rate_is_limited_per_user() {
+    let app = App::with(ServerSettings {
+        limits: pai_server::limits::Limits { requests_per_minute: 3, ..Default::default() },
+        ..Default::default()
+    })
+    .await;
+    let (_, a) = app.user("a", false).await;
+    let (_, b) = app.user("b", false).await;
+    for _ in 0..3 {
+        assert_eq!(app.call("GET", "/api/me", Some(&a), None).await.status, 200);
+    }
+    let r = app.call("GET", "/api/me", Some(&a), None).await;
+    r.assert_error(429);
+    let after: u64 = r.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&after));
+    assert_eq!(app.call("GET", "/api/me", Some(&b), None).await.status, 200, "others are not slowed");
+}
+
+#[tokio::test]
+async fn too_many_generations_at_once_is_a_429_that_stores_nothing() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    let _a = app.state.gate.acquire(minji.id).await.unwrap();
+    let _b = tokio::spawn({
+        let gate = app.state.gate.clone();
+        async move { gate.acquire(minji.id).await.map(|_p| ()) }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("hi"))).await;
+    r.assert_error(429);
+    assert!(r.headers.contains_key(header::RETRY_AFTER));
+    assert!(app.store().conversations(minji.id).await.unwrap().is_empty());
+}
+
+/// Streams tokens forever, slowly, and notes when it is dropped.
+struct Endless {
+    dropped: Arc<AtomicBool>,
+    tokens: Arc<AtomicUsize>,
+}
+
+struct DropFlag(Arc<AtomicBool>);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl ChatModel for Endless {
+    fn id(&self) -> &str {
+        "fake"
+    }
+    fn context_length(&self) -> u32 {
+        4096
+    }
+    fn chat(&self, _request: ChatRequest) -> ChatStream {
+        let flag = DropFlag(self.dropped.clone());
+        let tokens = self.tokens.clone();
+        Box::pin(futures_util::stream::unfold((flag, tokens), |(flag, tokens)| async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokens.fetch_add(1, Ordering::SeqCst);
+            Some((Ok(ChatEvent::Delta("tok ".into())), (flag, tokens)))
+        }))
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_cancels_its_generation() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let tokens = Arc::new(AtomicUsize::new(0));
+    let endless = Arc::new(Endless { dropped: dropped.clone(), tokens: tokens.clone() });
+    let app = App::with_chat(ServerSettings::default(), Arc::new(FakeChatModel::default()), endless).await;
+    let (_, key) = app.user("minji", false).await;
+    let mut body = chat("talk forever");
+    body["stream"] = json!(true);
+    let response = pai_server::router(app.state.clone())
+        .oneshot(request("POST", "/v1/chat/completions", Some(&key), Some(body.to_string())))
+        .await
+        .unwrap();
+    let mut frames = response.into_body().into_data_stream();
+    for _ in 0..3 {
+        frames.next().await.unwrap().unwrap();
+    }
+    assert_eq!(app.state.gate.depth().0, 1);
+    drop(frames);
+    for _ in 0..100 {
+        if dropped.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(dropped.load(Ordering::SeqCst), "generation still running after the client left");
+    let at_drop = tokens.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(tokens.load(Ordering::SeqCst), at_drop);
+    assert_eq!(app.state.gate.depth(), (0, 0), "the slot is free again");
+}
+
+#[tokio::test]
+async fn embeddings_come_as_floats_or_base64() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let body = json!({"model": "pai", "input": ["부산으로 이사했어", "I moved to Busan"]});
+    let v = app.call("POST", "/v1/embeddings", Some(&key), Some(body)).await.json();
+    assert_eq!(v["object"], "list");
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    let floats: Vec<f32> =
+        v["data"][1]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    assert_eq!(floats.len(), 64);
+    let body = json!({"model": "pai", "input": "I moved to Busan", "encoding_format": "base64"});
+    let v = app.call("POST", "/v1/embeddings", Some(&key), Some(body)).await.json();
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(v["data"][0]["embedding"].as_str().unwrap()).unwrap();
+    let decoded: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(decoded, floats);
+    for bad in [
+        json!({"model": "pai", "input": []}),
+        json!({"model": "pai", "input": [1, 2, 3]}),
+        json!({"model": "pai", "input": "x", "dimensions": 3}),
+        json!({"model": "pai", "input": "x", "encoding_format": "hex"}),
+        json!({"model": "pai", "input": ""}),
+    ] {
+        app.call("POST", "/v1/embeddings", Some(&key), Some(bad)).await.assert_error(400);
+    }
+    app.call("POST", "/v1/embeddings", Some(&key), Some(json!({"model": "ada", "input": "x"}))).await.assert_error(404);
+}
+
+#[tokio::test]
+async fn memories_over_rest_crud_search_recall_export() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    let r = app
+        .call("POST", "/api/memories", Some(&key), Some(json!({"text": "I moved to Busan", "subject": "home"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_i64().unwrap();
+    let path = format!("/api/memories/{id}");
+    let v = app.call("PATCH", &path, Some(&key), Some(json!({"text": "I moved to Busan in 2025"}))).await.json();
+    assert_eq!(v["text"], "I moved to Busan in 2025");
+    let d = app.call("GET", &path, Some(&key), None).await.json();
+    assert_eq!(d["memory"]["id"], id);
+    assert!(d["history"].is_array() && d["sources"].is_array() && d["decisions"].is_array());
+    let hits = app.call("GET", "/api/memories/search?q=Busan", Some(&key), None).await.json();
+    assert_eq!(hits["data"][0]["text"], "I moved to Busan in 2025");
+    let hits = app.call("POST", "/api/recall", Some(&key), Some(json!({"query": "where do I live", "k": 3}))).await;
+    let hits = hits.json();
+    assert!(hits["data"][0]["provenance"].is_object(), "{hits}");
+    let export = app.call("GET", "/api/memories/export", Some(&key), None).await.json();
+    assert_eq!(export["format"], "pai-memories/1");
+    assert_eq!(export["memories"].as_array().unwrap().len(), 1);
+    app.call("DELETE", "/api/memories", Some(&key), None).await.assert_error(400);
+    assert_eq!(app.store().memories(minji.id, true).await.unwrap().len(), 1);
+    assert_eq!(app.call("DELETE", &path, Some(&key), None).await.status, 204);
+    app.call("GET", &path, Some(&key), None).await.assert_error(404);
+    app.call("POST", "/api/memories", Some(&key), Some(json!({"text": "a"}))).await;
+    app.call("POST", "/api/memories", Some(&key), Some(json!({"text": "b"}))).await;
+    let v = app.call("DELETE", "/api/memories?all=true", Some(&key), None).await.json();
+    assert_eq!(v["deleted"], 2);
+}
+
+#[tokio::test]
+async fn conversations_over_rest() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let c = app.call("POST", "/api/conversations", Some(&key), Some(json!({"title": "Trip"}))).await.json();
+    let path = format!("/api/conversations/{}", c["id"]);
+    app.model.push(Ok("Have fun in Jeju!".into()));
+    let r = app.call("POST", &format!("{path}/messages"), Some(&key), Some(json!({"content": "Going to Jeju"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["answer"]["content"], "Have fun in Jeju!");
+    let v = app.call("PATCH", &path, Some(&key), Some(json!({"title": "Jeju trip"}))).await.json();
+    assert_eq!(v["title"], "Jeju trip");
+    let full = app.call("GET", &path, Some(&key), None).await.json();
+    assert_eq!(full["messages"].as_array().unwrap().len(), 2);
+    let list = app.call("GET", "/api/conversations", Some(&key), None).await.json();
+    assert_eq!(list["data"][0]["title"], "Jeju trip");
+    assert_eq!(app.call("DELETE", &path, Some(&key), None).await.status, 204);
+    app.call("GET", &path, Some(&key), None).await.assert_error(404);
+}
+
+#[tokio::test]
+async fn an_import_runs_in_the_background_with_progress() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    let file = json!([
+        {"title": "Moving", "messages": [
+            {"role": "user", "content": "I moved to Busan", "created_at": "2026-03-01T10:00:00+09:00", "external_id": "k1"},
+            {"role": "assistant", "content": "Nice!", "created_at": "2026-03-01T10:01:00+09:00"}]},
+        {"title": "Family", "messages": [
+            {"role": "user", "content": "My daughter is Jiwoo", "created_at": "2026-03-02T10:00:00+09:00", "external_id": "k2"}]}
+    ]);
+    let r = app.call("POST", "/api/imports?name=chat.json", Some(&key), Some(file.clone())).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let path = format!("/api/imports/{}", r.json()["id"]);
+    let mut record = Value::Null;
+    for _ in 0..200 {
+        record = app.call("GET", &path, Some(&key), None).await.json();
+        if record["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(record["state"], "done", "{record}");
+    assert_eq!((record["total"].as_u64(), record["done"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(record["report"]["conversations"], 2);
+    assert_eq!(app.store().conversations(minji.id).await.unwrap().len(), 2);
+    // A broken file is refused whole: no record, nothing stored.
+    let r = app
+        .send(request("POST", "/api/imports", Some(&key), Some(r#"[{"title": "x", "messages": [{"role": "robot"}]}]"#.into())))
+        .await;
+    r.assert_error(400);
+    assert_eq!(app.call("GET", "/api/imports", Some(&key), None).await.json()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(app.store().conversations(minji.id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn metrics_health_and_openapi() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    app.model.push(Ok("hi there".into()));
+    app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("hello"))).await;
+    app.call("GET", "/api/memories/77", Some(&key), None).await;
+    assert_eq!(app.call("GET", "/healthz", None, None).await.status, 200);
+    assert_eq!(app.call("GET", "/readyz", None, None).await.status, 200);
+    let text = app.call("GET", "/metrics", None, None).await.text();
+    for needle in [
+        "pai_http_requests_total{method=\"POST\",route=\"/v1/chat/completions\",status=\"200\"} 1",
+        "pai_http_requests_total{method=\"GET\",route=\"/api/memories/{id}\",status=\"404\"} 1",
+        "pai_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/chat/completions\"} 1",
+        "pai_generated_tokens_total 2",
+        "pai_generations_waiting 0",
+        "pai_extraction_jobs{state=\"pending\"} 1",
+    ] {
+        assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
+    }
+    // Every documented operation is routed (a missing one would be 404 unknown_route or 405).
+    let doc = app.call("GET", "/openapi.json", None, None).await.json();
+    let mut operations = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            operations += 1;
+            let r = app.call(&method.to_uppercase(), &path.replace("{id}", "1"), None, None).await;
+            assert_ne!(r.status, 405, "{method} {path}");
+            if r.status == 404 {
+                assert_ne!(r.json()["error"]["code"], "unknown_route", "{method} {path} is documented but not routed");
+            }
+        }
+    }
+    assert!(operations >= 35, "{operations}");
+    let docs = app.call("GET", "/docs", None, None).await;
+    assert_eq!(docs.status, 200);
+    assert!(docs.text().contains("/openapi.json"));
+}
+
+#[tokio::test]
+async fn model_errors_mid_stream_arrive_as_an_error_event() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    app.model.push(Err(pai_core::Error::unavailable("inference server down")));
+    let mut body = chat("hi");
+    body["stream"] = json!(true);
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+    let data = sse_data(&r.text());
+    assert!(data.iter().any(|d| d.contains("inference server down")), "{data:?}");
+    // Non-streamed: a 503 with Retry-After.
+    app.model.push(Err(pai_core::Error::unavailable("inference server down")));
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("hi"))).await;
+    r.assert_error(503);
+}

@@ -1,0 +1,123 @@
+//! A server over a fresh SQLite file, a scripted chat model and the fake
+//! embedder, driven in-process through the router (no sockets).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use pai_assistant::conversation::{Assistant, Settings};
+use pai_core::accounts::Accounts;
+use pai_core::store::{Store, User};
+use pai_core::{ChatModel, Embedder};
+use pai_engine::{FakeChatModel, FakeEmbedder};
+use pai_server::{AppState, ServerSettings, SharedState, router, secrets};
+use pai_store::SqliteStore;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub struct App {
+    pub state: SharedState,
+    pub store: Arc<SqliteStore>,
+    pub model: Arc<FakeChatModel>,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// An OpenAI-shaped error with this status.
+    pub fn assert_error(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text());
+        let v = self.json();
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+        assert!(v["error"]["type"].is_string(), "{v}");
+        v
+    }
+}
+
+fn db_path() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir =
+        std::env::temp_dir().join(format!("pai-server-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("pai.db")
+}
+
+impl App {
+    pub async fn new() -> App {
+        Self::with(ServerSettings::default()).await
+    }
+
+    pub async fn with(settings: ServerSettings) -> App {
+        Self::with_model(settings, Arc::new(FakeChatModel::default())).await
+    }
+
+    pub async fn with_model(settings: ServerSettings, model: Arc<FakeChatModel>) -> App {
+        Self::with_chat(settings, model.clone(), model).await
+    }
+
+    pub async fn with_chat(settings: ServerSettings, model: Arc<FakeChatModel>, chat: Arc<dyn ChatModel>) -> App {
+        let embedder: Arc<dyn Embedder> = Arc::new(FakeEmbedder::new(64));
+        let store = Arc::new(SqliteStore::open(&db_path(), 64).await.unwrap());
+        let assistant = Arc::new(Assistant::new(store.clone(), chat, embedder, Settings::default()));
+        let state = AppState::new(store.clone(), store.clone(), assistant, settings);
+        App { state, store, model }
+    }
+
+    /// A user with a password ("password-<name>") and an API key.
+    pub async fn user(&self, name: &str, admin: bool) -> (User, String) {
+        let hash = secrets::hash_password(format!("password-{name}")).await.unwrap();
+        let user = self.store.create_account(name, "Asia/Seoul", Some(&hash), admin).await.unwrap();
+        let (key, prefix) = secrets::new_api_key();
+        self.store.create_api_key(user.id, "test", &prefix, &secrets::digest(&key)).await.unwrap();
+        (user, key)
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Response {
+        let response = router(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Response { status, headers, body }
+    }
+
+    /// A JSON request with an API key (or none).
+    pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Response {
+        self.send(request(method, path, key, body.map(|b| b.to_string()))).await
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+}
+
+pub fn request(method: &str, path: &str, key: Option<&str>, body: Option<String>) -> Request<Body> {
+    let mut r = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+    if let Some(k) = key {
+        r = r.header(header::AUTHORIZATION, format!("Bearer {k}"));
+    }
+    match body {
+        Some(b) => r.header(header::CONTENT_TYPE, "application/json").body(Body::from(b)).unwrap(),
+        None => r.body(Body::empty()).unwrap(),
+    }
+}
+
+/// The `data:` payloads of a server-sent event stream.
+pub fn sse_data(text: &str) -> Vec<String> {
+    text.lines().filter_map(|l| l.strip_prefix("data: ")).map(str::to_string).collect()
+}
