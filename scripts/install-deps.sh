@@ -2,7 +2,7 @@
 # Installs the system packages pai needs to build and test on Debian/Ubuntu.
 # As root it installs what is missing with apt; otherwise it lists them.
 set -euo pipefail
-pkgs=(cmake clang libclang-dev pkg-config make gcc g++ python3 python3-pip unzip curl)
+pkgs=(cmake clang libclang-dev pkg-config make gcc g++ python3 python3-pip python3-venv unzip curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -10,6 +10,10 @@ done
 # pip may come from elsewhere (pyenv, venv): only insist on the Debian one if there is none.
 if python3 -m pip --version >/dev/null 2>&1; then
   missing=("${missing[@]/python3-pip}")
+fi
+# Same for venv (the OpenAI SDK test installs the SDK into one).
+if python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  missing=("${missing[@]/python3-venv}")
 fi
 missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
 if [ ${#missing[@]} -gt 0 ]; then
