@@ -663,3 +663,17 @@ async fn model_errors_mid_stream_arrive_as_an_error_event() {
     let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("hi"))).await;
     r.assert_error(503);
 }
+
+#[tokio::test]
+async fn a_prompt_too_long_for_the_context_is_refused_before_anything_is_stored() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    let long = "word ".repeat(4000);
+    let v = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat(&long))).await.assert_error(400);
+    assert_eq!(v["error"]["code"], "context_length_exceeded");
+    let mut body = chat(&long);
+    body["conversation"] = json!("new");
+    app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await.assert_error(400);
+    assert!(app.store().conversations(minji.id).await.unwrap().is_empty());
+    assert!(app.model.requests().is_empty());
+}

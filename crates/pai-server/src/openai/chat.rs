@@ -330,7 +330,8 @@ struct Prepared {
     recalled: Vec<Recalled>,
 }
 
-async fn prepare(state: &SharedState, user: UserId, c: &mut Checked) -> ApiResult<Prepared> {
+/// `room`: tokens of the context the request's own messages leave free.
+async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize) -> ApiResult<Prepared> {
     let now = Utc::now();
     let last_user = c.messages.iter().rev().find(|m| m.role == Role::User).expect("checked").content.clone();
     if !c.memory {
@@ -380,7 +381,7 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked) -> ApiResul
             recalled.retain(|r| r.item != ItemRef::Message(stored.id));
             recalled.truncate(STATELESS_RECALL);
             request_messages = c.messages.clone();
-            let recalled = with_memories(state, &mut request_messages, recalled);
+            let recalled = with_memories(state, &mut request_messages, recalled, room);
             Turn {
                 user,
                 conversation,
@@ -399,10 +400,11 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked) -> ApiResul
 }
 
 /// Adds what pai recalls to the system prompt of a stateless request, as many
-/// items as fit in a third of the context; returns the ones used.
-fn with_memories(state: &SharedState, messages: &mut Vec<Message>, recalled: Vec<Recalled>) -> Vec<Recalled> {
+/// items as fit in a third of the context (and half the room the messages
+/// leave, the rest being the answer's); returns the ones used.
+fn with_memories(state: &SharedState, messages: &mut Vec<Message>, recalled: Vec<Recalled>, room: usize) -> Vec<Recalled> {
     let model = &state.assistant.model;
-    let budget = model.context_length() as usize / 3;
+    let budget = (model.context_length() as usize / 3).min(room / 2);
     let mut block = String::from("\n\nWhat you know about the user (cite as [m<id>] when you use it):\n");
     let mut used = Vec::new();
     for r in recalled {
@@ -457,16 +459,16 @@ pub async fn completions(
         c.conversation = Some(ConversationRef::Text(v.to_string()));
     }
     let user = caller.user.id;
-    // Refused before anything is stored: a 429 changes nothing.
-    let permit = state.gate.acquire(user).await?;
-    let started = Instant::now();
-    let mut prepared = prepare(&state, user, &mut c).await?;
-    if let Some(tools) = &c.tools {
-        add_instructions(&mut prepared.request.messages, &tools.instructions());
-    }
-    prepared.request.constraint = c.constraint.clone();
+    // Everything that can refuse the request comes before the first write.
+    let instructions = c.tools.as_ref().map(|t| t.instructions()).unwrap_or_default();
     let context = state.assistant.model.context_length() as usize;
-    let needed = prompt_tokens(&state, &prepared.request.messages);
+    let own: &[Message] = if c.conversation.is_some() && c.memory {
+        // The server has the history: only the new message must fit.
+        std::slice::from_ref(c.messages.iter().rev().find(|m| m.role == Role::User).expect("checked"))
+    } else {
+        &c.messages
+    };
+    let needed = prompt_tokens(&state, own) + state.assistant.model.count_tokens(&instructions);
     if needed >= context {
         return Err(ApiError::bad_request(format!(
             "the messages take about {needed} tokens; this model's context holds {context}"
@@ -474,6 +476,13 @@ pub async fn completions(
         .code("context_length_exceeded")
         .param("messages"));
     }
+    let permit = state.gate.acquire(user).await?;
+    let started = Instant::now();
+    let mut prepared = prepare(&state, user, &mut c, context - needed).await?;
+    if c.tools.is_some() {
+        add_instructions(&mut prepared.request.messages, &instructions);
+    }
+    prepared.request.constraint = c.constraint.clone();
     let id = format!("chatcmpl-{}", random_hex(12));
     let mut response = if c.stream {
         stream(state.clone(), prepared, c, id, permit, started).into_response()
