@@ -52,15 +52,19 @@ local i = 0
 request = function()
   i = i + 1
   local body = string.format('{"query": "%s", "k": 10}', queries[(i % #queries) + 1])
-  return wrk.format("POST", "/api/recall", {["Content-Type"] = "application/json"}, body)
+  -- wrk.format's headers replace wrk.headers (which hold -H): pass them on.
+  local headers = {}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/api/recall", headers, body)
 end
 LUA
 auth="Authorization: Bearer ${keys[0]}"
 summary() { grep -E "Requests/sec|^ +50%|^ +99%|Non-2xx|Socket errors" | sed 's/^ */    /'; }
 echo "== GET /healthz, 64 connections, ${seconds}s (the HTTP stack's ceiling)"
 wrk -t2 -c64 -d"${seconds}s" --latency "$url/healthz" | summary
-echo "== GET /api/memories ($memories memories), 64 connections, ${seconds}s"
-wrk -t2 -c64 -d"${seconds}s" --latency -H "$auth" "$url/api/memories" | summary
+echo "== GET /api/memories (a page of 100 of $memories), 64 connections, ${seconds}s"
+wrk -t2 -c64 -d"${seconds}s" --latency -H "$auth" "$url/api/memories?limit=100" | summary
 echo "== POST /api/recall (k=10, KO/EN queries, e5 query embedding included), 64 connections, ${seconds}s"
 wrk -t2 -c64 -d"${seconds}s" --latency -H "$auth" -s "$data/recall.lua" "$url/api/recall" | summary
 

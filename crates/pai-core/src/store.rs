@@ -374,6 +374,14 @@ pub trait Store: Send + Sync {
     async fn predecessors(&self, user: UserId, id: MemoryId) -> Result<Vec<Memory>>;
     /// Current memories, newest first; with `include_history`, superseded ones too.
     async fn memories(&self, user: UserId, include_history: bool) -> Result<Vec<Memory>>;
+    /// One page of `memories`: at most `limit`, newest first, older than `before` when given.
+    async fn memories_page(
+        &self,
+        user: UserId,
+        include_history: bool,
+        before: Option<MemoryId>,
+        limit: usize,
+    ) -> Result<Vec<Memory>>;
     /// Changes a memory's text (a merge or a user's edit); sources are added to.
     async fn update_memory(&self, user: UserId, id: MemoryId, text: &str, sources: &[MessageId]) -> Result<Memory>;
     /// Ends `old` at `at` and adds `new` in its place, in one transaction.

@@ -23,7 +23,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("delete", "/api/conversations/{id}", "Conversations", "Delete a conversation and its messages (memories stay)."),
     ("get", "/api/conversations/{id}/messages", "Conversations", "Messages, oldest first."),
     ("post", "/api/conversations/{id}/messages", "Conversations", "Say {\"content\"}; the answer comes back whole."),
-    ("get", "/api/memories", "Memories", "Current memories (?history=true for superseded ones too)."),
+    ("get", "/api/memories", "Memories", "Current memories, newest first, a page at a time (?limit=100&before=<next_before>; ?history=true adds superseded ones)."),
     ("post", "/api/memories", "Memories", "Add a memory by hand: {\"text\", \"kind\", \"subject\", \"importance\"}."),
     ("delete", "/api/memories", "Memories", "Delete every memory: ?all=true."),
     ("get", "/api/memories/search", "Memories", "Search memories: ?q=...&k=10."),

@@ -550,6 +550,14 @@ async fn memories_over_rest_crud_search_recall_export() {
     app.call("GET", &path, Some(&key), None).await.assert_error(404);
     app.call("POST", "/api/memories", Some(&key), Some(json!({"text": "a"}))).await;
     app.call("POST", "/api/memories", Some(&key), Some(json!({"text": "b"}))).await;
+    // Pages: newest first, `next_before` leads on, the last page says so.
+    let first = app.call("GET", "/api/memories?limit=1", Some(&key), None).await.json();
+    assert_eq!(first["data"][0]["text"], "b");
+    let next = first["next_before"].as_i64().unwrap();
+    let second = app.call("GET", &format!("/api/memories?limit=1&before={next}"), Some(&key), None).await.json();
+    assert_eq!(second["data"][0]["text"], "a");
+    assert!(second["next_before"].is_null());
+    app.call("GET", "/api/memories?limit=0", Some(&key), None).await.assert_error(400);
     let v = app.call("DELETE", "/api/memories?all=true", Some(&key), None).await.json();
     assert_eq!(v["deleted"], 2);
 }

@@ -19,19 +19,40 @@ use crate::state::SharedState;
 /// Most items one search or recall returns.
 const MAX_K: usize = 100;
 
+/// Most memories one page holds.
+const MAX_PAGE: usize = 1000;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     #[serde(default)]
     history: bool,
+    /// Page size (default 100).
+    #[serde(default)]
+    limit: Option<usize>,
+    /// Only memories older than this id: the previous page's `next_before`.
+    #[serde(default)]
+    before: Option<i64>,
 }
 
+/// Newest first, a page at a time: `{"data": [...], "next_before": id or null}`.
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(json!({"data": state.store.memories(caller.user.id, q.history).await?})))
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_PAGE}")).param("limit"));
+    }
+    // One more than asked tells whether another page follows.
+    let mut page =
+        state.store.memories_page(caller.user.id, q.history, q.before.map(MemoryId), limit + 1).await?;
+    let next = (page.len() > limit).then(|| {
+        page.truncate(limit);
+        page.last().map(|m| m.id)
+    });
+    Ok(axum::Json(json!({"data": page, "next_before": next.flatten()})))
 }
 
 #[derive(Deserialize)]

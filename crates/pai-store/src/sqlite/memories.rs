@@ -139,14 +139,22 @@ pub(super) async fn predecessors(pool: &SqlitePool, user: UserId, id: MemoryId) 
     Ok(out)
 }
 
-pub(super) async fn list(pool: &SqlitePool, user: UserId, include_history: bool) -> Result<Vec<Memory>> {
+pub(super) async fn list(
+    pool: &SqlitePool,
+    user: UserId,
+    include_history: bool,
+    before: Option<MemoryId>,
+    limit: Option<usize>,
+) -> Result<Vec<Memory>> {
     let rows = sqlx::query(concat!(
         "SELECT ",
         columns!(),
-        " FROM memories WHERE user_id = ? AND (? OR valid_to IS NULL) ORDER BY id DESC"
+        " FROM memories WHERE user_id = ? AND (? OR valid_to IS NULL) AND id < ? ORDER BY id DESC LIMIT ?"
     ))
     .bind(user.0)
     .bind(include_history)
+    .bind(before.map_or(i64::MAX, |b| b.0))
+    .bind(limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64))
     .fetch_all(pool)
     .await
     .db()?;

@@ -396,7 +396,17 @@ impl Store for SqliteStore {
     }
 
     async fn memories(&self, user: UserId, include_history: bool) -> Result<Vec<Memory>> {
-        memories::list(&self.pool, user, include_history).await
+        memories::list(&self.pool, user, include_history, None, None).await
+    }
+
+    async fn memories_page(
+        &self,
+        user: UserId,
+        include_history: bool,
+        before: Option<MemoryId>,
+        limit: usize,
+    ) -> Result<Vec<Memory>> {
+        memories::list(&self.pool, user, include_history, before, Some(limit)).await
     }
 
     async fn update_memory(&self, user: UserId, id: MemoryId, text: &str, sources: &[MessageId]) -> Result<Memory> {
