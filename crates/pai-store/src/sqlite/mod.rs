@@ -46,6 +46,24 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file, brings its schema up to
     /// date, and sizes the vector index for `vector_dimension` (the embedder's).
     pub async fn open(path: &Path, vector_dimension: usize) -> Result<Self> {
+        let store = Self::open_unindexed(path).await?;
+        vectors::prepare(&store.pool, vector_dimension).await?;
+        Ok(SqliteStore { dimension: vector_dimension, ..store })
+    }
+
+    /// Opens the database for work that never touches vectors (accounts,
+    /// keys), keeping whatever vector index it has: no embedding model needed.
+    pub async fn open_for_accounts(path: &Path) -> Result<Self> {
+        let mut store = Self::open_unindexed(path).await?;
+        let dim: Option<String> = sqlx::query_scalar("SELECT value FROM store_meta WHERE key = 'vector_dimension'")
+            .fetch_optional(&store.pool)
+            .await
+            .db()?;
+        store.dimension = dim.and_then(|d| d.parse().ok()).unwrap_or(0);
+        Ok(store)
+    }
+
+    async fn open_unindexed(path: &Path) -> Result<Self> {
         vectors::register_extension();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -66,9 +84,8 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| Error::unavailable(format!("cannot open the database {}: {e}", path.display())))?;
-        let store = SqliteStore { pool, dimension: vector_dimension };
+        let store = SqliteStore { pool, dimension: 0 };
         store.migrate().await?;
-        vectors::prepare(&store.pool, vector_dimension).await?;
         Ok(store)
     }
 

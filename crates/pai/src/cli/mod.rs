@@ -67,6 +67,14 @@ pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<pai_store::Sqlit
     Ok((Arc::new(store), embedder))
 }
 
+/// The database for account work: no embedding model is loaded.
+pub async fn open_accounts(config: &Config) -> anyhow::Result<pai_store::SqliteStore> {
+    let path = config.database();
+    pai_store::SqliteStore::open_for_accounts(&path)
+        .await
+        .with_context(|| format!("opening the database {}", path.display()))
+}
+
 pub async fn open_memory(config: &Config) -> anyhow::Result<Memory> {
     let (store, embedder) = open_store(config).await?;
     let user = match store.user_by_name(&config.user).await? {

@@ -77,7 +77,7 @@ async fn find(store: &dyn Store, name: &str) -> anyhow::Result<User> {
 }
 
 pub async fn run_user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
-    let (store, _) = super::open_store(config).await?;
+    let store = super::open_accounts(config).await?;
     match cmd {
         UserCommand::Add { name, admin, password_stdin, timezone } => {
             let tz = timezone.unwrap_or_else(|| config.timezone());
@@ -88,7 +88,7 @@ pub async fn run_user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             println!("Created user {} (id {}{}), time zone {}.", user.name, user.id, if admin { ", admin" } else { "" }, tz);
         }
         UserCommand::Passwd { name, password_stdin } => {
-            let user = find(&*store, &name).await?;
+            let user = find(&store, &name).await?;
             let hash = secrets::hash_password(read_password(password_stdin)?).await?;
             store.set_password(user.id, &hash).await?;
             println!("Password of {} changed.", user.name);
@@ -109,17 +109,17 @@ pub async fn run_user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
 }
 
 pub async fn run_key(config: &Config, cmd: KeyCommand) -> anyhow::Result<()> {
-    let (store, _) = super::open_store(config).await?;
+    let store = super::open_accounts(config).await?;
     match cmd {
         KeyCommand::Create { user, name } => {
-            let user = find(&*store, &user).await?;
+            let user = find(&store, &user).await?;
             let (key, prefix) = secrets::new_api_key();
             let record = store.create_api_key(user.id, &name, &prefix, &secrets::digest(&key)).await?;
             eprintln!("API key {} for {} (shown only now; store it safely):", record.id, user.name);
             println!("{key}");
         }
         KeyCommand::List { user } => {
-            let user = find(&*store, &user).await?;
+            let user = find(&store, &user).await?;
             for k in store.api_keys(user.id).await? {
                 let state = match (k.revoked_at, k.last_used_at) {
                     (Some(t), _) => format!("revoked {}", t.format("%Y-%m-%d")),
@@ -130,7 +130,7 @@ pub async fn run_key(config: &Config, cmd: KeyCommand) -> anyhow::Result<()> {
             }
         }
         KeyCommand::Revoke { user, id } => {
-            let user = find(&*store, &user).await?;
+            let user = find(&store, &user).await?;
             store.revoke_api_key(user.id, KeyId(id)).await?;
             println!("Key {id} revoked.");
         }
