@@ -247,3 +247,29 @@ fn empty_and_batched_inputs_keep_order() {
     }
     assert!(cosine(&batch[1], &batch[2]) > 0.8, "부산 and Busan should be close");
 }
+
+/// Requests that arrive together are embedded in one batch by the worker;
+/// each must still get exactly its own vectors, of its own kind.
+#[test]
+fn concurrent_requests_grouped_by_the_worker_get_their_own_vectors() {
+    let texts = all_sentences();
+    let expected: Vec<(Vec<f32>, EmbedKind)> = texts
+        .iter()
+        .take(12)
+        .enumerate()
+        .map(|(i, t)| {
+            let kind = if i % 2 == 0 { EmbedKind::Query } else { EmbedKind::Passage };
+            (embed(&[t.clone()], kind).remove(0), kind)
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let got: Vec<Vec<f32>> = rt.block_on(async {
+        let calls = texts.iter().take(12).zip(&expected).map(|(t, (_, kind))| embedder().embed(vec![t.clone()], *kind));
+        futures_util::future::join_all(calls).await.into_iter().map(|r| r.unwrap().remove(0)).collect()
+    });
+    for (i, (g, (e, _))) in got.iter().zip(&expected).enumerate() {
+        assert!(cosine(g, e) > 0.9999, "text {i}: {}", cosine(g, e));
+    }
+    // Query and passage forms of one text differ: kinds were not mixed up.
+    assert!(cosine(&expected[0].0, &embed(&[texts[0].clone()], EmbedKind::Passage)[0]) < 0.9999);
+}

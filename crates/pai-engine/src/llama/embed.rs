@@ -24,6 +24,8 @@ use crate::gguf::{GgufInfo, ModelKind};
 const BATCH_TOKENS: u32 = 2048;
 /// Sequences (windows) one decode call takes.
 const BATCH_SEQS: u32 = 16;
+/// Texts of queued requests embedded together at most.
+const GROUP_TEXTS: usize = 64;
 
 struct Job {
     texts: Vec<String>,
@@ -128,8 +130,30 @@ impl LlamaEmbedder {
         };
         let jobs = spawn_worker("pai-embed", model, params, move |model, ctx, jobs: std_mpsc::Receiver<Job>| {
             let encoder = Encoder { model, prep, window: window as usize };
-            while let Ok(job) = jobs.recv() {
-                let _ = job.reply.send(encoder.embed(ctx, &job.texts, job.kind));
+            while let Ok(first) = jobs.recv() {
+                // Requests that queued up meanwhile (concurrent recalls) share
+                // the decode calls: one batch of many short texts costs little
+                // more than one text.
+                let mut group = vec![first];
+                let mut texts = group[0].texts.len();
+                while texts < GROUP_TEXTS {
+                    let Ok(next) = jobs.try_recv() else { break };
+                    texts += next.texts.len();
+                    group.push(next);
+                }
+                let parts: Vec<(&[String], EmbedKind)> = group.iter().map(|j| (j.texts.as_slice(), j.kind)).collect();
+                match encoder.embed_groups(ctx, &parts) {
+                    Ok(results) => {
+                        for (job, result) in group.into_iter().zip(results) {
+                            let _ = job.reply.send(Ok(result));
+                        }
+                    }
+                    Err(e) => {
+                        for job in group {
+                            let _ = job.reply.send(Err(e.clone()));
+                        }
+                    }
+                }
             }
         })?;
         Ok(LlamaEmbedder { id: model_id(path), dimension, window, jobs })
@@ -197,10 +221,21 @@ impl Encoder<'_> {
         out
     }
 
-    fn embed(&self, ctx: &mut LlamaContext, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>, Error> {
+    /// Embeds several requests' texts together; one result per request, in order.
+    fn embed_groups(&self, ctx: &mut LlamaContext, groups: &[(&[String], EmbedKind)]) -> Result<Vec<Vec<Vec<f32>>>, Error> {
+        let mut windows = Vec::new();
+        let mut offset = 0;
+        for (texts, kind) in groups {
+            windows.extend(self.windows(texts, *kind).into_iter().map(|w| Window { text: w.text + offset, ..w }));
+            offset += texts.len();
+        }
+        let mut sums = self.embed_windows(ctx, &windows, offset)?.into_iter();
+        Ok(groups.iter().map(|(texts, _)| sums.by_ref().take(texts.len()).collect()).collect())
+    }
+
+    fn embed_windows(&self, ctx: &mut LlamaContext, windows: &[Window], texts: usize) -> Result<Vec<Vec<f32>>, Error> {
         let dim = self.model.n_embd() as usize;
-        let mut sums = vec![vec![0f32; dim]; texts.len()];
-        let windows = self.windows(texts, kind);
+        let mut sums = vec![vec![0f32; dim]; texts];
         let mut batch = LlamaBatch::new(BATCH_TOKENS as usize, BATCH_SEQS as i32);
         let mut start = 0;
         while start < windows.len() {
