@@ -19,6 +19,8 @@ pub struct Config {
     pub embedding_model: String,
     /// CPU threads for local inference (default: all cores).
     pub threads: Option<usize>,
+    /// CPU threads for the local embedding model (default 1: see LocalConfig).
+    pub embedding_threads: Option<usize>,
     /// Context window for the local chat model (default: the model's, capped at 4096).
     pub context_length: Option<u32>,
     /// Override the chat template with a llama.cpp built-in name (chatml, llama3, ...).
@@ -52,6 +54,7 @@ impl Default for Config {
             chat_model: DEFAULT_CHAT_MODEL.into(),
             embedding_model: DEFAULT_EMBEDDING_MODEL.into(),
             threads: None,
+            embedding_threads: None,
             context_length: None,
             chat_template: None,
             remote_url: None,
@@ -130,6 +133,7 @@ impl Config {
     pub fn local(&self) -> pai_engine::LocalConfig {
         pai_engine::LocalConfig {
             threads: self.threads,
+            embedding_threads: self.embedding_threads,
             context_length: self.context_length,
             chat_template: self.chat_template.clone(),
         }

@@ -116,7 +116,7 @@ impl LlamaEmbedder {
         let prep = TextPrep::from_info(&info);
         let window = model.n_ctx_train().min(BATCH_TOKENS);
         let dimension = model.n_embd() as usize;
-        let threads = config.threads();
+        let threads = config.embedding_threads();
         let params = move || {
             LlamaContextParams::default()
                 .with_embeddings(true)
