@@ -685,3 +685,60 @@ async fn a_prompt_too_long_for_the_context_is_refused_before_anything_is_stored(
     assert!(app.store().conversations(minji.id).await.unwrap().is_empty());
     assert!(app.model.requests().is_empty());
 }
+
+/// Streams a fixed number of tokens, slowly.
+struct Slow;
+
+impl ChatModel for Slow {
+    fn id(&self) -> &str {
+        "fake"
+    }
+    fn context_length(&self) -> u32 {
+        4096
+    }
+    fn chat(&self, _request: ChatRequest) -> ChatStream {
+        let tokens = (0..12).map(|_| Ok(ChatEvent::Delta("tok ".into()))).chain(std::iter::once(Ok(ChatEvent::Done(
+            pai_core::Completion {
+                finish_reason: pai_core::FinishReason::Stop,
+                usage: pai_core::Usage { prompt_tokens: 1, completion_tokens: 12 },
+            },
+        ))));
+        Box::pin(futures_util::stream::iter(tokens).then(|e| async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            e
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generation_slots_go_round_robin_between_users() {
+    let settings = ServerSettings {
+        limits: pai_server::limits::Limits { generations_per_user: 3, generation_slots: 1, ..Default::default() },
+        ..Default::default()
+    };
+    let app = App::with_chat(settings, Arc::new(FakeChatModel::default()), Arc::new(Slow)).await;
+    let (_, a) = app.user("a", false).await;
+    let (_, b) = app.user("b", false).await;
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for (key, name) in [(&a, "a1"), (&a, "a2"), (&a, "a3"), (&b, "b1")] {
+        let (state, order, key) = (app.state.clone(), order.clone(), key.clone());
+        let mut body = chat("hi");
+        body["memory"] = json!(false);
+        tasks.push(tokio::spawn(async move {
+            let r = pai_server::router(state)
+                .oneshot(request("POST", "/v1/chat/completions", Some(&key), Some(body.to_string())))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            order.lock().unwrap().push(name);
+        }));
+        // Queue in this order: a's three, then b's one (all while a1 runs, ~130 ms).
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // In arrival order b would be last; round-robin serves it before a's third.
+    assert_eq!(*order.lock().unwrap(), ["a1", "a2", "b1", "a3"]);
+}
