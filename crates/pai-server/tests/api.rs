@@ -742,3 +742,26 @@ async fn generation_slots_go_round_robin_between_users() {
     // In arrival order b would be last; round-robin serves it before a's third.
     assert_eq!(*order.lock().unwrap(), ["a1", "a2", "b1", "a3"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_does_not_hold_up_the_others() {
+    let model = Arc::new(FakeChatModel::default());
+    model.push(Ok("word ".repeat(500)));
+    model.push(Ok("fine thanks".into()));
+    let app = App::with_model(ServerSettings::default(), model).await;
+    let (_, a) = app.user("a", false).await;
+    let (_, b) = app.user("b", false).await;
+    let mut body = chat("long please");
+    body["stream"] = json!(true);
+    body["max_tokens"] = json!(1000);
+    // A's response is held but its body never read, like a stalled socket.
+    let stalled = pai_server::router(app.state.clone())
+        .oneshot(request("POST", "/v1/chat/completions", Some(&a), Some(body.to_string())))
+        .await
+        .unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(5), app.call("POST", "/v1/chat/completions", Some(&b), Some(chat("hi"))))
+        .await
+        .expect("b waited behind a client that does not read");
+    assert_eq!(r.json()["choices"][0]["message"]["content"], "fine thanks");
+    drop(stalled);
+}

@@ -612,7 +612,10 @@ fn calls_text(calls: &[(String, String)]) -> String {
 /// Server-sent events. Generation runs in its own task and stops as soon as
 /// the client goes away (its channel closes), freeing the slot for others.
 fn stream(state: SharedState, prepared: Prepared, c: Checked, id: String, permit: Permit, started: Instant) -> Response {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Event>(32);
+    // Unbounded on purpose: generation must never wait for a slow reader (it
+    // holds a slot others wait for); what a stalled client can pile up is
+    // bounded by max_tokens.
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let conversation = prepared.conversation;
     let model_id = state.assistant.model.id().to_string();
     let created = Utc::now().timestamp();
@@ -635,7 +638,7 @@ fn stream(state: SharedState, prepared: Prepared, c: Checked, id: String, permit
     tokio::spawn(async move {
         let _permit = permit;
         let mut events = state.assistant.model.chat(prepared.request.clone());
-        if tx.send(chunk(json!({"role": "assistant", "content": ""}), None)).await.is_err() {
+        if tx.send(chunk(json!({"role": "assistant", "content": ""}), None)).is_err() {
             return;
         }
         let mut text = String::new();
@@ -649,7 +652,7 @@ fn stream(state: SharedState, prepared: Prepared, c: Checked, id: String, permit
                         first.get_or_insert_with(|| started.elapsed());
                         text.push_str(&piece);
                         // Tool answers are JSON for pai to parse, not text for the client.
-                        if c.tools.is_none() && tx.send(chunk(json!({"content": piece}), None)).await.is_err() {
+                        if c.tools.is_none() && tx.send(chunk(json!({"content": piece}), None)).is_err() {
                             break;
                         }
                     }
@@ -658,7 +661,7 @@ fn stream(state: SharedState, prepared: Prepared, c: Checked, id: String, permit
                         break;
                     }
                     Some(Err(e)) => {
-                        let _ = tx.send(Event::default().data(ApiError::from(e).body().to_string())).await;
+                        let _ = tx.send(Event::default().data(ApiError::from(e).body().to_string()));
                         break;
                     }
                     None => break,
@@ -674,27 +677,27 @@ fn stream(state: SharedState, prepared: Prepared, c: Checked, id: String, permit
         let answer = match &c.tools {
             Some(tools) => match tools.parse(&text) {
                 Ok(ToolAnswer::Text(t)) => {
-                    let _ = tx.send(chunk(json!({"content": t}), None)).await;
+                    let _ = tx.send(chunk(json!({"content": t}), None));
                     t
                 }
                 Ok(ToolAnswer::Calls(calls)) => {
                     reason = "tool_calls";
-                    let _ = tx.send(chunk(json!({"tool_calls": tool_calls_json(&calls, true)}), None)).await;
+                    let _ = tx.send(chunk(json!({"tool_calls": tool_calls_json(&calls, true)}), None));
                     calls_text(&calls)
                 }
                 Err(e) => {
-                    let _ = tx.send(Event::default().data(e.body().to_string())).await;
+                    let _ = tx.send(Event::default().data(e.body().to_string()));
                     return;
                 }
             },
             None => text,
         };
         keep(&state, &prepared, &answer).await;
-        let _ = tx.send(chunk(json!({}), Some(reason))).await;
+        let _ = tx.send(chunk(json!({}), Some(reason)));
         if c.include_usage {
-            let _ = tx.send(usage_chunk(usage_json(usage), pai_extension(&prepared))).await;
+            let _ = tx.send(usage_chunk(usage_json(usage), pai_extension(&prepared)));
         }
-        let _ = tx.send(Event::default().data("[DONE]")).await;
+        let _ = tx.send(Event::default().data("[DONE]"));
     });
     let events = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|e| (Ok::<_, std::convert::Infallible>(e), rx))
