@@ -50,8 +50,13 @@ pub struct Session {
 #[async_trait]
 pub trait Accounts: Send + Sync {
     /// Creates a user; `Conflict` when the name is taken.
-    async fn create_account(&self, name: &str, timezone: &str, password_hash: Option<&str>, admin: bool)
-    -> Result<User>;
+    async fn create_account(
+        &self,
+        name: &str,
+        timezone: &str,
+        password_hash: Option<&str>,
+        admin: bool,
+    ) -> Result<User>;
     async fn set_password(&self, user: UserId, password_hash: &str) -> Result<()>;
     /// The enabled user called `name` and their password hash, for a login.
     async fn login(&self, name: &str) -> Result<Option<(User, String)>>;

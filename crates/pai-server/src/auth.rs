@@ -67,10 +67,8 @@ async fn authenticate(parts: &Parts, state: &SharedState) -> ApiResult<Caller> {
         }
         return Ok(Caller { user: session.user, csrf: Some(session.csrf), session: Some(d) });
     }
-    Err(ApiError::unauthorized(
-        "no credentials: send `Authorization: Bearer <API key>` (pai key create) or log in",
-    )
-    .code("missing_credentials"))
+    Err(ApiError::unauthorized("no credentials: send `Authorization: Bearer <API key>` (pai key create) or log in")
+        .code("missing_credentials"))
 }
 
 fn invalid_key() -> ApiError {

@@ -29,7 +29,9 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::bad_request("send the body as JSON with the header Content-Type: application/json")
         }
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(format!("the body is not valid JSON: {}", source(&e))),
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::bad_request(format!("the body is not valid JSON: {}", source(&e)))
+        }
         JsonRejection::JsonDataError(e) => ApiError::bad_request(format!("the body does not fit: {}", source(&e))),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than this server accepts")

@@ -1,8 +1,8 @@
 //! Making and checking secrets: API keys and session tokens (random, stored
 //! as SHA-256 digests) and passwords (argon2id, hashed off the async threads).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use pai_core::{Error, Result};
 use sha2::{Digest, Sha256};
 

@@ -27,14 +27,17 @@ async fn a_completion_has_openai_shape_uses_memory_and_is_kept_for_learning() {
     let (minji, key) = app.user("minji", false).await;
     let m = app
         .store()
-        .add_memory(minji.id, NewMemory {
-            text: "My daughter is Jiwoo".into(),
-            kind: MemoryKind::Fact,
-            subject: Some("daughter".into()),
-            importance: 0.8,
-            valid_from: None,
-            sources: vec![],
-        })
+        .add_memory(
+            minji.id,
+            NewMemory {
+                text: "My daughter is Jiwoo".into(),
+                kind: MemoryKind::Fact,
+                subject: Some("daughter".into()),
+                importance: 0.8,
+                valid_from: None,
+                sources: vec![],
+            },
+        )
         .await
         .unwrap();
     app.model.push(Ok("Jiwoo is your daughter.".into()));
@@ -52,10 +55,7 @@ async fn a_completion_has_openai_shape_uses_memory_and_is_kept_for_learning() {
     assert_eq!(v["choices"][0]["message"]["content"], "Jiwoo is your daughter.");
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
     assert_eq!(v["usage"]["completion_tokens"], 4);
-    assert_eq!(
-        v["usage"]["total_tokens"].as_u64().unwrap(),
-        v["usage"]["prompt_tokens"].as_u64().unwrap() + 4
-    );
+    assert_eq!(v["usage"]["total_tokens"].as_u64().unwrap(), v["usage"]["prompt_tokens"].as_u64().unwrap() + 4);
     // The memory reached the system prompt, after the client's own instructions.
     let sent = &app.model.requests()[0];
     assert_eq!(sent.messages[0].role, Role::System);
@@ -66,10 +66,10 @@ async fn a_completion_has_openai_shape_uses_memory_and_is_kept_for_learning() {
     // The exchange is stored and queued for extraction.
     let conv = ConversationId(v["pai"]["conversation"].as_i64().unwrap());
     let stored = app.store().messages(minji.id, conv).await.unwrap();
-    assert_eq!(stored.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), [
-        "What is my daughter's name?",
-        "Jiwoo is your daughter."
-    ]);
+    assert_eq!(
+        stored.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+        ["What is my daughter's name?", "Jiwoo is your daughter."]
+    );
     let jobs = app.store().extraction_jobs(minji.id, Some(JobState::Pending)).await.unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].messages.len(), 2);
@@ -368,9 +368,14 @@ async fn admins_manage_users_and_deleting_one_deletes_their_data() {
     app.call("POST", "/api/admin/users", Some(&admin), Some(json!({"name": "x", "password": "short"})))
         .await
         .assert_error(400);
-    app.call("POST", "/api/admin/users", Some(&admin), Some(json!({"name": "y", "password": "long-enough", "timezone": "Mars/Olympus"})))
-        .await
-        .assert_error(400);
+    app.call(
+        "POST",
+        "/api/admin/users",
+        Some(&admin),
+        Some(json!({"name": "y", "password": "long-enough", "timezone": "Mars/Olympus"})),
+    )
+    .await
+    .assert_error(400);
     let path = format!("/api/admin/users/{}", tom.id);
     app.call("PATCH", &path, Some(&admin), Some(json!({"disabled": true}))).await;
     app.call("GET", "/api/me", Some(&tom_key), None).await.assert_error(401);
@@ -610,7 +615,12 @@ async fn an_import_runs_in_the_background_with_progress() {
     assert_eq!(app.store().conversations(minji.id).await.unwrap().len(), 2);
     // A broken file is refused whole: no record, nothing stored.
     let r = app
-        .send(request("POST", "/api/imports", Some(&key), Some(r#"[{"title": "x", "messages": [{"role": "robot"}]}]"#.into())))
+        .send(request(
+            "POST",
+            "/api/imports",
+            Some(&key),
+            Some(r#"[{"title": "x", "messages": [{"role": "robot"}]}]"#.into()),
+        ))
         .await;
     r.assert_error(400);
     assert_eq!(app.call("GET", "/api/imports", Some(&key), None).await.json()["data"].as_array().unwrap().len(), 1);
@@ -759,9 +769,12 @@ async fn a_client_that_stops_reading_does_not_hold_up_the_others() {
         .oneshot(request("POST", "/v1/chat/completions", Some(&a), Some(body.to_string())))
         .await
         .unwrap();
-    let r = tokio::time::timeout(Duration::from_secs(5), app.call("POST", "/v1/chat/completions", Some(&b), Some(chat("hi"))))
-        .await
-        .expect("b waited behind a client that does not read");
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        app.call("POST", "/v1/chat/completions", Some(&b), Some(chat("hi"))),
+    )
+    .await
+    .expect("b waited behind a client that does not read");
     assert_eq!(r.json()["choices"][0]["message"]["content"], "fine thanks");
     drop(stalled);
 }

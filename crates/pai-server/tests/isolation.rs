@@ -28,13 +28,15 @@ struct Victim {
 async fn victim(app: &App) -> Victim {
     let (user, key) = app.user("victim", false).await;
     app.model.push(Ok(format!("Noted, {SECRET} reply")));
-    let mut body = json!({"model": "pai", "messages": [{"role": "user", "content": format!("My password hint is {SECRET}")}]});
+    let mut body =
+        json!({"model": "pai", "messages": [{"role": "user", "content": format!("My password hint is {SECRET}")}]});
     body["conversation"] = json!("new");
     let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let conversation = r.json()["pai"]["conversation"].as_i64().unwrap();
     let message = app.store().messages(user.id, pai_core::store::ConversationId(conversation)).await.unwrap()[0].id.0;
-    let memory = app.call("POST", "/api/memories", Some(&key), Some(json!({"text": format!("Hint is {SECRET}")}))).await;
+    let memory =
+        app.call("POST", "/api/memories", Some(&key), Some(json!({"text": format!("Hint is {SECRET}")}))).await;
     let memory = memory.json()["id"].as_i64().unwrap();
     let job = app.store().extraction_jobs(user.id, Some(JobState::Pending)).await.unwrap()[0].id;
     // A failed job, so "retry" would really change something.
@@ -128,14 +130,16 @@ async fn an_attacker_never_reaches_the_victims_data() {
     }
     // Admin routes are closed to a non-admin whatever the id.
     for method in ["PATCH", "DELETE"] {
-        let r = app.call(method, &format!("/api/admin/users/{}", v.id), Some(&akey), Some(json!({"disabled": true}))).await;
+        let r =
+            app.call(method, &format!("/api/admin/users/{}", v.id), Some(&akey), Some(json!({"disabled": true}))).await;
         assert_eq!(r.status, 403);
     }
     app.call("GET", "/api/admin/users", Some(&akey), None).await.assert_error(403);
 
     // Ids in bodies: the conversation extension and the header.
     for c in [json!(v.conversation), json!(v.conversation.to_string())] {
-        let body = json!({"model": "pai", "conversation": c, "messages": [{"role": "user", "content": "what did I say?"}]});
+        let body =
+            json!({"model": "pai", "conversation": c, "messages": [{"role": "user", "content": "what did I say?"}]});
         app.call("POST", "/v1/chat/completions", Some(&akey), Some(body)).await.assert_error(404);
         attempts += 1;
     }
@@ -164,7 +168,9 @@ async fn an_attacker_never_reaches_the_victims_data() {
         (
             "POST",
             "/v1/chat/completions".into(),
-            Some(json!({"model": "pai", "messages": [{"role": "user", "content": format!("What is my password hint {SECRET}?")}]})),
+            Some(
+                json!({"model": "pai", "messages": [{"role": "user", "content": format!("What is my password hint {SECRET}?")}]}),
+            ),
         ),
     ] {
         let r = app.call(method, &path, Some(&akey), body).await;

@@ -581,7 +581,9 @@ async fn conversations_are_renamed_and_deleted_by_their_owner_only() {
     assert_eq!(store.rename_conversation(minji, mconv, " Moving ").await.unwrap().title, "Moving");
     assert!(matches!(store.rename_conversation(minji, mconv, "a\u{7}").await, Err(Error::Invalid(_))));
     store.delete_conversation(minji, mconv).await.unwrap();
-    assert!(store.search_text(minji, "부산으로", 10).await.unwrap().iter().all(|h| matches!(h, TextHit::Memory { .. })));
+    assert!(
+        store.search_text(minji, "부산으로", 10).await.unwrap().iter().all(|h| matches!(h, TextHit::Memory { .. }))
+    );
     assert!(store.messages_by_id(minji, &mids).await.unwrap().is_empty());
     // The memory stays, without the deleted source.
     let kept = store.memory(minji, m.id).await.unwrap();

@@ -222,7 +222,11 @@ impl Encoder<'_> {
     }
 
     /// Embeds several requests' texts together; one result per request, in order.
-    fn embed_groups(&self, ctx: &mut LlamaContext, groups: &[(&[String], EmbedKind)]) -> Result<Vec<Vec<Vec<f32>>>, Error> {
+    fn embed_groups(
+        &self,
+        ctx: &mut LlamaContext,
+        groups: &[(&[String], EmbedKind)],
+    ) -> Result<Vec<Vec<Vec<f32>>>, Error> {
         let mut windows = Vec::new();
         let mut offset = 0;
         for (texts, kind) in groups {

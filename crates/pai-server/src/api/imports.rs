@@ -46,7 +46,9 @@ pub async fn create(
         None => None,
         Some("pai") => Some(Format::Pai),
         Some("chatgpt") => Some(Format::ChatGpt),
-        Some(other) => return Err(ApiError::bad_request(format!("format {other:?} is not pai or chatgpt")).param("format")),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("format {other:?} is not pai or chatgpt")).param("format"));
+        }
     };
     let (_, conversations) = parse(&bytes, format)?;
     let user = caller.user.id;

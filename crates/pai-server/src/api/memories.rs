@@ -46,8 +46,7 @@ pub async fn list(
         return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_PAGE}")).param("limit"));
     }
     // One more than asked tells whether another page follows.
-    let mut page =
-        state.store.memories_page(caller.user.id, q.history, q.before.map(MemoryId), limit + 1).await?;
+    let mut page = state.store.memories_page(caller.user.id, q.history, q.before.map(MemoryId), limit + 1).await?;
     let next = (page.len() > limit).then(|| {
         page.truncate(limit);
         page.last().map(|m| m.id)
@@ -207,12 +206,13 @@ pub async fn jobs(
     caller: Caller,
     Query(q): Query<JobsQuery>,
 ) -> ApiResult<axum::Json<Value>> {
-    let filter = match q.state.as_deref() {
-        None => None,
-        Some(s) => Some(JobState::parse(s).ok_or_else(|| {
-            ApiError::bad_request("state is one of pending, running, done, failed").param("state")
-        })?),
-    };
+    let filter =
+        match q.state.as_deref() {
+            None => None,
+            Some(s) => Some(JobState::parse(s).ok_or_else(|| {
+                ApiError::bad_request("state is one of pending, running, done, failed").param("state")
+            })?),
+        };
     Ok(axum::Json(json!({"data": state.store.extraction_jobs(caller.user.id, filter).await?})))
 }
 

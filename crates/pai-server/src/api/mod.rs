@@ -31,10 +31,7 @@ pub fn routes(import_limit: usize) -> Router<SharedState> {
         .route("/api/recall", post(memories::recall_items))
         .route("/api/jobs", get(memories::jobs))
         .route("/api/jobs/{id}/retry", post(memories::retry_job))
-        .route(
-            "/api/imports",
-            get(imports::list).post(imports::create).layer(DefaultBodyLimit::max(import_limit)),
-        )
+        .route("/api/imports", get(imports::list).post(imports::create).layer(DefaultBodyLimit::max(import_limit)))
         .route("/api/imports/{id}", get(imports::get))
         .route("/api/keys", get(keys::list).post(keys::create))
         .route("/api/keys/{id}", axum::routing::delete(keys::revoke))

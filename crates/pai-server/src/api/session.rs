@@ -44,8 +44,8 @@ pub async fn login(State(state): State<SharedState>, Json(body): Json<Login>) ->
     let secure = if state.settings.cookie_secure { "; Secure" } else { "" };
     let cookie =
         format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", hours as u64 * 3600);
-    let mut response = axum::Json(json!({"user": user_json(&user), "csrf_token": csrf, "expires_at": expires}))
-        .into_response();
+    let mut response =
+        axum::Json(json!({"user": user_json(&user), "csrf_token": csrf, "expires_at": expires})).into_response();
     response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ascii cookie"));
     Ok(response)
 }
@@ -81,7 +81,10 @@ pub struct Signup {
     timezone: Option<String>,
 }
 
-pub async fn signup(State(state): State<SharedState>, Json(body): Json<Signup>) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+pub async fn signup(
+    State(state): State<SharedState>,
+    Json(body): Json<Signup>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     if !state.settings.open_signup {
         return Err(ApiError::forbidden("sign-up is closed on this server; ask its admin for an account"));
     }

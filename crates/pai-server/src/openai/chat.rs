@@ -197,8 +197,9 @@ fn check(state: &SharedState, body: ChatCompletionRequest) -> ApiResult<Checked>
         return Err(ApiError::bad_request("messages must not be empty").param("messages"));
     }
     if body.messages.len() > limits.max_messages {
-        return Err(ApiError::bad_request(format!("at most {} messages per request", limits.max_messages))
-            .param("messages"));
+        return Err(
+            ApiError::bad_request(format!("at most {} messages per request", limits.max_messages)).param("messages")
+        );
     }
     if body.n.is_some_and(|n| n != 1) {
         return Err(ApiError::bad_request("only n = 1 is supported").param("n"));
@@ -279,7 +280,9 @@ fn message(i: usize, m: InMessage) -> ApiResult<Message> {
         "user" => Role::User,
         "assistant" => Role::Assistant,
         "tool" => Role::Tool,
-        other => return Err(ApiError::bad_request(format!("unknown role {other:?}")).param(format!("{}.role", param()))),
+        other => {
+            return Err(ApiError::bad_request(format!("unknown role {other:?}")).param(format!("{}.role", param())));
+        }
     };
     let mut text = match m.content {
         None => String::new(),
@@ -290,8 +293,10 @@ fn message(i: usize, m: InMessage) -> ApiResult<Message> {
                 match (p.kind.as_str(), p.text) {
                     ("text", Some(t)) => out.push_str(&t),
                     (kind, _) => {
-                        return Err(ApiError::bad_request(format!("content of type {kind:?} is not supported; send text"))
-                            .param(format!("{}.content", param())));
+                        return Err(ApiError::bad_request(format!(
+                            "content of type {kind:?} is not supported; send text"
+                        ))
+                        .param(format!("{}.content", param())));
                     }
                 }
             }
@@ -312,11 +317,8 @@ fn message(i: usize, m: InMessage) -> ApiResult<Message> {
         return Err(ApiError::bad_request("a user message needs text").param(format!("{}.content", param())));
     }
     if text.len() > pai_core::store::MAX_TEXT_BYTES {
-        return Err(ApiError::bad_request(format!(
-            "a message is at most {} bytes",
-            pai_core::store::MAX_TEXT_BYTES
-        ))
-        .param(format!("{}.content", param())));
+        return Err(ApiError::bad_request(format!("a message is at most {} bytes", pai_core::store::MAX_TEXT_BYTES))
+            .param(format!("{}.content", param())));
     }
     Ok(Message::new(role, text))
 }
@@ -367,13 +369,17 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
             let conversation = api_conversation(state, user).await?;
             let stored = state
                 .store
-                .add_messages(user, conversation, vec![NewMessage {
-                    role: Role::User,
-                    speaker: None,
-                    content: last_user.trim().to_string(),
-                    created_at: now,
-                    external_id: None,
-                }])
+                .add_messages(
+                    user,
+                    conversation,
+                    vec![NewMessage {
+                        role: Role::User,
+                        speaker: None,
+                        content: last_user.trim().to_string(),
+                        created_at: now,
+                        external_id: None,
+                    }],
+                )
                 .await?
                 .remove(0);
             let mut recalled =
@@ -382,13 +388,7 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
             recalled.truncate(STATELESS_RECALL);
             request_messages = c.messages.clone();
             let recalled = with_memories(state, &mut request_messages, recalled, room);
-            Turn {
-                user,
-                conversation,
-                user_message: stored,
-                request: ChatRequest::new(Vec::new()),
-                recalled,
-            }
+            Turn { user, conversation, user_message: stored, request: ChatRequest::new(Vec::new()), recalled }
         }
     };
     Ok(Prepared {
@@ -402,7 +402,12 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
 /// Adds what pai recalls to the system prompt of a stateless request, as many
 /// items as fit in a third of the context (and half the room the messages
 /// leave, the rest being the answer's); returns the ones used.
-fn with_memories(state: &SharedState, messages: &mut Vec<Message>, recalled: Vec<Recalled>, room: usize) -> Vec<Recalled> {
+fn with_memories(
+    state: &SharedState,
+    messages: &mut Vec<Message>,
+    recalled: Vec<Recalled>,
+    room: usize,
+) -> Vec<Recalled> {
     let model = &state.assistant.model;
     let budget = (model.context_length() as usize / 3).min(room / 2);
     let mut block = String::from("\n\nWhat you know about the user (cite as [m<id>] when you use it):\n");
@@ -611,7 +616,14 @@ fn calls_text(calls: &[(String, String)]) -> String {
 
 /// Server-sent events. Generation runs in its own task and stops as soon as
 /// the client goes away (its channel closes), freeing the slot for others.
-fn stream(state: SharedState, prepared: Prepared, c: Checked, id: String, permit: Permit, started: Instant) -> Response {
+fn stream(
+    state: SharedState,
+    prepared: Prepared,
+    c: Checked,
+    id: String,
+    permit: Permit,
+    started: Instant,
+) -> Response {
     // Unbounded on purpose: generation must never wait for a slow reader (it
     // holds a slot others wait for); what a stalled client can pile up is
     // bounded by max_tokens.

@@ -70,8 +70,10 @@ pub async fn embeddings(
         EmbedInput::One(t) => vec![t],
         EmbedInput::Many(v) => v,
         EmbedInput::Tokens(_) => {
-            return Err(ApiError::bad_request("input must be a string or a list of strings; token ids are not supported")
-                .param("input"));
+            return Err(ApiError::bad_request(
+                "input must be a string or a list of strings; token ids are not supported",
+            )
+            .param("input"));
         }
     };
     let max = state.settings.limits.max_embedding_inputs;
@@ -103,7 +105,9 @@ pub async fn embeddings(
         None | Some("passage") | Some("document") => EmbedKind::Passage,
         Some("query") => EmbedKind::Query,
         Some(other) => {
-            return Err(ApiError::bad_request(format!("input_type {other:?} is not query or passage")).param("input_type"));
+            return Err(
+                ApiError::bad_request(format!("input_type {other:?} is not query or passage")).param("input_type")
+            );
         }
     };
     // Estimated (a token per 4 bytes): the embedder does not report its count.

@@ -63,11 +63,17 @@ impl ToolMode {
         let tools = tools.unwrap_or_default();
         for t in &tools {
             if t.kind != "function" {
-                return Err(ApiError::bad_request(format!("tool type {:?} is not supported; use \"function\"", t.kind))
-                    .param("tools"));
+                return Err(ApiError::bad_request(format!(
+                    "tool type {:?} is not supported; use \"function\"",
+                    t.kind
+                ))
+                .param("tools"));
             }
             let name = &t.function.name;
-            if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) {
+            if name.is_empty()
+                || name.len() > 64
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+            {
                 return Err(ApiError::bad_request(format!(
                     "tool name {name:?} must be 1 to 64 letters, digits, _ or -"
                 ))
@@ -76,8 +82,10 @@ impl ToolMode {
             if let Some(p) = &t.function.parameters
                 && !p.is_object()
             {
-                return Err(ApiError::bad_request(format!("the parameters of tool {name} must be a JSON schema object"))
-                    .param("tools"));
+                return Err(ApiError::bad_request(format!(
+                    "the parameters of tool {name} must be a JSON schema object"
+                ))
+                .param("tools"));
             }
         }
         let mut functions: Vec<FunctionDef> = tools.into_iter().map(|t| t.function).collect();
@@ -100,16 +108,20 @@ impl ToolMode {
                 }
                 functions.retain(|f| f.name == function.name);
                 if functions.is_empty() {
-                    return Err(ApiError::bad_request(format!("tool_choice names {:?}, which is not in tools", function.name))
-                        .param("tool_choice"));
+                    return Err(ApiError::bad_request(format!(
+                        "tool_choice names {:?}, which is not in tools",
+                        function.name
+                    ))
+                    .param("tool_choice"));
                 }
                 false
             }
         };
         if functions.is_empty() {
             if !text_allowed {
-                return Err(ApiError::bad_request("tool_choice requires a tool, but no tools were given")
-                    .param("tool_choice"));
+                return Err(
+                    ApiError::bad_request("tool_choice requires a tool, but no tools were given").param("tool_choice")
+                );
             }
             return Ok(None);
         }
@@ -171,7 +183,8 @@ impl ToolMode {
     }
 
     pub fn parse(&self, text: &str) -> ApiResult<ToolAnswer> {
-        let bad = || ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "the model's answer did not follow the tool format");
+        let bad =
+            || ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "the model's answer did not follow the tool format");
         let v: Value = serde_json::from_str(text.trim()).map_err(|_| bad())?;
         if let Some(calls) = v.get("tool_calls").and_then(Value::as_array) {
             let mut out = Vec::new();

@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pai_core::accounts::{Accounts, ApiKey, KeyId, Session};
 use pai_core::store::{
-    Conversation, ConversationId, ConversationSummary, Decision, DecisionRecord, ExtractionJob, ImportId,
-    ImportRecord, ImportState, ItemRef, JobId, JobState, Memory, MemoryId, MessageId, NewMemory, NewMessage, Store, StoredMessage, TextHit, User, UserId,
-    VectorHit,
+    Conversation, ConversationId, ConversationSummary, Decision, DecisionRecord, ExtractionJob, ImportId, ImportRecord,
+    ImportState, ItemRef, JobId, JobState, Memory, MemoryId, MessageId, NewMemory, NewMessage, Store, StoredMessage,
+    TextHit, User, UserId, VectorHit,
 };
 use pai_core::{Error, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -64,12 +64,13 @@ pub(super) async fn user(pool: &SqlitePool, id: UserId) -> Result<User> {
 }
 
 pub(super) async fn user_by_name(pool: &SqlitePool, name: &str) -> Result<Option<User>> {
-    let row =
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE name = ? ORDER BY id LIMIT 1")))
-            .bind(name.trim())
-            .fetch_optional(pool)
-            .await
-            .db()?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE name = ? ORDER BY id LIMIT 1"
+    )))
+    .bind(name.trim())
+    .fetch_optional(pool)
+    .await
+    .db()?;
     Ok(row.as_ref().map(user_from_row))
 }
 
@@ -191,12 +192,13 @@ pub(super) async fn create_api_key(
 }
 
 pub(super) async fn api_keys(pool: &SqlitePool, user: UserId) -> Result<Vec<ApiKey>> {
-    let rows =
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = ? ORDER BY id DESC")))
-            .bind(user.0)
-            .fetch_all(pool)
-            .await
-            .db()?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = ? ORDER BY id DESC"
+    )))
+    .bind(user.0)
+    .fetch_all(pool)
+    .await
+    .db()?;
     Ok(rows.iter().map(key_from_row).collect())
 }
 

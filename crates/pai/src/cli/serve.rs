@@ -29,8 +29,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         settings.limits.generation_slots = 1;
     }
     let state = AppState::new(store.clone(), store.clone(), assistant, settings);
-    let listener =
-        tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("pai is serving {} on http://{local}", model.id());
     eprintln!("  OpenAI SDKs: base_url=\"http://{local}/v1\" with a key from `pai key create --user NAME`");

@@ -85,7 +85,13 @@ pub async fn run_user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             let password = read_password(password_stdin)?;
             let hash = secrets::hash_password(password).await?;
             let user = store.create_account(&name, &tz, Some(&hash), admin).await?;
-            println!("Created user {} (id {}{}), time zone {}.", user.name, user.id, if admin { ", admin" } else { "" }, tz);
+            println!(
+                "Created user {} (id {}{}), time zone {}.",
+                user.name,
+                user.id,
+                if admin { ", admin" } else { "" },
+                tz
+            );
         }
         UserCommand::Passwd { name, password_stdin } => {
             let user = find(&store, &name).await?;
