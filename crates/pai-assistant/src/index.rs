@@ -1,8 +1,8 @@
 //! Keeps the vector index complete: embeds every item the store reports as
-//! missing a vector (new messages, new or edited memories, or everything after
+//! missing a vector (new messages and document chunks, new or edited memories, or everything after
 //! the embedding model changed).
 
-use pai_core::store::{ItemRef, MessageId, Store, UserId};
+use pai_core::store::{ChunkId, ItemRef, MessageId, Store, UserId};
 use pai_core::{EmbedKind, Embedder, Error, Result};
 
 /// Items embedded per embedder call.
@@ -40,6 +40,16 @@ async fn texts(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<Vec
         .into_iter()
         .map(|m| (ItemRef::Message(m.id), m.content))
         .collect();
+    let chunk_ids: Vec<ChunkId> =
+        items.iter().filter_map(|i| if let ItemRef::Chunk(id) = i { Some(*id) } else { None }).collect();
+    // A passage is embedded with its heading: it often carries the topic.
+    out.extend(store.chunks_by_id(user, &chunk_ids).await?.into_iter().map(|c| {
+        let text = match &c.heading {
+            Some(h) => format!("{h}\n{}", c.text),
+            None => c.text,
+        };
+        (ItemRef::Chunk(c.id), text)
+    }));
     for id in items.iter().filter_map(|i| if let ItemRef::Memory(id) = i { Some(*id) } else { None }) {
         match store.memory(user, id).await {
             Ok(m) => out.push((ItemRef::Memory(m.id), m.text)),

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use pai_core::fusion::{FusionWeights, Prior, fuse};
-use pai_core::store::{ConversationId, ItemRef, MemoryId, MessageId, Store, TextHit, UserId};
+use pai_core::store::{
+    ChunkId, ConversationId, Document, DocumentId, ItemRef, MemoryId, MessageId, Store, TextHit, UserId,
+};
 use pai_core::{EmbedKind, Embedder, Error, Result};
 use serde::Serialize;
 
@@ -12,12 +14,16 @@ use serde::Serialize;
 const OVERFETCH: usize = 4;
 /// Importance assumed for a message (memories carry their own).
 const MESSAGE_IMPORTANCE: f32 = 0.3;
+/// Importance assumed for a document passage: the user chose to keep it.
+const CHUNK_IMPORTANCE: f32 = 0.5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RecalledKind {
     Memory,
     Message,
+    /// A passage of one of the user's documents.
+    Chunk,
 }
 
 /// Where a recalled item came from, so an answer can cite it.
@@ -27,6 +33,22 @@ pub struct Provenance {
     pub messages: Vec<MessageId>,
     pub external_ids: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// For a chunk: where in which document it stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<DocumentRef>,
+}
+
+/// A chunk's place: enough to cite it and to link to the passage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentRef {
+    pub id: DocumentId,
+    pub title: String,
+    pub source: String,
+    pub page: Option<u32>,
+    pub heading: Option<String>,
+    /// Character offsets in the document's extracted text.
+    pub start: u64,
+    pub end: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -112,6 +134,7 @@ pub async fn recall(
         .map(|h| match h {
             TextHit::Memory { id, .. } => ItemRef::Memory(*id),
             TextHit::Message { id, .. } => ItemRef::Message(*id),
+            TextHit::Chunk { id, .. } => ItemRef::Chunk(*id),
         })
         .collect();
     let vector_list: Vec<ItemRef> = vector_hits.iter().map(|h| h.item).collect();
@@ -187,8 +210,22 @@ impl Candidate {
     }
 }
 
-/// Loads `items` in two queries (plus one for the memories' sources), in the given order.
+/// Loads `items` in a few batched queries (memories, messages with the
+/// memories' sources, chunks with their documents), in the given order.
 async fn load_all(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<Vec<Candidate>> {
+    let chunk_ids: Vec<ChunkId> =
+        items.iter().filter_map(|i| if let ItemRef::Chunk(id) = i { Some(*id) } else { None }).collect();
+    let chunks = store.chunks_by_id(user, &chunk_ids).await?;
+    let mut documents: Vec<Document> = Vec::new();
+    for c in &chunks {
+        if !documents.iter().any(|d| d.id == c.document) {
+            match store.document(user, c.document).await {
+                Ok(d) => documents.push(d),
+                Err(Error::NotFound(_)) => {} // deleted meanwhile
+                Err(e) => return Err(e),
+            }
+        }
+    }
     let memory_ids: Vec<MemoryId> =
         items.iter().filter_map(|i| if let ItemRef::Memory(id) = i { Some(*id) } else { None }).collect();
     let mut message_ids: Vec<MessageId> =
@@ -215,6 +252,7 @@ async fn load_all(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<
                         messages: m.sources.clone(),
                         external_ids: sources.iter().filter_map(|s| s.external_id.clone()).collect(),
                         created_at: m.valid_from.unwrap_or(m.created_at),
+                        document: None,
                     },
                 });
             }
@@ -231,6 +269,33 @@ async fn load_all(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<
                         messages: vec![m.id],
                         external_ids: m.external_id.clone().into_iter().collect(),
                         created_at: m.created_at,
+                        document: None,
+                    },
+                });
+            }
+            ItemRef::Chunk(id) => {
+                let Some(c) = chunks.iter().find(|c| c.id == id) else { continue };
+                let Some(d) = documents.iter().find(|d| d.id == c.document) else { continue };
+                out.push(Candidate {
+                    item: *item,
+                    kind: RecalledKind::Chunk,
+                    text: c.text.clone(),
+                    importance: CHUNK_IMPORTANCE,
+                    valid_to: None,
+                    provenance: Provenance {
+                        conversation: None,
+                        messages: Vec::new(),
+                        external_ids: Vec::new(),
+                        created_at: d.updated_at,
+                        document: Some(DocumentRef {
+                            id: d.id,
+                            title: d.title.clone(),
+                            source: d.source.clone(),
+                            page: c.page,
+                            heading: c.heading.clone(),
+                            start: c.start,
+                            end: c.end,
+                        }),
                     },
                 });
             }

@@ -289,6 +289,7 @@ async fn measure(store: &dyn Store, embedder: &dyn Embedder, set: &Set, users: &
                         );
                     }
                     ItemRef::Message(id) => assert_eq!(store.messages_by_id(user, &[id]).await.unwrap().len(), 1),
+                    ItemRef::Chunk(id) => assert_eq!(store.chunks_by_id(user, &[id]).await.unwrap().len(), 1),
                 }
             }
             let found = got.iter().any(|r| r.text.contains(&q.hit));

@@ -26,7 +26,7 @@ macro_rules! id_type {
         }
     )*};
 }
-id_type!(UserId, ConversationId, MessageId, MemoryId, JobId, ImportId);
+id_type!(UserId, ConversationId, MessageId, MemoryId, JobId, ImportId, DocumentId, ChunkId);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
@@ -142,6 +142,15 @@ impl Memory {
 pub enum TextHit {
     Memory { id: MemoryId, score: f32 },
     Message { id: MessageId, conversation: ConversationId, score: f32 },
+    Chunk { id: ChunkId, document: DocumentId, score: f32 },
+}
+
+impl TextHit {
+    pub fn score(&self) -> f32 {
+        match self {
+            TextHit::Memory { score, .. } | TextHit::Message { score, .. } | TextHit::Chunk { score, .. } => *score,
+        }
+    }
 }
 
 /// What a stored vector belongs to.
@@ -149,6 +158,103 @@ pub enum TextHit {
 pub enum ItemRef {
     Memory(MemoryId),
     Message(MessageId),
+    Chunk(ChunkId),
+}
+
+/// A document's format, as pai reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentFormat {
+    Text,
+    Markdown,
+    Html,
+    Pdf,
+}
+
+impl DocumentFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentFormat::Text => "text",
+            DocumentFormat::Markdown => "markdown",
+            DocumentFormat::Html => "html",
+            DocumentFormat::Pdf => "pdf",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "text" => DocumentFormat::Text,
+            "markdown" => DocumentFormat::Markdown,
+            "html" => DocumentFormat::Html,
+            "pdf" => DocumentFormat::Pdf,
+            _ => return None,
+        })
+    }
+}
+
+/// A passage of a document, as the chunker cut it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewChunk {
+    pub text: String,
+    /// 1-based page (PDF), when known.
+    pub page: Option<u32>,
+    /// The heading the passage sits under, when the format has headings.
+    pub heading: Option<String>,
+    /// Character offsets of the passage in the document's extracted text.
+    pub start: u64,
+    pub end: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewDocument {
+    pub title: String,
+    /// Where it came from (a path, or an upload's file name): re-ingesting the
+    /// same source replaces the document.
+    pub source: String,
+    pub format: DocumentFormat,
+    /// SHA-256 of the file's bytes: an unchanged file is not ingested again.
+    pub content_hash: String,
+    pub bytes: u64,
+    pub pages: Option<u32>,
+    pub chunks: Vec<NewChunk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub id: DocumentId,
+    pub title: String,
+    pub source: String,
+    pub format: DocumentFormat,
+    pub content_hash: String,
+    pub bytes: u64,
+    pub pages: Option<u32>,
+    pub chunks: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub id: ChunkId,
+    pub document: DocumentId,
+    /// Position among the document's chunks, from 0.
+    pub ordinal: u32,
+    pub text: String,
+    pub page: Option<u32>,
+    pub heading: Option<String>,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// What storing a document did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentChange {
+    Created,
+    /// The source was known with other content: its chunks were replaced.
+    Replaced,
+    /// Same source, same content: nothing was written.
+    Unchanged,
 }
 
 /// A nearest-neighbour match: `similarity` is cosine, higher is closer.
@@ -390,7 +496,7 @@ pub trait Store: Send + Sync {
     /// Returns how many were deleted.
     async fn delete_all_memories(&self, user: UserId) -> Result<u64>;
 
-    /// BM25 over current memories and messages with the shared analyzer, best first.
+    /// BM25 over current memories, messages and document chunks with the shared analyzer, best first.
     async fn search_text(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>>;
     /// BM25 over superseded memories only (questions about the past), best first.
     async fn search_history(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>>;
@@ -458,12 +564,26 @@ pub trait Store: Send + Sync {
     /// Start-up: imports left running by a process that died are marked failed.
     async fn fail_interrupted_imports(&self) -> Result<u64>;
 
+    /// Stores a document with its chunks in one transaction. A known source
+    /// with the same content hash is left alone; with other content, its
+    /// chunks (and their index rows and vectors) are replaced.
+    async fn put_document(&self, user: UserId, document: NewDocument) -> Result<(Document, DocumentChange)>;
+    /// Newest first.
+    async fn documents(&self, user: UserId) -> Result<Vec<Document>>;
+    async fn document(&self, user: UserId, id: DocumentId) -> Result<Document>;
+    /// The document's chunks in order.
+    async fn document_chunks(&self, user: UserId, id: DocumentId) -> Result<Vec<Chunk>>;
+    /// The user's chunks among `ids` (others' and unknown ids are left out), in id order.
+    async fn chunks_by_id(&self, user: UserId, ids: &[ChunkId]) -> Result<Vec<Chunk>>;
+    /// Deletes the document with every chunk, index row and vector.
+    async fn delete_document(&self, user: UserId, id: DocumentId) -> Result<()>;
+
     /// Dimension of the vectors this store was opened for (the embedder's).
     fn vector_dimension(&self) -> usize;
     /// Stores (or replaces) the embedding of each item; all items must be the
     /// user's, current, and every vector of `vector_dimension()` length.
     async fn put_vectors(&self, user: UserId, vectors: Vec<(ItemRef, Vec<f32>)>) -> Result<()>;
-    /// Nearest current memories and messages of `user` to `query`, closest first.
+    /// Nearest current memories, messages and chunks of `user` to `query`, closest first.
     async fn search_vectors(&self, user: UserId, query: &[f32], limit: usize) -> Result<Vec<VectorHit>>;
     /// Items of `user` that have no vector yet (new, edited, or the embedding model changed).
     async fn items_without_vectors(&self, user: UserId, limit: usize) -> Result<Vec<ItemRef>>;

@@ -217,9 +217,7 @@ async fn korean_and_english_full_text_scoped_by_user() {
 }
 
 fn score_of(hit: &TextHit) -> f32 {
-    match hit {
-        TextHit::Memory { score, .. } | TextHit::Message { score, .. } => *score,
-    }
+    hit.score()
 }
 
 #[tokio::test]
@@ -613,4 +611,80 @@ async fn imports_record_progress_per_owner() {
     assert!(failed.error.unwrap().contains("upload the file again"));
     assert_eq!(store.imports(minji).await.unwrap().len(), 2);
     assert!(store.imports(tom).await.unwrap().is_empty());
+}
+
+fn new_document(source: &str, hash: &str, texts: &[&str]) -> pai_core::store::NewDocument {
+    use pai_core::store::{DocumentFormat, NewChunk, NewDocument};
+    NewDocument {
+        title: format!("{source} title"),
+        source: source.into(),
+        format: DocumentFormat::Markdown,
+        content_hash: hash.into(),
+        bytes: 100,
+        pages: None,
+        chunks: texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| NewChunk {
+                text: t.to_string(),
+                page: None,
+                heading: Some("Lease".into()),
+                start: i as u64 * 10,
+                end: i as u64 * 10 + 9,
+            })
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn documents_are_stored_replaced_unchanged_and_deleted_whole() {
+    use pai_core::store::DocumentChange;
+    let store = sqlite().await;
+    let [(minji, _, _), (tom, _, _)] = two_users(&store).await;
+    let (doc, change) = store
+        .put_document(
+            minji,
+            new_document("lease.md", "h1", &["반려동물은 허용되지 않습니다", "Rent is due on the 5th"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!((change, doc.chunks), (DocumentChange::Created, 2));
+    let (same, change) = store.put_document(minji, new_document("lease.md", "h1", &["ignored"])).await.unwrap();
+    assert_eq!((change, same.id, same.chunks), (DocumentChange::Unchanged, doc.id, 2));
+    let hits = store.search_text(minji, "반려동물", 10).await.unwrap();
+    assert!(matches!(hits[0], TextHit::Chunk { document, .. } if document == doc.id), "{hits:?}");
+    // The heading is searchable with the passage.
+    assert!(store.search_text(minji, "lease", 10).await.unwrap().iter().any(|h| matches!(h, TextHit::Chunk { .. })));
+    assert!(store.search_text(tom, "반려동물", 10).await.unwrap().is_empty());
+    let chunks = store.document_chunks(minji, doc.id).await.unwrap();
+    let mut v = vec![0.0; DIM];
+    v[1] = 1.0;
+    store.put_vectors(minji, vec![(ItemRef::Chunk(chunks[0].id), v.clone())]).await.unwrap();
+    assert!(matches!(
+        store.put_vectors(tom, vec![(ItemRef::Chunk(chunks[1].id), v.clone())]).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(store.search_vectors(minji, &v, 5).await.unwrap()[0].item, ItemRef::Chunk(chunks[0].id));
+    assert!(store.items_without_vectors(minji, 10).await.unwrap().contains(&ItemRef::Chunk(chunks[1].id)));
+
+    // New content replaces every chunk, index row and vector in one go.
+    let (again, change) =
+        store.put_document(minji, new_document("lease.md", "h2", &["Pets are allowed now"])).await.unwrap();
+    assert_eq!((change, again.id, again.chunks), (DocumentChange::Replaced, doc.id, 1));
+    assert!(store.search_text(minji, "반려동물", 10).await.unwrap().is_empty());
+    assert!(store.search_vectors(minji, &v, 5).await.unwrap().iter().all(|h| !matches!(h.item, ItemRef::Chunk(_))));
+    assert!(store.chunks_by_id(minji, &[chunks[0].id]).await.unwrap().is_empty());
+
+    // Another user can neither see nor delete it; the owner can.
+    assert!(matches!(store.document(tom, doc.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(store.document_chunks(tom, doc.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(store.delete_document(tom, doc.id).await, Err(Error::NotFound(_))));
+    let new_chunks = store.document_chunks(minji, doc.id).await.unwrap();
+    assert!(store.chunks_by_id(tom, &[new_chunks[0].id]).await.unwrap().is_empty());
+    store.delete_document(minji, doc.id).await.unwrap();
+    assert!(store.documents(minji).await.unwrap().is_empty());
+    assert!(store.search_text(minji, "pets", 10).await.unwrap().is_empty());
+    // A document with no text is refused and leaves nothing.
+    assert!(matches!(store.put_document(minji, new_document("empty.md", "h3", &[])).await, Err(Error::Invalid(_))));
+    assert!(store.documents(minji).await.unwrap().is_empty());
 }

@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures_util::StreamExt;
 use pai_assistant::conversation::{DEFAULT_PERSONA, Turn};
-use pai_assistant::prompt::item_line;
-use pai_assistant::recall::{Recalled, recall};
+use pai_assistant::prompt::{RECALL_HEADER, citations, item_line};
+use pai_assistant::recall::{Recalled, RecalledKind, recall};
 use pai_core::store::{ConversationId, ItemRef, NewMessage, UserId};
 use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
 use serde::Deserialize;
@@ -410,13 +410,16 @@ fn with_memories(
 ) -> Vec<Recalled> {
     let model = &state.assistant.model;
     let budget = (model.context_length() as usize / 3).min(room / 2);
-    let mut block = String::from("\n\nWhat you know about the user (cite as [m<id>] when you use it):\n");
+    let mut block = format!("\n{RECALL_HEADER}\n");
     let mut used = Vec::new();
+    let mut cited = 0;
     for r in recalled {
-        let line = item_line(&r);
+        let citation = cited + usize::from(r.kind == RecalledKind::Chunk);
+        let line = item_line(&r, citation);
         if model.count_tokens(&block) + model.count_tokens(&line) > budget {
             break;
         }
+        cited = citation;
         block.push_str(&line);
         block.push('\n');
         used.push(r);
@@ -510,7 +513,17 @@ fn pai_extension(p: &Prepared) -> Value {
         .iter()
         .map(|r| json!({"kind": r.kind, "item": r.item, "text": r.text, "provenance": r.provenance}))
         .collect();
-    json!({"conversation": p.conversation, "recalled": recalled})
+    // Document passages as the answer cites them: [n] → where to find it.
+    let cited: Vec<Value> = citations(&p.recalled)
+        .into_iter()
+        .filter_map(|(n, r)| {
+            let d = r.provenance.document.as_ref()?;
+            let snippet: String = r.text.chars().take(200).collect();
+            Some(json!({"n": n, "item": r.item, "document": d.id, "title": d.title, "source": d.source,
+                        "page": d.page, "heading": d.heading, "start": d.start, "end": d.end, "snippet": snippet}))
+        })
+        .collect();
+    json!({"conversation": p.conversation, "recalled": recalled, "citations": cited})
 }
 
 fn usage_json(u: Usage) -> Value {

@@ -1,6 +1,7 @@
 //! The SQLite store: one file, WAL journal (readers never wait for the
 //! writer), foreign keys on, schema migrations embedded and applied at open.
 
+mod documents;
 mod imports;
 mod jobs;
 mod memories;
@@ -16,9 +17,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pai_core::accounts::{Accounts, ApiKey, KeyId, Session};
 use pai_core::store::{
-    Conversation, ConversationId, ConversationSummary, Decision, DecisionRecord, ExtractionJob, ImportId, ImportRecord,
-    ImportState, ItemRef, JobId, JobState, Memory, MemoryId, MessageId, NewMemory, NewMessage, Store, StoredMessage,
-    TextHit, User, UserId, VectorHit,
+    Chunk, ChunkId, Conversation, ConversationId, ConversationSummary, Decision, DecisionRecord, Document,
+    DocumentChange, DocumentId, ExtractionJob, ImportId, ImportRecord, ImportState, ItemRef, JobId, JobState, Memory,
+    MemoryId, MessageId, NewDocument, NewMemory, NewMessage, Store, StoredMessage, TextHit, User, UserId, VectorHit,
 };
 use pai_core::{Error, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -34,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/sqlite/0004_fts_owner.sql")),
     (5, include_str!("../../migrations/sqlite/0005_fts_vocab.sql")),
     (6, include_str!("../../migrations/sqlite/0006_accounts.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_documents.sql")),
 ];
 
 #[derive(Clone)]
@@ -344,6 +346,30 @@ impl Store for SqliteStore {
         messages::delete_conversation(&self.pool, user, id).await
     }
 
+    async fn put_document(&self, user: UserId, document: NewDocument) -> Result<(Document, DocumentChange)> {
+        documents::put(&self.pool, user, document).await
+    }
+
+    async fn documents(&self, user: UserId) -> Result<Vec<Document>> {
+        documents::list(&self.pool, user).await
+    }
+
+    async fn document(&self, user: UserId, id: DocumentId) -> Result<Document> {
+        documents::get(&self.pool, user, id).await
+    }
+
+    async fn document_chunks(&self, user: UserId, id: DocumentId) -> Result<Vec<Chunk>> {
+        documents::chunks(&self.pool, user, id).await
+    }
+
+    async fn chunks_by_id(&self, user: UserId, ids: &[ChunkId]) -> Result<Vec<Chunk>> {
+        documents::chunks_by_id(&self.pool, user, ids).await
+    }
+
+    async fn delete_document(&self, user: UserId, id: DocumentId) -> Result<()> {
+        documents::delete(&self.pool, user, id).await
+    }
+
     async fn create_import(&self, user: UserId, file_name: &str, total: u64) -> Result<ImportRecord> {
         imports::create(&self.pool, user, file_name, total).await
     }
@@ -462,8 +488,17 @@ impl Store for SqliteStore {
         .bind(user.0)
         .bind(limit)
         .fetch_all(&self.pool);
-        let (memory_hits, message_hits) = futures_util::join!(self.search_memory_fts(false, user, &q, limit), messages);
-        let (memory_hits, message_hits) = (memory_hits?, message_hits.db()?);
+        let chunks = sqlx::query_as::<_, (i64, i64, f64)>(
+            "SELECT rowid, document_id, -bm25(chunks_fts, 1.0, 0.0) FROM chunks_fts
+             WHERE chunks_fts MATCH ? AND user_id = ? ORDER BY bm25(chunks_fts, 1.0, 0.0) LIMIT ?",
+        )
+        .bind(&q)
+        .bind(user.0)
+        .bind(limit)
+        .fetch_all(&self.pool);
+        let (memory_hits, message_hits, chunk_hits) =
+            futures_util::join!(self.search_memory_fts(false, user, &q, limit), messages, chunks);
+        let (memory_hits, message_hits, chunk_hits) = (memory_hits?, message_hits.db()?, chunk_hits.db()?);
         let mut hits: Vec<TextHit> = memory_hits
             .into_iter()
             .map(|(id, score)| TextHit::Memory { id: MemoryId(id), score: score as f32 })
@@ -472,10 +507,13 @@ impl Store for SqliteStore {
                 conversation: ConversationId(conv),
                 score: score as f32,
             }))
+            .chain(chunk_hits.into_iter().map(|(id, doc, score)| TextHit::Chunk {
+                id: ChunkId(id),
+                document: DocumentId(doc),
+                score: score as f32,
+            }))
             .collect();
-        let score = |h: &TextHit| match h {
-            TextHit::Memory { score, .. } | TextHit::Message { score, .. } => *score,
-        };
+        let score = TextHit::score;
         hits.sort_by(|a, b| score(b).total_cmp(&score(a)));
         hits.truncate(limit as usize);
         Ok(hits)

@@ -142,6 +142,9 @@ pub(super) async fn delete_user(pool: &SqlitePool, id: UserId) -> Result<()> {
         "DELETE FROM memory_vectors WHERE rowid IN (SELECT id FROM memories WHERE user_id = ?1)",
         "DELETE FROM message_floats WHERE user_id = ?1",
         "DELETE FROM memory_floats WHERE user_id = ?1",
+        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE user_id = ?1)",
+        "DELETE FROM chunk_vectors WHERE rowid IN (SELECT id FROM chunks WHERE user_id = ?1)",
+        "DELETE FROM chunk_floats WHERE user_id = ?1",
     ] {
         sqlx::query(sql).bind(id.0).execute(&mut *tx).await.db()?;
     }

@@ -13,7 +13,7 @@
 
 use std::sync::Once;
 
-use pai_core::store::{ItemRef, MemoryId, MessageId, UserId, VectorHit};
+use pai_core::store::{ChunkId, ItemRef, MemoryId, MessageId, UserId, VectorHit};
 use pai_core::{Error, Result};
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 
@@ -56,7 +56,7 @@ pub(super) async fn prepare(pool: &SqlitePool, dimension: usize) -> Result<()> {
                 "embedding dimension or index layout changed: vectors will be rebuilt"
             );
         }
-        for kind in ["memory", "message"] {
+        for kind in KINDS {
             for sql in [
                 format!("DROP TABLE IF EXISTS {kind}_vectors"),
                 format!("DROP TABLE IF EXISTS {kind}_floats"),
@@ -71,8 +71,9 @@ pub(super) async fn prepare(pool: &SqlitePool, dimension: usize) -> Result<()> {
                 sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await.db()?;
             }
         }
-        sqlx::query("UPDATE memories SET embedded = 0").execute(&mut *tx).await.db()?;
-        sqlx::query("UPDATE messages SET embedded = 0").execute(&mut *tx).await.db()?;
+        for table in ["memories", "messages", "chunks"] {
+            sqlx::query(AssertSqlSafe(format!("UPDATE {table} SET embedded = 0"))).execute(&mut *tx).await.db()?;
+        }
         for (key, value) in [("vector_dimension", dimension.to_string()), ("vector_layout", LAYOUT.to_string())] {
             sqlx::query("INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)")
                 .bind(key)
@@ -82,8 +83,21 @@ pub(super) async fn prepare(pool: &SqlitePool, dimension: usize) -> Result<()> {
                 .db()?;
         }
     }
+    // A kind added after the index was laid out (chunks) gets its tables now.
+    for sql in [
+        format!(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vectors USING vec0(user_id integer partition key, embedding bit[{dimension}])"
+        ),
+        "CREATE TABLE IF NOT EXISTS chunk_floats (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, embedding BLOB NOT NULL)"
+            .to_string(),
+    ] {
+        sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await.db()?;
+    }
     tx.commit().await.db()
 }
+
+/// The item kinds with vectors: `{kind}_vectors` and `{kind}_floats` each.
+const KINDS: [&str; 3] = ["memory", "message", "chunk"];
 
 fn blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -150,6 +164,16 @@ pub(super) async fn put(
                 "message",
                 "UPDATE messages SET embedded = 1 WHERE id = ? AND user_id = ?",
             ),
+            ItemRef::Chunk(ChunkId(id)) => (
+                sqlx::query_scalar::<_, i64>("SELECT id FROM chunks WHERE id = ? AND user_id = ?")
+                    .bind(id)
+                    .bind(user.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .db()?,
+                "chunk",
+                "UPDATE chunks SET embedded = 1 WHERE id = ? AND user_id = ?",
+            ),
         };
         let Some(id) = owned else {
             return Err(Error::not_found(format!("no current {item:?}")));
@@ -198,19 +222,21 @@ pub(super) async fn search(
     let limit = limit.clamp(1, 1000);
     let coarse = (limit * OVERSAMPLE).max(MIN_COARSE) as i64;
     let q = blob(query);
-    // The two tables are scanned at once, on two connections.
-    let (memories, messages) = futures_util::join!(
+    // The tables are scanned at once, on separate connections.
+    let (memories, messages, chunks) = futures_util::join!(
         search_kind(pool, "memory", user, query, &q, coarse),
-        search_kind(pool, "message", user, query, &q, coarse)
+        search_kind(pool, "message", user, query, &q, coarse),
+        search_kind(pool, "chunk", user, query, &q, coarse)
     );
     let mut hits = memories?;
     hits.extend(messages?);
+    hits.extend(chunks?);
     hits.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
     hits.truncate(limit);
     Ok(hits)
 }
 
-/// Both steps for one item kind ("memory" or "message", our own literals).
+/// Both steps for one item kind (one of `KINDS`, our own literals).
 async fn search_kind(
     pool: &SqlitePool,
     kind: &'static str,
@@ -235,7 +261,11 @@ async fn search_kind(
     for row in super::rows_by_id(pool, &select, user, ids).await? {
         let (id, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
         let similarity = cosine_bytes(query, &bytes);
-        let item = if kind == "memory" { ItemRef::Memory(MemoryId(id)) } else { ItemRef::Message(MessageId(id)) };
+        let item = match kind {
+            "memory" => ItemRef::Memory(MemoryId(id)),
+            "message" => ItemRef::Message(MessageId(id)),
+            _ => ItemRef::Chunk(ChunkId(id)),
+        };
         hits.push(VectorHit { item, similarity });
     }
     Ok(hits)
@@ -270,10 +300,18 @@ pub(super) async fn missing(pool: &SqlitePool, user: UserId, limit: usize) -> Re
             .fetch_all(pool)
             .await
             .db()?;
+    let chunks: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM chunks WHERE user_id = ? AND embedded = 0 ORDER BY id LIMIT ?")
+            .bind(user.0)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .db()?;
     Ok(memories
         .into_iter()
         .map(|id| ItemRef::Memory(MemoryId(id)))
         .chain(messages.into_iter().map(|id| ItemRef::Message(MessageId(id))))
+        .chain(chunks.into_iter().map(|id| ItemRef::Chunk(ChunkId(id))))
         .take(limit as usize)
         .collect())
 }

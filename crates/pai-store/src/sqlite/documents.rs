@@ -1,0 +1,231 @@
+//! Documents and their chunks: stored, replaced and deleted whole, with the
+//! chunks' full-text rows and vectors in the same transaction.
+
+use chrono::Utc;
+use pai_core::analyzer::index_text;
+use pai_core::store::{
+    Chunk, ChunkId, Document, DocumentChange, DocumentFormat, DocumentId, MAX_TEXT_BYTES, NewDocument, UserId,
+};
+use pai_core::{Error, Result};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use crate::errors::SqlxResult;
+
+const DOCUMENT_COLUMNS: &str = "id, title, source, format, content_hash, bytes, pages, created_at, updated_at,
+    (SELECT count(*) FROM chunks WHERE chunks.document_id = documents.id) AS chunk_count";
+const CHUNK_COLUMNS: &str = "id, document_id, ordinal, text, page, heading, start_offset, end_offset";
+
+fn document_from_row(r: &SqliteRow) -> Result<Document> {
+    let format: String = r.get("format");
+    Ok(Document {
+        id: DocumentId(r.get("id")),
+        title: r.get("title"),
+        source: r.get("source"),
+        format: DocumentFormat::parse(&format).ok_or_else(|| Error::internal(format!("unknown format {format}")))?,
+        content_hash: r.get("content_hash"),
+        bytes: r.get::<i64, _>("bytes") as u64,
+        pages: r.get::<Option<i64>, _>("pages").map(|p| p as u32),
+        chunks: r.get::<i64, _>("chunk_count") as u64,
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    })
+}
+
+fn chunk_from_row(r: &SqliteRow) -> Chunk {
+    Chunk {
+        id: ChunkId(r.get("id")),
+        document: DocumentId(r.get("document_id")),
+        ordinal: r.get::<i64, _>("ordinal") as u32,
+        text: r.get("text"),
+        page: r.get::<Option<i64>, _>("page").map(|p| p as u32),
+        heading: r.get("heading"),
+        start: r.get::<i64, _>("start_offset") as u64,
+        end: r.get::<i64, _>("end_offset") as u64,
+    }
+}
+
+fn check(d: &NewDocument) -> Result<()> {
+    if d.title.trim().is_empty() || d.title.len() > 1000 || d.source.trim().is_empty() || d.source.len() > 4096 {
+        return Err(Error::invalid("a document needs a title (at most 1000 bytes) and a source (at most 4096)"));
+    }
+    if d.chunks.is_empty() {
+        return Err(Error::invalid(format!("{}: no text to index", d.source)));
+    }
+    if let Some(c) = d.chunks.iter().find(|c| c.text.trim().is_empty() || c.text.len() > MAX_TEXT_BYTES) {
+        return Err(Error::invalid(format!(
+            "{}: a chunk is empty or longer than {MAX_TEXT_BYTES} bytes ({:?}…)",
+            d.source,
+            c.text.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+pub(super) async fn put(pool: &SqlitePool, user: UserId, d: NewDocument) -> Result<(Document, DocumentChange)> {
+    check(&d)?;
+    let mut tx = pool.begin().await.db()?;
+    let existing: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, content_hash FROM documents WHERE user_id = ? AND source = ?")
+            .bind(user.0)
+            .bind(&d.source)
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+    let now = Utc::now();
+    let (id, change) = match existing {
+        Some((id, hash)) if hash == d.content_hash => {
+            drop(tx);
+            return Ok((get(pool, user, DocumentId(id)).await?, DocumentChange::Unchanged));
+        }
+        Some((id, _)) => {
+            remove_chunks(&mut tx, user, id).await?;
+            sqlx::query(
+                "UPDATE documents SET title = ?, format = ?, content_hash = ?, bytes = ?, pages = ?, updated_at = ?
+                 WHERE id = ? AND user_id = ?",
+            )
+            .bind(d.title.trim())
+            .bind(d.format.as_str())
+            .bind(&d.content_hash)
+            .bind(d.bytes as i64)
+            .bind(d.pages.map(i64::from))
+            .bind(now)
+            .bind(id)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            (id, DocumentChange::Replaced)
+        }
+        None => {
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO documents (user_id, title, source, format, content_hash, bytes, pages, created_at, updated_at)
+                 SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? RETURNING id",
+            )
+            .bind(d.title.trim())
+            .bind(&d.source)
+            .bind(d.format.as_str())
+            .bind(&d.content_hash)
+            .bind(d.bytes as i64)
+            .bind(d.pages.map(i64::from))
+            .bind(now)
+            .bind(now)
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+            (id.ok_or_else(|| Error::not_found(format!("no user {user}")))?, DocumentChange::Created)
+        }
+    };
+    for (ordinal, c) in d.chunks.iter().enumerate() {
+        let chunk: i64 = sqlx::query_scalar(
+            "INSERT INTO chunks (user_id, document_id, ordinal, text, page, heading, start_offset, end_offset)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(user.0)
+        .bind(id)
+        .bind(ordinal as i64)
+        .bind(&c.text)
+        .bind(c.page.map(i64::from))
+        .bind(&c.heading)
+        .bind(c.start as i64)
+        .bind(c.end as i64)
+        .fetch_one(&mut *tx)
+        .await
+        .db()?;
+        // The heading is searchable with the passage: "what does the lease say about pets?"
+        let indexed = match &c.heading {
+            Some(h) => format!("{} {}", index_text(h), index_text(&c.text)),
+            None => index_text(&c.text),
+        };
+        sqlx::query(
+            "INSERT INTO chunks_fts (rowid, terms, owner, user_id, document_id) VALUES (?, ?, 'u' || ?3, ?3, ?4)",
+        )
+        .bind(chunk)
+        .bind(indexed)
+        .bind(user.0)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .db()?;
+    }
+    tx.commit().await.db()?;
+    Ok((get(pool, user, DocumentId(id)).await?, change))
+}
+
+/// Deletes a document's chunks with their full-text rows and vectors (vec0
+/// deletes by rowid; the ids come from an owner-filtered select).
+async fn remove_chunks(tx: &mut Transaction<'_, Sqlite>, user: UserId, document: i64) -> Result<()> {
+    for sql in [
+        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?1 AND user_id = ?2)",
+        "DELETE FROM chunk_vectors WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?1 AND user_id = ?2)",
+        "DELETE FROM chunk_floats WHERE id IN (SELECT id FROM chunks WHERE document_id = ?1 AND user_id = ?2)",
+        "DELETE FROM chunks WHERE document_id = ?1 AND user_id = ?2",
+    ] {
+        sqlx::query(sql).bind(document).bind(user.0).execute(&mut **tx).await.db()?;
+    }
+    Ok(())
+}
+
+pub(super) async fn get(pool: &SqlitePool, user: UserId, id: DocumentId) -> Result<Document> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = ? AND user_id = ?"
+    )))
+    .bind(id.0)
+    .bind(user.0)
+    .fetch_optional(pool)
+    .await
+    .db()?
+    .ok_or_else(|| Error::not_found(format!("no document {id}")))?;
+    document_from_row(&row)
+}
+
+pub(super) async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<Document>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE user_id = ? ORDER BY id DESC"
+    )))
+    .bind(user.0)
+    .fetch_all(pool)
+    .await
+    .db()?;
+    rows.iter().map(document_from_row).collect()
+}
+
+pub(super) async fn chunks(pool: &SqlitePool, user: UserId, id: DocumentId) -> Result<Vec<Chunk>> {
+    get(pool, user, id).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CHUNK_COLUMNS} FROM chunks WHERE document_id = ? AND user_id = ? ORDER BY ordinal"
+    )))
+    .bind(id.0)
+    .bind(user.0)
+    .fetch_all(pool)
+    .await
+    .db()?;
+    Ok(rows.iter().map(chunk_from_row).collect())
+}
+
+pub(super) async fn chunks_by_id(pool: &SqlitePool, user: UserId, ids: &[ChunkId]) -> Result<Vec<Chunk>> {
+    let select = format!("SELECT {CHUNK_COLUMNS} FROM chunks WHERE user_id = ? AND id IN ({{ids}}) ORDER BY id");
+    Ok(super::rows_by_id(pool, &select, user, ids.iter().map(|i| i.0)).await?.iter().map(chunk_from_row).collect())
+}
+
+pub(super) async fn delete(pool: &SqlitePool, user: UserId, id: DocumentId) -> Result<()> {
+    let mut tx = pool.begin().await.db()?;
+    let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM documents WHERE id = ? AND user_id = ?")
+        .bind(id.0)
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .db()?;
+    if owned.is_none() {
+        return Err(Error::not_found(format!("no document {id}")));
+    }
+    remove_chunks(&mut tx, user, id.0).await?;
+    sqlx::query("DELETE FROM documents WHERE id = ? AND user_id = ?")
+        .bind(id.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .db()?;
+    tx.commit().await.db()
+}
