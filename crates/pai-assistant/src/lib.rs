@@ -7,5 +7,6 @@ pub mod export;
 pub mod extract;
 pub mod import;
 pub mod index;
+pub mod knowledge;
 pub mod prompt;
 pub mod recall;

@@ -1,0 +1,101 @@
+//! The user's own documents: read (txt, md, html, pdf), cut into passages,
+//! stored whole in one transaction, and embedded so recall finds them as
+//! kind `chunk`. A file that cannot be read is refused with its reason and
+//! changes nothing; the other files go on.
+
+pub mod chunk;
+pub mod formats;
+
+use std::path::{Path, PathBuf};
+
+use pai_core::store::{Document, DocumentChange, NewDocument, Store, UserId};
+use pai_core::{Embedder, Error, Result};
+use sha2::{Digest, Sha256};
+
+use crate::index::embed_pending;
+use chunk::{ChunkSize, chunk};
+
+/// Largest file pai ingests.
+pub const MAX_DOCUMENT_BYTES: usize = 32 << 20;
+
+/// Tokens a passage takes for the embedder, estimated like `ChatModel::count_tokens`
+/// (a token per 3 bytes: a Korean syllable is 3 bytes and about a token).
+fn tokens(s: &str) -> usize {
+    s.len().div_ceil(3)
+}
+
+/// Reads, cuts and stores one file; embeds its passages. `source` identifies
+/// the file (a path, an upload's name): the same source with new content
+/// replaces the old document, with the same content changes nothing.
+pub async fn ingest_bytes(
+    store: &dyn Store,
+    embedder: &dyn Embedder,
+    user: UserId,
+    source: &str,
+    bytes: Vec<u8>,
+) -> Result<(Document, DocumentChange)> {
+    let name = Path::new(source).file_name().map_or(source.to_string(), |n| n.to_string_lossy().into_owned());
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(Error::invalid(format!("{name}: larger than {} MiB", MAX_DOCUMENT_BYTES >> 20)));
+    }
+    let content_hash = format!("{:x}", Sha256::digest(&bytes));
+    let size = bytes.len() as u64;
+    // PDF parsing is CPU work: off the async threads.
+    let parse_name = name.clone();
+    let extracted = tokio::task::spawn_blocking(move || formats::extract(&parse_name, &bytes))
+        .await
+        .map_err(|e| Error::internal(format!("reading {name}: {e}")))??;
+    let chunks = chunk(&extracted.sections, ChunkSize::default(), &tokens);
+    let document = NewDocument {
+        title: extracted.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| name.clone()),
+        source: source.to_string(),
+        format: extracted.format,
+        content_hash,
+        bytes: size,
+        pages: extracted.pages,
+        chunks,
+    };
+    let stored = store.put_document(user, document).await?;
+    if stored.1 != DocumentChange::Unchanged {
+        // Until embedded, passages are found by their words; a failure here
+        // is retried by the next indexing pass.
+        while embed_pending(store, embedder, user, 256).await? > 0 {}
+    }
+    Ok(stored)
+}
+
+/// The files under `paths` that pai can read: files as given, folders
+/// searched recursively for .txt/.md/.html/.pdf (hidden entries skipped).
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::invalid(format!("{}: {e}", dir.display())))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+            Some("txt" | "md" | "markdown" | "html" | "htm" | "pdf")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
