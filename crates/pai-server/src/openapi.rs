@@ -62,6 +62,15 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "Upload chat history (pai JSON or ChatGPT conversations.json) as the body; ?format=&name=.",
     ),
     ("get", "/api/imports/{id}", "Imports", "An import's state and progress."),
+    ("get", "/api/documents", "Documents", "The caller's documents, newest first."),
+    (
+        "post",
+        "/api/documents",
+        "Documents",
+        "Upload txt/md/html/pdf files (multipart/form-data, field `file`, one or more); per-file results.",
+    ),
+    ("get", "/api/documents/{id}", "Documents", "A document with its passages (page, heading, offsets)."),
+    ("delete", "/api/documents/{id}", "Documents", "Delete a document with every passage and vector."),
     ("get", "/api/admin/users", "Admin", "Every user."),
     ("post", "/api/admin/users", "Admin", "Create a user: {\"name\", \"password\", \"timezone\", \"admin\"}."),
     ("patch", "/api/admin/users/{id}", "Admin", "Disable/enable or set a password: {\"disabled\", \"password\"}."),
@@ -88,7 +97,15 @@ pub fn document() -> Value {
             op["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}]);
         }
         if matches!(*method, "post" | "patch") {
-            op["requestBody"] = json!({"content": {"application/json": {"schema": {"type": "object"}}}});
+            let body = match *path {
+                "/api/documents" => json!({"multipart/form-data": {"schema": {"type": "object",
+                    "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}),
+                "/api/imports" => {
+                    json!({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}})
+                }
+                _ => json!({"application/json": {"schema": {"type": "object"}}}),
+            };
+            op["requestBody"] = json!({"content": body});
         }
         if public {
             op["security"] = json!([]);

@@ -1,6 +1,6 @@
 //! Adversarial isolation: an attacker with valid credentials of their own
-//! goes after a victim's conversations, messages, memories, jobs, imports and
-//! keys through every endpoint, by real and by guessed ids. Every attempt is
+//! goes after a victim's conversations, messages, memories, jobs, imports,
+//! keys and documents through every endpoint, by real and by guessed ids. Every attempt is
 //! a 404 (or 403 for admin-only routes), no response carries the victim's
 //! data, and the victim's data is byte-for-byte unchanged afterwards.
 
@@ -23,6 +23,7 @@ struct Victim {
     job: i64,
     import: i64,
     key_id: i64,
+    document: i64,
 }
 
 async fn victim(app: &App) -> Victim {
@@ -53,7 +54,10 @@ async fn victim(app: &App) -> Victim {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let key_id = app.call("GET", "/api/keys", Some(&key), None).await.json()["data"][0]["id"].as_i64().unwrap();
-    Victim { id: user.id, key, conversation, message, memory, job: job.0, import, key_id }
+    let doc = format!("# Diary\n\nMy diary hint is {SECRET}, kept in the drawer.");
+    let r = app.send(common::upload("/api/documents", &key, &[("diary.md", doc.as_bytes())])).await;
+    let document = r.json()["data"][0]["document"]["id"].as_i64().unwrap();
+    Victim { id: user.id, key, conversation, message, memory, job: job.0, import, key_id, document }
 }
 
 /// Everything the victim can see of their own data, as text.
@@ -68,6 +72,8 @@ async fn snapshot(app: &App, v: &Victim) -> String {
         "/api/jobs",
         "/api/imports",
         "/api/keys",
+        "/api/documents",
+        &format!("/api/documents/{}", v.document),
     ] {
         let r = app.call("GET", path, Some(&v.key), None).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text());
@@ -117,6 +123,8 @@ async fn an_attacker_never_reaches_the_victims_data() {
         ("POST", "/api/jobs/{}/retry".into(), v.job, None),
         ("GET", "/api/imports/{}".into(), v.import, None),
         ("DELETE", "/api/keys/{}".into(), v.key_id, None),
+        ("GET", "/api/documents/{}".into(), v.document, None),
+        ("DELETE", "/api/documents/{}".into(), v.document, None),
     ];
     let mut attempts = 0;
     for (method, template, real, body) in &routes {
@@ -165,6 +173,7 @@ async fn an_attacker_never_reaches_the_victims_data() {
         ("GET", "/api/jobs".into(), None),
         ("GET", "/api/imports".into(), None),
         ("GET", "/api/keys".into(), None),
+        ("GET", "/api/documents".into(), None),
         (
             "POST",
             "/v1/chat/completions".into(),
@@ -178,13 +187,18 @@ async fn an_attacker_never_reaches_the_victims_data() {
         let text = r.text();
         // The attacker typed the secret into the last two queries themselves;
         // only the victim's own sentences would betray a leak.
-        for leak in ["password hint is", "Hint is", "imported victim", "Noted, victim"] {
+        for leak in ["password hint is", "Hint is", "imported victim", "Noted, victim", "diary hint", "drawer"] {
             assert!(!text.contains(leak), "{path} leaked {leak:?}: {text}");
         }
     }
     // The prompt the model saw for the attacker holds none of the victim's words.
     let last = app.model.requests().last().unwrap().clone();
-    assert!(last.messages.iter().all(|m| !m.content.contains("Hint is") && !m.content.contains("hint is")), "{last:?}");
+    assert!(
+        last.messages
+            .iter()
+            .all(|m| !m.content.contains("Hint is") && !m.content.contains("hint is") && !m.content.contains("drawer")),
+        "{last:?}"
+    );
 
     let after = snapshot(&app, &v).await;
     assert_eq!(before, after, "the victim's data changed");
@@ -213,6 +227,8 @@ async fn a_session_cookie_reaches_no_more_than_a_key() {
         ("GET", format!("/api/conversations/{}/messages", v.conversation)),
         ("GET", format!("/api/imports/{}", v.import)),
         ("DELETE", format!("/api/keys/{}", v.key_id)),
+        ("GET", format!("/api/documents/{}", v.document)),
+        ("DELETE", format!("/api/documents/{}", v.document)),
     ] {
         let mut r = common::request(method, &path, None, None);
         r.headers_mut().insert(axum::http::header::COOKIE, cookie.parse().unwrap());

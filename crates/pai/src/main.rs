@@ -44,6 +44,11 @@ enum Command {
     Memory(cli::memory::MemoryCommand),
     /// Import chat history (pai JSON or ChatGPT's conversations.json) and learn from it.
     Import(cli::import::ImportArgs),
+    /// Add documents (txt, md, html, pdf; files or folders) for pai to search and cite.
+    Ingest(cli::docs::IngestArgs),
+    /// List, inspect and delete your documents.
+    #[command(subcommand)]
+    Docs(cli::docs::DocsCommand),
     /// Serve the OpenAI-compatible API, the REST API and accounts over HTTP.
     Serve(cli::serve::ServeArgs),
     /// Manage the server's users.
@@ -73,6 +78,8 @@ fn main() -> ExitCode {
                 Command::Bench(args) => cli::bench::run(&config, args).await,
                 Command::Memory(cmd) => cli::memory::run(&config, cmd).await,
                 Command::Import(args) => cli::import::run(&config, args).await,
+                Command::Ingest(args) => cli::docs::ingest(&config, args).await,
+                Command::Docs(cmd) => cli::docs::run(&config, cmd).await,
                 Command::Serve(args) => cli::serve::run(&config, args).await,
                 Command::User(cmd) => cli::user::run_user(&config, cmd).await,
                 Command::Key(cmd) => cli::user::run_key(&config, cmd).await,

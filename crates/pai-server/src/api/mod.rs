@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod conversations;
+pub mod documents;
 pub mod imports;
 pub mod keys;
 pub mod memories;
@@ -33,6 +34,11 @@ pub fn routes(import_limit: usize) -> Router<SharedState> {
         .route("/api/jobs/{id}/retry", post(memories::retry_job))
         .route("/api/imports", get(imports::list).post(imports::create).layer(DefaultBodyLimit::max(import_limit)))
         .route("/api/imports/{id}", get(imports::get))
+        .route(
+            "/api/documents",
+            get(documents::list).post(documents::upload).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route("/api/documents/{id}", get(documents::get).delete(documents::delete))
         .route("/api/keys", get(keys::list).post(keys::create))
         .route("/api/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/api/admin/users", get(admin::list).post(admin::create))

@@ -121,3 +121,22 @@ pub fn request(method: &str, path: &str, key: Option<&str>, body: Option<String>
 pub fn sse_data(text: &str) -> Vec<String> {
     text.lines().filter_map(|l| l.strip_prefix("data: ")).map(str::to_string).collect()
 }
+
+/// A multipart/form-data upload of `files` (name, bytes) as `file` fields.
+pub fn upload(path: &str, key: &str, files: &[(&str, &[u8])]) -> Request<Body> {
+    let boundary = "pai-test-boundary-7d3f";
+    let mut body = Vec::new();
+    for (name, bytes) in files {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+        body.extend(*bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .unwrap()
+}

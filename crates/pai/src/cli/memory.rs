@@ -83,6 +83,12 @@ pub async fn run(config: &Config, cmd: MemoryCommand) -> anyhow::Result<()> {
                 let tag = match (h.kind, h.item) {
                     (RecalledKind::Memory, ItemRef::Memory(id)) => format!("memory {id}"),
                     (_, ItemRef::Message(id)) => format!("message {id}"),
+                    (_, ItemRef::Chunk(_)) => match &h.provenance.document {
+                        Some(d) => {
+                            format!("document {}{}", d.id, d.page.map(|p| format!(" p.{p}")).unwrap_or_default())
+                        }
+                        None => "document".into(),
+                    },
                     _ => "item".into(),
                 };
                 let past = h.valid_to.map(|t| format!(" (until {})", t.format("%Y-%m-%d"))).unwrap_or_default();

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod chat;
+pub mod docs;
 pub mod embed;
 pub mod import;
 pub mod memory;

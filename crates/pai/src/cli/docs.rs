@@ -1,0 +1,133 @@
+//! `pai ingest` and `pai docs`: the user's documents, searched and cited in answers.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use indicatif::{ProgressBar, ProgressStyle};
+use pai_assistant::knowledge::{collect_files, ingest_bytes};
+use pai_core::store::{DocumentChange, DocumentId};
+
+use crate::config::Config;
+
+#[derive(clap::Args)]
+pub struct IngestArgs {
+    /// Files and folders (searched recursively for .txt, .md, .html, .pdf).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum DocsCommand {
+    /// Your documents, newest first.
+    List,
+    /// A document and its passages (chunks), as recall sees them.
+    Show { id: i64 },
+    /// Delete a document with every passage and vector.
+    Delete { id: i64 },
+}
+
+pub async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
+    let files = collect_files(&args.paths)?;
+    if files.is_empty() {
+        bail!("no .txt, .md, .html or .pdf files under the given paths");
+    }
+    let memory = super::open_memory(config).await?;
+    let bar = ProgressBar::new(files.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("ingesting");
+    let (mut added, mut replaced, mut unchanged, mut failed) = (0, 0, 0, 0);
+    for file in files {
+        let source = std::fs::canonicalize(&file).unwrap_or(file.clone()).display().to_string();
+        let result = match std::fs::read(&file) {
+            Ok(bytes) => ingest_bytes(&*memory.store, &*memory.embedder, memory.user, &source, bytes).await,
+            Err(e) => Err(pai_core::Error::invalid(format!("{}: {e}", file.display()))),
+        };
+        match result {
+            Ok((doc, change)) => {
+                match change {
+                    DocumentChange::Created => added += 1,
+                    DocumentChange::Replaced => replaced += 1,
+                    DocumentChange::Unchanged => unchanged += 1,
+                }
+                bar.suspend(|| println!("{:>9}  {} ({} passages)", change_word(change), doc.title, doc.chunks));
+            }
+            Err(e) => {
+                failed += 1;
+                bar.suspend(|| println!("{:>9}  {e}", "skipped"));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!("{added} added, {replaced} updated, {unchanged} unchanged, {failed} skipped.");
+    if failed > 0 && added + replaced + unchanged == 0 {
+        bail!("no file could be ingested");
+    }
+    Ok(())
+}
+
+fn change_word(c: DocumentChange) -> &'static str {
+    match c {
+        DocumentChange::Created => "added",
+        DocumentChange::Replaced => "updated",
+        DocumentChange::Unchanged => "unchanged",
+    }
+}
+
+pub async fn run(config: &Config, cmd: DocsCommand) -> anyhow::Result<()> {
+    let memory = super::open_memory(config).await?;
+    let (store, user) = (&*memory.store, memory.user);
+    match cmd {
+        DocsCommand::List => {
+            let docs = store.documents(user).await?;
+            if docs.is_empty() {
+                println!("No documents yet. Add some with `pai ingest PATH`.");
+            }
+            for d in docs {
+                let pages = d.pages.map(|p| format!(", {p} pages")).unwrap_or_default();
+                println!(
+                    "{:>5}  {:8}  {}  ({} passages{pages})  {}",
+                    d.id,
+                    d.format.as_str(),
+                    d.title,
+                    d.chunks,
+                    d.source
+                );
+            }
+        }
+        DocsCommand::Show { id } => {
+            let d = store.document(user, DocumentId(id)).await?;
+            println!(
+                "{} — {} ({}, {} bytes, updated {})",
+                d.id,
+                d.title,
+                d.format.as_str(),
+                d.bytes,
+                d.updated_at.format("%Y-%m-%d %H:%M")
+            );
+            println!("source: {}", d.source);
+            for c in store.document_chunks(user, d.id).await? {
+                let page = c.page.map(|p| format!(" p.{p}")).unwrap_or_default();
+                let heading = c.heading.map(|h| format!(" \"{h}\"")).unwrap_or_default();
+                let flat = c.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let short: String = flat.chars().take(120).collect();
+                println!(
+                    "  #{}{page}{heading} [{}..{}] {short}{}",
+                    c.ordinal,
+                    c.start,
+                    c.end,
+                    if short.len() < flat.len() { "…" } else { "" }
+                );
+            }
+        }
+        DocsCommand::Delete { id } => {
+            store.delete_document(user, DocumentId(id)).await?;
+            println!("Document {id} deleted.");
+        }
+    }
+    Ok(())
+}
