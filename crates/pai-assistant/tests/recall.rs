@@ -138,3 +138,38 @@ async fn cross_lingual_recall_with_the_default_embedder() {
         assert_eq!(hits[0].item, ItemRef::Memory(ids[want]), "{query}: {hits:#?}");
     }
 }
+
+#[tokio::test]
+async fn a_watched_folder_is_kept_in_sync() {
+    use pai_assistant::knowledge::{SyncReport, sync_folder};
+    let store =
+        pai_store::SqliteStore::open(&std::env::temp_dir().join(format!("pai-sync-{}/pai.db", std::process::id())), 64)
+            .await
+            .unwrap();
+    let embedder = pai_engine::FakeEmbedder::new(64);
+    let user = store.create_user("u", "Asia/Seoul").await.unwrap().id;
+    let dir = std::env::temp_dir().join(format!("pai-sync-docs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("a.md"), "# A\n\nApples grow in Daegu.").unwrap();
+    std::fs::write(dir.join("sub/b.txt"), "Bananas are yellow.").unwrap();
+    std::fs::write(dir.join("c.bin"), [0u8, 1, 2]).unwrap();
+    std::fs::write(dir.join("bad.txt"), "").unwrap();
+    let r = sync_folder(&store, &embedder, user, &dir).await.unwrap();
+    assert_eq!((r.added, r.updated, r.unchanged, r.removed, r.failed.len()), (2, 0, 0, 0, 1), "{r:?}");
+    assert_eq!(
+        sync_folder(&store, &embedder, user, &dir).await.unwrap(),
+        SyncReport { unchanged: 2, failed: r.failed.clone(), ..Default::default() }
+    );
+    std::fs::write(dir.join("a.md"), "# A\n\nApples grow in Yeongju now.").unwrap();
+    std::fs::remove_file(dir.join("sub/b.txt")).unwrap();
+    let r = sync_folder(&store, &embedder, user, &dir).await.unwrap();
+    assert_eq!((r.added, r.updated, r.removed), (0, 1, 1), "{r:?}");
+    let docs = store.documents(user).await.unwrap();
+    assert_eq!(docs.len(), 1);
+    let hits = store.search_text(user, "Yeongju", 5).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(store.search_text(user, "Bananas", 5).await.unwrap().is_empty());
+    // Every passage got its vector.
+    assert!(store.items_without_vectors(user, 10).await.unwrap().is_empty());
+}

@@ -39,6 +39,11 @@ pub struct Config {
     pub timezone: Option<String>,
     /// Where `pai serve` listens.
     pub addr: String,
+    /// Folders whose documents `pai serve` keeps indexed for a user:
+    /// `[[watch]] path = "~/Notes"` (`user` defaults to the `user` setting).
+    pub watch: Vec<WatchedFolder>,
+    /// Seconds between two passes over the watched folders.
+    pub watch_interval_secs: u64,
     /// `pai serve` settings: `[server]` and `[server.limits]` in pai.toml,
     /// or e.g. PAI_SERVER__OPEN_SIGNUP, PAI_SERVER__LIMITS__REQUESTS_PER_MINUTE.
     pub server: pai_server::ServerSettings,
@@ -65,10 +70,21 @@ impl Default for Config {
             user: "me".into(),
             timezone: None,
             addr: "127.0.0.1:8080".into(),
+            watch: Vec::new(),
+            watch_interval_secs: 60,
             server: pai_server::ServerSettings::default(),
             home: PathBuf::new(),
         }
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchedFolder {
+    pub path: PathBuf,
+    /// Whose documents they are; default: the `user` setting.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 /// `$PAI_HOME`, default `~/.local/share/pai` (XDG data home).

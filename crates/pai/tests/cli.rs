@@ -317,3 +317,31 @@ fn import_stores_indexes_and_skips_what_it_has_seen() {
     let found = ok(pai_with(&db).args(["memory", "search", "new"]));
     assert!(!found.contains("] new"), "{found}");
 }
+
+#[test]
+fn ingest_reports_each_file_and_documents_are_listed_searched_and_deleted() {
+    let db = temp_db();
+    let dir = db.parent().unwrap().join("docs");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(
+        dir.join("lease.md"),
+        "# Lease\n\n## Pets\n\n반려동물은 집주인의 서면 동의가 있어야 키울 수 있습니다.\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("sub/empty.txt"), "").unwrap();
+    let out = pai_with(&db).args(["ingest"]).arg(&dir).output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("added  Lease") && stdout.contains("empty.txt: the file is empty"), "{stdout}");
+    assert!(stdout.contains("1 added, 0 updated, 0 unchanged, 1 skipped"), "{stdout}");
+    let list = text(&pai_with(&db).args(["docs", "list"]).output().unwrap().stdout);
+    assert!(list.contains("Lease") && list.contains("markdown"), "{list}");
+    let hits = text(&pai_with(&db).args(["memory", "search", "강아지 키워도 돼?", "-k", "1"]).output().unwrap().stdout);
+    assert!(hits.contains("document 1") && hits.contains("반려동물"), "{hits}");
+    // Nothing readable is a failure; deleting removes it.
+    let bad = pai_with(&db).args(["ingest"]).arg(dir.join("sub/empty.txt")).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(pai_with(&db).args(["docs", "delete", "1"]).output().unwrap().status.success());
+    let list = text(&pai_with(&db).args(["docs", "list"]).output().unwrap().stdout);
+    assert!(list.contains("No documents yet"), "{list}");
+}

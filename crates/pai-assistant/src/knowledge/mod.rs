@@ -99,3 +99,59 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     }
     Ok(())
 }
+
+/// What one pass over a watched folder did.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+pub struct SyncReport {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    /// Files that could not be read, with the reason.
+    pub failed: Vec<String>,
+}
+
+/// Brings the user's documents from `dir` in line with the folder: new and
+/// changed files are ingested (unchanged ones are recognised by their hash
+/// without being parsed again), documents whose file is gone are deleted.
+pub async fn sync_folder(store: &dyn Store, embedder: &dyn Embedder, user: UserId, dir: &Path) -> Result<SyncReport> {
+    let dir = std::fs::canonicalize(dir).map_err(|e| Error::invalid(format!("{}: {e}", dir.display())))?;
+    if !dir.is_dir() {
+        return Err(Error::invalid(format!("{} is not a folder", dir.display())));
+    }
+    let files = collect_files(std::slice::from_ref(&dir))?;
+    let known: std::collections::HashMap<String, (pai_core::store::DocumentId, String)> =
+        store.documents(user).await?.into_iter().map(|d| (d.source.clone(), (d.id, d.content_hash))).collect();
+    let mut report = SyncReport::default();
+    let mut seen = std::collections::HashSet::new();
+    for file in files {
+        let source = file.display().to_string();
+        seen.insert(source.clone());
+        let bytes = match std::fs::read(&file) {
+            Ok(b) => b,
+            Err(e) => {
+                report.failed.push(format!("{source}: {e}"));
+                continue;
+            }
+        };
+        if known.get(&source).is_some_and(|(_, hash)| *hash == format!("{:x}", Sha256::digest(&bytes))) {
+            report.unchanged += 1;
+            continue;
+        }
+        match ingest_bytes(store, embedder, user, &source, bytes).await {
+            Ok((_, DocumentChange::Created)) => report.added += 1,
+            Ok((_, DocumentChange::Replaced)) => report.updated += 1,
+            Ok((_, DocumentChange::Unchanged)) => report.unchanged += 1,
+            Err(Error::Invalid(reason)) => report.failed.push(reason),
+            Err(e) => return Err(e),
+        }
+    }
+    let prefix = format!("{}{}", dir.display(), std::path::MAIN_SEPARATOR);
+    for (source, (id, _)) in &known {
+        if source.starts_with(&prefix) && !seen.contains(source) {
+            store.delete_document(user, *id).await?;
+            report.removed += 1;
+        }
+    }
+    Ok(report)
+}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
-use pai_assistant::knowledge::{collect_files, ingest_bytes};
+use pai_assistant::knowledge::{collect_files, ingest_bytes, sync_folder};
 use pai_core::store::{DocumentChange, DocumentId};
 
 use crate::config::Config;
@@ -14,6 +14,9 @@ pub struct IngestArgs {
     /// Files and folders (searched recursively for .txt, .md, .html, .pdf).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// Treat each folder as the whole truth: also delete documents whose file is gone.
+    #[arg(long)]
+    sync: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -27,6 +30,25 @@ pub enum DocsCommand {
 }
 
 pub async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
+    if args.sync {
+        let memory = super::open_memory(config).await?;
+        for dir in &args.paths {
+            let r = sync_folder(&*memory.store, &*memory.embedder, memory.user, dir).await?;
+            for f in &r.failed {
+                println!("  skipped  {f}");
+            }
+            println!(
+                "{}: {} added, {} updated, {} unchanged, {} removed, {} skipped.",
+                dir.display(),
+                r.added,
+                r.updated,
+                r.unchanged,
+                r.removed,
+                r.failed.len()
+            );
+        }
+        return Ok(());
+    }
     let files = collect_files(&args.paths)?;
     if files.is_empty() {
         bail!("no .txt, .md, .html or .pdf files under the given paths");

@@ -29,6 +29,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         settings.limits.generation_slots = 1;
     }
     let state = AppState::new(store.clone(), store.clone(), assistant, settings);
+    watch_folders(config, &state).await?;
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("pai is serving {} on http://{local}", model.id());
@@ -36,6 +37,47 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("  API docs: http://{local}/docs   metrics: http://{local}/metrics   stop: Ctrl-C");
     pai_server::serve(state, listener, shutdown_signal()).await?;
     eprintln!("pai stopped; queued memory jobs run at the next start");
+    Ok(())
+}
+
+/// Keeps the configured folders indexed: one pass now and one every
+/// `watch_interval_secs` (changed files re-indexed, deleted ones removed).
+async fn watch_folders(config: &Config, state: &pai_server::SharedState) -> anyhow::Result<()> {
+    let mut folders = Vec::new();
+    for w in &config.watch {
+        let name = w.user.clone().unwrap_or_else(|| config.user.clone());
+        let user = state
+            .store
+            .user_by_name(&name)
+            .await?
+            .with_context(|| format!("watched folder {}: no user called {name:?}", w.path.display()))?;
+        folders.push((user.id, w.path.clone()));
+    }
+    if folders.is_empty() {
+        return Ok(());
+    }
+    let state = state.clone();
+    let every = std::time::Duration::from_secs(config.watch_interval_secs.max(1));
+    tokio::spawn(async move {
+        loop {
+            for (user, dir) in &folders {
+                match pai_assistant::knowledge::sync_folder(&*state.store, &*state.assistant.embedder, *user, dir).await
+                {
+                    Ok(r) => {
+                        if r.added + r.updated + r.removed > 0 {
+                            tracing::info!(folder = %dir.display(), added = r.added, updated = r.updated,
+                                removed = r.removed, "watched folder synced");
+                        }
+                        for f in &r.failed {
+                            tracing::warn!(folder = %dir.display(), "not indexed: {f}");
+                        }
+                    }
+                    Err(e) => tracing::error!(folder = %dir.display(), error = %e, "watched folder: sync failed"),
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
     Ok(())
 }
 
