@@ -224,54 +224,19 @@ mod tests {
         assert!(x.sections.iter().any(|s| s.heading.as_deref() == Some("월세")), "{:?}", x.sections);
     }
 
-    /// A PDF with one line of text per page, made with lopdf (what pdf-extract reads with).
-    pub(crate) fn pdf_with_pages(pages: &[&str]) -> Vec<u8> {
-        use pdf_extract::content::{Content, Operation};
-        use pdf_extract::{Document, Object, Stream, dictionary};
-        let mut doc = Document::with_version("1.5");
-        let pages_id = doc.new_object_id();
-        let font = doc.add_object(dictionary! {"Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica"});
-        let resources = doc.add_object(dictionary! {"Font" => dictionary! {"F1" => font}});
-        let mut kids = Vec::new();
-        for text in pages {
-            let content = Content {
-                operations: vec![
-                    Operation::new("BT", vec![]),
-                    Operation::new("Tf", vec!["F1".into(), 12.into()]),
-                    Operation::new("Td", vec![72.into(), 700.into()]),
-                    Operation::new("Tj", vec![Object::string_literal(*text)]),
-                    Operation::new("ET", vec![]),
-                ],
-            };
-            let content = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
-            let page = doc.add_object(dictionary! {"Type" => "Page", "Parent" => pages_id, "Contents" => content});
-            kids.push(Object::from(page));
-        }
-        let count = kids.len() as i64;
-        doc.objects.insert(
-            pages_id,
-            Object::Dictionary(
-                dictionary! {"Type" => "Pages", "Kids" => kids, "Count" => count, "Resources" => resources,
-                "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()]},
-            ),
-        );
-        let catalog = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id});
-        doc.trailer.set("Root", catalog);
-        let mut out = Vec::new();
-        doc.save_to(&mut out).unwrap();
-        out
-    }
-
     #[test]
     fn pdf_text_comes_page_by_page() {
-        let x = extract("lease.pdf", &pdf_with_pages(&["Rent is due on the fifth.", "Pets need written consent."]))
-            .unwrap();
+        let x = extract(
+            "lease.pdf",
+            &super::super::sample_pdf(&["Rent is due on the fifth.", "Pets need written consent."]),
+        )
+        .unwrap();
         assert_eq!(x.pages, Some(2));
         assert_eq!(x.sections.len(), 2);
         assert!(x.sections[0].text.contains("Rent is due") && x.sections[0].page == Some(1), "{:?}", x.sections);
         assert!(x.sections[1].text.contains("written consent") && x.sections[1].page == Some(2));
         // The same bytes cut short are a damaged file, reported, not a crash.
-        let whole = pdf_with_pages(&["Rent is due on the fifth."]);
+        let whole = super::super::sample_pdf(&["Rent is due on the fifth."]);
         assert!(extract("cut.pdf", &whole[..whole.len() / 2]).is_err());
     }
 

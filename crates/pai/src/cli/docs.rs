@@ -30,6 +30,13 @@ pub enum DocsCommand {
 }
 
 pub async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
+    // No chat model runs in this process: the embedder may use every core
+    // (see `embedding_threads` for why it does not beside a chat model).
+    let mut config = config.clone();
+    if config.embedding_threads.is_none() {
+        config.embedding_threads = Some(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+    let config = &config;
     if args.sync {
         let memory = super::open_memory(config).await?;
         for dir in &args.paths {
