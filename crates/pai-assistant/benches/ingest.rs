@@ -71,6 +71,35 @@ fn document(i: usize) -> (String, Vec<u8>, usize) {
     }
 }
 
+/// A passage of the 100k set: 40 words drawn with a skew (few common, most
+/// rare, as in real text) from synthetic Korean and English vocabularies,
+/// and now and then a real sentence for the queries to find.
+fn archive_passage(i: usize, rng: &mut u64) -> String {
+    const EN_SYL: &[&str] =
+        &["ka", "ri", "mon", "tel", "sa", "ver", "lo", "den", "mi", "tra", "bel", "cor", "pa", "ne"];
+    const KO_SYL: &[&str] =
+        &["가", "나", "다", "라", "마", "바", "사", "아", "자", "차", "카", "타", "파", "하", "강", "민"];
+    let mut next = || {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        *rng
+    };
+    let syl = if i % 2 == 0 { EN_SYL } else { KO_SYL };
+    let mut words = Vec::with_capacity(41);
+    for _ in 0..40 {
+        // Skewed rank in a 4,000-word vocabulary: rank = 4000^u, u uniform.
+        let u = (next() % 10_000) as f64 / 10_000.0;
+        let rank = 4000f64.powf(u) as u64;
+        let word: String = (0..2 + rank % 2).map(|k| syl[((rank * 31 + k * 7) % syl.len() as u64) as usize]).collect();
+        words.push(word);
+    }
+    if i % 10 == 0 {
+        words.push(paragraph(i, 1));
+    }
+    words.join(" ")
+}
+
 fn percentile(v: &[f64], p: f64) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
@@ -121,10 +150,11 @@ async fn main() {
     let user = big.create_user("bench", "Asia/Seoul").await.unwrap().id;
     let started = Instant::now();
     let per_doc = 100;
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     for d in 0..target.div_ceil(per_doc) {
         let chunks: Vec<NewChunk> = (0..per_doc)
             .map(|c| {
-                let text = paragraph(d * per_doc + c, 2);
+                let text = archive_passage(d * per_doc + c, &mut rng);
                 NewChunk { text, page: Some(1 + c as u32 / 10), heading: None, start: 0, end: 0 }
             })
             .collect();
@@ -158,6 +188,18 @@ async fn main() {
             assert!(!hits.is_empty());
         }
     }
+    // Where the time goes: words and meaning searched alone.
+    let (mut text_t, mut vec_t) = (Vec::new(), Vec::new());
+    for q in queries.iter().cycle().take(30) {
+        let t = Instant::now();
+        big.search_text(user, q, 40).await.unwrap();
+        text_t.push(t.elapsed().as_secs_f64() * 1000.0);
+        let v = fake.embed(vec![q.to_string()], EmbedKind::Query).await.unwrap().remove(0);
+        let t = Instant::now();
+        big.search_vectors(user, &v, 40).await.unwrap();
+        vec_t.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!("  full text p95 {:.1} ms, vectors p95 {:.1} ms", percentile(&text_t, 0.95), percentile(&vec_t, 0.95));
     let mut e5_times = Vec::new();
     for q in queries.iter().cycle().take(60) {
         let t = Instant::now();

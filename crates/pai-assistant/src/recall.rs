@@ -216,16 +216,10 @@ async fn load_all(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<
     let chunk_ids: Vec<ChunkId> =
         items.iter().filter_map(|i| if let ItemRef::Chunk(id) = i { Some(*id) } else { None }).collect();
     let chunks = store.chunks_by_id(user, &chunk_ids).await?;
-    let mut documents: Vec<Document> = Vec::new();
-    for c in &chunks {
-        if !documents.iter().any(|d| d.id == c.document) {
-            match store.document(user, c.document).await {
-                Ok(d) => documents.push(d),
-                Err(Error::NotFound(_)) => {} // deleted meanwhile
-                Err(e) => return Err(e),
-            }
-        }
-    }
+    let mut document_ids: Vec<DocumentId> = chunks.iter().map(|c| c.document).collect();
+    document_ids.sort();
+    document_ids.dedup();
+    let documents: Vec<Document> = store.documents_by_id(user, &document_ids).await?;
     let memory_ids: Vec<MemoryId> =
         items.iter().filter_map(|i| if let ItemRef::Memory(id) = i { Some(*id) } else { None }).collect();
     let mut message_ids: Vec<MessageId> =

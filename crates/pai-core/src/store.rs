@@ -566,11 +566,15 @@ pub trait Store: Send + Sync {
 
     /// Stores a document with its chunks in one transaction. A known source
     /// with the same content hash is left alone; with other content, its
-    /// chunks (and their index rows and vectors) are replaced.
+    /// chunks (and their index rows and vectors) are replaced. A new source
+    /// whose content the user already has (a copy) is `Unchanged`: the
+    /// existing document is returned and nothing is written.
     async fn put_document(&self, user: UserId, document: NewDocument) -> Result<(Document, DocumentChange)>;
     /// Newest first.
     async fn documents(&self, user: UserId) -> Result<Vec<Document>>;
     async fn document(&self, user: UserId, id: DocumentId) -> Result<Document>;
+    /// The user's documents among `ids` (others' and unknown ids are left out), in id order.
+    async fn documents_by_id(&self, user: UserId, ids: &[DocumentId]) -> Result<Vec<Document>>;
     /// The document's chunks in order.
     async fn document_chunks(&self, user: UserId, id: DocumentId) -> Result<Vec<Chunk>>;
     /// The user's chunks among `ids` (others' and unknown ids are left out), in id order.

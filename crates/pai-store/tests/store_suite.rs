@@ -651,6 +651,13 @@ async fn documents_are_stored_replaced_unchanged_and_deleted_whole() {
     assert_eq!((change, doc.chunks), (DocumentChange::Created, 2));
     let (same, change) = store.put_document(minji, new_document("lease.md", "h1", &["ignored"])).await.unwrap();
     assert_eq!((change, same.id, same.chunks), (DocumentChange::Unchanged, doc.id, 2));
+    // A copy under another name is the same document; another user's copy is theirs.
+    let (copy, change) = store.put_document(minji, new_document("copy of lease.md", "h1", &["x"])).await.unwrap();
+    assert_eq!((change, copy.id), (DocumentChange::Unchanged, doc.id));
+    assert_eq!(store.documents(minji).await.unwrap().len(), 1);
+    let (theirs, change) = store.put_document(tom, new_document("lease.md", "h1", &["tom's"])).await.unwrap();
+    assert_eq!(change, DocumentChange::Created);
+    store.delete_document(tom, theirs.id).await.unwrap();
     let hits = store.search_text(minji, "반려동물", 10).await.unwrap();
     assert!(matches!(hits[0], TextHit::Chunk { document, .. } if document == doc.id), "{hits:?}");
     // The heading is searchable with the passage.

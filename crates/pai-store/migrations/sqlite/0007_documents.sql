@@ -33,3 +33,4 @@ CREATE INDEX chunks_by_document ON chunks(user_id, document_id, ordinal);
 CREATE INDEX chunks_to_embed ON chunks(user_id, embedded) WHERE embedded = 0;
 
 CREATE VIRTUAL TABLE chunks_fts USING fts5(terms, owner, user_id UNINDEXED, document_id UNINDEXED, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, col);

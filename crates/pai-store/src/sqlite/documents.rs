@@ -13,7 +13,8 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use crate::errors::SqlxResult;
 
 const DOCUMENT_COLUMNS: &str = "id, title, source, format, content_hash, bytes, pages, created_at, updated_at,
-    (SELECT count(*) FROM chunks WHERE chunks.document_id = documents.id) AS chunk_count";
+    (SELECT count(*) FROM chunks WHERE chunks.user_id = documents.user_id AND chunks.document_id = documents.id)
+     AS chunk_count";
 const CHUNK_COLUMNS: &str = "id, document_id, ordinal, text, page, heading, start_offset, end_offset";
 
 fn document_from_row(r: &SqliteRow) -> Result<Document> {
@@ -98,6 +99,18 @@ pub(super) async fn put(pool: &SqlitePool, user: UserId, d: NewDocument) -> Resu
             (id, DocumentChange::Replaced)
         }
         None => {
+            // The same bytes under another name (a copy, a second upload) are one document.
+            let copy: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM documents WHERE user_id = ? AND content_hash = ? LIMIT 1")
+                    .bind(user.0)
+                    .bind(&d.content_hash)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .db()?;
+            if let Some(id) = copy {
+                drop(tx);
+                return Ok((get(pool, user, DocumentId(id)).await?, DocumentChange::Unchanged));
+            }
             let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO documents (user_id, title, source, format, content_hash, bytes, pages, created_at, updated_at)
                  SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? RETURNING id",
@@ -178,6 +191,11 @@ pub(super) async fn get(pool: &SqlitePool, user: UserId, id: DocumentId) -> Resu
     .db()?
     .ok_or_else(|| Error::not_found(format!("no document {id}")))?;
     document_from_row(&row)
+}
+
+pub(super) async fn by_id(pool: &SqlitePool, user: UserId, ids: &[DocumentId]) -> Result<Vec<Document>> {
+    let select = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE user_id = ? AND id IN ({{ids}}) ORDER BY id");
+    super::rows_by_id(pool, &select, user, ids.iter().map(|i| i.0)).await?.iter().map(document_from_row).collect()
 }
 
 pub(super) async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<Document>> {

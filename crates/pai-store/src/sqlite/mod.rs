@@ -23,7 +23,7 @@ use pai_core::store::{
 };
 use pai_core::{Error, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Executor, SqlitePool};
+use sqlx::{AssertSqlSafe, Executor, SqlitePool};
 
 use crate::errors::SqlxResult;
 
@@ -185,17 +185,19 @@ const PRUNE_SHARE: f64 = 0.02;
 
 /// The query's search terms, without those too common to rank by for a user
 /// with a large history (only ever the commonest; the rarest term always stays).
-async fn search_terms_for(pool: &SqlitePool, user: UserId, text: &str) -> Result<Vec<String>> {
+/// `vocab` is the fts5vocab table of the index searched (our own literal).
+async fn search_terms_for(pool: &SqlitePool, vocab: &'static str, user: UserId, text: &str) -> Result<Vec<String>> {
     let terms = pai_core::analyzer::search_terms(text);
     if terms.len() < 2 {
         return Ok(terms);
     }
     let owner = format!("u{user}");
-    let rows: Option<i64> = sqlx::query_scalar("SELECT doc FROM messages_fts_vocab WHERE term = ? AND col = 'owner'")
-        .bind(&owner)
-        .fetch_optional(pool)
-        .await
-        .db()?;
+    let rows: Option<i64> =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT doc FROM {vocab} WHERE term = ? AND col = 'owner'")))
+            .bind(&owner)
+            .fetch_optional(pool)
+            .await
+            .db()?;
     let rows = rows.unwrap_or(0);
     if rows < PRUNE_FROM_ROWS {
         return Ok(terms);
@@ -203,7 +205,7 @@ async fn search_terms_for(pool: &SqlitePool, user: UserId, text: &str) -> Result
     let mut counted = Vec::with_capacity(terms.len());
     for t in terms {
         let doc: Option<i64> =
-            sqlx::query_scalar("SELECT doc FROM messages_fts_vocab WHERE term = ? AND col = 'terms'")
+            sqlx::query_scalar(AssertSqlSafe(format!("SELECT doc FROM {vocab} WHERE term = ? AND col = 'terms'")))
                 .bind(&t)
                 .fetch_optional(pool)
                 .await
@@ -358,6 +360,10 @@ impl Store for SqliteStore {
         documents::get(&self.pool, user, id).await
     }
 
+    async fn documents_by_id(&self, user: UserId, ids: &[DocumentId]) -> Result<Vec<Document>> {
+        documents::by_id(&self.pool, user, ids).await
+    }
+
     async fn document_chunks(&self, user: UserId, id: DocumentId) -> Result<Vec<Chunk>> {
         documents::chunks(&self.pool, user, id).await
     }
@@ -475,8 +481,14 @@ impl Store for SqliteStore {
     }
 
     async fn search_text(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>> {
-        let terms = search_terms_for(&self.pool, user, query).await?;
-        let Some(q) = fts_query(&terms, user) else { return Ok(Vec::new()) };
+        // Messages and documents each prune by their own term counts.
+        let (terms, chunk_terms) = futures_util::join!(
+            search_terms_for(&self.pool, "messages_fts_vocab", user, query),
+            search_terms_for(&self.pool, "chunks_fts_vocab", user, query)
+        );
+        let (Some(q), Some(chunk_q)) = (fts_query(&terms?, user), fts_query(&chunk_terms?, user)) else {
+            return Ok(Vec::new());
+        };
         let limit = limit.min(1000) as i64;
         // bm25() is lower-is-better; negate so higher is better, as everywhere else.
         // Two tables, two connections: searched at once.
@@ -492,7 +504,7 @@ impl Store for SqliteStore {
             "SELECT rowid, document_id, -bm25(chunks_fts, 1.0, 0.0) FROM chunks_fts
              WHERE chunks_fts MATCH ? AND user_id = ? ORDER BY bm25(chunks_fts, 1.0, 0.0) LIMIT ?",
         )
-        .bind(&q)
+        .bind(&chunk_q)
         .bind(user.0)
         .bind(limit)
         .fetch_all(&self.pool);
@@ -520,7 +532,7 @@ impl Store for SqliteStore {
     }
 
     async fn search_history(&self, user: UserId, query: &str, limit: usize) -> Result<Vec<TextHit>> {
-        let terms = search_terms_for(&self.pool, user, query).await?;
+        let terms = search_terms_for(&self.pool, "messages_fts_vocab", user, query).await?;
         let Some(q) = fts_query(&terms, user) else { return Ok(Vec::new()) };
         let hits = self.search_memory_fts(true, user, &q, limit.min(1000) as i64).await?;
         Ok(hits.into_iter().map(|(id, score)| TextHit::Memory { id: MemoryId(id), score: score as f32 }).collect())
