@@ -229,15 +229,7 @@ pub(super) async fn chunks_by_id(pool: &SqlitePool, user: UserId, ids: &[ChunkId
 
 pub(super) async fn delete(pool: &SqlitePool, user: UserId, id: DocumentId) -> Result<()> {
     let mut tx = pool.begin().await.db()?;
-    let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM documents WHERE id = ? AND user_id = ?")
-        .bind(id.0)
-        .bind(user.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .db()?;
-    if owned.is_none() {
-        return Err(Error::not_found(format!("no document {id}")));
-    }
+    super::require_owned(&mut tx, "documents", "document", id.0, user).await?;
     remove_chunks(&mut tx, user, id.0).await?;
     sqlx::query("DELETE FROM documents WHERE id = ? AND user_id = ?")
         .bind(id.0)

@@ -85,15 +85,7 @@ fn check_title(title: &str) -> Result<()> {
 /// (virtual tables, no foreign keys) are deleted first, in the same transaction.
 pub(super) async fn delete_conversation(pool: &SqlitePool, user: UserId, id: ConversationId) -> Result<()> {
     let mut tx = pool.begin().await.db()?;
-    let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE id = ? AND user_id = ?")
-        .bind(id.0)
-        .bind(user.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .db()?;
-    if owned.is_none() {
-        return Err(Error::not_found(format!("no conversation {id}")));
-    }
+    super::require_owned(&mut tx, "conversations", "conversation", id.0, user).await?;
     for sql in [
         "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE conversation_id = ?1 AND user_id = ?2)",
         "DELETE FROM message_vectors WHERE rowid IN (SELECT id FROM messages WHERE conversation_id = ?1 AND user_id = ?2)",
@@ -115,15 +107,7 @@ pub(super) async fn add_messages(
         check_text("a message", &m.content)?;
     }
     let mut tx = pool.begin().await.db()?;
-    let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE id = ? AND user_id = ?")
-        .bind(conversation.0)
-        .bind(user.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .db()?;
-    if owned.is_none() {
-        return Err(Error::not_found(format!("no conversation {conversation}")));
-    }
+    super::require_owned(&mut tx, "conversations", "conversation", conversation.0, user).await?;
     let ids = insert(&mut tx, user, conversation, &new).await?;
     tx.commit().await.db()?;
     Ok(stored(conversation, ids, new))

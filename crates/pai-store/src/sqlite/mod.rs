@@ -226,6 +226,25 @@ fn fts_query(terms: &[String], user: UserId) -> Option<String> {
     })
 }
 
+/// Fails with `NotFound` ("no {what} {id}") unless `user` owns row `id` of
+/// `table`, checked inside the caller's transaction. `table` is our own literal.
+async fn require_owned(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    table: &'static str,
+    what: &str,
+    id: i64,
+    user: UserId,
+) -> Result<()> {
+    let owned: Option<i64> =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT id FROM {table} WHERE id = ? AND user_id = ?")))
+            .bind(id)
+            .bind(user.0)
+            .fetch_optional(&mut **tx)
+            .await
+            .db()?;
+    owned.map(|_| ()).ok_or_else(|| Error::not_found(format!("no {what} {id}")))
+}
+
 fn check_text(what: &str, text: &str) -> Result<()> {
     if text.trim().is_empty() {
         return Err(Error::invalid(format!("{what} is empty")));
