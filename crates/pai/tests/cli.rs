@@ -329,19 +329,28 @@ fn ingest_reports_each_file_and_documents_are_listed_searched_and_deleted() {
     )
     .unwrap();
     std::fs::write(dir.join("sub/empty.txt"), "").unwrap();
+    // A Korean PDF as word processors write it (glyph ids + ToUnicode map).
+    let pdf = pai_assistant::knowledge::sample_pdf(&[
+        "관리비는 매달 10일까지 관리사무소에 냅니다.",
+        "주차는 한 세대에 자동차 한 대까지 무료입니다.",
+    ]);
+    std::fs::write(dir.join("sub/관리규약.pdf"), pdf).unwrap();
     let out = pai_with(&db).args(["ingest"]).arg(&dir).output().unwrap();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("added  Lease") && stdout.contains("empty.txt: the file is empty"), "{stdout}");
-    assert!(stdout.contains("1 added, 0 updated, 0 unchanged, 1 skipped"), "{stdout}");
+    assert!(stdout.contains("2 added, 0 updated, 0 unchanged, 1 skipped"), "{stdout}");
     let list = text(&pai_with(&db).args(["docs", "list"]).output().unwrap().stdout);
     assert!(list.contains("Lease") && list.contains("markdown"), "{list}");
     let hits = text(&pai_with(&db).args(["memory", "search", "강아지 키워도 돼?", "-k", "1"]).output().unwrap().stdout);
     assert!(hits.contains("document 1") && hits.contains("반려동물"), "{hits}");
+    let hits = text(&pai_with(&db).args(["memory", "search", "차는 몇 대까지 공짜야?", "-k", "1"]).output().unwrap().stdout);
+    assert!(hits.contains("p.2") && hits.contains("주차는 한 세대에"), "{hits}");
     // Nothing readable is a failure; deleting removes it.
     let bad = pai_with(&db).args(["ingest"]).arg(dir.join("sub/empty.txt")).output().unwrap();
     assert!(!bad.status.success());
     assert!(pai_with(&db).args(["docs", "delete", "1"]).output().unwrap().status.success());
+    assert!(pai_with(&db).args(["docs", "delete", "2"]).output().unwrap().status.success());
     let list = text(&pai_with(&db).args(["docs", "list"]).output().unwrap().stdout);
     assert!(list.contains("No documents yet"), "{list}");
 }

@@ -241,6 +241,17 @@ mod tests {
     }
 
     #[test]
+    fn korean_pdf_text_comes_through_its_unicode_map() {
+        // Korean PDFs carry glyph ids (Identity-H) and a ToUnicode map, not characters.
+        let bytes = super::super::sample_pdf(&["월세는 매달 5일에 낸다.", "반려동물은 서면 동의가 필요하다. Pets OK?"]);
+        assert!(!String::from_utf8_lossy(&bytes).contains("월세"), "the fixture must not carry the text plainly");
+        let x = extract("임대차계약서.pdf", &bytes).unwrap();
+        assert_eq!(x.pages, Some(2));
+        assert!(x.sections[0].text.contains("월세는 매달 5일에 낸다"), "{:?}", x.sections);
+        assert!(x.sections[1].text.contains("반려동물은 서면 동의가") && x.sections[1].text.contains("Pets OK?"));
+    }
+
+    #[test]
     fn bad_files_are_refused_with_the_reason() {
         assert!(extract("empty.txt", b"").unwrap_err().to_string().contains("empty"));
         assert!(extract("blank.md", b"   \n\n").unwrap_err().to_string().contains("no text"));

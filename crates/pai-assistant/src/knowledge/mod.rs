@@ -156,24 +156,72 @@ pub async fn sync_folder(store: &dyn Store, embedder: &dyn Embedder, user: UserI
     Ok(report)
 }
 
-/// A PDF with one line of (Latin) text per page, made with lopdf, what
-/// pdf-extract reads with: for tests and benchmarks.
+/// A PDF with one line of text per page, made with lopdf, for tests and
+/// benchmarks. ASCII text is set in Helvetica; any other text the way Korean
+/// PDFs from word processors carry it: a Type0 font, Identity-H (two-byte
+/// glyph ids) and a ToUnicode map from those ids back to characters, which is
+/// all a text extractor has to go on.
 #[doc(hidden)]
 pub fn sample_pdf(pages: &[&str]) -> Vec<u8> {
     use pdf_extract::content::{Content, Operation};
-    use pdf_extract::{Document, Object, Stream, dictionary};
+    use pdf_extract::{Document, Object, Stream, StringFormat, dictionary};
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
-    let font = doc.add_object(dictionary! {"Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica"});
+    let ascii = pages.iter().all(|p| p.is_ascii());
+    // Glyph ids in order of first use, from 1.
+    let mut glyphs: Vec<char> = Vec::new();
+    for c in pages.iter().flat_map(|p| p.chars()) {
+        if !glyphs.contains(&c) {
+            glyphs.push(c);
+        }
+    }
+    let font = if ascii {
+        doc.add_object(dictionary! {"Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica"})
+    } else {
+        let mut cmap = String::from(
+            "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CIDSystemInfo << /Registry (Adobe) \
+             /Ordering (UCS) /Supplement 0 >> def\n/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n\
+             1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n",
+        );
+        for block in glyphs.chunks(100) {
+            cmap.push_str(&format!("{} beginbfchar\n", block.len()));
+            for c in block {
+                let id = glyphs.iter().position(|g| g == c).unwrap() + 1;
+                let utf16: String = c.encode_utf16(&mut [0; 2]).iter().map(|u| format!("{u:04X}")).collect();
+                cmap.push_str(&format!("<{id:04X}> <{utf16}>\n"));
+            }
+            cmap.push_str("endbfchar\n");
+        }
+        cmap.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+        let to_unicode = doc.add_object(Stream::new(dictionary! {}, cmap.into_bytes()));
+        let descriptor = doc.add_object(dictionary! {"Type" => "FontDescriptor", "FontName" => "NanumGothic",
+            "Flags" => 4, "FontBBox" => vec![0.into(), (-200).into(), 1000.into(), 800.into()], "ItalicAngle" => 0,
+            "Ascent" => 800, "Descent" => -200, "CapHeight" => 700, "StemV" => 80});
+        let cid_font = doc.add_object(dictionary! {"Type" => "Font", "Subtype" => "CIDFontType2",
+            "BaseFont" => "NanumGothic", "CIDToGIDMap" => "Identity", "DW" => 1000, "FontDescriptor" => descriptor,
+            "CIDSystemInfo" => dictionary! {"Registry" => Object::string_literal("Adobe"),
+                "Ordering" => Object::string_literal("Identity"), "Supplement" => 0}});
+        doc.add_object(dictionary! {"Type" => "Font", "Subtype" => "Type0", "BaseFont" => "NanumGothic",
+            "Encoding" => "Identity-H", "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => to_unicode})
+    };
     let resources = doc.add_object(dictionary! {"Font" => dictionary! {"F1" => font}});
     let mut kids = Vec::new();
     for text in pages {
+        let shown = if ascii {
+            Object::string_literal(*text)
+        } else {
+            let ids = text.chars().flat_map(|c| {
+                let id = (glyphs.iter().position(|g| *g == c).unwrap() + 1) as u16;
+                id.to_be_bytes()
+            });
+            Object::String(ids.collect(), StringFormat::Hexadecimal)
+        };
         let content = Content {
             operations: vec![
                 Operation::new("BT", vec![]),
                 Operation::new("Tf", vec!["F1".into(), 12.into()]),
                 Operation::new("Td", vec![72.into(), 700.into()]),
-                Operation::new("Tj", vec![Object::string_literal(*text)]),
+                Operation::new("Tj", vec![shown]),
                 Operation::new("ET", vec![]),
             ],
         };
