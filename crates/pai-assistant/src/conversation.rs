@@ -38,6 +38,8 @@ pub struct Assistant {
     pub model: Arc<dyn ChatModel>,
     pub embedder: Arc<dyn Embedder>,
     pub extractor: Arc<Extractor>,
+    /// Embeds uploads in the background.
+    pub indexer: Arc<crate::index::Indexer>,
     pub settings: Settings,
 }
 
@@ -62,7 +64,8 @@ impl Assistant {
         settings: Settings,
     ) -> Self {
         let extractor = Arc::new(Extractor::new(store.clone(), model.clone(), embedder.clone()));
-        Assistant { store, model, embedder, extractor, settings }
+        let indexer = Arc::new(crate::index::Indexer::new(store.clone(), embedder.clone()));
+        Assistant { store, model, embedder, extractor, indexer, settings }
     }
 
     pub async fn begin(

@@ -59,3 +59,71 @@ async fn texts(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<Vec
     }
     Ok(out)
 }
+
+/// Items one background pass embeds before it looks at other users and at a
+/// stop request: a big upload does not hold up everyone else's.
+const PASS: usize = 64;
+
+/// Embeds in the background what was stored without a vector (uploaded
+/// documents, mostly), user by user in turn. Nothing is lost by stopping it:
+/// what is left is found again from the store (`Store::users_with_unembedded_items`).
+pub struct Indexer {
+    store: std::sync::Arc<dyn Store>,
+    embedder: std::sync::Arc<dyn Embedder>,
+    queue: std::sync::Mutex<std::collections::VecDeque<UserId>>,
+    wake: tokio::sync::Notify,
+}
+
+impl Indexer {
+    pub fn new(store: std::sync::Arc<dyn Store>, embedder: std::sync::Arc<dyn Embedder>) -> Self {
+        Indexer { store, embedder, queue: Default::default(), wake: tokio::sync::Notify::new() }
+    }
+
+    /// Asks for `user`'s pending items to be embedded.
+    pub fn queue(&self, user: UserId) {
+        let mut q = self.queue.lock().unwrap();
+        if !q.contains(&user) {
+            q.push_back(user);
+        }
+        drop(q);
+        self.wake.notify_one();
+    }
+
+    /// One pass for the next queued user; false when none was queued. A user
+    /// with more left goes to the back of the queue.
+    pub async fn run_one(&self) -> bool {
+        let Some(user) = self.queue.lock().unwrap().pop_front() else { return false };
+        let done = embed_pending(&*self.store, &*self.embedder, user, PASS).await;
+        match done {
+            Ok(n) if n > 0 => self.queue(user),
+            Ok(_) => {}
+            Err(e) => {
+                // Left pending: the next start-up or upload tries again.
+                tracing::warn!(error = %e, user = user.0, "background embedding failed");
+            }
+        }
+        true
+    }
+
+    /// Embeds until `stop` completes: first what earlier runs left, then what
+    /// is queued. Stops between passes.
+    pub async fn run(&self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        match self.store.users_with_unembedded_items(10_000).await {
+            Ok(users) => users.into_iter().for_each(|u| self.queue(u)),
+            Err(e) => tracing::error!(error = %e, "indexer: could not list pending items"),
+        }
+        loop {
+            if self.run_one().await {
+                if futures_util::poll!(&mut stop).is_ready() {
+                    return;
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+}

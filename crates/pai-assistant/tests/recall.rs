@@ -68,6 +68,38 @@ async fn pending_items_are_embedded_once() {
 }
 
 #[tokio::test]
+async fn the_background_indexer_finishes_what_a_stopped_one_left() {
+    let embedder: std::sync::Arc<dyn Embedder> = std::sync::Arc::new(FakeEmbedder::new(64));
+    let path = db_path();
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::open(&path, 64).await.unwrap());
+    let minji = seeded(&*store, "minji").await;
+    let tom = seeded(&*store, "tom").await;
+    let done = store.create_user("done", "UTC").await.unwrap().id;
+    assert_eq!(store.users_with_unembedded_items(10).await.unwrap(), vec![minji, tom]);
+    // Stopped from the start, the first indexer ends after one pass, as a killed server would.
+    let first = pai_assistant::index::Indexer::new(store.clone(), embedder.clone());
+    first.run(async {}).await;
+    // A new one (a restart) finds both users in the store and embeds their items.
+    let second = std::sync::Arc::new(pai_assistant::index::Indexer::new(store.clone(), embedder.clone()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn({
+        let second = second.clone();
+        async move { second.run(async { rx.await.unwrap_or(()) }).await }
+    });
+    for _ in 0..200 {
+        if store.users_with_unembedded_items(10).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(store.users_with_unembedded_items(10).await.unwrap().is_empty());
+    assert_eq!(embed_pending(&*store, &*embedder, minji, 100).await.unwrap(), 0);
+    let _ = tx.send(());
+    worker.await.unwrap();
+    assert!(!second.run_one().await && store.items_without_vectors(done, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn recall_fuses_text_and_vectors_with_provenance_and_stays_per_user() {
     let embedder = FakeEmbedder::new(64);
     let store = SqliteStore::open(&db_path(), 64).await.unwrap();

@@ -229,6 +229,9 @@ pub struct Document {
     pub bytes: u64,
     pub pages: Option<u32>,
     pub chunks: u64,
+    /// Passages not embedded yet: found by their words until then, by their
+    /// meaning once this is 0.
+    pub pending: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -591,4 +594,7 @@ pub trait Store: Send + Sync {
     async fn search_vectors(&self, user: UserId, query: &[f32], limit: usize) -> Result<Vec<VectorHit>>;
     /// Items of `user` that have no vector yet (new, edited, or the embedding model changed).
     async fn items_without_vectors(&self, user: UserId, limit: usize) -> Result<Vec<ItemRef>>;
+    /// Up to `limit` users that have items without a vector: where a
+    /// background indexer starts after a restart.
+    async fn users_with_unembedded_items(&self, limit: usize) -> Result<Vec<UserId>>;
 }

@@ -96,7 +96,8 @@ async fn metrics_text(State(state): State<SharedState>) -> Response {
 
 /// Serves until `shutdown` completes: then stops taking connections, lets
 /// running requests and streams finish, and stops the extraction worker
-/// between jobs (queued jobs stay queued for the next start).
+/// between jobs (queued jobs stay queued for the next start) and the
+/// background indexer between passes (what is left is found at the next start).
 pub async fn serve(
     state: SharedState,
     listener: tokio::net::TcpListener,
@@ -105,11 +106,16 @@ pub async fn serve(
     state.store.requeue_interrupted_jobs().await.map_err(std::io::Error::other)?;
     state.store.fail_interrupted_imports().await.map_err(std::io::Error::other)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        while rx.changed().await.is_ok() && !*rx.borrow() {}
+    };
     let extractor = state.assistant.extractor.clone();
-    let worker = tokio::spawn(async move {
-        let mut rx = stop_rx;
-        extractor.run(async move { while rx.changed().await.is_ok() && !*rx.borrow() {} }).await;
+    let worker = tokio::spawn({
+        let stop = stopped(stop_rx.clone());
+        async move { extractor.run(stop).await }
     });
+    let indexer = state.assistant.indexer.clone();
+    let index_worker = tokio::spawn(async move { indexer.run(stopped(stop_rx)).await });
     let flag = state.clone();
     let app = router(state);
     let result = axum::serve(listener, app)
@@ -121,5 +127,6 @@ pub async fn serve(
         .await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let _ = index_worker.await;
     result
 }

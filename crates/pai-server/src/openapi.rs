@@ -67,7 +67,9 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "post",
         "/api/documents",
         "Documents",
-        "Upload txt/md/html/pdf files (multipart/form-data, field `file`, one or more); per-file results.",
+        "Upload txt/md/html/pdf files (multipart/form-data, field `file`, one or more); per-file results. \
+         Passages are searchable by their words at once and embedded in the background: `pending` counts \
+         those still waiting.",
     ),
     ("get", "/api/documents/{id}", "Documents", "A document with its passages (page, heading, offsets)."),
     ("delete", "/api/documents/{id}", "Documents", "Delete a document with every passage and vector."),

@@ -798,6 +798,13 @@ async fn documents_are_uploaded_searched_cited_and_deleted() {
     assert!(v["data"][1]["error"].as_str().unwrap().contains(".docx"), "{v}");
     assert!(v["data"][2]["error"].as_str().unwrap().contains("empty"), "{v}");
     let doc = v["data"][0]["document"]["id"].as_i64().unwrap();
+    // Stored at once, embedded in the background.
+    let chunks = v["data"][0]["document"]["chunks"].as_u64().unwrap();
+    assert!(chunks >= 2 && v["data"][0]["document"]["pending"] == chunks, "{v}");
+    let pending = |v: Value| v["pending"].as_u64().unwrap();
+    assert_eq!(pending(app.call("GET", &format!("/api/documents/{doc}"), Some(&key), None).await.json()), chunks);
+    while app.state.assistant.indexer.run_one().await {}
+    assert_eq!(pending(app.call("GET", &format!("/api/documents/{doc}"), Some(&key), None).await.json()), 0);
     // The same file again changes nothing; only bad files is a 400.
     let again = app.send(common::upload("/api/documents", &key, &[("lease.md", LEASE.as_bytes())])).await.json();
     assert_eq!(again["data"][0]["status"], "unchanged");

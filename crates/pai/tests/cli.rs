@@ -344,7 +344,8 @@ fn ingest_reports_each_file_and_documents_are_listed_searched_and_deleted() {
     assert!(list.contains("Lease") && list.contains("markdown"), "{list}");
     let hits = text(&pai_with(&db).args(["memory", "search", "강아지 키워도 돼?", "-k", "1"]).output().unwrap().stdout);
     assert!(hits.contains("document 1") && hits.contains("반려동물"), "{hits}");
-    let hits = text(&pai_with(&db).args(["memory", "search", "차는 몇 대까지 공짜야?", "-k", "1"]).output().unwrap().stdout);
+    let hits =
+        text(&pai_with(&db).args(["memory", "search", "차는 몇 대까지 공짜야?", "-k", "1"]).output().unwrap().stdout);
     assert!(hits.contains("p.2") && hits.contains("주차는 한 세대에"), "{hits}");
     // Nothing readable is a failure; deleting removes it.
     let bad = pai_with(&db).args(["ingest"]).arg(dir.join("sub/empty.txt")).output().unwrap();

@@ -34,6 +34,24 @@ pub async fn ingest_bytes(
     source: &str,
     bytes: Vec<u8>,
 ) -> Result<(Document, DocumentChange)> {
+    let stored = store_bytes(store, user, source, bytes).await?;
+    if stored.1 != DocumentChange::Unchanged {
+        // Until embedded, passages are found by their words; a failure here
+        // is retried by the next indexing pass.
+        while embed_pending(store, embedder, user, 256).await? > 0 {}
+    }
+    Ok(stored)
+}
+
+/// `ingest_bytes` without the embedding, which is left to the caller (the
+/// server's background `Indexer`): the document is searchable by its words at
+/// once, and by meaning when its `pending` count reaches 0.
+pub async fn store_bytes(
+    store: &dyn Store,
+    user: UserId,
+    source: &str,
+    bytes: Vec<u8>,
+) -> Result<(Document, DocumentChange)> {
     let name = Path::new(source).file_name().map_or(source.to_string(), |n| n.to_string_lossy().into_owned());
     if bytes.len() > MAX_DOCUMENT_BYTES {
         return Err(Error::invalid(format!("{name}: larger than {} MiB", MAX_DOCUMENT_BYTES >> 20)));
@@ -55,13 +73,7 @@ pub async fn ingest_bytes(
         pages: extracted.pages,
         chunks,
     };
-    let stored = store.put_document(user, document).await?;
-    if stored.1 != DocumentChange::Unchanged {
-        // Until embedded, passages are found by their words; a failure here
-        // is retried by the next indexing pass.
-        while embed_pending(store, embedder, user, 256).await? > 0 {}
-    }
-    Ok(stored)
+    store.put_document(user, document).await
 }
 
 /// The files under `paths` that pai can read: files as given, folders
@@ -195,14 +207,14 @@ pub fn sample_pdf(pages: &[&str]) -> Vec<u8> {
         cmap.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
         let to_unicode = doc.add_object(Stream::new(dictionary! {}, cmap.into_bytes()));
         let descriptor = doc.add_object(dictionary! {"Type" => "FontDescriptor", "FontName" => "NanumGothic",
-            "Flags" => 4, "FontBBox" => vec![0.into(), (-200).into(), 1000.into(), 800.into()], "ItalicAngle" => 0,
-            "Ascent" => 800, "Descent" => -200, "CapHeight" => 700, "StemV" => 80});
+        "Flags" => 4, "FontBBox" => vec![0.into(), (-200).into(), 1000.into(), 800.into()], "ItalicAngle" => 0,
+        "Ascent" => 800, "Descent" => -200, "CapHeight" => 700, "StemV" => 80});
         let cid_font = doc.add_object(dictionary! {"Type" => "Font", "Subtype" => "CIDFontType2",
-            "BaseFont" => "NanumGothic", "CIDToGIDMap" => "Identity", "DW" => 1000, "FontDescriptor" => descriptor,
-            "CIDSystemInfo" => dictionary! {"Registry" => Object::string_literal("Adobe"),
-                "Ordering" => Object::string_literal("Identity"), "Supplement" => 0}});
+        "BaseFont" => "NanumGothic", "CIDToGIDMap" => "Identity", "DW" => 1000, "FontDescriptor" => descriptor,
+        "CIDSystemInfo" => dictionary! {"Registry" => Object::string_literal("Adobe"),
+            "Ordering" => Object::string_literal("Identity"), "Supplement" => 0}});
         doc.add_object(dictionary! {"Type" => "Font", "Subtype" => "Type0", "BaseFont" => "NanumGothic",
-            "Encoding" => "Identity-H", "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => to_unicode})
+        "Encoding" => "Identity-H", "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => to_unicode})
     };
     let resources = doc.add_object(dictionary! {"Font" => dictionary! {"F1" => font}});
     let mut kids = Vec::new();

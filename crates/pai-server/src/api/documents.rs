@@ -1,10 +1,12 @@
 //! The caller's documents: upload (multipart, field `file`, one or more
 //! files), list, show with passages, delete. Each file succeeds or fails on
-//! its own; a failed file changes nothing.
+//! its own; a failed file changes nothing. A file is read, cut and stored
+//! within the request (so a bad file is reported at once) and embedded in the
+//! background: its `pending` count falls to 0 as its passages get vectors.
 
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use pai_assistant::knowledge::ingest_bytes;
+use pai_assistant::knowledge::store_bytes;
 use pai_core::store::DocumentId;
 use serde_json::{Value, json};
 
@@ -52,7 +54,7 @@ pub async fn upload(
         };
         // Uploads are their own sources, by name: the same name again replaces.
         let source = format!("upload:{name}");
-        match ingest_bytes(&*state.store, &*state.assistant.embedder, caller.user.id, &source, bytes).await {
+        match store_bytes(&*state.store, caller.user.id, &source, bytes).await {
             Ok((document, change)) => {
                 stored += 1;
                 results.push(json!({"file": name, "status": change, "document": document}));
@@ -63,6 +65,9 @@ pub async fn upload(
     }
     if results.is_empty() {
         return Err(ApiError::bad_request("no file: send multipart/form-data with one or more `file` fields"));
+    }
+    if stored > 0 {
+        state.assistant.indexer.queue(caller.user.id);
     }
     if stored == 0 {
         let reasons: Vec<&str> = results.iter().filter_map(|r| r["error"].as_str()).collect();

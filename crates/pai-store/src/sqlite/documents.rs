@@ -14,7 +14,9 @@ use crate::errors::SqlxResult;
 
 const DOCUMENT_COLUMNS: &str = "id, title, source, format, content_hash, bytes, pages, created_at, updated_at,
     (SELECT count(*) FROM chunks WHERE chunks.user_id = documents.user_id AND chunks.document_id = documents.id)
-     AS chunk_count";
+     AS chunk_count,
+    (SELECT count(*) FROM chunks WHERE chunks.user_id = documents.user_id AND chunks.document_id = documents.id
+     AND chunks.embedded = 0) AS pending_count";
 const CHUNK_COLUMNS: &str = "id, document_id, ordinal, text, page, heading, start_offset, end_offset";
 
 fn document_from_row(r: &SqliteRow) -> Result<Document> {
@@ -28,6 +30,7 @@ fn document_from_row(r: &SqliteRow) -> Result<Document> {
         bytes: r.get::<i64, _>("bytes") as u64,
         pages: r.get::<Option<i64>, _>("pages").map(|p| p as u32),
         chunks: r.get::<i64, _>("chunk_count") as u64,
+        pending: r.get::<i64, _>("pending_count") as u64,
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
     })

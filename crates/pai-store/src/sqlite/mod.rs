@@ -636,4 +636,8 @@ impl Store for SqliteStore {
     async fn items_without_vectors(&self, user: UserId, limit: usize) -> Result<Vec<ItemRef>> {
         vectors::missing(&self.pool, user, limit).await
     }
+
+    async fn users_with_unembedded_items(&self, limit: usize) -> Result<Vec<UserId>> {
+        vectors::users_missing(&self.pool, limit).await
+    }
 }

@@ -283,6 +283,21 @@ fn cosine_bytes(query: &[f32], stored: &[u8]) -> f32 {
     if qq == 0.0 || ss == 0.0 { 0.0 } else { dot / (qq.sqrt() * ss.sqrt()) }
 }
 
+pub(super) async fn users_missing(pool: &SqlitePool, limit: usize) -> Result<Vec<UserId>> {
+    // Each arm is answered from a partial index over the unembedded rows.
+    let users: Vec<i64> = sqlx::query_scalar(
+        "SELECT user_id FROM memories WHERE embedded = 0 AND valid_to IS NULL
+         UNION SELECT user_id FROM messages WHERE embedded = 0
+         UNION SELECT user_id FROM chunks WHERE embedded = 0
+         ORDER BY user_id LIMIT ?",
+    )
+    .bind(limit.min(100_000) as i64)
+    .fetch_all(pool)
+    .await
+    .db()?;
+    Ok(users.into_iter().map(UserId).collect())
+}
+
 pub(super) async fn missing(pool: &SqlitePool, user: UserId, limit: usize) -> Result<Vec<ItemRef>> {
     let limit = limit.min(10_000) as i64;
     let memories: Vec<i64> = sqlx::query_scalar(
