@@ -40,7 +40,8 @@ pub struct Config {
     /// Where `pai serve` listens.
     pub addr: String,
     /// Folders whose documents `pai serve` keeps indexed for a user:
-    /// `[[watch]] path = "~/Notes"` (`user` defaults to the `user` setting).
+    /// `[[watch]] path = "~/Notes"` (`user` defaults to the `user` setting if that
+    /// account exists, else to the first admin).
     pub watch: Vec<WatchedFolder>,
     /// Seconds between two passes over the watched folders.
     pub watch_interval_secs: u64,

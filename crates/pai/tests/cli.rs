@@ -355,3 +355,59 @@ fn ingest_reports_each_file_and_documents_are_listed_searched_and_deleted() {
     let list = text(&pai_with(&db).args(["docs", "list"]).output().unwrap().stdout);
     assert!(list.contains("No documents yet"), "{list}");
 }
+
+/// Runs `check` until it returns true or `secs` pass.
+fn eventually(secs: u64, mut check: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    false
+}
+
+#[test]
+fn serve_indexes_a_watched_folder_when_it_changes() {
+    let db = temp_db();
+    let home = db.parent().unwrap().to_path_buf();
+    let notes = home.join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(notes.join("plants.md"), "# Plants\n\nWater the basil every two days.\n").unwrap();
+    // Passes only every hour: a change seen within seconds came from the file-system events.
+    std::fs::write(
+        home.join("pai.toml"),
+        format!("watch_interval_secs = 3600\n[[watch]]\npath = {:?}\n", notes.display().to_string()),
+    )
+    .unwrap();
+    // The data directory moves to the test's folder; the models stay where they are.
+    let models = std::env::var_os("PAI_MODELS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".local/share"));
+        std::env::var_os("PAI_HOME").map_or(data.join("pai"), std::path::PathBuf::from).join("models")
+    });
+    let mut server = pai_with(&db)
+        .env("PAI_HOME", &home)
+        .env("PAI_MODELS_DIR", &models)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(home.join("serve.log")).unwrap())
+        .spawn()
+        .unwrap();
+    // No `me` account exists: the folder belongs to the admin made at first start
+    // (asked for only once it exists: the CLI would make a plain `admin` itself).
+    let log = || std::fs::read_to_string(home.join("serve.log")).unwrap_or_default();
+    let up = eventually(60, || log().contains("pai is serving"));
+    let docs = || text(&pai_with(&db).env("PAI_USER", "admin").args(["docs", "list"]).output().unwrap().stdout);
+    let started = up && eventually(30, || docs().contains("Plants"));
+    std::fs::write(notes.join("rent.txt"), "Rent is due on the fifth.\n").unwrap();
+    let added = started && eventually(30, || docs().contains("rent.txt"));
+    std::fs::remove_file(notes.join("plants.md")).unwrap();
+    let removed = added && eventually(30, || !docs().contains("Plants"));
+    let listing = docs();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(started && added && removed, "started {started}, added {added}, removed {removed}: {listing}\n{}", log());
+}

@@ -40,45 +40,121 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Keeps the configured folders indexed: one pass now and one every
-/// `watch_interval_secs` (changed files re-indexed, deleted ones removed).
+/// Keeps the configured folders indexed: one pass at start, one a couple of
+/// seconds after the folder changes (file-system events), and one every
+/// `watch_interval_secs` anyway, for file systems that send no events
+/// (network shares). A pass re-indexes changed files and removes deleted ones.
 async fn watch_folders(config: &Config, state: &pai_server::SharedState) -> anyhow::Result<()> {
     let mut folders = Vec::new();
     for w in &config.watch {
-        let name = w.user.clone().unwrap_or_else(|| config.user.clone());
-        let user = state
-            .store
-            .user_by_name(&name)
-            .await?
-            .with_context(|| format!("watched folder {}: no user called {name:?}", w.path.display()))?;
+        let user =
+            match &w.user {
+                Some(name) => state
+                    .store
+                    .user_by_name(name)
+                    .await?
+                    .with_context(|| format!("watched folder {}: no user called {name:?}", w.path.display()))?,
+                // A personal install: the CLI's user if there is one, else the
+                // admin who runs the server (the account made at first start).
+                None => match state.store.user_by_name(&config.user).await? {
+                    Some(u) => u,
+                    None => state.accounts.users().await?.into_iter().find(|u| u.admin && !u.disabled).with_context(
+                        || format!("watched folder {}: set `user` to the account it belongs to", w.path.display()),
+                    )?,
+                },
+            };
         folders.push((user.id, w.path.clone()));
     }
     if folders.is_empty() {
         return Ok(());
     }
+    let (changed_tx, mut changed) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let mut watchers = Vec::new();
+    for (i, (_, dir)) in folders.iter().enumerate() {
+        match folder_events(dir, i, changed_tx.clone()) {
+            Ok(w) => watchers.push(w),
+            Err(e) => tracing::warn!(folder = %dir.display(), error = %e, "no change events; polling only"),
+        }
+    }
     let state = state.clone();
     let every = std::time::Duration::from_secs(config.watch_interval_secs.max(1));
     tokio::spawn(async move {
+        let _watchers = watchers; // dropping one stops its events
+        let mut due = vec![true; folders.len()];
+        // A file that cannot be read is logged once, not at every pass.
+        let mut reported = std::collections::HashSet::new();
         loop {
-            for (user, dir) in &folders {
-                match pai_assistant::knowledge::sync_folder(&*state.store, &*state.assistant.embedder, *user, dir).await
-                {
-                    Ok(r) => {
-                        if r.added + r.updated + r.removed > 0 {
-                            tracing::info!(folder = %dir.display(), added = r.added, updated = r.updated,
-                                removed = r.removed, "watched folder synced");
-                        }
-                        for f in &r.failed {
-                            tracing::warn!(folder = %dir.display(), "not indexed: {f}");
-                        }
-                    }
-                    Err(e) => tracing::error!(folder = %dir.display(), error = %e, "watched folder: sync failed"),
+            for (i, (user, dir)) in folders.iter().enumerate() {
+                if std::mem::take(&mut due[i]) {
+                    sync_watched(&state, *user, dir, &mut reported).await;
                 }
             }
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                _ = tokio::time::sleep(every) => due.iter_mut().for_each(|d| *d = true),
+                Some(i) = changed.recv() => {
+                    due[i] = true;
+                    // Saving a file is several events, copying a folder many:
+                    // wait for them to settle, then make one pass.
+                    let settle = tokio::time::sleep(std::time::Duration::from_secs(2));
+                    tokio::pin!(settle);
+                    loop {
+                        tokio::select! {
+                            _ = &mut settle => break,
+                            Some(j) = changed.recv() => due[j] = true,
+                        }
+                    }
+                }
+            }
         }
     });
     Ok(())
+}
+
+/// Sends `index` whenever something under `dir` is created, written, renamed
+/// or removed. Reads and metadata changes are ignored: the sync pass reads
+/// every file, and must not wake itself.
+fn folder_events(
+    dir: &std::path::Path,
+    index: usize,
+    tx: tokio::sync::mpsc::UnboundedSender<usize>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    use notify::event::{EventKind, ModifyKind};
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        let relevant = match event.kind {
+            EventKind::Modify(ModifyKind::Metadata(_)) => false,
+            EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+            _ => false,
+        };
+        if relevant {
+            let _ = tx.send(index);
+        }
+    })?;
+    watcher.watch(dir, notify::RecursiveMode::Recursive)?;
+    Ok(watcher)
+}
+
+async fn sync_watched(
+    state: &pai_server::SharedState,
+    user: pai_core::store::UserId,
+    dir: &std::path::Path,
+    reported: &mut std::collections::HashSet<String>,
+) {
+    match pai_assistant::knowledge::sync_folder(&*state.store, &*state.assistant.embedder, user, dir).await {
+        Ok(r) => {
+            if r.added + r.updated + r.removed > 0 {
+                tracing::info!(folder = %dir.display(), added = r.added, updated = r.updated,
+                    removed = r.removed, "watched folder synced");
+            }
+            for f in r.failed {
+                if reported.insert(f.clone()) {
+                    tracing::warn!(folder = %dir.display(), "not indexed: {f}");
+                }
+            }
+        }
+        Err(e) => tracing::error!(folder = %dir.display(), error = %e, "watched folder: sync failed"),
+    }
 }
 
 /// Ctrl-C or SIGTERM (what systemd and docker send).
