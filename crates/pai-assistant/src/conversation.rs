@@ -40,6 +40,8 @@ pub struct Assistant {
     pub extractor: Arc<Extractor>,
     /// Embeds uploads in the background.
     pub indexer: Arc<crate::index::Indexer>,
+    /// Fires reminders.
+    pub scheduler: Arc<crate::reminders::Scheduler>,
     pub settings: Settings,
 }
 
@@ -65,7 +67,8 @@ impl Assistant {
     ) -> Self {
         let extractor = Arc::new(Extractor::new(store.clone(), model.clone(), embedder.clone()));
         let indexer = Arc::new(crate::index::Indexer::new(store.clone(), embedder.clone()));
-        Assistant { store, model, embedder, extractor, indexer, settings }
+        let scheduler = Arc::new(crate::reminders::Scheduler::new(store.clone()));
+        Assistant { store, model, embedder, extractor, indexer, scheduler, settings }
     }
 
     pub async fn begin(

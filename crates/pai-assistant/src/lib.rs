@@ -10,3 +10,4 @@ pub mod index;
 pub mod knowledge;
 pub mod prompt;
 pub mod recall;
+pub mod reminders;

@@ -8,6 +8,7 @@ pub mod error;
 pub mod fusion;
 pub mod memory;
 pub mod model;
+pub mod reminders;
 pub mod schedule;
 pub mod store;
 pub mod when;

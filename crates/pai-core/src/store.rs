@@ -26,7 +26,7 @@ macro_rules! id_type {
         }
     )*};
 }
-id_type!(UserId, ConversationId, MessageId, MemoryId, JobId, ImportId, DocumentId, ChunkId);
+id_type!(UserId, ConversationId, MessageId, MemoryId, JobId, ImportId, DocumentId, ChunkId, ReminderId, NotificationId);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
@@ -439,7 +439,7 @@ pub struct ConversationSummary {
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: crate::reminders::Reminders + Send + Sync {
     async fn create_user(&self, name: &str, timezone: &str) -> Result<User>;
     async fn user(&self, id: UserId) -> Result<User>;
     /// The oldest user called `name` (single-user installs find theirs by name).

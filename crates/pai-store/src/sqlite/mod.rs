@@ -6,6 +6,7 @@ mod imports;
 mod jobs;
 mod memories;
 mod messages;
+mod reminders;
 mod users;
 mod vectors;
 
@@ -36,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/sqlite/0005_fts_vocab.sql")),
     (6, include_str!("../../migrations/sqlite/0006_accounts.sql")),
     (7, include_str!("../../migrations/sqlite/0007_documents.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_reminders.sql")),
 ];
 
 #[derive(Clone)]
@@ -257,6 +259,75 @@ fn check_text(what: &str, text: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[async_trait]
+impl pai_core::reminders::Reminders for SqliteStore {
+    async fn create_reminder(
+        &self,
+        user: UserId,
+        reminder: pai_core::reminders::NewReminder,
+    ) -> Result<pai_core::reminders::Reminder> {
+        reminders::create(&self.pool, user, reminder).await
+    }
+
+    async fn reminders(&self, user: UserId) -> Result<Vec<pai_core::reminders::Reminder>> {
+        reminders::list(&self.pool, user).await
+    }
+
+    async fn reminder(&self, user: UserId, id: pai_core::store::ReminderId) -> Result<pai_core::reminders::Reminder> {
+        reminders::get(&self.pool, user, id).await
+    }
+
+    async fn cancel_reminder(
+        &self,
+        user: UserId,
+        id: pai_core::store::ReminderId,
+    ) -> Result<pai_core::reminders::Reminder> {
+        reminders::cancel(&self.pool, user, id).await
+    }
+
+    async fn claim_due_reminders(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<pai_core::reminders::Reminder>> {
+        reminders::claim(&self.pool, owner, now, lease_until, limit).await
+    }
+
+    async fn complete_reminder(
+        &self,
+        owner: &str,
+        reminder: &pai_core::reminders::Reminder,
+        due_at: DateTime<Utc>,
+        fired_at: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<Option<pai_core::reminders::Notification>> {
+        reminders::complete(&self.pool, owner, reminder, due_at, fired_at, next).await
+    }
+
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
+        reminders::next_due(&self.pool).await
+    }
+
+    async fn notifications(
+        &self,
+        user: UserId,
+        limit: usize,
+        before: Option<pai_core::store::NotificationId>,
+    ) -> Result<Vec<pai_core::reminders::Notification>> {
+        reminders::notifications(&self.pool, user, limit, before).await
+    }
+
+    async fn mark_notification_read(
+        &self,
+        user: UserId,
+        id: pai_core::store::NotificationId,
+    ) -> Result<pai_core::reminders::Notification> {
+        reminders::mark_read(&self.pool, user, id).await
+    }
 }
 
 #[async_trait]
