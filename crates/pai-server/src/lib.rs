@@ -13,7 +13,9 @@ pub mod openai;
 pub mod openapi;
 pub mod secrets;
 pub mod state;
+pub mod webhook;
 
+use chrono::Utc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -97,7 +99,8 @@ async fn metrics_text(State(state): State<SharedState>) -> Response {
 /// Serves until `shutdown` completes: then stops taking connections, lets
 /// running requests and streams finish, and stops the extraction worker
 /// between jobs (queued jobs stay queued for the next start) and the
-/// background indexer between passes (what is left is found at the next start).
+/// background indexer between passes (what is left is found at the next start)
+/// and the reminder scheduler (reminders due meanwhile fire late at the next start).
 pub async fn serve(
     state: SharedState,
     listener: tokio::net::TcpListener,
@@ -115,7 +118,16 @@ pub async fn serve(
         async move { extractor.run(stop).await }
     });
     let indexer = state.assistant.indexer.clone();
-    let index_worker = tokio::spawn(async move { indexer.run(stopped(stop_rx)).await });
+    let index_worker = tokio::spawn({
+        let stop = stopped(stop_rx.clone());
+        async move { indexer.run(stop).await }
+    });
+    let scheduler = state.assistant.scheduler.clone();
+    let schedule_worker = tokio::spawn({
+        let stop = stopped(stop_rx.clone());
+        async move { scheduler.run(Utc::now, stop).await }
+    });
+    let webhook = tokio::spawn(webhook::deliver(state.clone(), stopped(stop_rx)));
     let flag = state.clone();
     let app = router(state);
     let result = axum::serve(listener, app)
@@ -128,5 +140,7 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = index_worker.await;
+    let _ = schedule_worker.await;
+    let _ = webhook.await;
     result
 }

@@ -73,6 +73,30 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ),
     ("get", "/api/documents/{id}", "Documents", "A document with its passages (page, heading, offsets)."),
     ("delete", "/api/documents/{id}", "Documents", "Delete a document with every passage and vector."),
+    (
+        "get",
+        "/api/reminders",
+        "Reminders",
+        "The caller's reminders: scheduled (soonest first), then done and cancelled.",
+    ),
+    (
+        "post",
+        "/api/reminders",
+        "Reminders",
+        "Schedule `{text, when}`: `when` in Korean or English (\"내일 오전 9시\", \"every Monday 8am\") or RFC 3339, \
+         in the caller's timezone. 201 with the schedule; 422 `unclear_time` with the question to ask back; 400 \
+         when it cannot be scheduled (past, no such date).",
+    ),
+    ("get", "/api/reminders/{id}", "Reminders", "One reminder."),
+    ("delete", "/api/reminders/{id}", "Reminders", "Cancel a scheduled reminder."),
+    (
+        "get",
+        "/api/notifications",
+        "Reminders",
+        "Fired reminders, newest first (`limit`, `before`); `late` when delivered after their time.",
+    ),
+    ("get", "/api/notifications/stream", "Reminders", "Server-sent events: a `notification` event per firing, live."),
+    ("post", "/api/notifications/{id}/read", "Reminders", "Mark a notification read."),
     ("get", "/api/admin/users", "Admin", "Every user."),
     ("post", "/api/admin/users", "Admin", "Create a user: {\"name\", \"password\", \"timezone\", \"admin\"}."),
     ("patch", "/api/admin/users/{id}", "Admin", "Disable/enable or set a password: {\"disabled\", \"password\"}."),

@@ -27,6 +27,8 @@ pub struct ServerSettings {
     pub session_hours: u32,
     /// Time zone of accounts created without one.
     pub default_timezone: String,
+    /// Fired reminders POSTed, signed, to a URL.
+    pub webhook: crate::webhook::WebhookSettings,
 }
 
 impl Default for ServerSettings {
@@ -37,6 +39,7 @@ impl Default for ServerSettings {
             open_signup: false,
             session_hours: 24 * 7,
             default_timezone: "UTC".into(),
+            webhook: Default::default(),
         }
     }
 }

@@ -867,3 +867,138 @@ async fn instructions_inside_a_document_are_data_not_commands() {
     assert_eq!(before, after);
     assert!(app.store().decisions(minji.id, None).await.unwrap().iter().all(|d| d.action != "delete"));
 }
+
+#[tokio::test]
+async fn reminders_are_read_from_phrases_fire_live_and_stay_per_user() {
+    use pai_core::reminders::Reminders;
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    let (_, tom_key) = app.user("tom", false).await;
+    // A Korean phrase in the caller's zone (Asia/Seoul).
+    let r = app
+        .call("POST", "/api/reminders", Some(&key), Some(json!({"text": "엄마한테 전화하기", "when": "내일 오전 9시"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let made = r.json();
+    assert!(made["next_at_local"].as_str().unwrap().ends_with("T09:00:00+09:00"), "{made}");
+    assert_eq!((made["recurring"].as_bool(), made["state"].as_str()), (Some(false), Some("scheduled")));
+    let weekly = app
+        .call("POST", "/api/reminders", Some(&key), Some(json!({"text": "주간 회의", "when": "every Monday 8am"})))
+        .await
+        .json();
+    assert_eq!(weekly["rule"], "FREQ=WEEKLY;BYDAY=MO");
+    // Ambiguous: 422 with the question; impossible or past: 400; nothing stored either way.
+    let ask = app.call("POST", "/api/reminders", Some(&key), Some(json!({"text": "약", "when": "3시"}))).await;
+    let v = ask.assert_error(422);
+    assert_eq!(v["error"]["code"], "unclear_time");
+    assert!(v["error"]["message"].as_str().unwrap().contains("오후 3시"), "{v}");
+    for when in ["2월 30일", "2020-01-01 09:00", "sometime"] {
+        let r = app.call("POST", "/api/reminders", Some(&key), Some(json!({"text": "약", "when": when}))).await;
+        assert!(r.status == 400 || r.status == 422, "{when}: {}", r.text());
+    }
+    let extra = json!({"text": "x", "when": "내일 9시", "user": 2});
+    app.call("POST", "/api/reminders", Some(&key), Some(extra)).await.assert_error(400);
+    let list = app.call("GET", "/api/reminders", Some(&key), None).await.json();
+    assert_eq!(list["data"].as_array().unwrap().len(), 2, "{list}");
+
+    // Tom cannot see, cancel or be notified of Minji's reminders.
+    let id = made["id"].as_i64().unwrap();
+    app.call("GET", &format!("/api/reminders/{id}"), Some(&tom_key), None).await.assert_error(404);
+    app.call("DELETE", &format!("/api/reminders/{id}"), Some(&tom_key), None).await.assert_error(404);
+    assert_eq!(app.call("GET", "/api/reminders", Some(&tom_key), None).await.json()["data"], json!([]));
+
+    // Cancelling: 204, then a 409 for a second try; it never fires (below).
+    let wid = weekly["id"].as_i64().unwrap();
+    assert_eq!(app.call("DELETE", &format!("/api/reminders/{wid}"), Some(&key), None).await.status, 204);
+    app.call("DELETE", &format!("/api/reminders/{wid}"), Some(&key), None).await.assert_error(409);
+
+    // Both listen live; the reminder fires; only Minji's stream carries it.
+    let open = |k: &str| {
+        let req = request("GET", "/api/notifications/stream", Some(k), None);
+        let router = pai_server::router(app.state.clone());
+        async move { router.oneshot(req).await.unwrap() }
+    };
+    let (mine, theirs) = (open(&key).await, open(&tom_key).await);
+    assert_eq!(mine.status(), 200);
+    let due = app.store.reminder(minji.id, pai_core::store::ReminderId(id)).await.unwrap().next_at.unwrap();
+    let fired = app.state.assistant.scheduler.tick(due).await.unwrap();
+    assert_eq!(fired.len(), 1);
+    let mut frames = mine.into_body().into_data_stream();
+    let frame = tokio::time::timeout(Duration::from_secs(5), frames.next()).await.unwrap().unwrap().unwrap();
+    let text = String::from_utf8_lossy(&frame).to_string();
+    assert!(text.contains("event: notification") && text.contains("엄마한테 전화하기"), "{text}");
+    let mut other = theirs.into_body().into_data_stream();
+    assert!(tokio::time::timeout(Duration::from_millis(300), other.next()).await.is_err(), "tom got an event");
+
+    let notes = app.call("GET", "/api/notifications", Some(&key), None).await.json();
+    let n = &notes["data"][0];
+    assert_eq!((n["text"].as_str(), n["late"].as_bool()), (Some("엄마한테 전화하기"), Some(false)));
+    let nid = n["id"].as_i64().unwrap();
+    app.call("POST", &format!("/api/notifications/{nid}/read"), Some(&tom_key), None).await.assert_error(404);
+    let read = app.call("POST", &format!("/api/notifications/{nid}/read"), Some(&key), None).await.json();
+    assert!(read["read_at"].is_string());
+    assert_eq!(app.call("GET", "/api/notifications", Some(&tom_key), None).await.json()["data"], json!([]));
+}
+
+/// Accepts one HTTP request on a local port and hands back its headers and body.
+async fn capture_one() -> (String, tokio::task::JoinHandle<(String, Vec<u8>)>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut chunk).await.unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len = text[..end]
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().to_string()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+                    return (text[..end].to_string(), buf[end + 4..end + 4 + len].to_vec());
+                }
+            }
+            if n == 0 {
+                panic!("connection closed early");
+            }
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn fired_reminders_reach_the_webhook_signed() {
+    let (url, received) = capture_one().await;
+    let secret = "a-shared-secret-of-some-length";
+    let webhook = pai_server::webhook::WebhookSettings { url: Some(url), secret: Some(secret.into()) };
+    let app = App::with(ServerSettings { webhook, ..Default::default() }).await;
+    let (_, key) = app.user("minji", false).await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let delivery = tokio::spawn(pai_server::webhook::deliver(app.state.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    tokio::task::yield_now().await;
+    let r =
+        app.call("POST", "/api/reminders", Some(&key), Some(json!({"text": "약 먹기", "when": "in 5 minutes"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    app.state.assistant.scheduler.tick(chrono::Utc::now() + chrono::Duration::minutes(6)).await.unwrap();
+    let (head, body) = tokio::time::timeout(Duration::from_secs(10), received).await.unwrap().unwrap();
+    let signature = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().starts_with("x-pai-signature:").then(|| l[16..].trim().to_string()))
+        .unwrap_or_else(|| panic!("no signature in {head}"));
+    let t: i64 = signature.trim_start_matches("t=").split(',').next().unwrap().parse().unwrap();
+    assert_eq!(signature, pai_server::webhook::sign(secret, t, &body));
+    assert_ne!(signature, pai_server::webhook::sign("another-secret-entirely!", t, &body));
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((v["type"].as_str(), v["user"].as_str()), (Some("reminder"), Some("minji")));
+    assert_eq!(v["notification"]["text"], "약 먹기");
+    let _ = stop_tx.send(());
+    delivery.await.unwrap();
+}

@@ -24,6 +24,8 @@ struct Victim {
     import: i64,
     key_id: i64,
     document: i64,
+    reminder: i64,
+    notification: i64,
 }
 
 async fn victim(app: &App) -> Victim {
@@ -57,7 +59,25 @@ async fn victim(app: &App) -> Victim {
     let doc = format!("# Diary\n\nMy diary hint is {SECRET}, kept in the drawer.");
     let r = app.send(common::upload("/api/documents", &key, &[("diary.md", doc.as_bytes())])).await;
     let document = r.json()["data"][0]["document"]["id"].as_i64().unwrap();
-    Victim { id: user.id, key, conversation, message, memory, job: job.0, import, key_id, document }
+    let remind = json!({"text": format!("Say {SECRET}"), "when": "in 10 minutes", "conversation": conversation});
+    let reminder = app.call("POST", "/api/reminders", Some(&key), Some(remind)).await.json()["id"].as_i64().unwrap();
+    let fired = json!({"text": format!("Fired {SECRET}"), "when": "in 5 minutes"});
+    app.call("POST", "/api/reminders", Some(&key), Some(fired)).await;
+    let notes = app.state.assistant.scheduler.tick(chrono::Utc::now() + chrono::Duration::minutes(6)).await.unwrap();
+    let notification = notes[0].id.0;
+    Victim {
+        id: user.id,
+        key,
+        conversation,
+        message,
+        memory,
+        job: job.0,
+        import,
+        key_id,
+        document,
+        reminder,
+        notification,
+    }
 }
 
 /// Everything the victim can see of their own data, as text.
@@ -74,6 +94,9 @@ async fn snapshot(app: &App, v: &Victim) -> String {
         "/api/keys",
         "/api/documents",
         &format!("/api/documents/{}", v.document),
+        "/api/reminders",
+        &format!("/api/reminders/{}", v.reminder),
+        "/api/notifications",
     ] {
         let r = app.call("GET", path, Some(&v.key), None).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text());
@@ -125,6 +148,9 @@ async fn an_attacker_never_reaches_the_victims_data() {
         ("DELETE", "/api/keys/{}".into(), v.key_id, None),
         ("GET", "/api/documents/{}".into(), v.document, None),
         ("DELETE", "/api/documents/{}".into(), v.document, None),
+        ("GET", "/api/reminders/{}".into(), v.reminder, None),
+        ("DELETE", "/api/reminders/{}".into(), v.reminder, None),
+        ("POST", "/api/notifications/{}/read".into(), v.notification, None),
     ];
     let mut attempts = 0;
     for (method, template, real, body) in &routes {
@@ -151,6 +177,10 @@ async fn an_attacker_never_reaches_the_victims_data() {
         app.call("POST", "/v1/chat/completions", Some(&akey), Some(body)).await.assert_error(404);
         attempts += 1;
     }
+    // A reminder placed in the victim's conversation.
+    let plant = json!({"text": "pwned", "when": "in 1 hour", "conversation": v.conversation});
+    app.call("POST", "/api/reminders", Some(&akey), Some(plant)).await.assert_error(404);
+    attempts += 1;
     // An owner named in a body is refused, never used.
     for (path, body) in [
         ("/api/memories", json!({"text": "pwned", "user": v.id})),
@@ -158,6 +188,7 @@ async fn an_attacker_never_reaches_the_victims_data() {
         ("/api/keys", json!({"name": "mine", "user": v.id})),
         ("/api/conversations", json!({"title": "x", "user": v.id})),
         ("/api/recall", json!({"query": SECRET, "user": v.id})),
+        ("/api/reminders", json!({"text": "pwned", "when": "in 1 hour", "user": v.id})),
     ] {
         app.call("POST", path, Some(&akey), Some(body)).await.assert_error(400);
         attempts += 1;
@@ -174,6 +205,8 @@ async fn an_attacker_never_reaches_the_victims_data() {
         ("GET", "/api/imports".into(), None),
         ("GET", "/api/keys".into(), None),
         ("GET", "/api/documents".into(), None),
+        ("GET", "/api/reminders".into(), None),
+        ("GET", "/api/notifications".into(), None),
         (
             "POST",
             "/v1/chat/completions".into(),

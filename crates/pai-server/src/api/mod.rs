@@ -6,6 +6,7 @@ pub mod documents;
 pub mod imports;
 pub mod keys;
 pub mod memories;
+pub mod reminders;
 pub mod session;
 
 use axum::Router;
@@ -39,6 +40,11 @@ pub fn routes(import_limit: usize) -> Router<SharedState> {
             get(documents::list).post(documents::upload).layer(DefaultBodyLimit::max(import_limit)),
         )
         .route("/api/documents/{id}", get(documents::get).delete(documents::delete))
+        .route("/api/reminders", get(reminders::list).post(reminders::create))
+        .route("/api/reminders/{id}", get(reminders::get).delete(reminders::cancel))
+        .route("/api/notifications", get(reminders::notifications))
+        .route("/api/notifications/stream", get(reminders::stream))
+        .route("/api/notifications/{id}/read", post(reminders::mark_read))
         .route("/api/keys", get(keys::list).post(keys::create))
         .route("/api/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/api/admin/users", get(admin::list).post(admin::create))

@@ -19,6 +19,7 @@ pub struct ServeArgs {
 
 pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let addr = args.addr.unwrap_or_else(|| config.addr.clone());
+    pai_server::webhook::check(&config.server.webhook).map_err(|e| anyhow::anyhow!("server.{e}"))?;
     let (store, embedder) = super::open_store(config).await?;
     let model = super::chat_model(config, None)?;
     first_admin(&*store).await?;

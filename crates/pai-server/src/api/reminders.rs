@@ -1,0 +1,131 @@
+//! The caller's reminders and notifications. `POST /api/reminders` reads
+//! `when` (Korean or English, or RFC 3339) in the caller's timezone: 201 with
+//! the schedule, 422 with the question to ask back when the phrase is
+//! ambiguous, 400 when it cannot be scheduled (past, no such date). The
+//! notification stream (`/api/notifications/stream`, SSE) delivers each
+//! firing live.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use chrono::Utc;
+use futures_util::Stream;
+use pai_assistant::reminders::{ScheduleError, schedule_reminder};
+use pai_core::reminders::Reminder;
+use pai_core::store::{ConversationId, NotificationId, ReminderId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Id, Json, Query};
+use crate::state::SharedState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewReminderBody {
+    text: String,
+    when: String,
+    #[serde(default)]
+    conversation: Option<i64>,
+}
+
+/// A reminder with its next time also on the user's wall clock.
+fn view(r: &Reminder) -> Value {
+    let mut v = json!(r);
+    let local = r.next_at.and_then(|t| {
+        let tz: chrono_tz::Tz = r.timezone.parse().ok()?;
+        Some(t.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string())
+    });
+    v["next_at_local"] = json!(local);
+    v["recurring"] = json!(r.rule.is_some());
+    v
+}
+
+pub async fn create(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Json(body): Json<NewReminderBody>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let user = caller.user.id;
+    let conversation = body.conversation.map(ConversationId);
+    let reminder = schedule_reminder(&*state.store, user, &body.text, &body.when, conversation, Utc::now())
+        .await
+        .map_err(|e| match e {
+            ScheduleError::Unclear(question) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, question).code("unclear_time").param("when")
+            }
+            ScheduleError::Invalid(reason) => ApiError::bad_request(reason).param("when"),
+            ScheduleError::Store(e) => e.into(),
+        })?;
+    state.assistant.scheduler.wake();
+    Ok((StatusCode::CREATED, axum::Json(view(&reminder))))
+}
+
+pub async fn list(State(state): State<SharedState>, caller: Caller) -> ApiResult<axum::Json<Value>> {
+    let reminders = state.store.reminders(caller.user.id).await?;
+    Ok(axum::Json(json!({"data": reminders.iter().map(view).collect::<Vec<_>>()})))
+}
+
+pub async fn get(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<axum::Json<Value>> {
+    Ok(axum::Json(view(&state.store.reminder(caller.user.id, ReminderId(id)).await?)))
+}
+
+/// Cancels: it stays listed as cancelled and never fires.
+pub async fn cancel(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<StatusCode> {
+    state.store.cancel_reminder(caller.user.id, ReminderId(id)).await?;
+    state.assistant.scheduler.wake();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+pub async fn notifications(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Query(q): Query<Page>,
+) -> ApiResult<axum::Json<Value>> {
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > 500 {
+        return Err(ApiError::bad_request("limit must be between 1 and 500").param("limit"));
+    }
+    let page = state.store.notifications(caller.user.id, limit, q.before.map(NotificationId)).await?;
+    Ok(axum::Json(json!({"data": page})))
+}
+
+pub async fn mark_read(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<axum::Json<Value>> {
+    Ok(axum::Json(json!(state.store.mark_notification_read(caller.user.id, NotificationId(id)).await?)))
+}
+
+/// Server-sent events: one `notification` event per firing of the caller's
+/// reminders, as it happens (others' never reach this stream).
+pub async fn stream(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let user = caller.user.id;
+    let live = state.assistant.scheduler.subscribe();
+    let events = futures_util::stream::unfold(live, move |mut live| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let event = match live.recv().await {
+                Ok(n) if n.user == user => Event::default().event("notification").data(json!(n).to_string()),
+                Ok(_) => continue,
+                // A slow reader missed some: they are in /api/notifications.
+                Err(RecvError::Lagged(_)) => Event::default().event("lagged").data("{}"),
+                Err(RecvError::Closed) => return None,
+            };
+            return Some((Ok(event), live));
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
