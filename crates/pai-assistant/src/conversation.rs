@@ -53,6 +53,9 @@ pub struct Turn {
     pub request: ChatRequest,
     /// What was recalled and put in the prompt, for citations.
     pub recalled: Vec<Recalled>,
+    /// pai's own answer, when the message was a request pai carried out by
+    /// rule (a reminder): send this instead of asking the model (`respond`).
+    pub direct: Option<String>,
 }
 
 const SUMMARISE: &str = "Summarise this conversation in a few sentences for the assistant's own notes. \
@@ -89,6 +92,15 @@ impl Assistant {
             external_id: None,
         };
         let user_message = self.store.add_messages(user, conversation, vec![new]).await?.remove(0);
+        let direct = match crate::reminders::reminder_request(text, now, tz) {
+            Some(request) => {
+                Some(crate::reminders::answer_reminder_request(&*self.store, user, &request, conversation, tz).await?)
+            }
+            None => None,
+        };
+        if direct.is_some() {
+            self.scheduler.wake();
+        }
 
         let mut history = self.store.messages(user, conversation).await?;
         history.retain(|m| m.id != user_message.id && matches!(m.role, Role::User | Role::Assistant));
@@ -146,7 +158,23 @@ impl Assistant {
         let used = assembled.used.clone();
         recalled.retain(|r| used.contains(&r.item));
         let request = ChatRequest { messages: assembled.messages, sampling, constraint: None };
-        Ok(Turn { user, conversation, user_message, request, recalled })
+        Ok(Turn { user, conversation, user_message, request, recalled, direct })
+    }
+
+    /// The answer's stream: the model's, or pai's own `direct` answer as one
+    /// delta (a reminder confirmation needs no model).
+    pub fn respond(&self, request: ChatRequest, direct: Option<&str>) -> pai_core::ChatStream {
+        match direct {
+            None => self.model.chat(request),
+            Some(text) => {
+                let usage =
+                    pai_core::Usage { prompt_tokens: 0, completion_tokens: self.model.count_tokens(text) as u32 };
+                let done = pai_core::Completion { finish_reason: pai_core::FinishReason::Stop, usage };
+                let events =
+                    vec![Ok(pai_core::ChatEvent::Delta(text.to_string())), Ok(pai_core::ChatEvent::Done(done))];
+                Box::pin(futures_util::stream::iter(events))
+            }
+        }
     }
 
     async fn summarise(&self, previous: Option<&str>, turns: &[&StoredMessage]) -> Result<String> {

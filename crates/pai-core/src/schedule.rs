@@ -167,9 +167,7 @@ static PERIOD: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 static FILLER: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"^(?:at|on|the|of|every|each|and|,|에|에는|마다|쯤|경|부터|에서|정각|o'clock|starting|from|now|please|remind|me)$",
-    )
+    re(r"^(?:at|on|the|of|every|each|and|,|에|에는|마다|쯤|경|부터|에서|정각|o'clock|starting|from|now)$")
 });
 
 const KO_WEEKDAYS: &[(&str, Weekday)] = &[
@@ -246,12 +244,65 @@ fn take(
     Ok(())
 }
 
+/// The question for a phrase with no time in it at all.
+const WHEN_KO: &str = "언제 알려 드릴까요?";
+const WHEN_EN: &str = "When should it be?";
+
+/// A time expression found inside a sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundTime {
+    /// Byte range of the expression in the sentence.
+    pub span: std::ops::Range<usize>,
+    pub phrase: String,
+    /// What it was read as, or why it cannot be scheduled.
+    pub schedule: Result<Schedule, WhenError>,
+}
+
+/// The longest run of words in `sentence` that reads as a time ("내일 오전
+/// 9시에 엄마한테 전화하라고 알려줘" → "내일 오전 9시에"). A run that reads but
+/// is ambiguous or impossible is returned too (with its question or reason)
+/// when no longer one reads cleanly.
+pub fn find_in(sentence: &str, now: DateTime<Utc>, tz: Tz) -> Option<FoundTime> {
+    let words: Vec<(usize, usize)> = sentence
+        .split_whitespace()
+        .map(|w| {
+            let start = w.as_ptr() as usize - sentence.as_ptr() as usize;
+            (start, start + w.len())
+        })
+        .collect();
+    let mut best: Option<(usize, FoundTime)> = None;
+    for i in 0..words.len() {
+        for j in (i + 1..=words.len().min(i + 10)).rev() {
+            let span = words[i].0..words[j - 1].1;
+            // Sentence punctuation is not part of the time.
+            let phrase = sentence[span.clone()].trim_end_matches(['.', ',', '!', '?', '~']);
+            let schedule = parse(phrase, now, tz);
+            if matches!(&schedule, Err(WhenError::Unclear(q)) if q == WHEN_KO || q == WHEN_EN || q.contains('"')) {
+                continue; // nothing in it reads as a time
+            }
+            let len = j - i;
+            let better = match &best {
+                None => true,
+                Some((l, f)) => {
+                    (f.schedule.is_err() && schedule.is_ok()) || (len > *l && (schedule.is_ok() || f.schedule.is_err()))
+                }
+            };
+            if better {
+                let span = span.start..span.start + phrase.len();
+                best = Some((len, FoundTime { span, phrase: phrase.to_string(), schedule }));
+            }
+            break; // shorter runs from the same start are worse
+        }
+    }
+    best.map(|(_, f)| f)
+}
+
 /// Reads `phrase` against `now` in the user's zone `tz`.
 pub fn parse(phrase: &str, now: DateTime<Utc>, tz: Tz) -> Result<Schedule, WhenError> {
     let say = Say { korean: phrase.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)) };
     let mut text = phrase.trim().to_lowercase().replace(['\u{3000}', '\t', '\n'], " ");
     if text.is_empty() {
-        return Err(say.unclear("언제 알려 드릴까요?", "When should it be?"));
+        return Err(say.unclear(WHEN_KO, WHEN_EN));
     }
     if RFC3339_LIKE.is_match(&text) {
         let at = DateTime::parse_from_rfc3339(&text.replace(' ', "t").to_uppercase())
@@ -577,7 +628,7 @@ fn build(p: Parts, now: DateTime<Utc>, tz: Tz, say: &Say) -> Result<Schedule, Wh
             return Err(say.unclear("몇 시에 알려 드릴까요?", "At what time?"));
         }
         None if has_day || p.freq.is_some() => DEFAULT_TIME,
-        None => return Err(say.unclear("언제 알려 드릴까요?", "When should it be?")),
+        None => return Err(say.unclear(WHEN_KO, WHEN_EN)),
     };
     if let Some(freq) = p.freq {
         return recurring(freq, &p, time, local_now, tz, say);

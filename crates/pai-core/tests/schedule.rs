@@ -283,3 +283,23 @@ fn recurrences_keep_their_wall_time_across_dst_and_fire_once_in_a_repeated_hour(
     let feb = next_occurrence("FREQ=MONTHLY;BYMONTHDAY=-1", eom, seoul, utc("2027-02-01T00:00:00Z")).unwrap();
     assert_eq!(feb.with_timezone(&seoul).format("%Y-%m-%d %H:%M").to_string(), "2027-02-28 21:00");
 }
+
+#[test]
+fn times_are_found_inside_sentences() {
+    let tz = chrono_tz::Asia::Seoul;
+    let now = at(tz, SUNDAY_2PM);
+    let found = |s: &str| pai_core::schedule::find_in(s, now, tz);
+    let f = found("내일 오전 9시에 엄마한테 전화하라고 알려줘").unwrap();
+    assert_eq!(
+        (f.phrase.as_str(), &f.schedule),
+        ("내일 오전 9시에", &Ok(Schedule::Once { at: at(tz, "2026-11-30 09:00") }))
+    );
+    let f = found("remind me to call mom tomorrow at 9am.").unwrap();
+    assert_eq!(f.phrase, "tomorrow at 9am");
+    let f = found("매주 월요일 오전 8시에 주간 보고 쓰라고 알려줘").unwrap();
+    assert!(matches!(f.schedule, Ok(Schedule::Recurring { .. })) && f.phrase == "매주 월요일 오전 8시에", "{f:?}");
+    // An ambiguous time is found with its question; a sentence without one finds nothing.
+    assert!(matches!(found("내일 3시에 약 먹으라고 알려줘").unwrap().schedule, Err(WhenError::Unclear(_))));
+    assert_eq!(found("엄마한테 전화하라고 알려줘"), None);
+    assert_eq!(found("what is the capital of France?"), None);
+}

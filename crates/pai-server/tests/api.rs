@@ -1002,3 +1002,37 @@ async fn fired_reminders_reach_the_webhook_signed() {
     let _ = stop_tx.send(());
     delivery.await.unwrap();
 }
+
+#[tokio::test]
+async fn asking_for_a_reminder_in_chat_schedules_it_without_the_model() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let conv = app.call("POST", "/api/conversations", Some(&key), Some(json!({"title": "chat"}))).await.json();
+    let path = format!("/api/conversations/{}/messages", conv["id"]);
+    let say = |text: &str| json!({"content": text});
+    let r = app.call("POST", &path, Some(&key), Some(say("내일 오전 9시에 엄마한테 전화하라고 알려줘"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answer = r.json()["answer"]["content"].as_str().unwrap().to_string();
+    assert!(answer.contains("엄마한테 전화하기") && answer.contains("오전 9:00"), "{answer}");
+    let reminders = app.call("GET", "/api/reminders", Some(&key), None).await.json();
+    let r0 = &reminders["data"][0];
+    assert_eq!((r0["text"].as_str(), r0["phrase"].as_str()), (Some("엄마한테 전화하기"), Some("내일 오전 9시에")));
+    assert_eq!(r0["conversation"], conv["id"]);
+    assert!(r0["next_at_local"].as_str().unwrap().ends_with("T09:00:00+09:00"));
+    // Ambiguous: the question comes back and nothing is scheduled.
+    let r = app.call("POST", &path, Some(&key), Some(say("내일 3시에 약 먹으라고 알려줘"))).await.json();
+    assert!(r["answer"]["content"].as_str().unwrap().contains("오전 3시인가요"), "{r}");
+    // English, through the OpenAI API with the conversation.
+    let mut body = chat("remind me to stretch in 30 minutes");
+    body["conversation"] = conv["id"].clone();
+    let v = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await.json();
+    let text = v["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.starts_with("Done: I'll remind you to stretch"), "{v}");
+    assert_eq!(app.call("GET", "/api/reminders", Some(&key), None).await.json()["data"].as_array().unwrap().len(), 2);
+    // None of it went to the model; an ordinary message does.
+    assert!(app.model.requests().is_empty());
+    app.model.push(Ok("Sure.".into()));
+    app.call("POST", &path, Some(&key), Some(say("내일 날씨 알려줘"))).await.json();
+    assert_eq!(app.model.requests().len(), 1);
+    assert_eq!(app.call("GET", "/api/reminders", Some(&key), None).await.json()["data"].as_array().unwrap().len(), 2);
+}

@@ -49,6 +49,9 @@ enum Command {
     /// List, inspect and delete your documents.
     #[command(subcommand)]
     Docs(cli::docs::DocsCommand),
+    /// Schedule, list and cancel reminders ("내일 오전 9시", "every Monday 8am").
+    #[command(subcommand)]
+    Remind(cli::remind::RemindCommand),
     /// Serve the OpenAI-compatible API, the REST API and accounts over HTTP.
     Serve(cli::serve::ServeArgs),
     /// Manage the server's users.
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
                 Command::Import(args) => cli::import::run(&config, args).await,
                 Command::Ingest(args) => cli::docs::ingest(&config, args).await,
                 Command::Docs(cmd) => cli::docs::run(&config, cmd).await,
+                Command::Remind(cmd) => cli::remind::run(&config, cmd).await,
                 Command::Serve(args) => cli::serve::run(&config, args).await,
                 Command::User(cmd) => cli::user::run_user(&config, cmd).await,
                 Command::Key(cmd) => cli::user::run_key(&config, cmd).await,

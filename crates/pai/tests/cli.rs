@@ -411,3 +411,30 @@ fn serve_indexes_a_watched_folder_when_it_changes() {
     server.wait().unwrap();
     assert!(started && added && removed, "started {started}, added {added}, removed {removed}: {listing}\n{}", log());
 }
+
+#[test]
+fn reminders_from_chat_and_from_the_command_line() {
+    let db = temp_db();
+    // Asked in chat: pai schedules it itself and confirms (the model is not asked).
+    let out = run(pai_with(&db).arg("chat").to_owned_cmd(), "내일 오전 9시에 엄마한테 전화하라고 알려줘");
+    let answer = text(&out.stdout);
+    assert!(out.status.success(), "{answer}{}", text(&out.stderr));
+    assert!(answer.contains("엄마한테 전화하기") && answer.contains("오전 9:00"), "{answer}");
+    // From the command line, with the question for an ambiguous time.
+    let ok = pai_with(&db).args(["remind", "add", "stretch", "--when", "every weekday at 7"]).output().unwrap();
+    assert!(
+        ok.status.success() && text(&ok.stdout).contains("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"),
+        "{}",
+        text(&ok.stdout)
+    );
+    let ask = pai_with(&db).args(["remind", "add", "약 먹기", "--when", "3시"]).output().unwrap();
+    assert!(!ask.status.success() && text(&ask.stderr).contains("오전 3시인가요"), "{}", text(&ask.stderr));
+    let past = pai_with(&db).args(["remind", "add", "x", "--when", "2020-01-01 09:00"]).output().unwrap();
+    assert!(!past.status.success());
+    let list = text(&pai_with(&db).args(["remind", "list"]).output().unwrap().stdout);
+    assert!(list.contains("엄마한테 전화하기") && list.contains("09:00") && list.contains("stretch"), "{list}");
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(pai_with(&db).args(["remind", "cancel", "2"]).output().unwrap().status.success());
+    let list = text(&pai_with(&db).args(["remind", "list"]).output().unwrap().stdout);
+    assert!(list.contains("cancelled"), "{list}");
+}

@@ -324,6 +324,15 @@ fn message(i: usize, m: InMessage) -> ApiResult<Message> {
 }
 
 /// The prompt, where the answer goes, and what was recalled.
+/// pai's own answer for this turn, unless the client constrained the output
+/// (a JSON schema or tools: those answers come from the model).
+fn direct_answer(prepared: &Prepared) -> Option<&str> {
+    if prepared.request.constraint.is_some() {
+        return None;
+    }
+    prepared.turn.as_ref().and_then(|t| t.direct.as_deref())
+}
+
 struct Prepared {
     request: ChatRequest,
     /// `None` when memory is off for this request.
@@ -388,7 +397,14 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
             recalled.truncate(STATELESS_RECALL);
             request_messages = c.messages.clone();
             let recalled = with_memories(state, &mut request_messages, recalled, room);
-            Turn { user, conversation, user_message: stored, request: ChatRequest::new(Vec::new()), recalled }
+            Turn {
+                user,
+                conversation,
+                user_message: stored,
+                request: ChatRequest::new(Vec::new()),
+                recalled,
+                direct: None,
+            }
         }
     };
     Ok(Prepared {
@@ -572,7 +588,7 @@ async fn whole(
     permit: Permit,
     started: Instant,
 ) -> ApiResult<Response> {
-    let mut events = state.assistant.model.chat(prepared.request.clone());
+    let mut events = state.assistant.respond(prepared.request.clone(), direct_answer(&prepared));
     let mut text = String::new();
     let mut first = None;
     let mut completion = None;
@@ -662,7 +678,7 @@ fn stream(
     let usage_chunk = move |usage: Value, pai: Value| frame(json!([]), Some((usage, pai)));
     tokio::spawn(async move {
         let _permit = permit;
-        let mut events = state.assistant.model.chat(prepared.request.clone());
+        let mut events = state.assistant.respond(prepared.request.clone(), direct_answer(&prepared));
         if tx.send(chunk(json!({"role": "assistant", "content": ""}), None)).is_err() {
             return;
         }

@@ -57,6 +57,15 @@ impl Session {
     }
 
     /// The request for `input`, storing the user's message first when remembering.
+    /// The answer: pai's own when the turn was carried out by rule (a
+    /// reminder), else the model's.
+    fn respond(&self, request: ChatRequest, turn: &Option<Turn>) -> pai_core::ChatStream {
+        match (self, turn) {
+            (Session::Remembering { assistant, .. }, Some(t)) => assistant.respond(request, t.direct.as_deref()),
+            _ => self.model().chat(request),
+        }
+    }
+
     async fn begin(&mut self, input: &str, sampling: Sampling) -> anyhow::Result<(ChatRequest, Option<Turn>)> {
         match self {
             Session::Remembering { assistant, user, conversation } => {
@@ -156,7 +165,7 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
         }
         let mut session = open_session(config, &args).await?;
         let (request, turn) = session.begin(prompt.trim(), sampling).await?;
-        let (text, outcome) = stream_answer(session.model().as_ref(), request, None).await?;
+        let (text, outcome) = stream_answer(session.respond(request, &turn), None).await?;
         println!();
         if let Outcome::Done(c) = outcome {
             tracing::info!(
@@ -232,7 +241,7 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
                 continue;
             }
         };
-        match stream_answer(model.as_ref(), request, Some(&mut interrupts)).await {
+        match stream_answer(session.respond(request, &turn), Some(&mut interrupts)).await {
             Ok((text, outcome)) => {
                 println!();
                 match outcome {
@@ -327,11 +336,9 @@ impl Interrupts {
 /// (dropping the stream cancels generation) instead of the program; the caller
 /// clears stale ones when the turn starts.
 async fn stream_answer(
-    model: &dyn ChatModel,
-    request: ChatRequest,
+    mut stream: pai_core::ChatStream,
     interrupts: Option<&mut Interrupts>,
 ) -> anyhow::Result<(String, Outcome)> {
-    let mut stream = model.chat(request);
     let mut text = String::new();
     let mut stdout = std::io::stdout();
     let ctrl_c = async {

@@ -7,6 +7,7 @@ pub mod embed;
 pub mod import;
 pub mod memory;
 pub mod model;
+pub mod remind;
 pub mod serve;
 pub mod user;
 
