@@ -11,3 +11,4 @@ pub mod knowledge;
 pub mod prompt;
 pub mod recall;
 pub mod reminders;
+pub mod tools;

@@ -1036,3 +1036,58 @@ async fn asking_for_a_reminder_in_chat_schedules_it_without_the_model() {
     assert_eq!(app.model.requests().len(), 1);
     assert_eq!(app.call("GET", "/api/reminders", Some(&key), None).await.json()["data"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn pai_tools_run_for_the_caller_and_client_tools_go_back() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let (_, tom_key) = app.user("tom", false).await;
+    app.call("POST", "/api/memories", Some(&tom_key), Some(json!({"text": "Tom's locker code is 4417"}))).await;
+    app.call("POST", "/api/memories", Some(&key), Some(json!({"text": "Minji's favourite tea is barley tea"}))).await;
+    let tools = json!([
+        {"type": "function", "function": {"name": "pai_create_reminder"}},
+        {"type": "function", "function": {"name": "pai_search_memories"}},
+        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
+            "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+    ]);
+    let ask = |text: &str, stream: bool| {
+        let mut body = chat(text);
+        body["tools"] = tools.clone();
+        body["memory"] = json!(false);
+        body["stream"] = json!(stream);
+        body
+    };
+    // The model calls two of pai's tools, sees their results, then answers.
+    app.model.push(Ok(r#"{"tool_calls": [{"name": "pai_create_reminder", "arguments": {"text": "call mom", "when": "tomorrow at 9am"}}, {"name": "pai_search_memories", "arguments": {"query": "locker code tea"}}]}"#.into()));
+    app.model.push(Ok(r#"{"content": "Reminder set; you like barley tea."}"#.into()));
+    let v =
+        app.call("POST", "/v1/chat/completions", Some(&key), Some(ask("remind me, and what tea?", false))).await.json();
+    assert_eq!(v["choices"][0]["message"]["content"], "Reminder set; you like barley tea.", "{v}");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    let ran = v["pai"]["tool_results"].as_array().unwrap();
+    assert_eq!(ran.len(), 2, "{v}");
+    assert!(ran[0]["result"]["reminder"].is_i64(), "{v}");
+    let found = ran[1]["result"].to_string();
+    assert!(found.contains("barley") && !found.contains("4417"), "{found}");
+    let second = &app.model.requests()[1].messages;
+    assert!(second.iter().any(|m| m.role == Role::Tool && m.content.contains("barley")), "{second:?}");
+    assert_eq!(app.call("GET", "/api/reminders", Some(&key), None).await.json()["data"][0]["text"], "call mom");
+    assert_eq!(app.call("GET", "/api/reminders", Some(&tom_key), None).await.json()["data"], json!([]));
+    // A client's own tool comes back as a tool call, not run.
+    app.model.push(Ok(r#"{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Busan"}}]}"#.into()));
+    let v = app.call("POST", "/v1/chat/completions", Some(&key), Some(ask("weather?", false))).await.json();
+    assert_eq!(v["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather");
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    // Streaming: the same, as events.
+    app.model.push(Ok(r#"{"tool_calls": [{"name": "pai_search_memories", "arguments": {"query": "tea"}}]}"#.into()));
+    app.model.push(Ok(r#"{"content": "Barley tea."}"#.into()));
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(ask("tea?", true))).await;
+    let data = common::sse_data(&r.text());
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    assert!(data.iter().any(|d| d.contains("Barley tea.")), "{data:?}");
+    // Unknown pai_ names are refused before anything runs.
+    let mut bad = chat("x");
+    bad["tools"] = json!([{"type": "function", "function": {"name": "pai_delete_everything"}}]);
+    let e = app.call("POST", "/v1/chat/completions", Some(&key), Some(bad)).await.assert_error(400);
+    assert!(e["error"]["message"].as_str().unwrap().contains("pai_create_reminder"), "{e}");
+}

@@ -334,7 +334,10 @@ fn direct_answer(prepared: &Prepared) -> Option<&str> {
 }
 
 struct Prepared {
+    user: UserId,
     request: ChatRequest,
+    /// pai's own tool calls run for this answer, with their results.
+    tool_results: Vec<Value>,
     /// `None` when memory is off for this request.
     turn: Option<Turn>,
     conversation: Option<ConversationId>,
@@ -347,7 +350,14 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
     let last_user = c.messages.iter().rev().find(|m| m.role == Role::User).expect("checked").content.clone();
     if !c.memory {
         let request = ChatRequest { messages: c.messages.clone(), sampling: c.sampling.clone(), constraint: None };
-        return Ok(Prepared { request, turn: None, conversation: None, recalled: Vec::new() });
+        return Ok(Prepared {
+            user,
+            request,
+            tool_results: Vec::new(),
+            turn: None,
+            conversation: None,
+            recalled: Vec::new(),
+        });
     }
     let assistant = &state.assistant;
     let mut request_messages;
@@ -408,6 +418,8 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
         }
     };
     Ok(Prepared {
+        user,
+        tool_results: Vec::new(),
         request: ChatRequest { messages: request_messages, sampling: c.sampling.clone(), constraint: None },
         conversation: Some(turn.conversation),
         recalled: turn.recalled.clone(),
@@ -508,7 +520,8 @@ pub async fn completions(
     }
     prepared.request.constraint = c.constraint.clone();
     let id = format!("chatcmpl-{}", random_hex(12));
-    let mut response = if c.stream {
+    let ours = c.tools.as_ref().is_some_and(|t| t.has_builtins());
+    let mut response = if c.stream && !ours {
         stream(state.clone(), prepared, c, id, permit, started).into_response()
     } else {
         whole(&state, prepared, &c, id, permit, started).await?.into_response()
@@ -539,7 +552,11 @@ fn pai_extension(p: &Prepared) -> Value {
                         "page": d.page, "heading": d.heading, "start": d.start, "end": d.end, "snippet": snippet}))
         })
         .collect();
-    json!({"conversation": p.conversation, "recalled": recalled, "citations": cited})
+    let mut v = json!({"conversation": p.conversation, "recalled": recalled, "citations": cited});
+    if !p.tool_results.is_empty() {
+        v["tool_results"] = json!(p.tool_results);
+    }
+    v
 }
 
 fn usage_json(u: Usage) -> Value {
@@ -580,42 +597,64 @@ async fn keep(state: &SharedState, p: &Prepared, answer: &str) {
     }
 }
 
+/// Rounds of pai's own tool calls before the model must answer.
+const MAX_TOOL_ROUNDS: usize = 3;
+
 async fn whole(
     state: &SharedState,
-    prepared: Prepared,
+    mut prepared: Prepared,
     c: &Checked,
     id: String,
     permit: Permit,
     started: Instant,
 ) -> ApiResult<Response> {
-    let mut events = state.assistant.respond(prepared.request.clone(), direct_answer(&prepared));
-    let mut text = String::new();
-    let mut first = None;
-    let mut completion = None;
-    while let Some(event) = events.next().await {
-        match event? {
-            ChatEvent::Delta(piece) => {
-                first.get_or_insert_with(|| started.elapsed());
-                text.push_str(&piece);
+    let mut ran: Vec<Value> = Vec::new();
+    let mut rounds = 0;
+    let mut usage = pai_core::Usage { prompt_tokens: 0, completion_tokens: 0 };
+    let (content, calls, completion) = loop {
+        let mut events = state.assistant.respond(prepared.request.clone(), direct_answer(&prepared));
+        let mut text = String::new();
+        let mut first = None;
+        let mut completion = None;
+        while let Some(event) = events.next().await {
+            match event? {
+                ChatEvent::Delta(piece) => {
+                    first.get_or_insert_with(|| started.elapsed());
+                    text.push_str(&piece);
+                }
+                ChatEvent::Done(done) => completion = Some(done),
             }
-            ChatEvent::Done(done) => completion = Some(done),
         }
-    }
-    drop(permit);
-    let completion = completion.ok_or_else(|| ApiError::from(pai_core::Error::internal("the answer ended early")))?;
-    state.metrics.generation(
-        completion.usage.prompt_tokens,
-        completion.usage.completion_tokens,
-        first,
-        started.elapsed(),
-    );
-    let (content, calls) = match &c.tools {
-        Some(tools) => match tools.parse(&text)? {
-            ToolAnswer::Text(t) => (Some(t), Vec::new()),
-            ToolAnswer::Calls(calls) => (None, calls),
-        },
-        None => (Some(text), Vec::new()),
+        let completion =
+            completion.ok_or_else(|| ApiError::from(pai_core::Error::internal("the answer ended early")))?;
+        state.metrics.generation(
+            completion.usage.prompt_tokens,
+            completion.usage.completion_tokens,
+            first,
+            started.elapsed(),
+        );
+        usage.prompt_tokens += completion.usage.prompt_tokens;
+        usage.completion_tokens += completion.usage.completion_tokens;
+        let (content, calls) = match &c.tools {
+            Some(tools) if direct_answer(&prepared).is_none() => match tools.parse(&text)? {
+                ToolAnswer::Text(t) => (Some(t), Vec::new()),
+                ToolAnswer::Calls(calls) => (None, calls),
+            },
+            _ => (Some(text), Vec::new()),
+        };
+        // pai runs its own tools and asks again; a client's tools go back to the client.
+        let ours = !calls.is_empty() && calls.iter().all(|(n, _)| pai_assistant::tools::is_builtin(n));
+        if !ours || rounds == MAX_TOOL_ROUNDS {
+            // After the last round, calls go back to the client as they are.
+            break (content, calls, pai_core::Completion { usage, ..completion });
+        }
+        run_builtins(state, &mut prepared, &calls, &mut ran).await?;
+        rounds += 1;
     };
+    drop(permit);
+    if !ran.is_empty() {
+        prepared.tool_results = ran;
+    }
     keep(state, &prepared, content.as_deref().unwrap_or(&calls_text(&calls))).await;
     let mut message = json!({"role": "assistant", "content": content, "refusal": null});
     if !calls.is_empty() {
@@ -632,11 +671,77 @@ async fn whole(
         "system_fingerprint": null,
         "pai": pai_extension(&prepared),
     });
-    let mut response = axum::Json(body).into_response();
+    let mut response =
+        if c.stream { replay_as_events(body, c.include_usage) } else { axum::Json(body).into_response() };
     if let Some(conv) = prepared.conversation {
         response.extensions_mut().insert(conv);
     }
     Ok(response)
+}
+
+/// A finished answer sent as a stream: what a streaming request with pai's
+/// own tools gets (the tools run between generations, so the final answer is
+/// known before its first chunk is sent).
+fn replay_as_events(body: Value, include_usage: bool) -> Response {
+    let frame = |choices: Value, extra: Option<(&str, Value)>| {
+        let mut v = json!({"id": body["id"], "object": "chat.completion.chunk", "created": body["created"],
+                           "model": body["model"], "system_fingerprint": null, "choices": choices});
+        if let Some((k, x)) = extra {
+            v[k] = x;
+        }
+        Event::default().data(v.to_string())
+    };
+    let message = &body["choices"][0]["message"];
+    let mut events =
+        vec![frame(json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]), None)];
+    if let Some(text) = message["content"].as_str() {
+        events.push(frame(json!([{"index": 0, "delta": {"content": text}, "finish_reason": null}]), None));
+    }
+    if let Some(calls) = message["tool_calls"].as_array() {
+        let indexed: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut c = c.clone();
+                c["index"] = json!(i);
+                c
+            })
+            .collect();
+        events.push(frame(json!([{"index": 0, "delta": {"tool_calls": indexed}, "finish_reason": null}]), None));
+    }
+    events.push(frame(json!([{"index": 0, "delta": {}, "finish_reason": body["choices"][0]["finish_reason"]}]), None));
+    if include_usage {
+        events.push(frame(json!([]), Some(("usage", body["usage"].clone()))));
+    }
+    events.push(Event::default().data("[DONE]"));
+    let stream = futures_util::stream::iter(events.into_iter().map(Ok::<_, std::convert::Infallible>));
+    Sse::new(stream).into_response()
+}
+
+/// Runs pai's tools the model called, for the request's user, and puts the
+/// calls and their results into the conversation the model sees next.
+async fn run_builtins(
+    state: &SharedState,
+    prepared: &mut Prepared,
+    calls: &[(String, String)],
+    ran: &mut Vec<Value>,
+) -> ApiResult<()> {
+    let ctx = pai_assistant::tools::ToolContext {
+        store: &*state.store,
+        embedder: &*state.assistant.embedder,
+        user: prepared.user,
+        conversation: prepared.conversation,
+        now: Utc::now(),
+    };
+    let shown: Vec<(String, Value)> =
+        calls.iter().map(|(n, a)| (n.clone(), serde_json::from_str(a).unwrap_or(json!({})))).collect();
+    prepared.request.messages.push(Message { role: Role::Assistant, content: calls_as_text(&shown) });
+    for (name, arguments) in calls {
+        let result = pai_assistant::tools::call(&ctx, name, arguments).await?;
+        prepared.request.messages.push(Message { role: Role::Tool, content: result.to_string() });
+        ran.push(json!({"name": name, "arguments": arguments, "result": result}));
+    }
+    Ok(())
 }
 
 fn calls_text(calls: &[(String, String)]) -> String {

@@ -89,6 +89,24 @@ impl ToolMode {
             }
         }
         let mut functions: Vec<FunctionDef> = tools.into_iter().map(|t| t.function).collect();
+        // pai's own tools: named by the client, described and run by pai.
+        for f in &mut functions {
+            if !f.name.starts_with("pai_") {
+                continue;
+            }
+            let builtin = pai_assistant::tools::definitions().into_iter().find(|(n, _, _)| *n == f.name);
+            let Some((_, description, parameters)) = builtin else {
+                let names: Vec<&str> = pai_assistant::tools::definitions().iter().map(|(n, _, _)| *n).collect();
+                return Err(ApiError::bad_request(format!(
+                    "{} is not one of pai's tools ({}); names starting with pai_ are reserved",
+                    f.name,
+                    names.join(", ")
+                ))
+                .param("tools"));
+            };
+            f.description = Some(description.to_string());
+            f.parameters = Some(parameters);
+        }
         let text_allowed = match choice {
             None => true,
             Some(ToolChoice::Mode(m)) => match m.as_str() {
@@ -126,6 +144,11 @@ impl ToolMode {
             return Ok(None);
         }
         Ok(Some(ToolMode { tools: functions, text_allowed }))
+    }
+
+    /// Whether any of the tools is pai's to run.
+    pub fn has_builtins(&self) -> bool {
+        self.tools.iter().any(|f| pai_assistant::tools::is_builtin(&f.name))
     }
 
     fn parameters(f: &FunctionDef) -> Value {
