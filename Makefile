@@ -10,12 +10,14 @@ run: build fetch-models
 	./target/release/pai chat
 
 ## test: the whole test suite (unit, end-to-end on the real default models,
-## and `pai serve` through the official OpenAI Python SDK and curl)
+## `pai serve` through the official OpenAI Python SDK and curl, and the web
+## app in headless Chromium)
 # One profile (release) for tests, run and bench: llama.cpp compiles once.
 test: deps fetch-models
 	$(CARGO) test --release --workspace
 	$(CARGO) build --release -p pai
 	tests/openai-sdk/run.sh
+	tests/web/run.sh
 
 ## bench: pai's engine against llama.cpp's llama-bench on the default model
 bench: deps fetch-models

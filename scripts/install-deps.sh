@@ -2,7 +2,8 @@
 # Installs the system packages pai needs to build and test on Debian/Ubuntu.
 # As root it installs what is missing with apt; otherwise it lists them.
 set -euo pipefail
-pkgs=(cmake clang libclang-dev pkg-config make gcc g++ python3 python3-pip python3-venv unzip curl)
+pkgs=(cmake clang libclang-dev pkg-config make gcc g++ python3 python3-pip python3-venv unzip curl
+      chromium fonts-noto-cjk nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -14,6 +15,12 @@ fi
 # Same for venv (the OpenAI SDK test installs the SDK into one).
 if python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   missing=("${missing[@]/python3-venv}")
+fi
+# Node may come from elsewhere too (nodesource ships npm inside its nodejs):
+# the web-app test only needs `node` and `npm` on the PATH.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}")
+  missing=("${missing[@]/npm}")
 fi
 missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
 if [ ${#missing[@]} -gt 0 ]; then

@@ -65,6 +65,8 @@ pub trait Accounts: Send + Sync {
     async fn count_users(&self) -> Result<u64>;
     /// Disabling also ends the user's sessions; keys stop working while disabled.
     async fn set_disabled(&self, user: UserId, disabled: bool) -> Result<User>;
+    /// The zone the user's times are read in (an IANA name, checked by the caller).
+    async fn set_timezone(&self, user: UserId, timezone: &str) -> Result<User>;
     /// Deletes the user and everything they own, in one transaction.
     async fn delete_user(&self, user: UserId) -> Result<()>;
 

@@ -13,6 +13,7 @@ pub mod openai;
 pub mod openapi;
 pub mod secrets;
 pub mod state;
+pub mod web;
 pub mod webhook;
 
 use chrono::Utc;
@@ -42,6 +43,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
+        .merge(web::routes())
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json").code("unknown_route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method; see /openapi.json")

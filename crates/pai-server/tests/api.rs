@@ -1091,3 +1091,22 @@ async fn pai_tools_run_for_the_caller_and_client_tools_go_back() {
     let e = app.call("POST", "/v1/chat/completions", Some(&key), Some(bad)).await.assert_error(400);
     assert!(e["error"]["message"].as_str().unwrap().contains("pai_create_reminder"), "{e}");
 }
+
+#[tokio::test]
+async fn the_web_app_is_served_with_a_strict_policy_and_time_zones_can_change() {
+    let app = App::new().await;
+    let page = app.call("GET", "/", None, None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<script type=\"module\" src=\"/app.js\">"));
+    let csp = page.headers["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    for path in ["/app.js", "/style.css", "/i18n/en.json", "/i18n/ko.json"] {
+        assert_eq!(app.call("GET", path, None, None).await.status, 200, "{path}");
+    }
+    let (_, key) = app.user("minji", false).await;
+    let v = app.call("PATCH", "/api/me", Some(&key), Some(json!({"timezone": "America/New_York"}))).await.json();
+    assert_eq!(v["timezone"], "America/New_York");
+    app.call("PATCH", "/api/me", Some(&key), Some(json!({"timezone": "Mars/Olympus"}))).await.assert_error(400);
+    app.call("PATCH", "/api/me", Some(&key), Some(json!({"timezone": "UTC", "admin": true}))).await.assert_error(400);
+    assert_eq!(app.call("GET", "/api/me", Some(&key), None).await.json()["timezone"], "America/New_York");
+}

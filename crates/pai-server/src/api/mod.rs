@@ -19,7 +19,7 @@ pub fn routes(import_limit: usize) -> Router<SharedState> {
     Router::new()
         .route("/api/session", post(session::login).delete(session::logout))
         .route("/api/signup", post(session::signup))
-        .route("/api/me", get(session::me))
+        .route("/api/me", get(session::me).patch(session::change_me))
         .route("/api/conversations", get(conversations::list).post(conversations::create))
         .route(
             "/api/conversations/{id}",

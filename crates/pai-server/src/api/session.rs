@@ -74,6 +74,29 @@ pub async fn me(caller: Caller) -> axum::Json<Value> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct ChangeMe {
+    timezone: String,
+}
+
+/// The caller's own settings: the time zone reminders and dates are read in.
+pub async fn change_me(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Json(body): Json<ChangeMe>,
+) -> ApiResult<axum::Json<Value>> {
+    if body.timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(ApiError::bad_request(format!(
+            "{:?} is not an IANA time zone (like Asia/Seoul or America/New_York)",
+            body.timezone
+        ))
+        .param("timezone"));
+    }
+    let user = state.accounts.set_timezone(caller.user.id, &body.timezone).await?;
+    Ok(axum::Json(user_json(&user)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Signup {
     name: String,
     password: String,

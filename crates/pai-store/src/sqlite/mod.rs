@@ -362,6 +362,10 @@ impl Accounts for SqliteStore {
         users::set_disabled(&self.pool, user, disabled).await
     }
 
+    async fn set_timezone(&self, user: UserId, timezone: &str) -> Result<User> {
+        users::set_timezone(&self.pool, user, timezone).await
+    }
+
     async fn delete_user(&self, user: UserId) -> Result<()> {
         users::delete_user(&self.pool, user).await
     }

@@ -130,6 +130,15 @@ pub(super) async fn set_disabled(pool: &SqlitePool, id: UserId, disabled: bool) 
     user(pool, id).await
 }
 
+pub(super) async fn set_timezone(pool: &SqlitePool, id: UserId, timezone: &str) -> Result<User> {
+    let done =
+        sqlx::query("UPDATE users SET timezone = ? WHERE id = ?").bind(timezone).bind(id.0).execute(pool).await.db()?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found(format!("no user {id}")));
+    }
+    user(pool, id).await
+}
+
 /// Everything the user owns goes: rows cascade from `users`; full-text rows
 /// and vectors live in virtual tables without foreign keys and go first.
 pub(super) async fn delete_user(pool: &SqlitePool, id: UserId) -> Result<()> {

@@ -1,0 +1,540 @@
+// pai's web app: plain ES modules, no build step, talks only to pai's own API
+// (session cookie + CSRF token). Every visible string comes from i18n/*.json.
+
+const $ = (sel) => document.querySelector(sel);
+const state = { me: null, csrf: null, t: {}, conversation: null, abort: null, lastPrompt: null, events: null };
+
+// ---- language ---------------------------------------------------------------
+
+function chosenLanguage() {
+  const saved = localStorage.getItem("pai.lang") || "auto";
+  if (saved !== "auto") return saved;
+  return (navigator.language || "en").toLowerCase().startsWith("ko") ? "ko" : "en";
+}
+
+async function loadLanguage() {
+  const lang = chosenLanguage();
+  const r = await fetch(`/i18n/${lang}.json`);
+  state.t = await r.json();
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-i18n]").forEach((el) => (el.textContent = t(el.dataset.i18n)));
+  document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => (el.placeholder = t(el.dataset.i18nPlaceholder)));
+}
+
+function t(key) {
+  return state.t[key] ?? key;
+}
+
+// ---- API --------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message || `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
+  let payload;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const r = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+  if (r.status === 204) return null;
+  const data = await r.json().catch(() => null);
+  if (r.status === 401 && path !== "/api/session") showLogin();
+  if (!r.ok) throw new ApiError(r.status, data);
+  return data;
+}
+
+function toast(text, kind = "info") {
+  const el = document.createElement("div");
+  el.className = `toast ${kind}`;
+  el.textContent = text;
+  $("#toasts").append(el);
+  setTimeout(() => el.remove(), 6000);
+}
+
+function fail(e) {
+  toast(e.message || t("error.generic"), "error");
+}
+
+// ---- small DOM helpers ------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : v);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function button(label, onclick, cls) {
+  return el("button", { type: "button", class: cls, onclick }, label);
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString(document.documentElement.lang) : "-";
+}
+
+// Markdown, safely: the text is escaped first, then a few marks become tags.
+function markdown(src) {
+  const esc = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  const parts = src.split(/```/);
+  return parts
+    .map((part, i) => {
+      if (i % 2 === 1) {
+        const body = part.replace(/^[a-zA-Z0-9_+-]*\n/, "");
+        return `<pre><code>${esc(body)}</code></pre>`;
+      }
+      let h = esc(part);
+      h = h.replace(/`([^`]+)`/g, "<code>$1</code>");
+      h = h.replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>");
+      h = h.replace(/(^|\W)\*([^*\n]+)\*/g, "$1<em>$2</em>");
+      h = h.replace(/\[([^\]]+)\]\((https?:\/\/[^)\s]+)\)/g, '<a href="$2" rel="noopener noreferrer" target="_blank">$1</a>');
+      h = h.replace(/^(?:[-*] .*(?:\n|$))+/gm, (block) => {
+        const items = block.trim().split("\n").map((l) => `<li>${l.slice(2)}</li>`).join("");
+        return `<ul>${items}</ul>`;
+      });
+      return h.replace(/\n/g, "<br>");
+    })
+    .join("");
+}
+
+// ---- session ----------------------------------------------------------------
+
+function showLogin() {
+  closeEvents();
+  $("#app").hidden = true;
+  $("#login").hidden = false;
+  $("#login-name").focus();
+}
+
+async function start() {
+  await loadLanguage();
+  try {
+    const me = await api("GET", "/api/me");
+    enter(me);
+  } catch {
+    showLogin();
+  }
+}
+
+function enter(me) {
+  state.me = me;
+  if (me.csrf_token) state.csrf = me.csrf_token;
+  $("#login").hidden = true;
+  $("#app").hidden = false;
+  $("#who").textContent = me.name;
+  $("#nav-admin").hidden = !me.admin;
+  openEvents();
+  route();
+}
+
+$("#login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("#login-error").textContent = "";
+  try {
+    const r = await api("POST", "/api/session", { name: $("#login-name").value, password: $("#login-password").value });
+    state.csrf = r.csrf_token;
+    $("#login-password").value = "";
+    enter(await api("GET", "/api/me"));
+  } catch (err) {
+    $("#login-error").textContent = err.status === 401 ? t("login.failed") : err.message;
+  }
+});
+
+$("#logout").addEventListener("click", async () => {
+  await api("DELETE", "/api/session").catch(() => {});
+  state.csrf = null;
+  state.conversation = null;
+  location.hash = "#/chat";
+  showLogin();
+});
+
+// ---- routing ----------------------------------------------------------------
+
+const views = ["chat", "memory", "documents", "reminders", "settings", "admin"];
+const loaders = {};
+
+function route() {
+  if (!state.me) return;
+  const [, name = "chat", arg] = location.hash.split("/");
+  const view = views.includes(name) ? name : "chat";
+  for (const v of views) $(`#view-${v}`).hidden = v !== view;
+  document.querySelectorAll("nav a").forEach((a) => a.setAttribute("aria-current", a.getAttribute("href") === `#/${view}` ? "page" : "false"));
+  loaders[view]?.(arg).catch(fail);
+}
+window.addEventListener("hashchange", route);
+
+// ---- chat -------------------------------------------------------------------
+
+loaders.chat = async (arg) => {
+  await loadConversations();
+  const id = arg ? Number(arg) : state.conversation;
+  if (id && !state.abort) await openConversation(id);
+};
+
+async function loadConversations() {
+  const { data } = await api("GET", "/api/conversations");
+  const list = $("#conversations");
+  list.replaceChildren(
+    ...data.map((c) =>
+      el(
+        "li",
+        { class: c.id === state.conversation ? "current" : "" },
+        el("a", { href: `#/chat/${c.id}` }, c.title || t("chat.untitled")),
+        button(t("chat.rename"), async () => {
+          const title = prompt(t("chat.rename_prompt"), c.title);
+          if (title) await api("PATCH", `/api/conversations/${c.id}`, { title }).then(loadConversations, fail);
+        }, "link"),
+        button(t("chat.delete"), async () => {
+          if (!confirm(t("chat.delete_confirm"))) return;
+          await api("DELETE", `/api/conversations/${c.id}`).catch(fail);
+          if (state.conversation === c.id) newChat();
+          loadConversations();
+        }, "link danger"),
+      ),
+    ),
+  );
+}
+
+function newChat() {
+  state.conversation = null;
+  state.lastPrompt = null;
+  $("#messages").replaceChildren();
+  $("#regenerate").hidden = true;
+  $("#prompt").focus();
+}
+$("#new-chat").addEventListener("click", () => {
+  location.hash = "#/chat";
+  newChat();
+});
+
+async function openConversation(id) {
+  const c = await api("GET", `/api/conversations/${id}`);
+  state.conversation = c.id;
+  $("#messages").replaceChildren(...c.messages.filter((m) => m.role !== "system").map((m) => bubble(m.role, m.content)));
+  document.querySelectorAll("#conversations li").forEach((li) => li.classList.toggle("current", li.querySelector("a").getAttribute("href") === `#/chat/${id}`));
+}
+
+function bubble(role, text) {
+  const body = el("div", { class: "body" });
+  body.innerHTML = markdown(text || "");
+  const who = role === "user" ? t("chat.you") : t("chat.pai");
+  return el("article", { class: `msg ${role}`, "aria-label": who }, el("div", { class: "who" }, who), body);
+}
+
+async function send(text) {
+  if (!text.trim() || state.abort) return;
+  state.lastPrompt = text;
+  $("#messages").append(bubble("user", text));
+  const answer = bubble("assistant", "");
+  answer.classList.add("streaming");
+  $("#messages").append(answer);
+  const body = answer.querySelector(".body");
+  let raw = "";
+  state.abort = new AbortController();
+  $("#send").hidden = true;
+  $("#stop").hidden = false;
+  $("#regenerate").hidden = true;
+  try {
+    const r = await fetch("/v1/chat/completions", {
+      method: "POST",
+      signal: state.abort.signal,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf, "X-Pai-Conversation": state.conversation ? String(state.conversation) : "new" },
+      body: JSON.stringify({ model: "pai", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: text }] }),
+    });
+    if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+    const conv = Number(r.headers.get("X-Pai-Conversation"));
+    const fresh = !state.conversation;
+    if (conv) state.conversation = conv;
+    const reader = r.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const event = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        for (const line of event.split("\n")) {
+          if (!line.startsWith("data: ")) continue;
+          const data = line.slice(6);
+          if (data === "[DONE]") continue;
+          const chunk = JSON.parse(data);
+          if (chunk.error) throw new Error(chunk.error.message);
+          const delta = chunk.choices?.[0]?.delta?.content;
+          if (delta) {
+            raw += delta;
+            body.innerHTML = markdown(raw);
+          }
+          if (chunk.pai?.recalled?.length) answer.append(usedMemories(chunk.pai.recalled));
+        }
+      }
+    }
+    if (fresh) {
+      loadConversations();
+      history.replaceState(null, "", `#/chat/${state.conversation}`);
+    }
+  } catch (e) {
+    if (e.name === "AbortError") body.append(el("p", { class: "hint" }, t("chat.stopped")));
+    else fail(e);
+  } finally {
+    answer.classList.remove("streaming");
+    state.abort = null;
+    $("#send").hidden = false;
+    $("#stop").hidden = true;
+    $("#regenerate").hidden = !state.lastPrompt;
+  }
+}
+
+function usedMemories(recalled) {
+  return el(
+    "details",
+    { class: "used" },
+    el("summary", {}, `${t("chat.used")} (${recalled.length})`),
+    el("ul", {}, ...recalled.map((r) => el("li", {}, r.text))),
+  );
+}
+
+$("#composer").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = $("#prompt").value;
+  $("#prompt").value = "";
+  send(text);
+});
+$("#prompt").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    $("#composer").requestSubmit();
+  }
+});
+$("#stop").addEventListener("click", () => state.abort?.abort());
+$("#regenerate").addEventListener("click", () => state.lastPrompt && send(state.lastPrompt));
+
+// ---- memory -----------------------------------------------------------------
+
+loaders.memory = async () => {
+  const q = $("#memory-q").value.trim();
+  const history = $("#memory-history").checked;
+  // Search answers recall hits ({item: {Memory: id}, text}); the list answers memories.
+  const items = q
+    ? (await api("GET", `/api/memories/search?q=${encodeURIComponent(q)}`)).data.map((h) => ({ id: h.item.Memory, text: h.text, valid_to: h.valid_to }))
+    : (await api("GET", `/api/memories?history=${history}`)).data;
+  $("#memories").replaceChildren(
+    ...(items.length ? items.map(memoryItem) : [el("li", { class: "hint" }, t("memory.empty"))]),
+  );
+};
+
+function memoryItem(m) {
+  const source = el("div", { class: "source" });
+  return el(
+    "li",
+    { class: m.valid_to ? "superseded" : "" },
+    el("span", { class: "text" }, m.text),
+    m.valid_to ? el("span", { class: "badge" }, t("memory.superseded")) : null,
+    button(t("memory.source"), async () => {
+      const d = await api("GET", `/api/memories/${m.id}`);
+      source.replaceChildren(
+        ...d.sources.map((s) => el("a", { href: `#/chat/${s.conversation}` }, `“${s.content.slice(0, 120)}”`)),
+        ...d.history.map((h) => el("div", { class: "hint" }, `${t("memory.superseded")}: ${h.text}`)),
+      );
+    }, "link"),
+    button(t("memory.edit"), async () => {
+      const text = prompt(t("memory.edit"), m.text);
+      if (text && text !== m.text) await api("PATCH", `/api/memories/${m.id}`, { text }).then(loaders.memory, fail);
+    }, "link"),
+    button(t("memory.delete"), async () => {
+      await api("DELETE", `/api/memories/${m.id}`).then(loaders.memory, fail);
+    }, "link danger"),
+    source,
+  );
+}
+
+$("#memory-search").addEventListener("submit", (e) => {
+  e.preventDefault();
+  loaders.memory().catch(fail);
+});
+$("#memory-forget-all").addEventListener("click", async () => {
+  if (!confirm(t("memory.forget_all_confirm"))) return;
+  await api("DELETE", "/api/memories?all=true").then(loaders.memory, fail);
+});
+
+// ---- documents --------------------------------------------------------------
+
+loaders.documents = async () => {
+  const { data } = await api("GET", "/api/documents");
+  $("#documents").replaceChildren(
+    ...(data.length
+      ? data.map((d) =>
+          el(
+            "li",
+            {},
+            el("span", { class: "text" }, d.title),
+            el("span", { class: "badge" }, d.pending ? `${t("documents.indexing")} ${d.chunks - d.pending}/${d.chunks}` : t("documents.ready")),
+            el("span", { class: "hint" }, `${d.format} · ${d.chunks} ${t("documents.passages")}`),
+            button(t("documents.delete"), () => api("DELETE", `/api/documents/${d.id}`).then(loaders.documents, fail), "link danger"),
+          ),
+        )
+      : [el("li", { class: "hint" }, t("documents.empty"))]),
+  );
+  if (data.some((d) => d.pending)) setTimeout(() => location.hash.startsWith("#/documents") && loaders.documents().catch(() => {}), 2000);
+};
+
+$("#upload").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const files = $("#upload-files").files;
+  if (!files.length) return;
+  const form = new FormData();
+  for (const f of files) form.append("file", f, f.name);
+  const progress = $("#upload-progress");
+  progress.hidden = false;
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", "/api/documents");
+  xhr.setRequestHeader("X-CSRF-Token", state.csrf);
+  xhr.upload.onprogress = (ev) => ev.lengthComputable && (progress.value = (100 * ev.loaded) / ev.total);
+  xhr.onload = () => {
+    progress.hidden = true;
+    const body = JSON.parse(xhr.responseText || "{}");
+    const results = body.data || [{ file: "", error: body.error?.message }];
+    $("#upload-results").replaceChildren(...results.map((r) => el("li", { class: r.error ? "error" : "" }, `${r.file || ""}: ${r.error || r.status}`)));
+    loaders.documents().catch(fail);
+  };
+  xhr.onerror = () => fail(new Error(t("error.generic")));
+  xhr.send(form);
+});
+
+// ---- reminders --------------------------------------------------------------
+
+loaders.reminders = async () => {
+  const [{ data }, notes] = await Promise.all([api("GET", "/api/reminders"), api("GET", "/api/notifications")]);
+  $("#reminders").replaceChildren(
+    ...(data.length
+      ? data.map((r) =>
+          el(
+            "li",
+            { class: r.state },
+            el("span", { class: "text" }, r.text),
+            // The time on the user's own clock (their zone, not the browser's).
+            el("span", { class: "hint" }, `${r.phrase} · ${r.next_at_local ? r.next_at_local.replace("T", " ").slice(0, 16) : r.state}`),
+            r.state === "scheduled" ? button(t("reminders.cancel"), () => api("DELETE", `/api/reminders/${r.id}`).then(loaders.reminders, fail), "link danger") : null,
+          ),
+        )
+      : [el("li", { class: "hint" }, t("reminders.empty"))]),
+  );
+  $("#notifications").replaceChildren(
+    ...notes.data.map((n) => el("li", {}, el("span", { class: "text" }, `⏰ ${n.text}`), el("span", { class: "hint" }, when(n.fired_at)), n.late ? el("span", { class: "badge" }, t("reminders.late")) : null)),
+  );
+};
+
+$("#reminder-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("#reminder-question").textContent = "";
+  try {
+    await api("POST", "/api/reminders", { text: $("#reminder-text").value, when: $("#reminder-when").value });
+    $("#reminder-text").value = "";
+    $("#reminder-when").value = "";
+    loaders.reminders();
+  } catch (err) {
+    $("#reminder-question").textContent = err.message;
+  }
+});
+
+function openEvents() {
+  closeEvents();
+  state.events = new EventSource("/api/notifications/stream");
+  state.events.addEventListener("notification", (e) => {
+    const n = JSON.parse(e.data);
+    toast(`⏰ ${n.text}`, "reminder");
+    if (location.hash.startsWith("#/reminders")) loaders.reminders().catch(() => {});
+  });
+}
+
+function closeEvents() {
+  state.events?.close();
+  state.events = null;
+}
+
+// ---- settings ---------------------------------------------------------------
+
+loaders.settings = async () => {
+  $("#settings-language").value = localStorage.getItem("pai.lang") || "auto";
+  $("#settings-timezone").value = state.me.timezone;
+  const { data } = await api("GET", "/api/keys");
+  $("#keys").replaceChildren(
+    ...data.map((k) =>
+      el("li", {}, el("span", { class: "text" }, `${k.name} (${k.prefix}…)`), k.revoked_at ? el("span", { class: "badge" }, "revoked") : button(t("settings.revoke"), () => api("DELETE", `/api/keys/${k.id}`).then(loaders.settings, fail), "link danger")),
+    ),
+  );
+};
+
+$("#settings-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  localStorage.setItem("pai.lang", $("#settings-language").value);
+  await loadLanguage();
+  const timezone = $("#settings-timezone").value.trim();
+  if (timezone && timezone !== state.me.timezone) {
+    try {
+      state.me = { ...state.me, ...(await api("PATCH", "/api/me", { timezone })) };
+    } catch (err) {
+      return fail(err);
+    }
+  }
+  toast(t("settings.saved"));
+});
+
+$("#key-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const k = await api("POST", "/api/keys", { name: $("#key-name").value || "web" });
+    const shown = $("#new-key");
+    shown.hidden = false;
+    shown.replaceChildren(t("settings.key_shown_once"), " ", el("code", {}, k.key));
+    loaders.settings();
+  } catch (err) {
+    fail(err);
+  }
+});
+
+// ---- admin ------------------------------------------------------------------
+
+loaders.admin = async () => {
+  if (!state.me.admin) return;
+  const { data } = await api("GET", "/api/admin/users");
+  $("#users").replaceChildren(
+    ...data.map((u) =>
+      el(
+        "li",
+        {},
+        el("span", { class: "text" }, u.name),
+        u.admin ? el("span", { class: "badge" }, t("admin.is_admin")) : null,
+        u.id === state.me.id ? null : button(u.disabled ? t("admin.enable") : t("admin.disable"), () => api("PATCH", `/api/admin/users/${u.id}`, { disabled: !u.disabled }).then(loaders.admin, fail), "link"),
+      ),
+    ),
+  );
+};
+
+$("#user-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    await api("POST", "/api/admin/users", { name: $("#user-name").value, password: $("#user-password").value, admin: $("#user-admin").checked });
+    $("#user-name").value = "";
+    $("#user-password").value = "";
+    loaders.admin();
+  } catch (err) {
+    fail(err);
+  }
+});
+
+start();

@@ -1,0 +1,125 @@
+// The checks of the web-app issue, in a real browser against a real server:
+// log in; chat and see the answer stream; "remember that my dog's name is
+// Bori" shows up in the memory panel and can be deleted; the Korean UI; a
+// second user sees none of the first one's conversations.
+import { chromium } from "playwright-core";
+
+const url = process.env.PAI_URL;
+const shots = process.env.SHOTS;
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu"],
+});
+let failures = 0;
+const check = (ok, what) => {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+  if (!ok) failures++;
+};
+
+async function session(name, password, locale) {
+  const context = await browser.newContext({ locale, viewport: { width: 1100, height: 760 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => check(false, `no script error (${e.message})`));
+  await page.goto(url);
+  const form = page.locator("#login-form");
+  await form.getByLabel(locale === "ko-KR" ? "이름" : "Name").fill(name);
+  await form.getByLabel(locale === "ko-KR" ? "비밀번호" : "Password").fill(password);
+  await page.locator("#login-form button[type=submit]").click();
+  await page.locator("#app").waitFor({ state: "visible" });
+  return { context, page };
+}
+
+async function ask(page, text) {
+  const before = await page.locator(".msg.assistant").count();
+  await page.locator("#prompt").fill(text);
+  await page.locator("#send").click();
+  const answer = page.locator(".msg.assistant").nth(before);
+  await answer.waitFor();
+  // Streaming: the bubble has text while it is still marked as streaming, or the answer was that quick.
+  let sawPartial = false;
+  for (let i = 0; i < 600; i++) {
+    const streaming = await answer.evaluate((n) => n.classList.contains("streaming"));
+    const text = (await answer.locator(".body").innerText()).trim();
+    if (streaming && text) sawPartial = true;
+    if (!streaming) return { text, sawPartial };
+    await page.waitForTimeout(50);
+  }
+  return { text: "", sawPartial };
+}
+
+// 1. Log in, chat, see the streamed answer.
+const minji = await session("minji", "minji-password-1", "en-US");
+await minji.page.screenshot({ path: `${shots}/01-start.png` });
+const hello = await ask(minji.page, "Hello! Tell me a fun fact about the moon.");
+check(hello.text.length > 0, `an answer arrived (${hello.text.length} characters)`);
+check(hello.sawPartial, "the answer appeared while it was still streaming");
+check((await minji.page.locator("#conversations li").count()) === 1, "the new conversation is listed");
+await minji.page.screenshot({ path: `${shots}/02-chat.png` });
+
+// 2. A memory from the chat appears in the memory panel; delete it.
+await ask(minji.page, "Remember that my dog's name is Bori.");
+await minji.page.goto(`${url}/#/memory`);
+let found = false;
+for (let i = 0; i < 60 && !found; i++) {
+  await minji.page.locator("#memory-search button").click();
+  await minji.page.waitForTimeout(500);
+  found = (await minji.page.locator("#memories li", { hasText: "Bori" }).count()) > 0;
+}
+check(found, "the memory about Bori is in the memory panel");
+await minji.page.screenshot({ path: `${shots}/03-memory.png` });
+if (found) {
+  await minji.page.locator("#memories li", { hasText: "Bori" }).first().getByRole("button", { name: "Delete" }).click();
+  await minji.page.waitForTimeout(500);
+  check((await minji.page.locator("#memories li", { hasText: "Bori" }).count()) === 0, "deleting it removes it");
+}
+
+// 3. Reminders and documents panels.
+await minji.page.goto(`${url}/#/reminders`);
+await minji.page.locator("#reminder-text").fill("엄마한테 전화하기");
+await minji.page.locator("#reminder-when").fill("내일 오전 9시");
+await minji.page.locator("#reminder-form button").click();
+await minji.page.locator("#reminders li", { hasText: "엄마한테 전화하기" }).waitFor();
+await minji.page.locator("#reminder-text").fill("약 먹기");
+await minji.page.locator("#reminder-when").fill("3시");
+await minji.page.locator("#reminder-form button").click();
+await minji.page.waitForFunction(() => document.querySelector("#reminder-question").textContent.includes("3"));
+check(true, "a reminder is listed, an ambiguous time is asked back");
+await minji.page.screenshot({ path: `${shots}/04-reminders.png` });
+await minji.page.goto(`${url}/#/documents`);
+await minji.page.locator("#upload-files").setInputFiles({ name: "lease.md", mimeType: "text/markdown", buffer: Buffer.from("# Lease\n\nPets need the landlord's written consent.\n") });
+await minji.page.locator("#upload button").click();
+await minji.page.locator("#documents li", { hasText: "Lease" }).waitFor();
+check(true, "an uploaded document is listed");
+await minji.page.screenshot({ path: `${shots}/05-documents.png` });
+
+// 4. Switch to Korean: the whole UI follows.
+await minji.page.goto(`${url}/#/settings`);
+await minji.page.locator("#settings-language").selectOption("ko");
+await minji.page.locator("#settings-form button").click();
+await minji.page.locator("nav a", { hasText: "대화" }).waitFor();
+check((await minji.page.locator("html").getAttribute("lang")) === "ko", "the page is Korean");
+check((await minji.page.locator("#logout").innerText()) === "로그아웃", "the buttons are Korean");
+await minji.page.screenshot({ path: `${shots}/06-settings-ko.png` });
+await minji.page.goto(`${url}/#/chat`);
+await minji.page.locator(".msg.user .who", { hasText: "나" }).first().waitFor();
+check(await minji.page.locator("#view-memory").isHidden(), "only the current panel is shown");
+await minji.page.screenshot({ path: `${shots}/07-chat-ko.png` });
+await minji.page.setViewportSize({ width: 390, height: 800 });
+await minji.page.screenshot({ path: `${shots}/08-phone-ko.png` });
+await minji.context.close();
+
+// 5. Another user sees none of it; a Korean browser gets the Korean UI by default.
+const tom = await session("tom", "tom-password-123", "ko-KR");
+check((await tom.page.locator("#logout").innerText()) === "로그아웃", "a Korean browser gets Korean by default");
+await tom.page.waitForTimeout(300);
+check((await tom.page.locator("#conversations li").count()) === 0, "tom sees no conversation of minji's");
+await tom.page.goto(`${url}/#/reminders`);
+await tom.page.waitForTimeout(500);
+check((await tom.page.locator("#reminders li", { hasText: "엄마한테" }).count()) === 0, "tom sees none of minji's reminders");
+await tom.context.close();
+
+await browser.close();
+if (failures) {
+  console.error(`web: ${failures} check(s) failed`);
+  process.exit(1);
+}
