@@ -30,18 +30,20 @@ async function session(name, password, locale) {
 }
 
 async function ask(page, text) {
-  const before = await page.locator(".msg.assistant").count();
   await page.locator("#prompt").fill(text);
   await page.locator("#send").click();
-  const answer = page.locator(".msg.assistant").nth(before);
-  await answer.waitFor();
+  const answer = page.locator(".msg.assistant").last();
   // Streaming: the bubble has text while it is still marked as streaming, or the answer was that quick.
+  // The small default model can ramble for its whole token budget: allow minutes.
   let sawPartial = false;
-  for (let i = 0; i < 600; i++) {
-    const streaming = await answer.evaluate((n) => n.classList.contains("streaming"));
-    const text = (await answer.locator(".body").innerText()).trim();
-    if (streaming && text) sawPartial = true;
-    if (!streaming) return { text, sawPartial };
+  for (let i = 0; i < 3600; i++) {
+    const sending = await page.locator("#stop").isVisible();
+    const streaming = await page.locator(".msg.assistant.streaming .body").count();
+    if (streaming && (await page.locator(".msg.assistant.streaming .body").innerText()).trim()) sawPartial = true;
+    if (!sending && i > 0) {
+      if (process.env.DEBUG) console.log(`ask ${text}: done after ${i} polls`);
+      return { text: (await answer.locator(".body").innerText()).trim(), sawPartial };
+    }
     await page.waitForTimeout(50);
   }
   return { text: "", sawPartial };
@@ -68,6 +70,14 @@ for (let i = 0; i < 60 && !found; i++) {
 check(found, "the memory about Bori is in the memory panel");
 await minji.page.screenshot({ path: `${shots}/03-memory.png` });
 if (found) {
+  // Where it came from: the link opens the conversation at the message.
+  const bori = minji.page.locator("#memories li", { hasText: "Bori" }).first();
+  await bori.getByRole("button", { name: "Where it came from" }).click();
+  await bori.locator(".source a").first().click();
+  await minji.page.locator(".msg.highlight", { hasText: "Bori" }).waitFor();
+  check(true, "a memory links to the message it came from");
+  await minji.page.goto(`${url}/#/memory`);
+  await minji.page.locator("#memories li", { hasText: "Bori" }).first().waitFor();
   await minji.page.locator("#memories li", { hasText: "Bori" }).first().getByRole("button", { name: "Delete" }).click();
   await minji.page.waitForTimeout(500);
   check((await minji.page.locator("#memories li", { hasText: "Bori" }).count()) === 0, "deleting it removes it");
@@ -91,6 +101,18 @@ await minji.page.locator("#upload button").click();
 await minji.page.locator("#documents li", { hasText: "Lease" }).waitFor();
 check(true, "an uploaded document is listed");
 await minji.page.screenshot({ path: `${shots}/05-documents.png` });
+// An answer that used the document cites it; the citation opens the passage.
+await minji.page.goto(`${url}/#/chat`);
+await minji.page.locator("#new-chat").click();
+await ask(minji.page, "Can I keep pets in my flat?");
+const cite = minji.page.locator(".msg.assistant .sources a").first();
+check((await cite.count()) === 1 && (await cite.innerText()).includes("Lease"), "the answer lists the lease as its source");
+await minji.page.screenshot({ path: `${shots}/05b-cited.png` });
+if (await cite.count()) {
+  await cite.click();
+  await minji.page.locator("#document .highlight", { hasText: "Pets need" }).waitFor();
+  check(true, "the citation opens the document at its passage");
+}
 
 // 4. Switch to Korean: the whole UI follows.
 await minji.page.goto(`${url}/#/settings`);

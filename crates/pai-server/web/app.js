@@ -166,21 +166,30 @@ const loaders = {};
 
 function route() {
   if (!state.me) return;
-  const [, name = "chat", arg] = location.hash.split("/");
+  const [, name = "chat", arg, extra] = location.hash.split("/");
   const view = views.includes(name) ? name : "chat";
   for (const v of views) $(`#view-${v}`).hidden = v !== view;
   document.querySelectorAll("nav a").forEach((a) => a.setAttribute("aria-current", a.getAttribute("href") === `#/${view}` ? "page" : "false"));
-  loaders[view]?.(arg).catch(fail);
+  loaders[view]?.(arg, extra).catch(fail);
 }
 window.addEventListener("hashchange", route);
 
 // ---- chat -------------------------------------------------------------------
 
-loaders.chat = async (arg) => {
+loaders.chat = async (arg, message) => {
   await loadConversations();
   const id = arg ? Number(arg) : state.conversation;
   if (id && !state.abort) await openConversation(id);
+  if (message) highlight(`#messages [data-id="${Number(message)}"]`);
 };
+
+// Brings a linked item into view and marks it (a memory's source, a cited passage).
+function highlight(selector) {
+  const target = document.querySelector(selector);
+  if (!target) return;
+  target.classList.add("highlight");
+  target.scrollIntoView({ block: "center" });
+}
 
 async function loadConversations() {
   const { data } = await api("GET", "/api/conversations");
@@ -207,6 +216,7 @@ async function loadConversations() {
 }
 
 function newChat() {
+  state.opening = (state.opening || 0) + 1;
   state.conversation = null;
   state.lastPrompt = null;
   $("#messages").replaceChildren();
@@ -219,21 +229,28 @@ $("#new-chat").addEventListener("click", () => {
 });
 
 async function openConversation(id) {
+  const token = (state.opening = (state.opening || 0) + 1);
   const c = await api("GET", `/api/conversations/${id}`);
+  // A newer open, a new chat or a message sent meanwhile wins.
+  if (token !== state.opening || state.abort) return;
   state.conversation = c.id;
-  $("#messages").replaceChildren(...c.messages.filter((m) => m.role !== "system").map((m) => bubble(m.role, m.content)));
+  $("#messages").replaceChildren(...c.messages.filter((m) => m.role !== "system").map((m) => bubble(m.role, m.content, m.id)));
   document.querySelectorAll("#conversations li").forEach((li) => li.classList.toggle("current", li.querySelector("a").getAttribute("href") === `#/chat/${id}`));
 }
 
-function bubble(role, text) {
+function bubble(role, text, id) {
   const body = el("div", { class: "body" });
   body.innerHTML = markdown(text || "");
   const who = role === "user" ? t("chat.you") : t("chat.pai");
-  return el("article", { class: `msg ${role}`, "aria-label": who }, el("div", { class: "who" }, who), body);
+  return el("article", { class: `msg ${role}`, "aria-label": who, "data-id": id }, el("div", { class: "who" }, who), body);
 }
+
+// Longest answer the web app asks for (small models can otherwise ramble to the end of the context).
+const ANSWER_TOKENS = 1024;
 
 async function send(text) {
   if (!text.trim() || state.abort) return;
+  state.opening = (state.opening || 0) + 1;
   state.lastPrompt = text;
   $("#messages").append(bubble("user", text));
   const answer = bubble("assistant", "");
@@ -241,6 +258,7 @@ async function send(text) {
   $("#messages").append(answer);
   const body = answer.querySelector(".body");
   let raw = "";
+  let pending = false;
   state.abort = new AbortController();
   $("#send").hidden = true;
   $("#stop").hidden = false;
@@ -251,7 +269,7 @@ async function send(text) {
       signal: state.abort.signal,
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf, "X-Pai-Conversation": state.conversation ? String(state.conversation) : "new" },
-      body: JSON.stringify({ model: "pai", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: text }] }),
+      body: JSON.stringify({ model: "pai", stream: true, stream_options: { include_usage: true }, max_tokens: ANSWER_TOKENS, messages: [{ role: "user", content: text }] }),
     });
     if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
     const conv = Number(r.headers.get("X-Pai-Conversation"));
@@ -277,8 +295,16 @@ async function send(text) {
           const delta = chunk.choices?.[0]?.delta?.content;
           if (delta) {
             raw += delta;
-            body.innerHTML = markdown(raw);
+            // Re-render at most once a frame: per token it is quadratic in the answer's length.
+            if (!pending) {
+              pending = true;
+              requestAnimationFrame(() => {
+                pending = false;
+                body.innerHTML = markdown(raw);
+              });
+            }
           }
+          if (chunk.pai?.citations?.length) answer.append(sources(chunk.pai.citations));
           if (chunk.pai?.recalled?.length) answer.append(usedMemories(chunk.pai.recalled));
         }
       }
@@ -288,15 +314,37 @@ async function send(text) {
       history.replaceState(null, "", `#/chat/${state.conversation}`);
     }
   } catch (e) {
-    if (e.name === "AbortError") body.append(el("p", { class: "hint" }, t("chat.stopped")));
-    else fail(e);
+    if (e.name !== "AbortError") fail(e);
   } finally {
+    body.innerHTML = markdown(raw);
+    if (state.abort?.signal.aborted) body.append(el("p", { class: "hint" }, t("chat.stopped")));
     answer.classList.remove("streaming");
     state.abort = null;
     $("#send").hidden = false;
     $("#stop").hidden = true;
     $("#regenerate").hidden = !state.lastPrompt;
   }
+}
+
+// The passages an answer's [n] refer to, each linked to its place in the document.
+function sources(citations) {
+  return el(
+    "div",
+    { class: "sources" },
+    el("strong", {}, t("chat.sources")),
+    el(
+      "ol",
+      {},
+      ...citations.map((c) =>
+        el(
+          "li",
+          { value: c.n },
+          el("a", { href: `#/documents/${c.document}/${c.item.Chunk}` }, `${c.title}${c.page ? ` p.${c.page}` : ""}${c.heading ? ` · ${c.heading}` : ""}`),
+          el("span", { class: "hint" }, ` “${c.snippet.slice(0, 80)}…”`),
+        ),
+      ),
+    ),
+  );
 }
 
 function usedMemories(recalled) {
@@ -347,7 +395,7 @@ function memoryItem(m) {
     button(t("memory.source"), async () => {
       const d = await api("GET", `/api/memories/${m.id}`);
       source.replaceChildren(
-        ...d.sources.map((s) => el("a", { href: `#/chat/${s.conversation}` }, `“${s.content.slice(0, 120)}”`)),
+        ...d.sources.map((s) => el("a", { href: `#/chat/${s.conversation}/${s.id}` }, `“${s.content.slice(0, 120)}”`)),
         ...d.history.map((h) => el("div", { class: "hint" }, `${t("memory.superseded")}: ${h.text}`)),
       );
     }, "link"),
@@ -373,7 +421,9 @@ $("#memory-forget-all").addEventListener("click", async () => {
 
 // ---- documents --------------------------------------------------------------
 
-loaders.documents = async () => {
+loaders.documents = async (doc, passage) => {
+  if (doc) await showDocument(Number(doc), Number(passage));
+  else $("#document").replaceChildren();
   const { data } = await api("GET", "/api/documents");
   $("#documents").replaceChildren(
     ...(data.length
@@ -381,7 +431,7 @@ loaders.documents = async () => {
           el(
             "li",
             {},
-            el("span", { class: "text" }, d.title),
+            el("a", { class: "text", href: `#/documents/${d.id}` }, d.title),
             el("span", { class: "badge" }, d.pending ? `${t("documents.indexing")} ${d.chunks - d.pending}/${d.chunks}` : t("documents.ready")),
             el("span", { class: "hint" }, `${d.format} · ${d.chunks} ${t("documents.passages")}`),
             button(t("documents.delete"), () => api("DELETE", `/api/documents/${d.id}`).then(loaders.documents, fail), "link danger"),
@@ -389,8 +439,24 @@ loaders.documents = async () => {
         )
       : [el("li", { class: "hint" }, t("documents.empty"))]),
   );
-  if (data.some((d) => d.pending)) setTimeout(() => location.hash.startsWith("#/documents") && loaders.documents().catch(() => {}), 2000);
+  if (data.some((d) => d.pending)) setTimeout(() => location.hash === "#/documents" && loaders.documents().catch(() => {}), 2000);
 };
+
+// A document with its passages; `passage` (a cited one) is marked and scrolled to.
+async function showDocument(id, passage) {
+  const d = await api("GET", `/api/documents/${id}`);
+  $("#document").replaceChildren(
+    el("h3", {}, d.title),
+    el(
+      "ol",
+      { class: "passages" },
+      ...d.passages.map((p) =>
+        el("li", { "data-id": p.id }, el("div", { class: "hint" }, [p.page ? `p.${p.page}` : "", p.heading || ""].filter(Boolean).join(" · ")), el("div", {}, p.text)),
+      ),
+    ),
+  );
+  if (passage) highlight(`#document [data-id="${passage}"]`);
+}
 
 $("#upload").addEventListener("submit", (e) => {
   e.preventDefault();
@@ -474,7 +540,7 @@ loaders.settings = async () => {
   const { data } = await api("GET", "/api/keys");
   $("#keys").replaceChildren(
     ...data.map((k) =>
-      el("li", {}, el("span", { class: "text" }, `${k.name} (${k.prefix}…)`), k.revoked_at ? el("span", { class: "badge" }, "revoked") : button(t("settings.revoke"), () => api("DELETE", `/api/keys/${k.id}`).then(loaders.settings, fail), "link danger")),
+      el("li", {}, el("span", { class: "text" }, `${k.name} (${k.prefix}…)`), k.revoked_at ? el("span", { class: "badge" }, t("settings.revoked")) : button(t("settings.revoke"), () => api("DELETE", `/api/keys/${k.id}`).then(loaders.settings, fail), "link danger")),
     ),
   );
 };
