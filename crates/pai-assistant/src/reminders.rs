@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use pai_core::reminders::{NewReminder, Notification, Reminder};
-use pai_core::schedule::{Schedule, WhenError, next_occurrence, parse};
+use pai_core::schedule::{Schedule, WhenError, next_occurrence, parse, written_in_korean};
 use pai_core::store::{ConversationId, NewMessage, Store, UserId};
 use pai_core::{Error, Result, Role};
 use tokio::sync::{Notify, broadcast};
@@ -53,20 +53,31 @@ pub async fn schedule_reminder(
         WhenError::Unclear(q) => ScheduleError::Unclear(q),
         WhenError::Invalid(r) => ScheduleError::Invalid(r),
     })?;
-    let (rule, start) = match &schedule {
+    let new = new_reminder(&schedule, text.trim(), when.trim(), &profile.timezone, conversation);
+    Ok(store.create_reminder(user, new).await?)
+}
+
+/// What the store keeps of a reminder read from `phrase`.
+fn new_reminder(
+    schedule: &Schedule,
+    text: &str,
+    phrase: &str,
+    timezone: &str,
+    conversation: Option<ConversationId>,
+) -> NewReminder {
+    let (rule, start) = match schedule {
         Schedule::Once { .. } => (None, None),
         Schedule::Recurring { rule, start, .. } => (Some(rule.clone()), Some(*start)),
     };
-    let new = NewReminder {
-        text: text.trim().to_string(),
-        phrase: when.trim().to_string(),
-        timezone: profile.timezone.clone(),
+    NewReminder {
+        text: text.to_string(),
+        phrase: phrase.to_string(),
+        timezone: timezone.to_string(),
         rule,
         start,
         next_at: schedule.first(),
         conversation,
-    };
-    Ok(store.create_reminder(user, new).await?)
+    }
 }
 
 /// How long a claim holds: a scheduler that dies mid-delivery delays the
@@ -240,26 +251,14 @@ pub async fn answer_reminder_request(
     conversation: ConversationId,
     tz: chrono_tz::Tz,
 ) -> Result<String> {
-    let korean = request.task.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c))
-        || request.when.phrase.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c));
+    let korean = written_in_korean(&request.task) || written_in_korean(&request.when.phrase);
     let schedule = match &request.when.schedule {
         Ok(s) => s.clone(),
         Err(e) => return Ok(e.to_string()),
     };
-    let (rule, start) = match &schedule {
-        Schedule::Once { .. } => (None, None),
-        Schedule::Recurring { rule, start, .. } => (Some(rule.clone()), Some(*start)),
-    };
     let profile = store.user(user).await?;
-    let new = NewReminder {
-        text: request.task.clone(),
-        phrase: request.when.phrase.clone(),
-        timezone: profile.timezone,
-        rule: rule.clone(),
-        start,
-        next_at: schedule.first(),
-        conversation: Some(conversation),
-    };
+    let new = new_reminder(&schedule, &request.task, &request.when.phrase, &profile.timezone, Some(conversation));
+    let rule = new.rule.clone();
     store.create_reminder(user, new).await?;
     let local = schedule.first().with_timezone(&tz);
     Ok(if korean {

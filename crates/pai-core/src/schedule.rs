@@ -244,6 +244,11 @@ fn take(
     Ok(())
 }
 
+/// Whether `text` has Hangul in it: answers and questions follow its language.
+pub fn written_in_korean(text: &str) -> bool {
+    text.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c))
+}
+
 /// The question for a phrase with no time in it at all.
 const WHEN_KO: &str = "언제 알려 드릴까요?";
 const WHEN_EN: &str = "When should it be?";
@@ -299,7 +304,7 @@ pub fn find_in(sentence: &str, now: DateTime<Utc>, tz: Tz) -> Option<FoundTime> 
 
 /// Reads `phrase` against `now` in the user's zone `tz`.
 pub fn parse(phrase: &str, now: DateTime<Utc>, tz: Tz) -> Result<Schedule, WhenError> {
-    let say = Say { korean: phrase.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)) };
+    let say = Say { korean: written_in_korean(phrase) };
     let mut text = phrase.trim().to_lowercase().replace(['\u{3000}', '\t', '\n'], " ");
     if text.is_empty() {
         return Err(say.unclear(WHEN_KO, WHEN_EN));
@@ -329,8 +334,10 @@ pub fn parse(phrase: &str, now: DateTime<Utc>, tz: Tz) -> Result<Schedule, WhenE
     build(p, now, tz, &say)
 }
 
-fn read_recurrence(text: &mut String, p: &mut Parts) {
-    let rules: &[(&str, Freq, &[Weekday], u32)] = &[
+/// Words that make a schedule repeat, compiled once (a sentence is read many
+/// times over by `find_in`).
+static RECURRENCES: LazyLock<Vec<(Regex, Freq, &'static [Weekday], u32)>> = LazyLock::new(|| {
+    let rules: &[(&str, Freq, &'static [Weekday], u32)] = &[
         (r"격주|every\s+other\s+week|every\s+two\s+weeks|biweekly", Freq::Weekly, &[], 2),
         (r"매주\s*평일|평일\s*마다|평일|every\s+weekday|weekdays|on\s+weekdays", Freq::Weekly, &WORKDAYS, 1),
         (
@@ -344,8 +351,26 @@ fn read_recurrence(text: &mut String, p: &mut Parts) {
         (r"매달|매월|every\s+month|monthly|of\s+(?:every|each)\s+month|each\s+month", Freq::Monthly, &[], 1),
         (r"매년|매해|every\s+year|yearly|annually|each\s+year", Freq::Yearly, &[], 1),
     ];
-    for (pattern, freq, days, interval) in rules {
-        let r = re(pattern);
+    rules.iter().map(|(pattern, freq, days, interval)| (re(pattern), *freq, *days, *interval)).collect()
+});
+static EVERY_WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\bevery\s+((?:mon|tue|wed|thu|fri|sat|sun)[a-z]*(?:\s*(?:,|and)\s*(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*)*)")
+});
+static EVERY_OTHER: LazyLock<Regex> = LazyLock::new(|| re(r"every\s+other"));
+static RELATIVE_DAYS: LazyLock<Vec<(Regex, i64)>> = LazyLock::new(|| {
+    [
+        (r"글피", 3),
+        (r"모레|내일\s*모레|the\s+day\s+after\s+tomorrow", 2),
+        (r"내일|tomorrow|tmrw", 1),
+        (r"오늘|today|tonight", 0),
+    ]
+    .iter()
+    .map(|(pattern, days)| (re(pattern), *days))
+    .collect()
+});
+
+fn read_recurrence(text: &mut String, p: &mut Parts) {
+    for (r, freq, days, interval) in RECURRENCES.iter() {
         if r.is_match(text) {
             *text = r.replace_all(text, " ").into_owned();
             if p.freq.is_none() || *interval > 1 {
@@ -356,17 +381,13 @@ fn read_recurrence(text: &mut String, p: &mut Parts) {
         }
     }
     // "every Monday (and Wednesday)": the days themselves are read later.
-    let every_day = re(
-        r"\bevery\s+((?:mon|tue|wed|thu|fri|sat|sun)[a-z]*(?:\s*(?:,|and)\s*(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*)*)",
-    );
-    if every_day.is_match(text) {
-        *text = every_day.replace_all(text, " $1").into_owned();
+    if EVERY_WEEKDAY.is_match(text) {
+        *text = EVERY_WEEKDAY.replace_all(text, " $1").into_owned();
         p.freq.get_or_insert(Freq::Weekly);
     }
     // "every other Monday" leaves "every other" before a weekday.
-    let other = re(r"every\s+other");
-    if other.is_match(text) {
-        *text = other.replace_all(text, " ").into_owned();
+    if EVERY_OTHER.is_match(text) {
+        *text = EVERY_OTHER.replace_all(text, " ").into_owned();
         p.freq = Some(Freq::Weekly);
         p.interval = 2;
     }
@@ -450,14 +471,7 @@ fn read_dates(text: &mut String, p: &mut Parts, say: &Say) -> Result<(), WhenErr
         }
         Ok(true)
     })?;
-    let relative: &[(&str, i64)] = &[
-        (r"글피", 3),
-        (r"모레|내일\s*모레|the\s+day\s+after\s+tomorrow", 2),
-        (r"내일|tomorrow|tmrw", 1),
-        (r"오늘|today|tonight", 0),
-    ];
-    for (pattern, days) in relative {
-        let r = re(pattern);
+    for (r, days) in RELATIVE_DAYS.iter() {
         if r.is_match(text) {
             if text.contains("tonight") {
                 p.half.get_or_insert(Half::Pm);
@@ -779,7 +793,7 @@ fn recurring(
     // The first occurrence after now, found without the interval (an interval
     // counts from the series' start, which is this occurrence).
     let anchor = local_now.date().and_time(time);
-    let start = next_wall_time(&rule, anchor, local_now, false)
+    let start = next_wall_time(&rule, anchor, local_now)
         .ok_or_else(|| say.invalid("이 반복은 일어나지 않아요.", "That repetition never happens."))?;
     if p.interval > 1 {
         rule.push_str(&format!(";INTERVAL={}", p.interval));
@@ -790,21 +804,16 @@ fn recurring(
 
 const ICAL_DAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 
-/// The first wall time of the series (`rule` from `dtstart`) after `after`
-/// (at or after, when `inclusive`). Wall times are expanded as a floating
+/// The first wall time of the series (`rule` from `dtstart`) after `after`.
+/// Wall times are expanded as a floating
 /// calendar (RFC 5545 local time), then placed in a zone by the caller.
-pub fn next_wall_time(
-    rule: &str,
-    dtstart: NaiveDateTime,
-    after: NaiveDateTime,
-    inclusive: bool,
-) -> Option<NaiveDateTime> {
+pub fn next_wall_time(rule: &str, dtstart: NaiveDateTime, after: NaiveDateTime) -> Option<NaiveDateTime> {
     let floating = rrule::Tz::UTC;
     let parsed: rrule::RRule<rrule::Unvalidated> = rule.parse().ok()?;
     let start = floating.from_utc_datetime(&dtstart);
     let set = parsed.build(start).ok()?;
-    // rrule's `after` includes its bound.
-    let after = floating.from_utc_datetime(&(if inclusive { after } else { after + Duration::seconds(1) }));
+    // rrule's `after` includes its bound; ours does not.
+    let after = floating.from_utc_datetime(&(after + Duration::seconds(1)));
     let result = set.after(after).all(1);
     result.dates.first().map(|d| d.naive_utc())
 }
@@ -815,7 +824,7 @@ pub fn next_occurrence(rule: &str, start: NaiveDateTime, tz: Tz, after: DateTime
     // keep the first whose instant is after it (offsets shift around DST).
     let mut from = after.with_timezone(&tz).naive_local() - Duration::hours(3);
     for _ in 0..8 {
-        let wall = next_wall_time(rule, start, from, false)?;
+        let wall = next_wall_time(rule, start, from)?;
         let at = resolve_forward(tz, wall);
         if at > after {
             return Some(at);
