@@ -138,7 +138,7 @@ impl Assistant {
                 break;
             }
             let old: Vec<&StoredMessage> = history.iter().filter(|m| assembled.overflow.contains(&m.id)).collect();
-            match self.summarise(summary.as_ref().map(|s| s.text.as_str()), &old).await {
+            match self.summarise(user, summary.as_ref().map(|s| s.text.as_str()), &old).await {
                 Ok(text) => {
                     let through = *assembled.overflow.last().expect("not empty");
                     self.store.set_conversation_summary(user, conversation, &text, through).await?;
@@ -157,7 +157,7 @@ impl Assistant {
         }
         let used = assembled.used.clone();
         recalled.retain(|r| used.contains(&r.item));
-        let request = ChatRequest { messages: assembled.messages, sampling, constraint: None };
+        let request = ChatRequest { messages: assembled.messages, sampling, constraint: None, owner: Some(user) };
         Ok(Turn { user, conversation, user_message, request, recalled, direct })
     }
 
@@ -177,7 +177,7 @@ impl Assistant {
         }
     }
 
-    async fn summarise(&self, previous: Option<&str>, turns: &[&StoredMessage]) -> Result<String> {
+    async fn summarise(&self, user: UserId, previous: Option<&str>, turns: &[&StoredMessage]) -> Result<String> {
         let mut transcript = String::new();
         if let Some(p) = previous {
             transcript.push_str(&format!("(Summary so far: {p})\n"));
@@ -189,6 +189,7 @@ impl Assistant {
             messages: vec![Message::system(SUMMARISE), Message::user(transcript)],
             sampling: Sampling { max_tokens: Some(256), ..Sampling::greedy() },
             constraint: None,
+            owner: Some(user),
         };
         let (text, _) = pai_core::model::collect(self.model.chat(request)).await?;
         if text.trim().is_empty() {

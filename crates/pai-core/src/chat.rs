@@ -87,6 +87,11 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     pub sampling: Sampling,
     pub constraint: Option<Constraint>,
+    /// The user the answer is for. Backends that keep the KV cache of earlier
+    /// prompts reuse only the owner's own cache (a shared cache would let one
+    /// user time another's prompts), and share their capacity fairly between
+    /// owners. `None` requests (CLI tools, benchmarks) share one anonymous cache.
+    pub owner: Option<crate::store::UserId>,
 }
 
 impl ChatRequest {

@@ -21,6 +21,11 @@ pub trait ChatModel: Send + Sync {
     /// Context window in tokens (prompt + answer).
     fn context_length(&self) -> u32;
     fn chat(&self, request: ChatRequest) -> ChatStream;
+    /// Generations the backend decodes together; more wait in its queue.
+    /// Servers size their admission gate to it.
+    fn parallel(&self) -> usize {
+        1
+    }
     /// Tokens `text` takes in a prompt. The default is a cautious estimate
     /// (a token per 3 bytes: Korean syllables are 3 bytes and often a token
     /// each); backends with the tokenizer at hand count exactly.

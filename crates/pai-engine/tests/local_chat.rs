@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 fn model() -> &'static LlamaChatModel {
     static MODEL: OnceLock<LlamaChatModel> = OnceLock::new();
     MODEL.get_or_init(|| {
-        LlamaChatModel::load(&support::model(DEFAULT_CHAT_MODEL), &LocalConfig::default())
-            .expect("default chat model loads")
+        // Four slots, as `pai serve` runs it: every test here goes through the batched path.
+        let config = LocalConfig { parallel: Some(4), ..Default::default() };
+        LlamaChatModel::load(&support::model(DEFAULT_CHAT_MODEL), &config).expect("default chat model loads")
     })
 }
 
@@ -30,7 +31,7 @@ fn greedy(messages: Vec<Message>, max_tokens: u32) -> ChatRequest {
     ChatRequest {
         messages,
         sampling: Sampling { max_tokens: Some(max_tokens), ..Sampling::greedy() },
-        constraint: None,
+        ..Default::default()
     }
 }
 
@@ -99,7 +100,7 @@ fn greedy_is_deterministic_and_a_seed_reproduces_sampling() {
     let sampled = || ChatRequest {
         messages: vec![Message::user("Tell me something.")],
         sampling: Sampling { temperature: 1.0, seed: Some(42), max_tokens: Some(16), ..Default::default() },
-        constraint: None,
+        ..Default::default()
     };
     assert_eq!(
         block_on(collect(model().chat(sampled()))).unwrap().0,

@@ -21,6 +21,11 @@ pub struct Config {
     pub threads: Option<usize>,
     /// CPU threads for the local embedding model (default 1: see LocalConfig).
     pub embedding_threads: Option<usize>,
+    /// Conversations the local chat model decodes together under `pai serve`
+    /// (default 4; the CLI always uses 1). Each slot holds a context window of KV cache.
+    pub parallel: Option<usize>,
+    /// RAM (MiB) for KV states of conversations pushed out of their slot (default 1024; 0: off).
+    pub prompt_cache_mib: Option<usize>,
     /// Context window for the local chat model (default: the model's, capped at 4096).
     pub context_length: Option<u32>,
     /// Override the chat template with a llama.cpp built-in name (chatml, llama3, ...).
@@ -51,6 +56,9 @@ pub struct Config {
     /// The data directory (models, database, pai.toml); not a setting itself.
     #[serde(skip)]
     pub home: PathBuf,
+    /// Set by `pai serve`: only a server decodes several conversations at once.
+    #[serde(skip)]
+    pub serving: bool,
 }
 
 impl Default for Config {
@@ -61,6 +69,8 @@ impl Default for Config {
             embedding_model: DEFAULT_EMBEDDING_MODEL.into(),
             threads: None,
             embedding_threads: None,
+            parallel: None,
+            prompt_cache_mib: None,
             context_length: None,
             chat_template: None,
             remote_url: None,
@@ -75,6 +85,7 @@ impl Default for Config {
             watch_interval_secs: 60,
             server: pai_server::ServerSettings::default(),
             home: PathBuf::new(),
+            serving: false,
         }
     }
 }
@@ -151,6 +162,8 @@ impl Config {
         pai_engine::LocalConfig {
             threads: self.threads,
             embedding_threads: self.embedding_threads,
+            parallel: if self.serving { Some(self.parallel.unwrap_or(4)) } else { Some(1) },
+            prompt_cache_mib: self.prompt_cache_mib,
             context_length: self.context_length,
             chat_template: self.chat_template.clone(),
         }

@@ -89,7 +89,13 @@ pub struct Rejected {
 /// were written, in the user's calendar). An answer that does not parse is an
 /// error, so the job is retried rather than the facts silently dropped. The
 /// first attempt is greedy; a retry samples, since greedy would repeat itself.
-pub async fn propose(model: &dyn ChatModel, user_text: &str, dated: &str, attempt: u32) -> Result<String> {
+pub async fn propose(
+    model: &dyn ChatModel,
+    user: pai_core::store::UserId,
+    user_text: &str,
+    dated: &str,
+    attempt: u32,
+) -> Result<String> {
     let sampling = if attempt <= 1 {
         Sampling { max_tokens: Some(MAX_ANSWER_TOKENS), ..Sampling::greedy() }
     } else {
@@ -107,6 +113,7 @@ pub async fn propose(model: &dyn ChatModel, user_text: &str, dated: &str, attemp
         ],
         sampling,
         constraint: Some(Constraint::JsonSchema(schema())),
+        owner: Some(user),
     };
     let (text, _) = pai_core::model::collect(model.chat(request)).await?;
     Ok(text)

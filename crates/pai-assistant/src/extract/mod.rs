@@ -173,7 +173,7 @@ impl Pipeline<'_> {
         let last = messages.last().expect("not empty");
         let day = local_day(last.created_at, tz);
         let dated = format!("on {} ({})", day.format("%Y-%m-%d"), day.format("%A"));
-        let answer = candidates::propose(self.model, &user_text, &dated, attempt).await?;
+        let answer = candidates::propose(self.model, user, &user_text, &dated, attempt).await?;
         let (kept, rejected) = candidates::parse(&answer, &user_text)?;
         for r in rejected {
             out.push(Decision {

@@ -1,5 +1,6 @@
-//! Local chat generation: prompt templating, prompt-prefix reuse, sampling
-//! under an optional grammar, and streaming of whole characters.
+//! Local chat generation: prompt templating, tokenising, and the worker
+//! thread that runs the [`Scheduler`] (continuous batching, prefix reuse)
+//! and the engine benchmark.
 
 use std::num::NonZeroU32;
 use std::path::Path;
@@ -12,31 +13,20 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use pai_core::{
-    ChatEvent, ChatModel, ChatRequest, ChatStream, Completion, Constraint, Error, FinishReason, Message, Sampling,
-    Usage,
-};
+use pai_core::{ChatModel, ChatRequest, ChatStream, Error, Message};
 use tokio::sync::mpsc;
 
+use super::slots::{CacheStats, ChatJob, Scheduler};
 use super::{LocalConfig, internal, load_model, model_id, spawn_worker};
 use crate::gguf::ModelKind;
-use crate::text_stream::{StopMatcher, Utf8Decoder};
+use crate::text_stream::Utf8Decoder;
 
 const DEFAULT_MAX_CONTEXT: u32 = 4096;
-/// Events buffered between the worker and a slow reader before the worker waits.
-const EVENT_BUFFER: usize = 64;
 
 enum Job {
     Chat(ChatJob),
+    Stats(std_mpsc::Sender<CacheStats>),
     Bench { prompt_tokens: usize, generated_tokens: usize, reply: std_mpsc::Sender<Result<BenchRun, Error>> },
-}
-
-struct ChatJob {
-    /// The conversation rendered through the chat template.
-    prompt: String,
-    sampling: Sampling,
-    constraint: Option<Constraint>,
-    events: mpsc::Sender<Result<ChatEvent, Error>>,
 }
 
 /// Speed of one benchmark repetition, measured on the serving context itself.
@@ -49,10 +39,12 @@ pub struct BenchRun {
 }
 
 /// A GGUF chat model running in this process. Cheap to share behind an `Arc`;
-/// requests are served one at a time, in order.
+/// up to `parallel` requests decode together, the rest wait their owner's turn.
 pub struct LlamaChatModel {
     id: String,
+    /// The context window of one conversation.
     n_ctx: u32,
+    parallel: usize,
     model: Arc<LlamaModel>,
     template: LlamaChatTemplate,
     jobs: std_mpsc::Sender<Job>,
@@ -64,15 +56,25 @@ impl LlamaChatModel {
         let template = choose_template(&model, config.chat_template.as_deref(), path)?;
         let n_ctx = config.context_length.unwrap_or_else(|| model.n_ctx_train().min(DEFAULT_MAX_CONTEXT)).max(16);
         let threads = config.threads();
+        let parallel = config.parallel();
+        let cache_bytes = config.prompt_cache_bytes();
+        // One KV stream per slot (not a unified cache): attention in a slot then
+        // spans only its own conversation, not every slot's cached tokens.
         let params = move || {
             LlamaContextParams::default()
-                .with_n_ctx(NonZeroU32::new(n_ctx))
+                .with_n_ctx(NonZeroU32::new(n_ctx * parallel as u32))
+                .with_n_seq_max(parallel as u32)
+                .with_kv_unified(false)
                 .with_n_batch(512.min(n_ctx))
                 .with_n_threads(threads)
                 .with_n_threads_batch(threads)
         };
+        let serve = move |model: &LlamaModel, ctx: &mut LlamaContext, jobs| {
+            let scheduler = Scheduler::new(model, ctx, parallel, n_ctx as usize, cache_bytes);
+            serve(model, ctx, jobs, scheduler)
+        };
         let jobs = spawn_worker(&format!("pai-chat-{}", info.architecture()), model.clone(), params, serve)?;
-        Ok(LlamaChatModel { id: model_id(path), n_ctx, model, template, jobs })
+        Ok(LlamaChatModel { id: model_id(path), n_ctx, parallel, model, template, jobs })
     }
 
     /// The exact text the model sees for `messages`, ending with the opening of
@@ -92,9 +94,38 @@ impl LlamaChatModel {
         rx.recv().map_err(|_| Error::internal("the inference thread dropped the benchmark"))?
     }
 
+    /// How much prompt work the KV caches have saved so far.
+    pub fn cache_stats(&self) -> Result<CacheStats, Error> {
+        let (reply, rx) = std_mpsc::channel();
+        self.jobs.send(Job::Stats(reply)).map_err(|_| Error::internal("the inference thread has stopped"))?;
+        rx.recv().map_err(|_| Error::internal("the inference thread has stopped"))
+    }
+
     /// Number of tokens `text` takes for this model (specials included).
     pub fn count_tokens(&self, text: &str) -> usize {
         self.model.vocab().tokenize(text.as_bytes(), true, true).len()
+    }
+
+    fn job(&self, request: ChatRequest, events: super::slots::Events) -> Result<ChatJob, Error> {
+        let prompt = self.render_prompt(&request.messages)?;
+        let tokens = self.model.vocab().tokenize(prompt.as_bytes(), true, true);
+        let n_ctx = self.n_ctx as usize;
+        if tokens.is_empty() {
+            return Err(Error::invalid("the prompt is empty"));
+        }
+        if tokens.len() >= n_ctx {
+            return Err(Error::invalid(format!(
+                "the conversation is {} tokens but the model's context window is {n_ctx}; start a new conversation or shorten it, or raise context_length",
+                tokens.len()
+            )));
+        }
+        Ok(ChatJob {
+            owner: request.owner,
+            prompt: tokens,
+            sampling: request.sampling,
+            constraint: request.constraint,
+            events,
+        })
     }
 }
 
@@ -107,17 +138,22 @@ impl ChatModel for LlamaChatModel {
         self.n_ctx
     }
 
+    fn parallel(&self) -> usize {
+        self.parallel
+    }
+
     fn count_tokens(&self, text: &str) -> usize {
         LlamaChatModel::count_tokens(self, text)
     }
 
     fn chat(&self, request: ChatRequest) -> ChatStream {
-        let (events, rx) = mpsc::channel(EVENT_BUFFER);
-        let prompt = match self.render_prompt(&request.messages) {
-            Ok(prompt) => prompt,
+        // Unbounded: the worker decodes for several readers in one loop and
+        // must never wait for a slow one (a stream holds at most max_tokens events).
+        let (events, rx) = mpsc::unbounded_channel();
+        let job = match self.job(request, events) {
+            Ok(job) => job,
             Err(e) => return error_stream(e),
         };
-        let job = ChatJob { prompt, sampling: request.sampling, constraint: request.constraint, events };
         if self.jobs.send(Job::Chat(job)).is_err() {
             return error_stream(Error::internal("the inference thread has stopped"));
         }
@@ -170,150 +206,57 @@ fn render(model: &LlamaModel, template: &LlamaChatTemplate, messages: &[Message]
         .map_err(|e| Error::invalid(format!("cannot apply the chat template: {e}")))
 }
 
-fn serve(model: &LlamaModel, ctx: &mut LlamaContext, jobs: std_mpsc::Receiver<Job>) {
-    let mut session = Session { model, cached: Vec::new() };
-    while let Ok(job) = jobs.recv() {
-        match job {
-            Job::Chat(job) => {
-                let events = job.events.clone();
-                if let Err(e) = session.generate(ctx, job) {
-                    // The cache may hold a half-decoded prompt: start clean next time.
-                    session.cached.clear();
-                    ctx.clear_kv_cache();
-                    let _ = events.blocking_send(Err(e));
+fn serve(model: &LlamaModel, ctx: &mut LlamaContext, jobs: std_mpsc::Receiver<Job>, mut scheduler: Scheduler<'_>) {
+    let mut batch = LlamaBatch::new(ctx.n_batch() as usize, 1);
+    let mut benches = Vec::new();
+    let mut open = true;
+    while open || scheduler.busy() {
+        let idle = !scheduler.busy() && benches.is_empty();
+        let mut accept = |job| match job {
+            Job::Chat(job) => scheduler.submit(job),
+            Job::Stats(reply) => drop(reply.send(scheduler.stats())),
+            Job::Bench { prompt_tokens, generated_tokens, reply } => {
+                benches.push((prompt_tokens, generated_tokens, reply))
+            }
+        };
+        if idle {
+            match jobs.recv() {
+                Ok(job) => accept(job),
+                Err(_) => return,
+            }
+        }
+        loop {
+            match jobs.try_recv() {
+                Ok(job) => accept(job),
+                Err(std_mpsc::TryRecvError::Empty) => break,
+                Err(std_mpsc::TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
                 }
             }
-            Job::Bench { prompt_tokens, generated_tokens, reply } => {
-                session.cached.clear();
-                let _ = reply.send(bench(model, ctx, prompt_tokens, generated_tokens));
+        }
+        if !benches.is_empty() {
+            // A benchmark needs the context alone: no new admissions until running answers finish.
+            if !scheduler.running() {
+                for (pp, tg, reply) in benches.drain(..) {
+                    let _ = reply.send(bench(model, ctx, pp, tg, scheduler.n_ctx_seq()));
+                }
                 ctx.clear_kv_cache();
+                scheduler.forget_slots();
+                continue;
             }
+            scheduler.step(ctx, &mut batch, false);
+        } else {
+            scheduler.step(ctx, &mut batch, true);
         }
     }
 }
 
-/// The worker's state between requests: which tokens the KV cache holds, so a
-/// follow-up turn only decodes what is new.
-struct Session<'m> {
-    model: &'m LlamaModel,
-    cached: Vec<LlamaToken>,
-}
-
-impl Session<'_> {
-    fn generate(&mut self, ctx: &mut LlamaContext, job: ChatJob) -> Result<(), Error> {
-        let ChatJob { prompt, sampling, constraint, events } = job;
-        let vocab = self.model.vocab();
-        let tokens = vocab.tokenize(prompt.as_bytes(), true, true);
-        let n_ctx = ctx.n_ctx() as usize;
-        if tokens.is_empty() {
-            return Err(Error::invalid("the prompt is empty"));
-        }
-        if tokens.len() >= n_ctx {
-            return Err(Error::invalid(format!(
-                "the conversation is {} tokens but the model's context window is {n_ctx}; start a new conversation or shorten it, or raise context_length",
-                tokens.len()
-            )));
-        }
-        let mut sampler = build_sampler(self.model, &sampling, constraint.as_ref())?;
-
-        // Reuse the cached prefix; at least the last prompt token must be decoded to get logits.
-        let mut common = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count().min(tokens.len() - 1);
-        if !ctx.clear_kv_cache_seq(Some(0), Some(common as u32), None).unwrap_or(false) {
-            ctx.clear_kv_cache();
-            common = 0;
-        }
-        self.cached.truncate(common);
-
-        let n_batch = ctx.n_batch() as usize;
-        let mut batch = LlamaBatch::new(n_batch, 1);
-        for (chunk_start, chunk) in tokens[common..].chunks(n_batch).enumerate().map(|(i, c)| (common + i * n_batch, c))
-        {
-            batch.clear();
-            for (i, &tok) in chunk.iter().enumerate() {
-                let pos = chunk_start + i;
-                batch.add(tok, pos as i32, &[0], pos == tokens.len() - 1).map_err(internal)?;
-            }
-            ctx.decode(&mut batch).map_err(internal)?;
-            self.cached.extend_from_slice(chunk);
-            if events.is_closed() {
-                return Ok(());
-            }
-        }
-
-        let max_new = sampling.max_tokens.map(|m| m as usize).unwrap_or(usize::MAX);
-        let mut decoder = Utf8Decoder::default();
-        let mut stops = StopMatcher::new(&sampling.stop);
-        let mut generated = 0usize;
-        let finish = loop {
-            if generated >= max_new || self.cached.len() >= n_ctx {
-                break FinishReason::Length;
-            }
-            let token = sampler.sample(ctx, batch.n_tokens() - 1);
-            if vocab.is_eog(token) {
-                break FinishReason::Stop;
-            }
-            generated += 1;
-            let text = decoder.push(&vocab.token_to_piece(token, false, None));
-            let out = stops.push(&text);
-            if !out.text.is_empty() && events.blocking_send(Ok(ChatEvent::Delta(out.text))).is_err() {
-                return Ok(()); // the reader hung up: cancelled
-            }
-            if out.stopped {
-                break FinishReason::Stop;
-            }
-            if events.is_closed() {
-                return Ok(());
-            }
-            batch.clear();
-            batch.add(token, self.cached.len() as i32, &[0], true).map_err(internal)?;
-            ctx.decode(&mut batch).map_err(internal)?;
-            self.cached.push(token);
-        };
-        let tail = stops.push(&decoder.finish());
-        let rest = if tail.stopped { tail.text } else { tail.text + &stops.finish() };
-        if !rest.is_empty() {
-            let _ = events.blocking_send(Ok(ChatEvent::Delta(rest)));
-        }
-        let usage = Usage { prompt_tokens: tokens.len() as u32, completion_tokens: generated as u32 };
-        let _ = events.blocking_send(Ok(ChatEvent::Done(Completion { finish_reason: finish, usage })));
-        Ok(())
-    }
-}
-
-fn build_sampler(model: &LlamaModel, s: &Sampling, constraint: Option<&Constraint>) -> Result<LlamaSampler, Error> {
-    let mut chain = Vec::new();
-    if let Some(constraint) = constraint {
-        let grammar = match constraint {
-            Constraint::Grammar(g) => g.clone(),
-            Constraint::JsonSchema(schema) => llama_cpp_2::json_schema_to_grammar(&schema.to_string())
-                .map_err(|e| Error::invalid(format!("the JSON schema cannot be turned into a grammar: {e}")))?,
-        };
-        chain.push(
-            LlamaSampler::grammar(model, &grammar, "root")
-                .map_err(|e| Error::invalid(format!("the grammar is not valid GBNF with a `root` rule: {e}")))?,
-        );
-    }
-    if s.temperature <= 0.0 {
-        chain.push(LlamaSampler::greedy());
-    } else {
-        if s.top_k > 0 {
-            chain.push(LlamaSampler::top_k(s.top_k as i32));
-        }
-        if s.top_p < 1.0 {
-            chain.push(LlamaSampler::top_p(s.top_p, 1));
-        }
-        chain.push(LlamaSampler::temp(s.temperature));
-        // llama.cpp treats u32::MAX as "pick a random seed".
-        chain.push(LlamaSampler::dist(s.seed.map(|x| x as u32).unwrap_or(u32::MAX)));
-    }
-    Ok(LlamaSampler::chain_simple(chain))
-}
-
-fn bench(model: &LlamaModel, ctx: &mut LlamaContext, pp: usize, tg: usize) -> Result<BenchRun, Error> {
+fn bench(model: &LlamaModel, ctx: &mut LlamaContext, pp: usize, tg: usize, n_ctx: usize) -> Result<BenchRun, Error> {
     let vocab = model.vocab();
     let n_vocab = model.n_vocab().max(1) as u64;
-    if pp + tg + 1 > ctx.n_ctx() as usize {
-        return Err(Error::invalid(format!("pp{pp} + tg{tg} does not fit the {}-token context", ctx.n_ctx())));
+    if pp + tg + 1 > n_ctx {
+        return Err(Error::invalid(format!("pp{pp} + tg{tg} does not fit the {n_ctx}-token context")));
     }
     // Deterministic pseudo-random token ids, as llama-bench feeds random ids.
     let mut state = 0x2545F4914F6CDD1Du64;

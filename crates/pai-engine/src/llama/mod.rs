@@ -6,6 +6,9 @@
 
 mod chat;
 mod embed;
+mod fair_queue;
+mod prompt_cache;
+mod slots;
 
 use std::path::Path;
 use std::sync::mpsc as std_mpsc;
@@ -22,6 +25,7 @@ use crate::gguf::{self, GgufInfo, ModelKind};
 
 pub use chat::{BenchRun, LlamaChatModel};
 pub use embed::LlamaEmbedder;
+pub use slots::CacheStats;
 
 /// Settings for loading a local model. `Default` suits a laptop.
 #[derive(Debug, Clone, Default)]
@@ -41,12 +45,27 @@ pub struct LocalConfig {
     /// tokens/s on 2 cores after the first embedding). One embedding thread
     /// keeps the chat team alone on the cores; embedding runs ~1.7x slower.
     pub embedding_threads: Option<usize>,
+    /// Conversations decoded together in one batch (default 1: one at a
+    /// time, right for a CLI; `pai serve` uses 4, like llama-server). Each
+    /// keeps a KV cache of a whole context window, so memory grows with it.
+    pub parallel: Option<usize>,
+    /// RAM for the KV states of conversations pushed out of their slot, so
+    /// their next turn does not decode the whole prompt again (default 1024 MiB; 0: off).
+    pub prompt_cache_mib: Option<usize>,
 }
 
 impl LocalConfig {
     pub fn threads(&self) -> i32 {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         self.threads.unwrap_or(cores).max(1) as i32
+    }
+
+    pub fn parallel(&self) -> usize {
+        self.parallel.unwrap_or(1).clamp(1, 64)
+    }
+
+    pub fn prompt_cache_bytes(&self) -> usize {
+        self.prompt_cache_mib.unwrap_or(1024) << 20
     }
 
     pub fn embedding_threads(&self) -> i32 {

@@ -349,7 +349,12 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
     let now = Utc::now();
     let last_user = c.messages.iter().rev().find(|m| m.role == Role::User).expect("checked").content.clone();
     if !c.memory {
-        let request = ChatRequest { messages: c.messages.clone(), sampling: c.sampling.clone(), constraint: None };
+        let request = ChatRequest {
+            messages: c.messages.clone(),
+            sampling: c.sampling.clone(),
+            constraint: None,
+            owner: Some(user),
+        };
         return Ok(Prepared {
             user,
             request,
@@ -420,7 +425,12 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
     Ok(Prepared {
         user,
         tool_results: Vec::new(),
-        request: ChatRequest { messages: request_messages, sampling: c.sampling.clone(), constraint: None },
+        request: ChatRequest {
+            messages: request_messages,
+            sampling: c.sampling.clone(),
+            constraint: None,
+            owner: Some(user),
+        },
         conversation: Some(turn.conversation),
         recalled: turn.recalled.clone(),
         turn: Some(turn),

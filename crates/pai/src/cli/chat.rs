@@ -83,7 +83,7 @@ impl Session {
             }
             Session::Plain { history, .. } => {
                 history.push(Message::user(input));
-                Ok((ChatRequest { messages: history.clone(), sampling, constraint: None }, None))
+                Ok((ChatRequest { messages: history.clone(), sampling, ..Default::default() }, None))
             }
         }
     }

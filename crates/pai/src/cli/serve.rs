@@ -20,14 +20,15 @@ pub struct ServeArgs {
 pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let addr = args.addr.unwrap_or_else(|| config.addr.clone());
     pai_server::webhook::check(&config.server.webhook).map_err(|e| anyhow::anyhow!("server.{e}"))?;
+    let config = &Config { serving: true, ..config.clone() };
     let (store, embedder) = super::open_store(config).await?;
     let model = super::chat_model(config, None)?;
     first_admin(&*store).await?;
     let assistant = Arc::new(Assistant::new(store.clone(), model.clone(), embedder, Settings::default()));
     let mut settings = config.server.clone();
     if config.remote_url.is_none() {
-        // The local model answers one request at a time; more slots only queue inside it.
-        settings.limits.generation_slots = 1;
+        // The local model decodes `parallel` answers together; more would only queue inside it.
+        settings.limits.generation_slots = model.parallel();
     }
     let state = AppState::new(store.clone(), store.clone(), assistant, settings);
     watch_folders(config, &state).await?;

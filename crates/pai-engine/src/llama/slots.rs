@@ -1,0 +1,417 @@
+//! The chat worker's scheduler: continuous batching over a few decoding slots,
+//! each with the KV cache of the conversation it last served.
+//!
+//! Every step builds one llama.cpp batch holding the next token of every slot
+//! that is generating plus as much of the waiting prompts as still fits, so a
+//! new request joins at the next step and a finished one leaves without
+//! stopping the others. Waiting requests are admitted round-robin by owner.
+//!
+//! Prefix reuse: a slot keeps the tokens of its last conversation after the
+//! answer, and a request is placed in the free slot of the same owner that
+//! shares the longest prefix with its prompt, so a follow-up turn only decodes
+//! what is new. When a slot must be given to other work, its state is first
+//! saved to the RAM [`PromptCache`] (if it would lose much), from which the
+//! owner's next turn restores it. Nothing is ever reused across owners.
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::{LlamaStateSeqFlags, SeqState};
+use pai_core::store::UserId;
+use pai_core::{ChatEvent, Completion, Constraint, Error, FinishReason, Sampling, Usage};
+use tokio::sync::mpsc;
+
+use super::fair_queue::FairQueue;
+use super::internal;
+use super::prompt_cache::{PromptCache, common_prefix};
+use crate::text_stream::{StopMatcher, Utf8Decoder};
+
+/// Below this many tokens a slot's content is not worth saving before reuse:
+/// decoding it again costs about as much as the copy.
+const SAVE_AT_LEAST: usize = 64;
+
+pub(super) type Events = mpsc::UnboundedSender<Result<ChatEvent, Error>>;
+
+/// A generation request, tokenised by the caller.
+pub(super) struct ChatJob {
+    pub owner: Option<UserId>,
+    pub prompt: Vec<LlamaToken>,
+    pub sampling: Sampling,
+    pub constraint: Option<Constraint>,
+    pub events: Events,
+}
+
+/// What the scheduler's slots hold, for tests and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Prompt tokens served from a slot's KV cache or the RAM cache.
+    pub reused_tokens: u64,
+    /// Prompt tokens decoded.
+    pub decoded_tokens: u64,
+    /// Conversations restored from the RAM cache.
+    pub restored: u64,
+    /// Entries and bytes in the RAM cache now.
+    pub saved_entries: usize,
+    pub saved_bytes: usize,
+}
+
+struct Slot {
+    seq: i32,
+    owner: Option<UserId>,
+    /// The tokens whose keys and values the slot's sequence holds, from position 0.
+    tokens: Vec<LlamaToken>,
+    used_at: u64,
+    run: Option<Run>,
+}
+
+/// A generation in progress in a slot.
+struct Run {
+    prompt: Vec<LlamaToken>,
+    sampler: LlamaSampler,
+    events: Events,
+    max_new: usize,
+    generated: usize,
+    decoder: Utf8Decoder,
+    stops: StopMatcher,
+    /// Sampled and sent, to be decoded in the next batch.
+    pending: Option<LlamaToken>,
+    /// Index of this slot's logits in the batch just decoded.
+    logits_at: Option<i32>,
+}
+
+pub(super) struct Scheduler<'m> {
+    model: &'m LlamaModel,
+    /// Most tokens one sequence may hold (the context window a caller sees).
+    n_ctx_seq: usize,
+    n_batch: usize,
+    slots: Vec<Slot>,
+    waiting: FairQueue<Option<UserId>, ChatJob>,
+    cache: PromptCache<Option<UserId>, LlamaToken, SeqState>,
+    clock: u64,
+    stats: CacheStats,
+}
+
+impl<'m> Scheduler<'m> {
+    /// `n_ctx_seq`: the context window one conversation may fill.
+    pub fn new(
+        model: &'m LlamaModel,
+        ctx: &LlamaContext,
+        parallel: usize,
+        n_ctx_seq: usize,
+        cache_bytes: usize,
+    ) -> Self {
+        let slots = (0..parallel)
+            .map(|seq| Slot { seq: seq as i32, owner: None, tokens: Vec::new(), used_at: 0, run: None })
+            .collect();
+        Scheduler {
+            model,
+            // llama.cpp may round the context up, never down.
+            n_ctx_seq: n_ctx_seq.min(ctx.n_ctx() as usize / parallel),
+            n_batch: ctx.n_batch() as usize,
+            slots,
+            waiting: FairQueue::new(),
+            cache: PromptCache::new(cache_bytes),
+            clock: 0,
+            stats: CacheStats::default(),
+        }
+    }
+
+    pub fn submit(&mut self, job: ChatJob) {
+        self.waiting.push(job.owner, job);
+    }
+
+    /// Whether anything is generating or waiting.
+    pub fn busy(&self) -> bool {
+        !self.waiting.is_empty() || self.slots.iter().any(|s| s.run.is_some())
+    }
+
+    /// Whether any slot is generating.
+    pub fn running(&self) -> bool {
+        self.slots.iter().any(|s| s.run.is_some())
+    }
+
+    pub fn n_ctx_seq(&self) -> usize {
+        self.n_ctx_seq
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats { saved_entries: self.cache.len(), saved_bytes: self.cache.bytes(), ..self.stats.clone() }
+    }
+
+    /// Forgets what every slot holds (after something else used the context).
+    pub fn forget_slots(&mut self) {
+        for slot in &mut self.slots {
+            slot.tokens.clear();
+        }
+    }
+
+    /// One round: drop cancelled work, admit waiting requests into free slots
+    /// (when `admit`), decode one batch, sample and stream the next token of
+    /// every slot that got logits.
+    pub fn step(&mut self, ctx: &mut LlamaContext, batch: &mut LlamaBatch, admit: bool) {
+        for slot in &mut self.slots {
+            if slot.run.as_ref().is_some_and(|r| r.events.is_closed()) {
+                slot.run = None; // the reader hung up: cancelled
+            }
+        }
+        self.waiting.retain(|job| !job.events.is_closed());
+        while admit && self.slots.iter().any(|s| s.run.is_none()) {
+            let Some((_, job)) = self.waiting.pop() else { break };
+            self.admit(ctx, job);
+        }
+        if self.slots.iter().all(|s| s.run.is_none()) {
+            return;
+        }
+
+        batch.clear();
+        // Generating slots first (one token each), then prompt chunks in the room left.
+        let mut added: Vec<(usize, Vec<LlamaToken>)> = Vec::new();
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let Some(run) = slot.run.as_mut() else { continue };
+            run.logits_at = None;
+            if let Some(token) = run.pending {
+                run.logits_at = Some(batch.n_tokens());
+                if let Err(e) = batch.add(token, slot.tokens.len() as i32, &[slot.seq], true) {
+                    fail(slot, internal(e));
+                    continue;
+                }
+                added.push((i, vec![token]));
+            }
+        }
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let room = self.n_batch.saturating_sub(batch.n_tokens() as usize);
+            let Some(run) = slot.run.as_mut() else { continue };
+            if run.pending.is_some() || room == 0 {
+                continue;
+            }
+            let start = slot.tokens.len();
+            let chunk = &run.prompt[start..run.prompt.len().min(start + room)];
+            let last = run.prompt.len() - 1;
+            for (j, &token) in chunk.iter().enumerate() {
+                let pos = start + j;
+                if pos == last {
+                    run.logits_at = Some(batch.n_tokens());
+                }
+                batch.add(token, pos as i32, &[slot.seq], pos == last).expect("the batch has room");
+            }
+            self.stats.decoded_tokens += chunk.len() as u64;
+            added.push((i, chunk.to_vec()));
+        }
+        if added.is_empty() {
+            return;
+        }
+
+        if let Err(e) = ctx.decode(batch) {
+            // The batch's sequences may be half-written: clear them and fail their requests.
+            for (i, _) in added {
+                let slot = &mut self.slots[i];
+                let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
+                fail(slot, internal(&e));
+            }
+            return;
+        }
+        for (i, tokens) in added {
+            let slot = &mut self.slots[i];
+            slot.tokens.extend(tokens);
+            if let Some(run) = slot.run.as_mut() {
+                run.pending = None;
+            }
+        }
+
+        self.clock += 1;
+        for slot in &mut self.slots {
+            let Some(run) = slot.run.as_mut() else { continue };
+            let Some(at) = run.logits_at else { continue };
+            slot.used_at = self.clock;
+            if let Some(finish) = advance(self.model, ctx, run, at, slot.tokens.len(), self.n_ctx_seq) {
+                let run = slot.run.take().expect("running");
+                finish_run(run, finish);
+            }
+        }
+    }
+
+    /// Places a request in a slot: the owner's slot or saved state sharing the
+    /// longest prefix with the prompt, else an empty or least recently used slot.
+    fn admit(&mut self, ctx: &mut LlamaContext, job: ChatJob) {
+        let sampler = match build_sampler(self.model, &job.sampling, job.constraint.as_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = job.events.send(Err(e));
+                return;
+            }
+        };
+        let owner = job.owner;
+        let prompt = job.prompt;
+        let free: Vec<usize> = (0..self.slots.len()).filter(|&i| self.slots[i].run.is_none()).collect();
+        let in_slot = free
+            .iter()
+            .filter(|&&i| self.slots[i].owner == owner)
+            .map(|&i| (i, common_prefix(&self.slots[i].tokens, &prompt)))
+            .max_by_key(|&(_, n)| n)
+            .unwrap_or((free[0], 0));
+        let saved = self.cache.best(&owner, &prompt);
+
+        let index = match saved {
+            Some((entry, n)) if n > in_slot.1 + SAVE_AT_LEAST => {
+                let index = self.victim(&free);
+                self.evict(ctx, index);
+                let entry = self.cache.take(entry);
+                let slot = &mut self.slots[index];
+                if ctx.state_seq_set(&entry.state, slot.seq).is_ok() {
+                    slot.tokens = entry.tokens;
+                    self.stats.restored += 1;
+                } else {
+                    tracing::warn!("a saved prompt state could not be restored; decoding it again");
+                    let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
+                }
+                index
+            }
+            _ if in_slot.1 > 0 => in_slot.0,
+            _ => {
+                let index = self.victim(&free);
+                self.evict(ctx, index);
+                index
+            }
+        };
+
+        let slot = &mut self.slots[index];
+        // At least the last prompt token is decoded again: its logits start the answer.
+        let keep = common_prefix(&slot.tokens, &prompt).min(prompt.len() - 1);
+        if slot.tokens.len() - keep >= SAVE_AT_LEAST && self.cache.enabled() {
+            save(ctx, &mut self.cache, slot);
+        }
+        let slot = &mut self.slots[index];
+        let keep = if ctx.clear_kv_cache_seq(Some(slot.seq as u32), Some(keep as u32), None).unwrap_or(false) {
+            keep
+        } else {
+            // Models whose cache cannot be cut mid-sequence (recurrent ones) start over.
+            let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
+            0
+        };
+        slot.tokens.truncate(keep);
+        slot.owner = owner;
+        self.stats.reused_tokens += keep as u64;
+        self.clock += 1;
+        slot.used_at = self.clock;
+        slot.run = Some(Run {
+            max_new: job.sampling.max_tokens.map(|m| m as usize).unwrap_or(usize::MAX),
+            stops: StopMatcher::new(&job.sampling.stop),
+            prompt,
+            sampler,
+            events: job.events,
+            generated: 0,
+            decoder: Utf8Decoder::default(),
+            pending: None,
+            logits_at: None,
+        });
+    }
+
+    /// The free slot to give away: an empty one, else the least recently used.
+    fn victim(&self, free: &[usize]) -> usize {
+        *free.iter().min_by_key(|&&i| (!self.slots[i].tokens.is_empty(), self.slots[i].used_at)).expect("a free slot")
+    }
+
+    /// Saves a slot's conversation to the RAM cache (when worth it) and empties the slot.
+    fn evict(&mut self, ctx: &mut LlamaContext, index: usize) {
+        let slot = &mut self.slots[index];
+        if slot.tokens.len() >= SAVE_AT_LEAST && self.cache.enabled() {
+            save(ctx, &mut self.cache, slot);
+        }
+        let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
+        slot.tokens.clear();
+    }
+}
+
+fn save(ctx: &LlamaContext, cache: &mut PromptCache<Option<UserId>, LlamaToken, SeqState>, slot: &Slot) {
+    match ctx.state_seq_get(slot.seq, LlamaStateSeqFlags::empty()) {
+        Ok(state) => {
+            let bytes = state.byte_len();
+            cache.put(slot.owner, slot.tokens.clone(), state, bytes);
+        }
+        Err(e) => tracing::warn!("could not save a prompt state: {e}"),
+    }
+}
+
+fn fail(slot: &mut Slot, e: Error) {
+    if let Some(run) = slot.run.take() {
+        let _ = run.events.send(Err(e));
+    }
+    slot.tokens.clear();
+}
+
+/// Samples the next token from the logits at `at`, streams its text, and
+/// says why the generation ends, if it does. `in_cache` tokens of the
+/// sequence are decoded; the sampled token is decoded in the next batch.
+fn advance(
+    model: &LlamaModel,
+    ctx: &LlamaContext,
+    run: &mut Run,
+    at: i32,
+    in_cache: usize,
+    n_ctx_seq: usize,
+) -> Option<FinishReason> {
+    if run.generated >= run.max_new || in_cache >= n_ctx_seq {
+        return Some(FinishReason::Length);
+    }
+    let vocab = model.vocab();
+    let token = run.sampler.sample(ctx, at);
+    if vocab.is_eog(token) {
+        return Some(FinishReason::Stop);
+    }
+    run.generated += 1;
+    let text = run.decoder.push(&vocab.token_to_piece(token, false, None));
+    let out = run.stops.push(&text);
+    if !out.text.is_empty() && run.events.send(Ok(ChatEvent::Delta(out.text))).is_err() {
+        return Some(FinishReason::Stop); // hung up; finishing sends into a closed channel, harmlessly
+    }
+    if out.stopped {
+        return Some(FinishReason::Stop);
+    }
+    run.pending = Some(token);
+    None
+}
+
+fn finish_run(mut run: Run, finish: FinishReason) {
+    let tail = run.stops.push(&run.decoder.finish());
+    let rest = if tail.stopped { tail.text } else { tail.text + &run.stops.finish() };
+    if !rest.is_empty() {
+        let _ = run.events.send(Ok(ChatEvent::Delta(rest)));
+    }
+    let usage = Usage { prompt_tokens: run.prompt.len() as u32, completion_tokens: run.generated as u32 };
+    let _ = run.events.send(Ok(ChatEvent::Done(Completion { finish_reason: finish, usage })));
+}
+
+pub(super) fn build_sampler(
+    model: &LlamaModel,
+    s: &Sampling,
+    constraint: Option<&Constraint>,
+) -> Result<LlamaSampler, Error> {
+    let mut chain = Vec::new();
+    if let Some(constraint) = constraint {
+        let grammar = match constraint {
+            Constraint::Grammar(g) => g.clone(),
+            Constraint::JsonSchema(schema) => llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+                .map_err(|e| Error::invalid(format!("the JSON schema cannot be turned into a grammar: {e}")))?,
+        };
+        chain.push(
+            LlamaSampler::grammar(model, &grammar, "root")
+                .map_err(|e| Error::invalid(format!("the grammar is not valid GBNF with a `root` rule: {e}")))?,
+        );
+    }
+    if s.temperature <= 0.0 {
+        chain.push(LlamaSampler::greedy());
+    } else {
+        if s.top_k > 0 {
+            chain.push(LlamaSampler::top_k(s.top_k as i32));
+        }
+        if s.top_p < 1.0 {
+            chain.push(LlamaSampler::top_p(s.top_p, 1));
+        }
+        chain.push(LlamaSampler::temp(s.temperature));
+        // llama.cpp treats u32::MAX as "pick a random seed".
+        chain.push(LlamaSampler::dist(s.seed.map(|x| x as u32).unwrap_or(u32::MAX)));
+    }
+    Ok(LlamaSampler::chain_simple(chain))
+}
