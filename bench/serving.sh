@@ -26,6 +26,8 @@ pai=target/release/pai
 . bench/llama-ref.sh
 llama_ref_build llama-server
 llama_server=$llama_ref_bin
+llama_ref_build llama-batched-bench
+batched_bench=$llama_ref_bin
 
 data=$(mktemp -d)
 server=
@@ -59,9 +61,15 @@ wait_ready "http://127.0.0.1:$port/health"
 python3 bench/serving.py "http://127.0.0.1:$port" - '{}' "$data/ref.json"
 stop
 
-python3 - "$data/pai.json" "$data/ref.json" <<'PY'
+# What batching can give on this machine at all: llama.cpp decoding 1 and 4
+# sequences in one process, no server (generation rate only).
+"$batched_bench" -m "$model" -t "$threads" -tb "$threads" -c $((ctx * slots)) -npp 32 -ntg 128 -npl 1,$slots \
+  --output-format jsonl 2>/dev/null | grep '^{' >"$data/batched.jsonl" || true
+
+python3 - "$data/pai.json" "$data/ref.json" "$data/batched.jsonl" <<'PY'
 import json, sys
 pai, ref = (json.load(open(p)) for p in sys.argv[1:3])
+batched = [json.loads(l) for l in open(sys.argv[3]) if l.strip()]
 def ratios(r):
     return r["ttft"]["warm_s"] / r["ttft"]["cold_s"], r["four"]["tokens_per_s"] / r["one"]["tokens_per_s"]
 (pw, ps), (rw, rs) = ratios(pai), ratios(ref)
@@ -73,4 +81,8 @@ print(f"{'tokens/s, 1 stream':34}{pai['one']['tokens_per_s']:>10.1f}{ref['one'][
 print(f"{'tokens/s, 4 streams':34}{pai['four']['tokens_per_s']:>10.1f}{ref['four']['tokens_per_s']:>14.1f}{pai['four']['tokens_per_s'] / ref['four']['tokens_per_s']:>9.2f}")
 print(f"{'4 streams / 1 stream':34}{ps:>10.2f}{rs:>14.2f}{'':9}   >= 2.5")
 print("(pai/ref: > 1 means pai is faster; for TTFT it is ref time / pai time)")
+if len(batched) >= 2:
+    one, many = batched[0]["speed_tg"], batched[-1]["speed_tg"]
+    print(f"llama-batched-bench, generation only: {one:.1f} t/s at 1 sequence, {many:.1f} at {batched[-1]['pl']}: "
+          f"{many / one:.2f}x is what batching gives on this machine")
 PY

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures_util::StreamExt;
 use pai_assistant::conversation::{DEFAULT_PERSONA, Turn};
-use pai_assistant::prompt::{RECALL_HEADER, citations, item_line};
+use pai_assistant::prompt::{RECALL_HEADER, citations, item_line, recall_message};
 use pai_assistant::recall::{Recalled, RecalledKind, recall};
 use pai_core::store::{ConversationId, ItemRef, NewMessage, UserId};
 use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
@@ -437,9 +437,11 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
     })
 }
 
-/// Adds what pai recalls to the system prompt of a stateless request, as many
-/// items as fit in a third of the context (and half the room the messages
-/// leave, the rest being the answer's); returns the ones used.
+/// Adds what pai recalls to a stateless request, as many items as fit in a
+/// third of the context (and half the room the messages leave, the rest being
+/// the answer's), in a system message just before the last user message: a
+/// client that re-sends the conversation then re-sends an unchanged prefix,
+/// which the engine's KV cache skips. Returns the items used.
 fn with_memories(
     state: &SharedState,
     messages: &mut Vec<Message>,
@@ -448,27 +450,29 @@ fn with_memories(
 ) -> Vec<Recalled> {
     let model = &state.assistant.model;
     let budget = (model.context_length() as usize / 3).min(room / 2);
-    let mut block = format!("\n{RECALL_HEADER}\n");
+    let mut spent = model.count_tokens(RECALL_HEADER);
+    let mut lines = Vec::new();
     let mut used = Vec::new();
     let mut cited = 0;
     for r in recalled {
         let citation = cited + usize::from(r.kind == RecalledKind::Chunk);
         let line = item_line(&r, citation);
-        if model.count_tokens(&block) + model.count_tokens(&line) > budget {
+        spent += model.count_tokens(&line) + 1;
+        if spent > budget {
             break;
         }
         cited = citation;
-        block.push_str(&line);
-        block.push('\n');
+        lines.push(line);
         used.push(r);
     }
     if used.is_empty() {
         return used;
     }
-    match messages.first_mut() {
-        Some(m) if m.role == Role::System => m.content.push_str(&block),
-        _ => messages.insert(0, Message::system(format!("{DEFAULT_PERSONA}{block}"))),
+    if messages.first().is_none_or(|m| m.role != Role::System) {
+        messages.insert(0, Message::system(DEFAULT_PERSONA));
     }
+    let last_user = messages.iter().rposition(|m| m.role == Role::User).expect("checked: a user message");
+    messages.insert(last_user, recall_message(&lines));
     used
 }
 
