@@ -2,7 +2,7 @@
 decoding. Run by bench/serving.sh against pai and against llama-server, one
 after the other, with the same model, threads and slots. Standard library only.
 
-usage: serving.py URL KEYS(comma-separated, or -) EXTRA_JSON OUT_JSON
+usage: serving.py URL KEYS(comma-separated, or -) EXTRA_JSON OUT_JSON [MEMORY_EXTRA_JSON]
 
 Measures
 - ttft: time to first token of a follow-up turn after a ~2,000-token
@@ -10,7 +10,10 @@ Measures
   just answered), median of BENCH_REPS runs with fresh conversations;
 - throughput: aggregate generated tokens/s with 1 and with 4 concurrent
   streams (one user each), each stream sending BENCH_REQUESTS requests of
-  BENCH_MAX_TOKENS tokens back to back.
+  BENCH_MAX_TOKENS tokens back to back;
+- with MEMORY_EXTRA_JSON (pai only): the TTFT pair again with those fields,
+  i.e. with memory on: recall into the prompt, the exchange stored and its
+  extraction running in the background, as a real client gets it.
 """
 
 import http.client
@@ -24,6 +27,7 @@ import urllib.parse
 import uuid
 
 url, keys, extra, out = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+memory_extra = json.loads(sys.argv[5]) if len(sys.argv) > 5 else None
 keys = [None] if keys == "-" else keys.split(",")
 host = urllib.parse.urlparse(url)
 reps = int(os.environ.get("BENCH_REPS", "3"))
@@ -32,11 +36,11 @@ max_tokens = int(os.environ.get("BENCH_MAX_TOKENS", "128"))
 history_tokens = int(os.environ.get("BENCH_HISTORY_TOKENS", "2000"))
 
 
-def chat(key, messages, max_tokens, temperature=0.0):
+def chat(key, messages, max_tokens, temperature=0.0, fields=None):
     """One streamed request: (time to first content, text, usage)."""
     conn = http.client.HTTPConnection(host.hostname, host.port, timeout=900)
     body = {"model": "pai", "stream": True, "stream_options": {"include_usage": True}, "max_tokens": max_tokens,
-            "temperature": temperature, "messages": messages, **extra}
+            "temperature": temperature, "messages": messages, **(extra if fields is None else fields)}
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
@@ -80,17 +84,17 @@ def conversation(tag):
     return messages
 
 
-def ttft():
+def ttft(fields=None):
     cold, warm, prompt = [], [], 0
     for r in range(reps):
         messages = conversation(uuid.uuid4().hex[:8])
         messages.append({"role": "user", "content": "How far did I walk on entry 3?"})
-        first, answer, usage = chat(keys[0], messages, 32)
+        first, answer, usage = chat(keys[0], messages, 32, fields=fields)
         cold.append(first)
         prompt = usage.get("prompt_tokens", 0)
         messages += [{"role": "assistant", "content": answer},
                      {"role": "user", "content": "And how many pages did I read that day?"}]
-        first, _, _ = chat(keys[0], messages, 8)
+        first, _, _ = chat(keys[0], messages, 8, fields=fields)
         warm.append(first)
     return {"cold_s": statistics.median(cold), "warm_s": statistics.median(warm), "cold_all": cold, "warm_all": warm,
             "prompt_tokens": prompt}
@@ -126,10 +130,14 @@ def throughput(streams):
 
 chat(keys[0], [{"role": "user", "content": "Hello"}], 4)  # warm-up: first-request costs out of the figures
 result = {"ttft": ttft(), "one": throughput(1), "four": throughput(4)}
+if memory_extra is not None:
+    result["ttft_memory"] = ttft(memory_extra)
 json.dump(result, open(out, "w"), indent=1)
-t = result["ttft"]
-print(f"  TTFT after a {t['prompt_tokens']}-token prompt: cold {t['cold_s']:.3f} s, warm {t['warm_s']:.3f} s "
-      f"(warm/cold {t['warm_s'] / t['cold_s']:.3f})")
+for name, label in (("ttft", ""), ("ttft_memory", " (memory on)")):
+    if name in result:
+        t = result[name]
+        print(f"  TTFT after a {t['prompt_tokens']}-token prompt{label}: cold {t['cold_s']:.3f} s, "
+              f"warm {t['warm_s']:.3f} s (warm/cold {t['warm_s'] / t['cold_s']:.3f})")
 for k in ("one", "four"):
     r = result[k]
     print(f"  {r['streams']} stream(s): {r['tokens']} tokens in {r['seconds']:.1f} s = {r['tokens_per_s']:.1f} tokens/s")

@@ -6,7 +6,10 @@
 #  - time to first token of a follow-up turn after a 2,000-token conversation,
 #    warm ÷ cold (prefix reuse);
 #  - aggregate tokens/s at 4 concurrent streams ÷ 1 stream (parallel decoding);
-#  - pai ÷ llama-server on both.
+#  - pai ÷ llama-server on both;
+#  - pai's TTFT pair again with memory on (recall, storage, background extraction);
+#  - llama-batched-bench's 4-sequence/1-sequence generation rate: what batching
+#    can give on this machine at all.
 # Usage: bench/serving.sh [THREADS] [SLOTS]  (default 2 and 4). Keep the machine otherwise idle.
 # BENCH_REPS (3), BENCH_REQUESTS per stream (2), BENCH_MAX_TOKENS (128), BENCH_HISTORY_TOKENS (2000).
 set -euo pipefail
@@ -49,7 +52,7 @@ PAI_THREADS=$threads PAI_PARALLEL=$slots PAI_CONTEXT_LENGTH=$ctx RUST_LOG=error 
 server=$!
 wait_ready "http://127.0.0.1:$port/readyz"
 # memory off: the measured requests are plain chats (no recall, nothing stored or extracted).
-python3 bench/serving.py "http://127.0.0.1:$port" "$(IFS=,; echo "${keys[*]}")" '{"memory": false}' "$data/pai.json"
+python3 bench/serving.py "http://127.0.0.1:$port" "$(IFS=,; echo "${keys[*]}")" '{"memory": false}' "$data/pai.json" '{}' 
 stop
 
 echo "== llama-server: $threads threads, -np $slots, -c $((ctx * slots)) (its defaults otherwise)"
@@ -81,6 +84,10 @@ print(f"{'tokens/s, 1 stream':34}{pai['one']['tokens_per_s']:>10.1f}{ref['one'][
 print(f"{'tokens/s, 4 streams':34}{pai['four']['tokens_per_s']:>10.1f}{ref['four']['tokens_per_s']:>14.1f}{pai['four']['tokens_per_s'] / ref['four']['tokens_per_s']:>9.2f}")
 print(f"{'4 streams / 1 stream':34}{ps:>10.2f}{rs:>14.2f}{'':9}   >= 2.5")
 print("(pai/ref: > 1 means pai is faster; for TTFT it is ref time / pai time)")
+if "ttft_memory" in pai:
+    t = pai["ttft_memory"]
+    print(f"pai with memory on (recall in the prompt, extraction in the background): "
+          f"TTFT cold {t['cold_s']:.3f} s, warm {t['warm_s']:.3f} s, warm/cold {t['warm_s'] / t['cold_s']:.3f}")
 if len(batched) >= 2:
     one, many = batched[0]["speed_tg"], batched[-1]["speed_tg"]
     print(f"llama-batched-bench, generation only: {one:.1f} t/s at 1 sequence, {many:.1f} at {batched[-1]['pl']}: "
