@@ -15,4 +15,4 @@ pub mod when;
 
 pub use chat::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
 pub use error::{Error, Result};
-pub use model::{ChatModel, ChatStream, EmbedFuture, EmbedKind, Embedder};
+pub use model::{ChatModel, ChatStream, EmbedFuture, EmbedKind, Embedder, PromptCacheStats};

@@ -26,12 +26,30 @@ pub trait ChatModel: Send + Sync {
     fn parallel(&self) -> usize {
         1
     }
+    /// How much prompt work the backend's KV cache has saved, when it keeps one.
+    fn prompt_cache(&self) -> Option<PromptCacheStats> {
+        None
+    }
     /// Tokens `text` takes in a prompt. The default is a cautious estimate
     /// (a token per 3 bytes: Korean syllables are 3 bytes and often a token
     /// each); backends with the tokenizer at hand count exactly.
     fn count_tokens(&self, text: &str) -> usize {
         text.len().div_ceil(3)
     }
+}
+
+/// Counters of a backend's prompt (KV) cache, for metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromptCacheStats {
+    /// Prompt tokens served from a cache instead of decoded.
+    pub reused_tokens: u64,
+    /// Prompt tokens decoded.
+    pub decoded_tokens: u64,
+    /// Conversations brought back from the RAM cache into a slot.
+    pub restored: u64,
+    /// Entries and bytes in the RAM cache now.
+    pub saved_entries: usize,
+    pub saved_bytes: usize,
 }
 
 /// Whether a text is a search query or a stored passage: asymmetric models

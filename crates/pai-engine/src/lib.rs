@@ -11,7 +11,7 @@ pub mod remote;
 pub mod text_stream;
 
 pub use fake::{FakeChatModel, FakeEmbedder};
-pub use llama::{CacheStats, LlamaChatModel, LlamaEmbedder, LocalConfig};
+pub use llama::{LlamaChatModel, LlamaEmbedder, LocalConfig};
 pub use remote::{RemoteChatModel, RemoteConfig, RemoteEmbedder};
 
 /// rustls needs one process-wide crypto provider; pai uses ring (light to build).

@@ -9,9 +9,9 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use futures_util::StreamExt;
 use pai_core::model::collect;
 use pai_core::store::UserId;
-use pai_core::{ChatEvent, ChatModel, ChatRequest, Message, Sampling};
+use pai_core::{ChatEvent, ChatModel, ChatRequest, Message, PromptCacheStats, Sampling};
 use pai_engine::catalog::DEFAULT_CHAT_MODEL;
-use pai_engine::{CacheStats, LlamaChatModel, LocalConfig};
+use pai_engine::{LlamaChatModel, LocalConfig};
 
 const SLOTS: usize = 4;
 
@@ -60,8 +60,8 @@ fn history(seed: &str) -> Vec<Message> {
     messages
 }
 
-fn stats() -> CacheStats {
-    model().cache_stats().unwrap()
+fn stats() -> PromptCacheStats {
+    model().cache_stats()
 }
 
 fn prompt_tokens(messages: &[Message]) -> u64 {
@@ -147,4 +147,22 @@ fn concurrent_answers_decode_together_and_match_their_serial_answers() {
         futures_util::future::join_all(streams).await.into_iter().map(|r| r.unwrap().0).collect()
     });
     assert_eq!(parallel, serial);
+}
+
+#[test]
+fn one_user_alternating_two_conversations_keeps_both_caches() {
+    let _one = exclusive();
+    let a = history("conversation A");
+    let b = history("conversation B");
+    let (answer_a, _) = block_on(collect(model().chat(ask(40, a.clone(), 8)))).unwrap();
+    let (answer_b, _) = block_on(collect(model().chat(ask(40, b.clone(), 8)))).unwrap();
+    for (mut messages, answer) in [(a, answer_a), (b, answer_b)] {
+        let len = prompt_tokens(&messages);
+        messages.push(Message::assistant(answer));
+        messages.push(Message::user("Thanks!".to_string()));
+        let before = stats();
+        block_on(collect(model().chat(ask(40, messages, 4)))).unwrap();
+        let reused = stats().reused_tokens - before.reused_tokens;
+        assert!(reused >= len, "the follow-up reused {reused} tokens of its {len}-token conversation");
+    }
 }

@@ -94,6 +94,7 @@ async fn metrics_text(State(state): State<SharedState>) -> Response {
         .iter()
         .map(|s| (s.as_str(), jobs.iter().find(|(j, _)| j == s).map_or(0, |(_, n)| *n)))
         .collect(),
+        prompt_cache: state.assistant.model.prompt_cache(),
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&gauges)).into_response()
 }

@@ -55,6 +55,8 @@ pub struct Gauges {
     pub generations_running: usize,
     pub generations_waiting: usize,
     pub extraction_jobs: Vec<(&'static str, u64)>,
+    /// The chat model's KV cache counters, when it keeps one (the local model).
+    pub prompt_cache: Option<pai_core::PromptCacheStats>,
 }
 
 impl Metrics {
@@ -131,6 +133,28 @@ impl Metrics {
         for (state, n) in &gauges.extraction_jobs {
             let _ = writeln!(out, "pai_extraction_jobs{{state=\"{state}\"}} {n}");
         }
+        if let Some(c) = &gauges.prompt_cache {
+            let series = [
+                (
+                    "pai_prompt_cache_reused_tokens_total",
+                    "counter",
+                    "Prompt tokens served from the KV cache.",
+                    c.reused_tokens as f64,
+                ),
+                ("pai_prompt_cache_decoded_tokens_total", "counter", "Prompt tokens decoded.", c.decoded_tokens as f64),
+                (
+                    "pai_prompt_cache_restored_total",
+                    "counter",
+                    "Conversations restored from the RAM cache.",
+                    c.restored as f64,
+                ),
+                ("pai_prompt_cache_entries", "gauge", "Conversation states kept in RAM.", c.saved_entries as f64),
+                ("pai_prompt_cache_bytes", "gauge", "RAM held by saved conversation states.", c.saved_bytes as f64),
+            ];
+            for (name, kind, help, v) in series {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+            }
+        }
         out
     }
 }
@@ -159,6 +183,11 @@ mod tests {
         let text = m.render(&Gauges {
             generations_running: 1,
             generations_waiting: 2,
+            prompt_cache: Some(pai_core::PromptCacheStats {
+                reused_tokens: 2000,
+                decoded_tokens: 40,
+                ..Default::default()
+            }),
             extraction_jobs: vec![("pending", 4), ("failed", 1)],
         });
         assert!(text.contains("pai_http_requests_total{method=\"GET\",route=\"/v1/models\",status=\"200\"} 2"));
@@ -173,5 +202,9 @@ mod tests {
         assert!(text.contains("pai_time_to_first_token_seconds_bucket{le=\"0.1\"} 1"));
         assert!(text.contains("pai_generations_waiting 2"));
         assert!(text.contains("pai_extraction_jobs{state=\"failed\"} 1"));
+        assert!(text.contains(
+            "# TYPE pai_prompt_cache_reused_tokens_total counter\npai_prompt_cache_reused_tokens_total 2000\n"
+        ));
+        assert!(text.contains("pai_prompt_cache_decoded_tokens_total 40"));
     }
 }

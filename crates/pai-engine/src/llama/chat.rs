@@ -4,8 +4,8 @@
 
 use std::num::NonZeroU32;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
 
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -13,10 +13,10 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use pai_core::{ChatModel, ChatRequest, ChatStream, Error, Message};
+use pai_core::{ChatModel, ChatRequest, ChatStream, Error, Message, PromptCacheStats};
 use tokio::sync::mpsc;
 
-use super::slots::{CacheStats, ChatJob, Scheduler};
+use super::slots::{ChatJob, Scheduler};
 use super::{LocalConfig, internal, load_model, model_id, spawn_worker};
 use crate::gguf::ModelKind;
 use crate::text_stream::Utf8Decoder;
@@ -25,7 +25,6 @@ const DEFAULT_MAX_CONTEXT: u32 = 4096;
 
 enum Job {
     Chat(ChatJob),
-    Stats(std_mpsc::Sender<CacheStats>),
     Bench { prompt_tokens: usize, generated_tokens: usize, reply: std_mpsc::Sender<Result<BenchRun, Error>> },
 }
 
@@ -48,6 +47,8 @@ pub struct LlamaChatModel {
     model: Arc<LlamaModel>,
     template: LlamaChatTemplate,
     jobs: std_mpsc::Sender<Job>,
+    /// Published by the worker after every step.
+    cache_stats: Arc<Mutex<PromptCacheStats>>,
 }
 
 impl LlamaChatModel {
@@ -69,12 +70,14 @@ impl LlamaChatModel {
                 .with_n_threads(threads)
                 .with_n_threads_batch(threads)
         };
+        let cache_stats = Arc::new(Mutex::new(PromptCacheStats::default()));
+        let shared = cache_stats.clone();
         let serve = move |model: &LlamaModel, ctx: &mut LlamaContext, jobs| {
-            let scheduler = Scheduler::new(model, ctx, parallel, n_ctx as usize, cache_bytes);
+            let scheduler = Scheduler::new(model, ctx, parallel, n_ctx as usize, cache_bytes, shared);
             serve(model, ctx, jobs, scheduler)
         };
         let jobs = spawn_worker(&format!("pai-chat-{}", info.architecture()), model.clone(), params, serve)?;
-        Ok(LlamaChatModel { id: model_id(path), n_ctx, parallel, model, template, jobs })
+        Ok(LlamaChatModel { id: model_id(path), n_ctx, parallel, model, template, jobs, cache_stats })
     }
 
     /// The exact text the model sees for `messages`, ending with the opening of
@@ -94,11 +97,10 @@ impl LlamaChatModel {
         rx.recv().map_err(|_| Error::internal("the inference thread dropped the benchmark"))?
     }
 
-    /// How much prompt work the KV caches have saved so far.
-    pub fn cache_stats(&self) -> Result<CacheStats, Error> {
-        let (reply, rx) = std_mpsc::channel();
-        self.jobs.send(Job::Stats(reply)).map_err(|_| Error::internal("the inference thread has stopped"))?;
-        rx.recv().map_err(|_| Error::internal("the inference thread has stopped"))
+    /// How much prompt work the KV caches have saved so far (as of the
+    /// worker's last step: a finished answer's counts are in).
+    pub fn cache_stats(&self) -> PromptCacheStats {
+        self.cache_stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Number of tokens `text` takes for this model (specials included).
@@ -140,6 +142,10 @@ impl ChatModel for LlamaChatModel {
 
     fn parallel(&self) -> usize {
         self.parallel
+    }
+
+    fn prompt_cache(&self) -> Option<PromptCacheStats> {
+        Some(self.cache_stats())
     }
 
     fn count_tokens(&self, text: &str) -> usize {
@@ -214,7 +220,6 @@ fn serve(model: &LlamaModel, ctx: &mut LlamaContext, jobs: std_mpsc::Receiver<Jo
         let idle = !scheduler.busy() && benches.is_empty();
         let mut accept = |job| match job {
             Job::Chat(job) => scheduler.submit(job),
-            Job::Stats(reply) => drop(reply.send(scheduler.stats())),
             Job::Bench { prompt_tokens, generated_tokens, reply } => {
                 benches.push((prompt_tokens, generated_tokens, reply))
             }

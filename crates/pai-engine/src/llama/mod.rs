@@ -25,7 +25,6 @@ use crate::gguf::{self, GgufInfo, ModelKind};
 
 pub use chat::{BenchRun, LlamaChatModel};
 pub use embed::LlamaEmbedder;
-pub use slots::CacheStats;
 
 /// Settings for loading a local model. `Default` suits a laptop.
 #[derive(Debug, Clone, Default)]

@@ -13,6 +13,8 @@
 //! saved to the RAM [`PromptCache`] (if it would lose much), from which the
 //! owner's next turn restores it. Nothing is ever reused across owners.
 
+use std::sync::{Arc, Mutex};
+
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
@@ -20,7 +22,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::{LlamaStateSeqFlags, SeqState};
 use pai_core::store::UserId;
-use pai_core::{ChatEvent, Completion, Constraint, Error, FinishReason, Sampling, Usage};
+use pai_core::{ChatEvent, Completion, Constraint, Error, FinishReason, PromptCacheStats, Sampling, Usage};
 use tokio::sync::mpsc;
 
 use super::fair_queue::FairQueue;
@@ -41,20 +43,6 @@ pub(super) struct ChatJob {
     pub sampling: Sampling,
     pub constraint: Option<Constraint>,
     pub events: Events,
-}
-
-/// What the scheduler's slots hold, for tests and metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    /// Prompt tokens served from a slot's KV cache or the RAM cache.
-    pub reused_tokens: u64,
-    /// Prompt tokens decoded.
-    pub decoded_tokens: u64,
-    /// Conversations restored from the RAM cache.
-    pub restored: u64,
-    /// Entries and bytes in the RAM cache now.
-    pub saved_entries: usize,
-    pub saved_bytes: usize,
 }
 
 struct Slot {
@@ -90,7 +78,9 @@ pub(super) struct Scheduler<'m> {
     waiting: FairQueue<Option<UserId>, ChatJob>,
     cache: PromptCache<Option<UserId>, LlamaToken, SeqState>,
     clock: u64,
-    stats: CacheStats,
+    stats: PromptCacheStats,
+    /// A copy of `stats()` for readers on other threads, refreshed every step.
+    shared: Arc<Mutex<PromptCacheStats>>,
 }
 
 impl<'m> Scheduler<'m> {
@@ -101,6 +91,7 @@ impl<'m> Scheduler<'m> {
         parallel: usize,
         n_ctx_seq: usize,
         cache_bytes: usize,
+        shared: Arc<Mutex<PromptCacheStats>>,
     ) -> Self {
         let slots = (0..parallel)
             .map(|seq| Slot { seq: seq as i32, owner: None, tokens: Vec::new(), used_at: 0, run: None })
@@ -114,7 +105,8 @@ impl<'m> Scheduler<'m> {
             waiting: FairQueue::new(),
             cache: PromptCache::new(cache_bytes),
             clock: 0,
-            stats: CacheStats::default(),
+            stats: PromptCacheStats::default(),
+            shared,
         }
     }
 
@@ -136,8 +128,8 @@ impl<'m> Scheduler<'m> {
         self.n_ctx_seq
     }
 
-    pub fn stats(&self) -> CacheStats {
-        CacheStats { saved_entries: self.cache.len(), saved_bytes: self.cache.bytes(), ..self.stats.clone() }
+    pub fn stats(&self) -> PromptCacheStats {
+        PromptCacheStats { saved_entries: self.cache.len(), saved_bytes: self.cache.bytes(), ..self.stats.clone() }
     }
 
     /// Forgets what every slot holds (after something else used the context).
@@ -203,6 +195,9 @@ impl<'m> Scheduler<'m> {
             return;
         }
 
+        // Before any answer of this step finishes: a caller that has its
+        // answer sees the counts that include it.
+        self.publish();
         if let Err(e) = ctx.decode(batch) {
             // The batch's sequences may be half-written: clear them and fail their requests.
             for (i, _) in added {
@@ -268,7 +263,14 @@ impl<'m> Scheduler<'m> {
                 }
                 index
             }
-            _ if in_slot.1 > 0 => in_slot.0,
+            // The owner's slot, unless that would cut away most of another of
+            // their conversations while an empty slot is free.
+            _ if in_slot.1 > 0
+                && (in_slot.1 * 2 >= self.slots[in_slot.0].tokens.len()
+                    || free.iter().all(|&i| !self.slots[i].tokens.is_empty())) =>
+            {
+                in_slot.0
+            }
             _ => {
                 let index = self.victim(&free);
                 self.evict(ctx, index);
@@ -306,6 +308,10 @@ impl<'m> Scheduler<'m> {
             pending: None,
             logits_at: None,
         });
+    }
+
+    fn publish(&self) {
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = self.stats();
     }
 
     /// The free slot to give away: an empty one, else the least recently used.
