@@ -52,7 +52,9 @@ PAI_THREADS=$threads PAI_PARALLEL=$slots PAI_CONTEXT_LENGTH=$ctx RUST_LOG=error 
 server=$!
 wait_ready "http://127.0.0.1:$port/readyz"
 # memory off: the measured requests are plain chats (no recall, nothing stored or extracted).
-python3 bench/serving.py "http://127.0.0.1:$port" "$(IFS=,; echo "${keys[*]}")" '{"memory": false}' "$data/pai.json" '{}' 
+python3 bench/serving.py "http://127.0.0.1:$port" "$(IFS=,; echo "${keys[*]}")" '{"memory": false}' "$data/pai.json" '{}'
+echo "  pai's KV cache over the run (/metrics):"
+curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^pai_prompt_cache' | sed 's/^/    /'
 stop
 
 echo "== llama-server: $threads threads, -np $slots, -c $((ctx * slots)) (its defaults otherwise)"
