@@ -157,7 +157,7 @@ impl Assistant {
         }
         let used = assembled.used.clone();
         recalled.retain(|r| used.contains(&r.item));
-        let request = ChatRequest { messages: assembled.messages, sampling, constraint: None, owner: Some(user) };
+        let request = ChatRequest { messages: assembled.messages, sampling, owner: Some(user), ..Default::default() };
         Ok(Turn { user, conversation, user_message, request, recalled, direct })
     }
 
@@ -188,8 +188,8 @@ impl Assistant {
         let request = ChatRequest {
             messages: vec![Message::system(SUMMARISE), Message::user(transcript)],
             sampling: Sampling { max_tokens: Some(256), ..Sampling::greedy() },
-            constraint: None,
             owner: Some(user),
+            ..Default::default()
         };
         let (text, _) = pai_core::model::collect(self.model.chat(request)).await?;
         if text.trim().is_empty() {

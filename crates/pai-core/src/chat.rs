@@ -92,6 +92,9 @@ pub struct ChatRequest {
     /// user time another's prompts), and share their capacity fairly between
     /// owners. `None` requests (CLI tools, benchmarks) share one anonymous cache.
     pub owner: Option<crate::store::UserId>,
+    /// Work nobody is watching (memory extraction): backends that queue or
+    /// batch serve it after the answers people are waiting for.
+    pub background: bool,
 }
 
 impl ChatRequest {

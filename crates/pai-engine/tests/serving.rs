@@ -166,3 +166,31 @@ fn one_user_alternating_two_conversations_keeps_both_caches() {
         assert!(reused >= len, "the follow-up reused {reused} tokens of its {len}-token conversation");
     }
 }
+
+#[test]
+fn an_answer_someone_waits_for_goes_before_background_work() {
+    let _one = exclusive();
+    // A long background prompt (memory extraction: several batches of
+    // prefill) first, then a short chat.
+    let mut long = history("background work");
+    for part in 1..4 {
+        long.extend(history(&format!("background work, part {part}")).into_iter().skip(1));
+    }
+    assert!(prompt_tokens(&long) > 1200 && prompt_tokens(&long) < 2000, "{}", prompt_tokens(&long));
+    let mut background = ask(50, long, 4);
+    background.background = true;
+    let chat = ask(51, vec![Message::user("Say hello.")], 4);
+    let order: Vec<usize> = block_on(async {
+        let first = model().chat(background).map(|ev| (0, ev));
+        let second = model().chat(chat).map(|ev| (1, ev));
+        let mut merged = futures_util::stream::select(first, second);
+        let mut order = Vec::new();
+        while let Some((i, ev)) = merged.next().await {
+            if matches!(ev.unwrap(), ChatEvent::Delta(_)) && !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        order
+    });
+    assert_eq!(order, [1, 0], "the chat's first token came first");
+}

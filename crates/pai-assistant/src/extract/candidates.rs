@@ -114,6 +114,7 @@ pub async fn propose(
         sampling,
         constraint: Some(Constraint::JsonSchema(schema())),
         owner: Some(user),
+        background: true,
     };
     let (text, _) = pai_core::model::collect(model.chat(request)).await?;
     Ok(text)

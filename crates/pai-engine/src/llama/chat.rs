@@ -123,6 +123,7 @@ impl LlamaChatModel {
         }
         Ok(ChatJob {
             owner: request.owner,
+            background: request.background,
             prompt: tokens,
             sampling: request.sampling,
             constraint: request.constraint,

@@ -4,7 +4,9 @@
 //! Every step builds one llama.cpp batch holding the next token of every slot
 //! that is generating plus as much of the waiting prompts as still fits, so a
 //! new request joins at the next step and a finished one leaves without
-//! stopping the others. Waiting requests are admitted round-robin by owner.
+//! stopping the others. Waiting requests are admitted round-robin by owner,
+//! answers someone waits for before background work (memory extraction), and
+//! their prompts get the batch's room first.
 //!
 //! Prefix reuse: a slot keeps the tokens of its last conversation after the
 //! answer, and a request is placed in the free slot of the same owner that
@@ -39,6 +41,7 @@ pub(super) type Events = mpsc::UnboundedSender<Result<ChatEvent, Error>>;
 /// A generation request, tokenised by the caller.
 pub(super) struct ChatJob {
     pub owner: Option<UserId>,
+    pub background: bool,
     pub prompt: Vec<LlamaToken>,
     pub sampling: Sampling,
     pub constraint: Option<Constraint>,
@@ -56,6 +59,7 @@ struct Slot {
 
 /// A generation in progress in a slot.
 struct Run {
+    background: bool,
     prompt: Vec<LlamaToken>,
     sampler: LlamaSampler,
     events: Events,
@@ -76,6 +80,8 @@ pub(super) struct Scheduler<'m> {
     n_batch: usize,
     slots: Vec<Slot>,
     waiting: FairQueue<Option<UserId>, ChatJob>,
+    /// Background requests: admitted only when no one is waiting in `waiting`.
+    waiting_background: FairQueue<Option<UserId>, ChatJob>,
     cache: PromptCache<Option<UserId>, LlamaToken, SeqState>,
     clock: u64,
     stats: PromptCacheStats,
@@ -103,6 +109,7 @@ impl<'m> Scheduler<'m> {
             n_batch: ctx.n_batch() as usize,
             slots,
             waiting: FairQueue::new(),
+            waiting_background: FairQueue::new(),
             cache: PromptCache::new(cache_bytes),
             clock: 0,
             stats: PromptCacheStats::default(),
@@ -111,12 +118,16 @@ impl<'m> Scheduler<'m> {
     }
 
     pub fn submit(&mut self, job: ChatJob) {
-        self.waiting.push(job.owner, job);
+        if job.background {
+            self.waiting_background.push(job.owner, job);
+        } else {
+            self.waiting.push(job.owner, job);
+        }
     }
 
     /// Whether anything is generating or waiting.
     pub fn busy(&self) -> bool {
-        !self.waiting.is_empty() || self.slots.iter().any(|s| s.run.is_some())
+        !self.waiting.is_empty() || !self.waiting_background.is_empty() || self.running()
     }
 
     /// Whether any slot is generating.
@@ -149,8 +160,9 @@ impl<'m> Scheduler<'m> {
             }
         }
         self.waiting.retain(|job| !job.events.is_closed());
+        self.waiting_background.retain(|job| !job.events.is_closed());
         while admit && self.slots.iter().any(|s| s.run.is_none()) {
-            let Some((_, job)) = self.waiting.pop() else { break };
+            let Some((_, job)) = self.waiting.pop().or_else(|| self.waiting_background.pop()) else { break };
             self.admit(ctx, job);
         }
         if self.slots.iter().all(|s| s.run.is_none()) {
@@ -172,11 +184,16 @@ impl<'m> Scheduler<'m> {
                 added.push((i, vec![token]));
             }
         }
-        for (i, slot) in self.slots.iter_mut().enumerate() {
+        let mut prefilling: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].run.as_ref().is_some_and(|r| r.pending.is_none()))
+            .collect();
+        prefilling.sort_by_key(|&i| self.slots[i].run.as_ref().is_some_and(|r| r.background));
+        for i in prefilling {
             let room = self.n_batch.saturating_sub(batch.n_tokens() as usize);
+            let slot = &mut self.slots[i];
             let Some(run) = slot.run.as_mut() else { continue };
-            if run.pending.is_some() || room == 0 {
-                continue;
+            if room == 0 {
+                break;
             }
             let start = slot.tokens.len();
             let chunk = &run.prompt[start..run.prompt.len().min(start + room)];
@@ -298,6 +315,7 @@ impl<'m> Scheduler<'m> {
         self.clock += 1;
         slot.used_at = self.clock;
         slot.run = Some(Run {
+            background: job.background,
             max_new: job.sampling.max_tokens.map(|m| m as usize).unwrap_or(usize::MAX),
             stops: StopMatcher::new(&job.sampling.stop),
             prompt,

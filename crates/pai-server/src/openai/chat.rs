@@ -352,8 +352,8 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
         let request = ChatRequest {
             messages: c.messages.clone(),
             sampling: c.sampling.clone(),
-            constraint: None,
             owner: Some(user),
+            ..Default::default()
         };
         return Ok(Prepared {
             user,
@@ -428,8 +428,8 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
         request: ChatRequest {
             messages: request_messages,
             sampling: c.sampling.clone(),
-            constraint: None,
             owner: Some(user),
+            ..Default::default()
         },
         conversation: Some(turn.conversation),
         recalled: turn.recalled.clone(),
