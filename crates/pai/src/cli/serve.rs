@@ -88,11 +88,14 @@ async fn watch_folders(config: &Config, state: &pai_server::SharedState) -> anyh
         loop {
             for (i, (user, dir)) in folders.iter().enumerate() {
                 if std::mem::take(&mut due[i]) {
-                    sync_watched(&state, *user, dir, &mut reported).await;
+                    // A pass that failed for a passing reason (the database busy
+                    // with another process) is tried again soon, not in an hour.
+                    due[i] = !sync_watched(&state, *user, dir, &mut reported).await;
                 }
             }
+            let wait = if due.iter().any(|&d| d) { RETRY_SYNC.min(every) } else { every };
             tokio::select! {
-                _ = tokio::time::sleep(every) => due.iter_mut().for_each(|d| *d = true),
+                _ = tokio::time::sleep(wait) => due.iter_mut().for_each(|d| *d = true),
                 Some(i) = changed.recv() => {
                     due[i] = true;
                     // Saving a file is several events, copying a folder many:
@@ -137,12 +140,17 @@ fn folder_events(
     Ok(watcher)
 }
 
+/// Wait before passing again over a folder whose pass failed for a passing reason.
+const RETRY_SYNC: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One pass over a watched folder. False when it failed for a reason that may
+/// pass (the database busy): try again soon.
 async fn sync_watched(
     state: &pai_server::SharedState,
     user: pai_core::store::UserId,
     dir: &std::path::Path,
     reported: &mut std::collections::HashSet<String>,
-) {
+) -> bool {
     match pai_assistant::knowledge::sync_folder(&*state.store, &*state.assistant.embedder, user, dir).await {
         Ok(r) => {
             if r.added + r.updated + r.removed > 0 {
@@ -155,8 +163,13 @@ async fn sync_watched(
                 }
             }
         }
+        Err(e @ pai_core::Error::Unavailable { .. }) => {
+            tracing::warn!(folder = %dir.display(), error = %e, "watched folder: sync failed; trying again shortly");
+            return false;
+        }
         Err(e) => tracing::error!(folder = %dir.display(), error = %e, "watched folder: sync failed"),
     }
+    true
 }
 
 /// Ctrl-C or SIGTERM (what systemd and docker send).
