@@ -695,3 +695,34 @@ async fn documents_are_stored_replaced_unchanged_and_deleted_whole() {
     assert!(matches!(store.put_document(minji, new_document("empty.md", "h3", &[])).await, Err(Error::Invalid(_))));
     assert!(store.documents(minji).await.unwrap().is_empty());
 }
+
+/// Two processes on one database file (`pai serve` and a CLI command, or two
+/// servers) writing at once: every write waits its turn, none fails busy.
+/// A transaction that reads before it writes (storing a document checks for
+/// the old version first) is the case SQLite cannot wait out by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_writing_at_once_both_succeed() {
+    let path = db_path();
+    let a = std::sync::Arc::new(SqliteStore::open(&path, DIM).await.unwrap());
+    let b = std::sync::Arc::new(SqliteStore::open(&path, DIM).await.unwrap());
+    let user = a.create_user("Minji", "Asia/Seoul").await.unwrap().id;
+    let mut tasks = Vec::new();
+    for (name, store) in [("a", a.clone()), ("b", b.clone())] {
+        for i in 0..40 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .put_document(user, new_document(&format!("{name}-{i}.md"), &format!("hash-{name}-{i}"), &["text"]))
+                    .await
+            }));
+        }
+    }
+    let mut failures = Vec::new();
+    for t in tasks {
+        if let Err(e) = t.await.unwrap() {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "{} of 80 writes failed: {:?}", failures.len(), &failures[..failures.len().min(3)]);
+    assert_eq!(a.documents(user).await.unwrap().len(), 80);
+}

@@ -68,7 +68,7 @@ fn check(d: &NewDocument) -> Result<()> {
 
 pub(super) async fn put(pool: &SqlitePool, user: UserId, d: NewDocument) -> Result<(Document, DocumentChange)> {
     check(&d)?;
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     let existing: Option<(i64, String)> =
         sqlx::query_as("SELECT id, content_hash FROM documents WHERE user_id = ? AND source = ?")
             .bind(user.0)
@@ -231,7 +231,7 @@ pub(super) async fn chunks_by_id(pool: &SqlitePool, user: UserId, ids: &[ChunkId
 }
 
 pub(super) async fn delete(pool: &SqlitePool, user: UserId, id: DocumentId) -> Result<()> {
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     super::require_owned(&mut tx, "documents", "document", id.0, user).await?;
     remove_chunks(&mut tx, user, id.0).await?;
     sqlx::query("DELETE FROM documents WHERE id = ? AND user_id = ?")

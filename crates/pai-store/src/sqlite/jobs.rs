@@ -58,7 +58,7 @@ pub(super) async fn enqueue(
     if messages.is_empty() {
         return Err(Error::invalid("an extraction job needs at least one message"));
     }
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     let now = Utc::now();
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO extraction_jobs (user_id, conversation_id, state, created_at, updated_at)
@@ -224,7 +224,7 @@ pub(super) async fn complete(
     id: JobId,
     decisions: Vec<Decision>,
 ) -> Result<Vec<DecisionRecord>> {
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     let now = Utc::now();
     let done = sqlx::query(
         "UPDATE extraction_jobs SET state = 'done', last_error = NULL, updated_at = ?

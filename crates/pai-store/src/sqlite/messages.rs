@@ -84,7 +84,7 @@ fn check_title(title: &str) -> Result<()> {
 /// Messages cascade from the conversation; their full-text rows and vectors
 /// (virtual tables, no foreign keys) are deleted first, in the same transaction.
 pub(super) async fn delete_conversation(pool: &SqlitePool, user: UserId, id: ConversationId) -> Result<()> {
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     super::require_owned(&mut tx, "conversations", "conversation", id.0, user).await?;
     for sql in [
         "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE conversation_id = ?1 AND user_id = ?2)",
@@ -106,7 +106,7 @@ pub(super) async fn add_messages(
     for m in &new {
         check_text("a message", &m.content)?;
     }
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     super::require_owned(&mut tx, "conversations", "conversation", conversation.0, user).await?;
     let ids = insert(&mut tx, user, conversation, &new).await?;
     tx.commit().await.db()?;
@@ -124,7 +124,7 @@ pub(super) async fn import_conversation(
         check_text("a message", &m.content)?;
     }
     let created_at = new.first().map(|m| m.created_at).unwrap_or_else(Utc::now);
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO conversations (user_id, title, created_at) SELECT id, ?, ? FROM users WHERE id = ? RETURNING id",
     )

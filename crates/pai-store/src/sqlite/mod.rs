@@ -109,7 +109,7 @@ impl SqliteStore {
             )));
         }
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-            let mut tx = self.pool.begin().await.db()?;
+            let mut tx = write_tx(&self.pool).await?;
             sqlx::raw_sql(*sql).execute(&mut *tx).await.db()?;
             sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)")
                 .bind(version)
@@ -124,9 +124,18 @@ impl SqliteStore {
     }
 }
 
+/// Starts a transaction that will write. `BEGIN IMMEDIATE` takes SQLite's
+/// write lock at once, waiting (busy_timeout) while another connection or
+/// process writes. A plain `BEGIN` takes it only at the first write, and a
+/// transaction that read before that fails at once with SQLITE_BUSY when
+/// someone else wrote in between: the busy timeout does not cover that upgrade.
+pub(crate) async fn write_tx(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.db()
+}
+
 impl SqliteStore {
     async fn delete_memories(&self, user: UserId, id: Option<MemoryId>) -> Result<u64> {
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = write_tx(&self.pool).await?;
         let n = memories::delete(&mut tx, user, id).await?;
         tx.commit().await.db()?;
         Ok(n)
@@ -520,7 +529,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_memory(&self, user: UserId, memory: NewMemory) -> Result<Memory> {
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = write_tx(&self.pool).await?;
         let id = memories::insert(&mut tx, user, &memory, Utc::now()).await?;
         tx.commit().await.db()?;
         self.memory(user, id).await
@@ -553,14 +562,14 @@ impl Store for SqliteStore {
     }
 
     async fn update_memory(&self, user: UserId, id: MemoryId, text: &str, sources: &[MessageId]) -> Result<Memory> {
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = write_tx(&self.pool).await?;
         memories::update(&mut tx, user, id, text, sources).await?;
         tx.commit().await.db()?;
         self.memory(user, id).await
     }
 
     async fn supersede_memory(&self, user: UserId, old: MemoryId, new: NewMemory, at: DateTime<Utc>) -> Result<Memory> {
-        let mut tx = self.pool.begin().await.db()?;
+        let mut tx = write_tx(&self.pool).await?;
         let id = memories::supersede(&mut tx, user, old, &new, at).await?;
         tx.commit().await.db()?;
         self.memory(user, id).await

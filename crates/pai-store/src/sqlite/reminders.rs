@@ -50,7 +50,7 @@ pub(super) async fn create(pool: &SqlitePool, user: UserId, new: NewReminder) ->
     if new.text.trim().is_empty() || new.text.len() > 2000 {
         return Err(Error::invalid("a reminder needs a text of at most 2000 bytes"));
     }
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     if let Some(c) = new.conversation {
         super::require_owned(&mut tx, "conversations", "conversation", c.0, user).await?;
     }
@@ -155,7 +155,7 @@ pub(super) async fn complete(
     fired_at: DateTime<Utc>,
     next: Option<DateTime<Utc>>,
 ) -> Result<Option<Notification>> {
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     // Still ours, still scheduled, still at this occurrence?
     let moved = sqlx::query(
         "UPDATE reminders SET next_at = ?, state = ?, fired = fired + 1, lease_owner = NULL, lease_until = NULL,

@@ -113,7 +113,7 @@ pub(super) async fn login(pool: &SqlitePool, name: &str) -> Result<Option<(User,
 }
 
 pub(super) async fn set_disabled(pool: &SqlitePool, id: UserId, disabled: bool) -> Result<User> {
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     let done = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
         .bind(disabled as i64)
         .bind(id.0)
@@ -142,7 +142,7 @@ pub(super) async fn set_timezone(pool: &SqlitePool, id: UserId, timezone: &str) 
 /// Everything the user owns goes: rows cascade from `users`; full-text rows
 /// and vectors live in virtual tables without foreign keys and go first.
 pub(super) async fn delete_user(pool: &SqlitePool, id: UserId) -> Result<()> {
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     for sql in [
         "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE user_id = ?1)",
         "DELETE FROM memories_fts WHERE rowid IN (SELECT id FROM memories WHERE user_id = ?1)",
@@ -263,7 +263,7 @@ pub(super) async fn create_session(
     expires_at: DateTime<Utc>,
 ) -> Result<()> {
     let now = Utc::now();
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     // Expired sessions are swept at each login: no separate janitor.
     sqlx::query("DELETE FROM sessions WHERE expires_at < ?").bind(now).execute(&mut *tx).await.db()?;
     sqlx::query(

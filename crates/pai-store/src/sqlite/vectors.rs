@@ -43,7 +43,7 @@ pub(super) async fn prepare(pool: &SqlitePool, dimension: usize) -> Result<()> {
             "vector dimension {dimension} is out of range (8..=8192, a multiple of 8)"
         )));
     }
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     let meta =
         |key: &'static str| sqlx::query_scalar::<_, String>("SELECT value FROM store_meta WHERE key = ?").bind(key);
     let stored = meta("vector_dimension").fetch_optional(&mut *tx).await.db()?;
@@ -139,7 +139,7 @@ pub(super) async fn put(
     if vectors.iter().any(|(_, v)| v.iter().any(|x| !x.is_finite())) {
         return Err(Error::invalid("a vector contains NaN or infinity"));
     }
-    let mut tx = pool.begin().await.db()?;
+    let mut tx = super::write_tx(pool).await?;
     for (item, v) in &vectors {
         let (owned, kind, flag) = match item {
             ItemRef::Memory(MemoryId(id)) => (
