@@ -47,7 +47,7 @@ pub struct LlamaChatModel {
     model: Arc<LlamaModel>,
     template: LlamaChatTemplate,
     jobs: std_mpsc::Sender<Job>,
-    /// Published by the worker after every step.
+    /// Published by the worker at every decode, before that step's answers finish.
     cache_stats: Arc<Mutex<PromptCacheStats>>,
 }
 

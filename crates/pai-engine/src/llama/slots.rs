@@ -171,7 +171,8 @@ impl<'m> Scheduler<'m> {
 
         batch.clear();
         // Generating slots first (one token each), then prompt chunks in the room left.
-        let mut added: Vec<(usize, Vec<LlamaToken>)> = Vec::new();
+        // (slot, tokens it put in the batch): a pending token, or the next prompt chunk.
+        let mut added: Vec<(usize, usize)> = Vec::new();
         for (i, slot) in self.slots.iter_mut().enumerate() {
             let Some(run) = slot.run.as_mut() else { continue };
             run.logits_at = None;
@@ -181,7 +182,7 @@ impl<'m> Scheduler<'m> {
                     fail(slot, internal(e));
                     continue;
                 }
-                added.push((i, vec![token]));
+                added.push((i, 1));
             }
         }
         let mut prefilling: Vec<usize> = (0..self.slots.len())
@@ -206,7 +207,7 @@ impl<'m> Scheduler<'m> {
                 batch.add(token, pos as i32, &[slot.seq], pos == last).expect("the batch has room");
             }
             self.stats.decoded_tokens += chunk.len() as u64;
-            added.push((i, chunk.to_vec()));
+            added.push((i, chunk.len()));
         }
         if added.is_empty() {
             return;
@@ -224,11 +225,15 @@ impl<'m> Scheduler<'m> {
             }
             return;
         }
-        for (i, tokens) in added {
+        for (i, n) in added {
             let slot = &mut self.slots[i];
-            slot.tokens.extend(tokens);
-            if let Some(run) = slot.run.as_mut() {
-                run.pending = None;
+            let run = slot.run.as_mut().expect("a slot in the batch is running");
+            match run.pending.take() {
+                Some(token) => slot.tokens.push(token),
+                None => {
+                    let start = slot.tokens.len();
+                    slot.tokens.extend_from_slice(&run.prompt[start..start + n]);
+                }
             }
         }
 
@@ -295,12 +300,9 @@ impl<'m> Scheduler<'m> {
             }
         };
 
-        let slot = &mut self.slots[index];
         // At least the last prompt token is decoded again: its logits start the answer.
-        let keep = common_prefix(&slot.tokens, &prompt).min(prompt.len() - 1);
-        if slot.tokens.len() - keep >= SAVE_AT_LEAST && self.cache.enabled() {
-            save(ctx, &mut self.cache, slot);
-        }
+        let keep = common_prefix(&self.slots[index].tokens, &prompt).min(prompt.len() - 1);
+        self.save_if_losing(ctx, index, keep);
         let slot = &mut self.slots[index];
         let keep = if ctx.clear_kv_cache_seq(Some(slot.seq as u32), Some(keep as u32), None).unwrap_or(false) {
             keep
@@ -339,22 +341,26 @@ impl<'m> Scheduler<'m> {
 
     /// Saves a slot's conversation to the RAM cache (when worth it) and empties the slot.
     fn evict(&mut self, ctx: &mut LlamaContext, index: usize) {
+        self.save_if_losing(ctx, index, 0);
         let slot = &mut self.slots[index];
-        if slot.tokens.len() >= SAVE_AT_LEAST && self.cache.enabled() {
-            save(ctx, &mut self.cache, slot);
-        }
         let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
         slot.tokens.clear();
     }
-}
 
-fn save(ctx: &LlamaContext, cache: &mut PromptCache<Option<UserId>, LlamaToken, SeqState>, slot: &Slot) {
-    match ctx.state_seq_get(slot.seq, LlamaStateSeqFlags::empty()) {
-        Ok(state) => {
-            let bytes = state.byte_len();
-            cache.put(slot.owner, slot.tokens.clone(), state, bytes);
+    /// Saves the slot's whole conversation to the RAM cache when cutting it to
+    /// `keep` tokens would throw away enough to be worth the copy.
+    fn save_if_losing(&mut self, ctx: &LlamaContext, index: usize, keep: usize) {
+        let slot = &self.slots[index];
+        if slot.tokens.len() - keep < SAVE_AT_LEAST || !self.cache.enabled() {
+            return;
         }
-        Err(e) => tracing::warn!("could not save a prompt state: {e}"),
+        match ctx.state_seq_get(slot.seq, LlamaStateSeqFlags::empty()) {
+            Ok(state) => {
+                let bytes = state.byte_len();
+                self.cache.put(slot.owner, slot.tokens.clone(), state, bytes);
+            }
+            Err(e) => tracing::warn!("could not save a prompt state: {e}"),
+        }
     }
 }
 
