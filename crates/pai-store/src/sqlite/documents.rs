@@ -3,11 +3,8 @@
 
 use chrono::Utc;
 use pai_core::analyzer::index_text;
-use pai_core::store::{
-    Chunk, ChunkId, Document, DocumentChange, DocumentFormat, DocumentId, MAX_TEXT_BYTES, NewDocument, UserId,
-};
+use pai_core::store::{Chunk, ChunkId, Document, DocumentChange, DocumentId, MAX_TEXT_BYTES, NewDocument, UserId};
 use pai_core::{Error, Result};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::errors::SqlxResult;
@@ -17,37 +14,7 @@ const DOCUMENT_COLUMNS: &str = "id, title, source, format, content_hash, bytes, 
      AS chunk_count,
     (SELECT count(*) FROM chunks WHERE chunks.user_id = documents.user_id AND chunks.document_id = documents.id
      AND chunks.embedded = 0) AS pending_count";
-const CHUNK_COLUMNS: &str = "id, document_id, ordinal, text, page, heading, start_offset, end_offset";
-
-fn document_from_row(r: &SqliteRow) -> Result<Document> {
-    let format: String = r.get("format");
-    Ok(Document {
-        id: DocumentId(r.get("id")),
-        title: r.get("title"),
-        source: r.get("source"),
-        format: DocumentFormat::parse(&format).ok_or_else(|| Error::internal(format!("unknown format {format}")))?,
-        content_hash: r.get("content_hash"),
-        bytes: r.get::<i64, _>("bytes") as u64,
-        pages: r.get::<Option<i64>, _>("pages").map(|p| p as u32),
-        chunks: r.get::<i64, _>("chunk_count") as u64,
-        pending: r.get::<i64, _>("pending_count") as u64,
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
-    })
-}
-
-fn chunk_from_row(r: &SqliteRow) -> Chunk {
-    Chunk {
-        id: ChunkId(r.get("id")),
-        document: DocumentId(r.get("document_id")),
-        ordinal: r.get::<i64, _>("ordinal") as u32,
-        text: r.get("text"),
-        page: r.get::<Option<i64>, _>("page").map(|p| p as u32),
-        heading: r.get("heading"),
-        start: r.get::<i64, _>("start_offset") as u64,
-        end: r.get::<i64, _>("end_offset") as u64,
-    }
-}
+use crate::rows::{self, CHUNK_COLUMNS};
 
 fn check(d: &NewDocument) -> Result<()> {
     if d.title.trim().is_empty() || d.title.len() > 1000 || d.source.trim().is_empty() || d.source.len() > 4096 {
@@ -193,12 +160,12 @@ pub(super) async fn get(pool: &SqlitePool, user: UserId, id: DocumentId) -> Resu
     .await
     .db()?
     .ok_or_else(|| Error::not_found(format!("no document {id}")))?;
-    document_from_row(&row)
+    rows::document(&row)
 }
 
 pub(super) async fn by_id(pool: &SqlitePool, user: UserId, ids: &[DocumentId]) -> Result<Vec<Document>> {
     let select = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE user_id = ? AND id IN ({{ids}}) ORDER BY id");
-    super::rows_by_id(pool, &select, user, ids.iter().map(|i| i.0)).await?.iter().map(document_from_row).collect()
+    super::rows_by_id(pool, &select, user, ids.iter().map(|i| i.0)).await?.iter().map(rows::document).collect()
 }
 
 pub(super) async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<Document>> {
@@ -209,7 +176,7 @@ pub(super) async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<Document
     .fetch_all(pool)
     .await
     .db()?;
-    rows.iter().map(document_from_row).collect()
+    rows.iter().map(rows::document).collect()
 }
 
 pub(super) async fn chunks(pool: &SqlitePool, user: UserId, id: DocumentId) -> Result<Vec<Chunk>> {
@@ -222,12 +189,12 @@ pub(super) async fn chunks(pool: &SqlitePool, user: UserId, id: DocumentId) -> R
     .fetch_all(pool)
     .await
     .db()?;
-    Ok(rows.iter().map(chunk_from_row).collect())
+    Ok(rows.iter().map(rows::chunk).collect())
 }
 
 pub(super) async fn chunks_by_id(pool: &SqlitePool, user: UserId, ids: &[ChunkId]) -> Result<Vec<Chunk>> {
     let select = format!("SELECT {CHUNK_COLUMNS} FROM chunks WHERE user_id = ? AND id IN ({{ids}}) ORDER BY id");
-    Ok(super::rows_by_id(pool, &select, user, ids.iter().map(|i| i.0)).await?.iter().map(chunk_from_row).collect())
+    Ok(super::rows_by_id(pool, &select, user, ids.iter().map(|i| i.0)).await?.iter().map(rows::chunk).collect())
 }
 
 pub(super) async fn delete(pool: &SqlitePool, user: UserId, id: DocumentId) -> Result<()> {

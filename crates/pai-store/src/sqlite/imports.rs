@@ -3,28 +3,11 @@
 use chrono::Utc;
 use pai_core::store::{ImportId, ImportRecord, ImportState, UserId};
 use pai_core::{Error, Result};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::errors::SqlxResult;
 
-const COLUMNS: &str = "id, file_name, state, total, done, report, error, created_at, updated_at";
-
-fn from_row(r: &SqliteRow) -> Result<ImportRecord> {
-    let state: String = r.get("state");
-    let report: Option<String> = r.get("report");
-    Ok(ImportRecord {
-        id: ImportId(r.get("id")),
-        file_name: r.get("file_name"),
-        state: ImportState::parse(&state).ok_or_else(|| Error::internal(format!("unknown import state {state}")))?,
-        total: r.get::<i64, _>("total") as u64,
-        done: r.get::<i64, _>("done") as u64,
-        report: report.and_then(|s| serde_json::from_str(&s).ok()),
-        error: r.get("error"),
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
-    })
-}
+use crate::rows::{self, IMPORT_COLUMNS as COLUMNS};
 
 pub(super) async fn create(pool: &SqlitePool, user: UserId, file_name: &str, total: u64) -> Result<ImportRecord> {
     let now = Utc::now();
@@ -41,7 +24,7 @@ pub(super) async fn create(pool: &SqlitePool, user: UserId, file_name: &str, tot
     .await
     .db()?
     .ok_or_else(|| Error::not_found(format!("no user {user}")))?;
-    from_row(&row)
+    rows::import(&row)
 }
 
 pub(super) async fn update(
@@ -68,7 +51,7 @@ pub(super) async fn update(
     .await
     .db()?
     .ok_or_else(|| Error::not_found(format!("no import {id}")))?;
-    from_row(&row)
+    rows::import(&row)
 }
 
 pub(super) async fn get(pool: &SqlitePool, user: UserId, id: ImportId) -> Result<ImportRecord> {
@@ -79,7 +62,7 @@ pub(super) async fn get(pool: &SqlitePool, user: UserId, id: ImportId) -> Result
         .await
         .db()?
         .ok_or_else(|| Error::not_found(format!("no import {id}")))?;
-    from_row(&row)
+    rows::import(&row)
 }
 
 pub(super) async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<ImportRecord>> {
@@ -89,7 +72,7 @@ pub(super) async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<ImportRe
             .fetch_all(pool)
             .await
             .db()?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(rows::import).collect()
 }
 
 pub(super) async fn fail_interrupted(pool: &SqlitePool) -> Result<u64> {

@@ -6,7 +6,6 @@ use pai_core::store::{
     MemoryId, MessageId, UserId,
 };
 use pai_core::{Error, Result};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::memories;
@@ -19,25 +18,6 @@ macro_rules! job_columns {
     };
 }
 
-fn job_from_row(r: &SqliteRow) -> Result<ExtractionJob> {
-    let state: String = r.get("state");
-    let messages: Option<String> = r.get("messages");
-    let mut messages: Vec<MessageId> =
-        messages.unwrap_or_default().split(',').filter_map(|s| s.parse().ok()).map(MessageId).collect();
-    messages.sort();
-    Ok(ExtractionJob {
-        id: JobId(r.get("id")),
-        user: UserId(r.get("user_id")),
-        conversation: ConversationId(r.get("conversation_id")),
-        messages,
-        state: JobState::parse(&state).ok_or_else(|| Error::internal(format!("unknown job state {state}")))?,
-        attempts: r.get::<i64, _>("attempts") as u32,
-        last_error: r.get("last_error"),
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
-    })
-}
-
 pub(super) async fn job(pool: &SqlitePool, user: UserId, id: JobId) -> Result<ExtractionJob> {
     let row = sqlx::query(concat!("SELECT ", job_columns!(), " FROM extraction_jobs WHERE id = ? AND user_id = ?"))
         .bind(id.0)
@@ -46,7 +26,7 @@ pub(super) async fn job(pool: &SqlitePool, user: UserId, id: JobId) -> Result<Ex
         .await
         .db()?
         .ok_or_else(|| Error::not_found(format!("no extraction job {id}")))?;
-    job_from_row(&row)
+    crate::rows::job(&row)
 }
 
 pub(super) async fn enqueue(
@@ -173,7 +153,7 @@ pub(super) async fn list(pool: &SqlitePool, user: UserId, state: Option<JobState
     .fetch_all(pool)
     .await
     .db()?;
-    rows.iter().map(job_from_row).collect()
+    rows.iter().map(crate::rows::job).collect()
 }
 
 /// Applies one decision inside the job's transaction; returns (memory, target).

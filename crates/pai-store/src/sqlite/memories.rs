@@ -1,8 +1,7 @@
 use chrono::{DateTime, Utc};
 use pai_core::analyzer::index_text;
-use pai_core::store::{Memory, MemoryId, MemoryKind, MessageId, NewMemory, UserId};
+use pai_core::store::{Memory, MemoryId, MessageId, NewMemory, UserId};
 use pai_core::{Error, Result};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::check_text;
@@ -112,12 +111,12 @@ pub(super) async fn get(pool: &SqlitePool, user: UserId, id: MemoryId) -> Result
         .await
         .db()?
         .ok_or_else(|| Error::not_found(format!("no memory {id}")))?;
-    from_row(&row)
+    crate::rows::memory(&row)
 }
 
 pub(super) async fn by_id(pool: &SqlitePool, user: UserId, ids: &[MemoryId]) -> Result<Vec<Memory>> {
     let select = concat!("SELECT ", columns!(), " FROM memories WHERE user_id = ? AND id IN ({ids}) ORDER BY id");
-    super::rows_by_id(pool, select, user, ids.iter().map(|i| i.0)).await?.iter().map(from_row).collect()
+    super::rows_by_id(pool, select, user, ids.iter().map(|i| i.0)).await?.iter().map(crate::rows::memory).collect()
 }
 
 pub(super) async fn predecessors(pool: &SqlitePool, user: UserId, id: MemoryId) -> Result<Vec<Memory>> {
@@ -132,7 +131,7 @@ pub(super) async fn predecessors(pool: &SqlitePool, user: UserId, id: MemoryId) 
             .await
             .db()?;
         let Some(row) = row else { break };
-        let m = from_row(&row)?;
+        let m = crate::rows::memory(&row)?;
         next = m.id;
         out.push(m);
     }
@@ -158,7 +157,7 @@ pub(super) async fn list(
     .fetch_all(pool)
     .await
     .db()?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(crate::rows::memory).collect()
 }
 
 pub(super) async fn update(
@@ -283,24 +282,42 @@ pub(super) async fn delete(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: O
     Ok(ids.len() as u64)
 }
 
-fn from_row(r: &SqliteRow) -> Result<Memory> {
-    let kind: String = r.get("kind");
-    let sources: Option<String> = r.get("sources");
-    let mut sources: Vec<MessageId> =
-        sources.unwrap_or_default().split(',').filter_map(|s| s.parse().ok()).map(MessageId).collect();
-    sources.sort();
-    Ok(Memory {
-        id: MemoryId(r.get("id")),
-        user: UserId(r.get("user_id")),
-        text: r.get("text"),
-        kind: MemoryKind::parse(&kind).ok_or_else(|| Error::internal(format!("unknown memory kind {kind}")))?,
-        subject: r.get("subject"),
-        importance: r.get::<f64, _>("importance") as f32,
-        valid_from: r.get("valid_from"),
-        valid_to: r.get("valid_to"),
-        superseded_by: r.get::<Option<i64>, _>("superseded_by").map(MemoryId),
-        sources,
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
-    })
+pub(super) async fn add(pool: &SqlitePool, user: UserId, memory: NewMemory) -> Result<Memory> {
+    let mut tx = super::write_tx(pool).await?;
+    let id = insert(&mut tx, user, &memory, Utc::now()).await?;
+    tx.commit().await.db()?;
+    get(pool, user, id).await
+}
+
+pub(super) async fn update_one(
+    pool: &SqlitePool,
+    user: UserId,
+    id: MemoryId,
+    text: &str,
+    sources: &[MessageId],
+) -> Result<Memory> {
+    let mut tx = super::write_tx(pool).await?;
+    update(&mut tx, user, id, text, sources).await?;
+    tx.commit().await.db()?;
+    get(pool, user, id).await
+}
+
+pub(super) async fn supersede_one(
+    pool: &SqlitePool,
+    user: UserId,
+    old: MemoryId,
+    new: NewMemory,
+    at: DateTime<Utc>,
+) -> Result<Memory> {
+    let mut tx = super::write_tx(pool).await?;
+    let id = supersede(&mut tx, user, old, &new, at).await?;
+    tx.commit().await.db()?;
+    get(pool, user, id).await
+}
+
+pub(super) async fn delete_some(pool: &SqlitePool, user: UserId, id: Option<MemoryId>) -> Result<u64> {
+    let mut tx = super::write_tx(pool).await?;
+    let n = delete(&mut tx, user, id).await?;
+    tx.commit().await.db()?;
+    Ok(n)
 }

@@ -1,9 +1,7 @@
 use chrono::Utc;
-use pai_core::Role;
 use pai_core::analyzer::index_text;
 use pai_core::store::{Conversation, ConversationId, MessageId, NewMessage, StoredMessage, UserId};
 use pai_core::{Error, Result};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::check_text;
@@ -155,7 +153,7 @@ pub(super) async fn message_by_external_id(
     .fetch_optional(pool)
     .await
     .db()?;
-    row.as_ref().map(message_from_row).transpose()
+    row.as_ref().map(crate::rows::message).transpose()
 }
 
 fn stored(conversation: ConversationId, ids: Vec<MessageId>, new: Vec<NewMessage>) -> Vec<StoredMessage> {
@@ -239,31 +237,11 @@ pub(super) async fn messages(
     .fetch_all(pool)
     .await
     .db()?;
-    rows.iter().map(message_from_row).collect()
+    rows.iter().map(crate::rows::message).collect()
 }
 
 pub(super) async fn messages_by_id(pool: &SqlitePool, user: UserId, ids: &[MessageId]) -> Result<Vec<StoredMessage>> {
     let select = "SELECT id, conversation_id, role, speaker, content, created_at, external_id FROM messages
                   WHERE user_id = ? AND id IN ({ids}) ORDER BY id";
-    super::rows_by_id(pool, select, user, ids.iter().map(|i| i.0)).await?.iter().map(message_from_row).collect()
-}
-
-fn message_from_row(r: &SqliteRow) -> Result<StoredMessage> {
-    let role: String = r.get("role");
-    let role = match role.as_str() {
-        "system" => Role::System,
-        "user" => Role::User,
-        "assistant" => Role::Assistant,
-        "tool" => Role::Tool,
-        other => return Err(Error::internal(format!("unknown role {other} in the database"))),
-    };
-    Ok(StoredMessage {
-        id: MessageId(r.get("id")),
-        conversation: ConversationId(r.get("conversation_id")),
-        role,
-        speaker: r.get("speaker"),
-        content: r.get("content"),
-        created_at: r.get("created_at"),
-        external_id: r.get("external_id"),
-    })
+    super::rows_by_id(pool, select, user, ids.iter().map(|i| i.0)).await?.iter().map(crate::rows::message).collect()
 }

@@ -3,48 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use pai_core::reminders::{NewReminder, Notification, Reminder, ReminderState};
-use pai_core::store::{ConversationId, NotificationId, ReminderId, UserId};
+use pai_core::store::{NotificationId, ReminderId, UserId};
 use pai_core::{Error, Result};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 
 use crate::errors::SqlxResult;
 
-const COLUMNS: &str = "id, user_id, text, phrase, timezone, rule, start_local, next_at, state, fired, \
-                       conversation_id, created_at, updated_at";
-const NOTIFICATION_COLUMNS: &str = "id, user_id, reminder_id, text, due_at, fired_at, late, read_at";
-
-fn from_row(r: &SqliteRow) -> Result<Reminder> {
-    let state: String = r.get("state");
-    Ok(Reminder {
-        id: ReminderId(r.get("id")),
-        user: UserId(r.get("user_id")),
-        text: r.get("text"),
-        phrase: r.get("phrase"),
-        timezone: r.get("timezone"),
-        rule: r.get("rule"),
-        start: r.get("start_local"),
-        next_at: r.get("next_at"),
-        state: ReminderState::parse(&state).ok_or_else(|| Error::internal(format!("unknown state {state}")))?,
-        fired: r.get::<i64, _>("fired") as u32,
-        conversation: r.get::<Option<i64>, _>("conversation_id").map(ConversationId),
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
-    })
-}
-
-fn notification_from_row(r: &SqliteRow) -> Notification {
-    Notification {
-        id: NotificationId(r.get("id")),
-        user: UserId(r.get("user_id")),
-        reminder: r.get::<Option<i64>, _>("reminder_id").map(ReminderId),
-        text: r.get("text"),
-        due_at: r.get("due_at"),
-        fired_at: r.get("fired_at"),
-        late: r.get("late"),
-        read_at: r.get("read_at"),
-    }
-}
+use crate::rows::{self, NOTIFICATION_COLUMNS, REMINDER_COLUMNS as COLUMNS};
 
 pub(super) async fn create(pool: &SqlitePool, user: UserId, new: NewReminder) -> Result<Reminder> {
     if new.text.trim().is_empty() || new.text.len() > 2000 {
@@ -74,7 +39,7 @@ pub(super) async fn create(pool: &SqlitePool, user: UserId, new: NewReminder) ->
     .await
     .db()?
     .ok_or_else(|| Error::not_found(format!("no user {user}")))?;
-    let reminder = from_row(&row)?;
+    let reminder = rows::reminder(&row)?;
     tx.commit().await.db()?;
     Ok(reminder)
 }
@@ -88,7 +53,7 @@ pub(super) async fn list(pool: &SqlitePool, user: UserId) -> Result<Vec<Reminder
     .fetch_all(pool)
     .await
     .db()?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(rows::reminder).collect()
 }
 
 pub(super) async fn get(pool: &SqlitePool, user: UserId, id: ReminderId) -> Result<Reminder> {
@@ -99,7 +64,7 @@ pub(super) async fn get(pool: &SqlitePool, user: UserId, id: ReminderId) -> Resu
         .await
         .db()?
         .ok_or_else(|| Error::not_found(format!("no reminder {id}")))?;
-    from_row(&row)
+    rows::reminder(&row)
 }
 
 pub(super) async fn cancel(pool: &SqlitePool, user: UserId, id: ReminderId) -> Result<Reminder> {
@@ -118,7 +83,7 @@ pub(super) async fn cancel(pool: &SqlitePool, user: UserId, id: ReminderId) -> R
     .await
     .db()?
     .ok_or_else(|| Error::Conflict(format!("reminder {id} fired or was cancelled meanwhile")))?;
-    from_row(&row)
+    rows::reminder(&row)
 }
 
 pub(super) async fn claim(
@@ -144,7 +109,7 @@ pub(super) async fn claim(
     .fetch_all(pool)
     .await
     .db()?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(rows::reminder).collect()
 }
 
 pub(super) async fn complete(
@@ -193,7 +158,7 @@ pub(super) async fn complete(
         // Recorded already: leave the reminder as it was.
         return Ok(None);
     };
-    let notification = notification_from_row(&row);
+    let notification = rows::notification(&row);
     tx.commit().await.db()?;
     Ok(Some(notification))
 }
@@ -217,7 +182,7 @@ pub(super) async fn notifications(
     .fetch_all(pool)
     .await
     .db()?;
-    Ok(rows.iter().map(notification_from_row).collect())
+    Ok(rows.iter().map(rows::notification).collect())
 }
 
 pub(super) async fn mark_read(pool: &SqlitePool, user: UserId, id: NotificationId) -> Result<Notification> {
@@ -232,5 +197,5 @@ pub(super) async fn mark_read(pool: &SqlitePool, user: UserId, id: NotificationI
     .await
     .db()?
     .ok_or_else(|| Error::not_found(format!("no notification {id}")))?;
-    Ok(notification_from_row(&row))
+    Ok(rows::notification(&row))
 }

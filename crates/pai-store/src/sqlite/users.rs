@@ -4,23 +4,11 @@ use chrono::{DateTime, Utc};
 use pai_core::accounts::{ApiKey, KeyId, Session};
 use pai_core::store::{User, UserId};
 use pai_core::{Error, Result};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use crate::errors::SqlxResult;
 
-const USER_COLUMNS: &str = "id, name, timezone, created_at, admin, disabled";
-
-fn user_from_row(r: &SqliteRow) -> User {
-    User {
-        id: UserId(r.get("id")),
-        name: r.get("name"),
-        timezone: r.get("timezone"),
-        created_at: r.get("created_at"),
-        admin: r.get::<i64, _>("admin") != 0,
-        disabled: r.get::<i64, _>("disabled") != 0,
-    }
-}
+use crate::rows::{self, KEY_COLUMNS, USER_COLUMNS};
 
 pub(super) async fn create_user(
     pool: &SqlitePool,
@@ -60,7 +48,7 @@ pub(super) async fn user(pool: &SqlitePool, id: UserId) -> Result<User> {
         .await
         .db()?
         .ok_or_else(|| Error::not_found(format!("no user {id}")))?;
-    Ok(user_from_row(&row))
+    Ok(rows::user(&row))
 }
 
 pub(super) async fn user_by_name(pool: &SqlitePool, name: &str) -> Result<Option<User>> {
@@ -71,7 +59,7 @@ pub(super) async fn user_by_name(pool: &SqlitePool, name: &str) -> Result<Option
     .fetch_optional(pool)
     .await
     .db()?;
-    Ok(row.as_ref().map(user_from_row))
+    Ok(row.as_ref().map(rows::user))
 }
 
 pub(super) async fn users(pool: &SqlitePool) -> Result<Vec<User>> {
@@ -79,7 +67,7 @@ pub(super) async fn users(pool: &SqlitePool) -> Result<Vec<User>> {
         .fetch_all(pool)
         .await
         .db()?;
-    Ok(rows.iter().map(user_from_row).collect())
+    Ok(rows.iter().map(rows::user).collect())
 }
 
 pub(super) async fn count(pool: &SqlitePool) -> Result<u64> {
@@ -109,7 +97,7 @@ pub(super) async fn login(pool: &SqlitePool, name: &str) -> Result<Option<(User,
     .fetch_optional(pool)
     .await
     .db()?;
-    Ok(row.map(|r| (user_from_row(&r), r.get("password_hash"))))
+    Ok(row.map(|r| (rows::user(&r), r.get("password_hash"))))
 }
 
 pub(super) async fn set_disabled(pool: &SqlitePool, id: UserId, disabled: bool) -> Result<User> {
@@ -164,19 +152,6 @@ pub(super) async fn delete_user(pool: &SqlitePool, id: UserId) -> Result<()> {
     tx.commit().await.db()
 }
 
-const KEY_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at";
-
-fn key_from_row(r: &SqliteRow) -> ApiKey {
-    ApiKey {
-        id: KeyId(r.get("id")),
-        name: r.get("name"),
-        prefix: r.get("prefix"),
-        created_at: r.get("created_at"),
-        last_used_at: r.get("last_used_at"),
-        revoked_at: r.get("revoked_at"),
-    }
-}
-
 pub(super) async fn create_api_key(
     pool: &SqlitePool,
     user: UserId,
@@ -200,7 +175,7 @@ pub(super) async fn create_api_key(
     .await
     .db()?
     .ok_or_else(|| Error::not_found(format!("no user {user}")))?;
-    Ok(key_from_row(&row))
+    Ok(rows::api_key(&row))
 }
 
 pub(super) async fn api_keys(pool: &SqlitePool, user: UserId) -> Result<Vec<ApiKey>> {
@@ -211,7 +186,7 @@ pub(super) async fn api_keys(pool: &SqlitePool, user: UserId) -> Result<Vec<ApiK
     .fetch_all(pool)
     .await
     .db()?;
-    Ok(rows.iter().map(key_from_row).collect())
+    Ok(rows.iter().map(rows::api_key).collect())
 }
 
 pub(super) async fn revoke_api_key(pool: &SqlitePool, user: UserId, id: KeyId) -> Result<ApiKey> {
@@ -225,7 +200,7 @@ pub(super) async fn revoke_api_key(pool: &SqlitePool, user: UserId, id: KeyId) -
     .await
     .db()?
     .ok_or_else(|| Error::not_found(format!("no API key {id}")))?;
-    Ok(key_from_row(&row))
+    Ok(rows::api_key(&row))
 }
 
 pub(super) async fn authenticate_key(pool: &SqlitePool, digest: &str) -> Result<Option<(User, KeyId)>> {
@@ -252,7 +227,7 @@ pub(super) async fn authenticate_key(pool: &SqlitePool, digest: &str) -> Result<
             .await
             .db()?;
     }
-    Ok(Some((user_from_row(&row), key)))
+    Ok(Some((rows::user(&row), key)))
 }
 
 pub(super) async fn create_session(
@@ -292,7 +267,7 @@ pub(super) async fn session(pool: &SqlitePool, digest: &str) -> Result<Option<Se
     .fetch_optional(pool)
     .await
     .db()?;
-    Ok(row.map(|r| Session { user: user_from_row(&r), csrf: r.get("csrf"), expires_at: r.get("expires_at") }))
+    Ok(row.map(|r| Session { user: rows::user(&r), csrf: r.get("csrf"), expires_at: r.get("expires_at") }))
 }
 
 pub(super) async fn delete_session(pool: &SqlitePool, digest: &str) -> Result<()> {
