@@ -4,7 +4,9 @@
 # system cluster: the server runs from DIR on a loopback port and a socket in DIR.
 #
 #   scripts/postgres.sh install      install postgresql-15 (Debian) and build pgvector
-#   scripts/postgres.sh start DIR    initdb DIR if new, start it, print its postgres:// URL
+#   scripts/postgres.sh start DIR [PID]
+#                                    initdb DIR if new, start it, print its postgres:// URL;
+#                                    with PID, stop it when that process ends (test runs)
 #   scripts/postgres.sh stop DIR     stop it
 #
 # pgvector is not packaged for PostgreSQL 15 in Debian 12: its Debian 13 source
@@ -49,7 +51,7 @@ install() {
 }
 
 start() {
-  local dir=$1 port
+  local dir=$1 owner=${2:-} port
   mkdir -p "$dir"
   [ "$(id -u)" = 0 ] && chown postgres "$dir"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
@@ -59,6 +61,11 @@ start() {
   as_owner "$PG/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o "-k $dir -p $port -h 127.0.0.1" start >/dev/null
   as_owner "$PG/psql" -h "$dir" -p "$port" -U pai -d postgres -qAt -c "CREATE DATABASE pai" >/dev/null 2>&1 || true
   as_owner "$PG/psql" -h "$dir" -p "$port" -U pai -d pai -qAt -c "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
+  if [ -n "$owner" ]; then
+    # Detached, without our stdout: whoever reads this script's output gets EOF now.
+    setsid bash -c "while kill -0 $owner 2>/dev/null; do sleep 1; done; $(declare -f as_owner); as_owner $PG/pg_ctl -D '$dir/data' -m immediate stop; rm -rf '$dir'" \
+      </dev/null >/dev/null 2>&1 &
+  fi
   echo "postgres://pai@127.0.0.1:$port/pai"
 }
 
@@ -68,7 +75,7 @@ stop() {
 
 case "${1:-}" in
   install) install ;;
-  start) start "${2:?usage: postgres.sh start DIR}" ;;
+  start) start "${2:?usage: postgres.sh start DIR [PID]}" "${3:-}" ;;
   stop) stop "${2:?usage: postgres.sh stop DIR}" ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

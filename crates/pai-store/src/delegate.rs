@@ -351,7 +351,7 @@ macro_rules! store_impls {
             }
 
             async fn claim_extraction_job(&self) -> Result<Option<ExtractionJob>> {
-                jobs::claim(&self.pool).await
+                self.claim_job().await
             }
 
             async fn fail_extraction_job(
@@ -386,7 +386,7 @@ macro_rules! store_impls {
             }
 
             async fn requeue_interrupted_jobs(&self) -> Result<u64> {
-                jobs::requeue_interrupted(&self.pool).await
+                self.requeue_jobs().await
             }
 
             async fn decisions(&self, user: UserId, memory: Option<MemoryId>) -> Result<Vec<DecisionRecord>> {

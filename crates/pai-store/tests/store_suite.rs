@@ -1,28 +1,94 @@
-//! The store contract. Every backend runs this same suite; SQLite always.
-//! Each test gets a fresh database file.
+//! The store contract. Every backend runs this same suite: each test below
+//! runs once on SQLite (a fresh file) and once on PostgreSQL (a fresh
+//! database in a private cluster that `scripts/postgres.sh` starts for this
+//! test process and stops when it ends).
 
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{TimeZone, Utc};
 use pai_core::Error;
 use pai_core::Role;
 use pai_core::store::{ItemRef, MemoryKind, MessageId, NewMemory, NewMessage, Store, TextHit, UserId};
-use pai_store::SqliteStore;
+use pai_store::{Backend, Database};
 
 /// Vector size for the suite: small, so expected neighbours are easy to write.
 const DIM: usize = 8;
 
-fn db_path() -> PathBuf {
+fn next_name() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let dir =
-        std::env::temp_dir().join(format!("pai-store-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.join("pai.db")
+    format!("{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
 }
 
-async fn sqlite() -> SqliteStore {
-    SqliteStore::open(&db_path(), DIM).await.unwrap()
+/// A fresh, empty database of one backend; `open` may be called again on it.
+struct Db(Database);
+
+impl Db {
+    fn sqlite() -> Db {
+        let dir = std::env::temp_dir().join(format!("pai-store-{}", next_name()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Db(Database::Sqlite(dir.join("pai.db")))
+    }
+
+    async fn postgres() -> Db {
+        let admin = cluster();
+        let name = format!("suite_{}", next_name());
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+        Db(Database::Postgres(format!("{}/{name}", admin.rsplit_once('/').unwrap().0)))
+    }
+
+    async fn open(&self, dim: usize) -> pai_core::Result<Arc<dyn Backend>> {
+        self.0.open(dim).await
+    }
+
+    async fn store(&self) -> Arc<dyn Backend> {
+        self.open(DIM).await.unwrap()
+    }
+}
+
+/// The URL of this process's PostgreSQL cluster, started on first use.
+fn cluster() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres.sh");
+        let dir = std::env::temp_dir().join(format!("pai-store-pg-{}", std::process::id()));
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .arg(&dir)
+            .arg(std::process::id().to_string())
+            .output()
+            .expect("run scripts/postgres.sh");
+        assert!(
+            out.status.success(),
+            "cannot start PostgreSQL for the store suite (install it with `sudo scripts/postgres.sh install`): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    })
+}
+
+/// Each test, once per backend.
+macro_rules! suite {
+    ($($(#[$($flavor:tt)*])? $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test $(($($flavor)*))?]
+                async fn $name() {
+                    super::$name(super::Db::sqlite()).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test $(($($flavor)*))?]
+                async fn $name() {
+                    super::$name(super::Db::postgres().await).await
+                }
+            )*
+        }
+    };
 }
 
 fn msg(role: Role, content: &str) -> NewMessage {
@@ -52,9 +118,8 @@ async fn two_users(store: &dyn Store) -> [(UserId, pai_core::store::Conversation
     out.try_into().unwrap()
 }
 
-#[tokio::test]
-async fn users_are_created_and_validated() {
-    let store = sqlite().await;
+async fn users_are_created_and_validated(db: Db) {
+    let store = db.store().await;
     let u = store.create_user(" Minji ", "Asia/Seoul").await.unwrap();
     assert_eq!(store.user(u.id).await.unwrap(), u);
     assert_eq!(u.name, "Minji");
@@ -62,10 +127,9 @@ async fn users_are_created_and_validated() {
     assert!(matches!(store.create_user("", "Asia/Seoul").await, Err(Error::Invalid(_))));
 }
 
-#[tokio::test]
-async fn messages_round_trip_in_order() {
-    let store = sqlite().await;
-    let [(user, conv, ids), _] = two_users(&store).await;
+async fn messages_round_trip_in_order(db: Db) {
+    let store = db.store().await;
+    let [(user, conv, ids), _] = two_users(&*store).await;
     let at = Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap();
     let extra = NewMessage {
         role: Role::User,
@@ -88,10 +152,9 @@ async fn messages_round_trip_in_order() {
     assert_eq!(picked.iter().map(|m| m.id).collect::<Vec<_>>(), vec![ids[0], stored[0].id]);
 }
 
-#[tokio::test]
-async fn a_bad_batch_writes_nothing() {
-    let store = sqlite().await;
-    let [(user, conv, _), _] = two_users(&store).await;
+async fn a_bad_batch_writes_nothing(db: Db) {
+    let store = db.store().await;
+    let [(user, conv, _), _] = two_users(&*store).await;
     let err = store.add_messages(user, conv, vec![msg(Role::User, "fine"), msg(Role::User, "   ")]).await.unwrap_err();
     assert!(matches!(err, Error::Invalid(_)));
     let huge = "가".repeat(pai_core::store::MAX_TEXT_BYTES);
@@ -105,10 +168,9 @@ async fn a_bad_batch_writes_nothing() {
     assert!(store.search_text(user, "fine", 10).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn one_user_never_reaches_anothers_conversations() {
-    let store = sqlite().await;
-    let [(minji, minji_conv, _), (tom, tom_conv, _)] = two_users(&store).await;
+async fn one_user_never_reaches_anothers_conversations(db: Db) {
+    let store = db.store().await;
+    let [(minji, minji_conv, _), (tom, tom_conv, _)] = two_users(&*store).await;
     assert!(matches!(store.messages(tom, minji_conv).await, Err(Error::NotFound(_))));
     assert!(matches!(store.add_messages(tom, minji_conv, vec![msg(Role::User, "hi")]).await, Err(Error::NotFound(_))));
     assert!(matches!(store.create_conversation(UserId(999), "x").await, Err(Error::NotFound(_))));
@@ -119,10 +181,9 @@ async fn one_user_never_reaches_anothers_conversations() {
     assert!(store.messages_by_id(tom, &[minjis[0].id, minjis[1].id]).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn memories_keep_their_sources_and_owner() {
-    let store = sqlite().await;
-    let [(minji, _, minji_msgs), (tom, _, tom_msgs)] = two_users(&store).await;
+async fn memories_keep_their_sources_and_owner(db: Db) {
+    let store = db.store().await;
+    let [(minji, _, minji_msgs), (tom, _, tom_msgs)] = two_users(&*store).await;
     let m = store.add_memory(minji, memory("Minji moved to Busan last year", vec![minji_msgs[0]])).await.unwrap();
     assert_eq!(m.sources, vec![minji_msgs[0]]);
     assert_eq!(store.memory(minji, m.id).await.unwrap(), m);
@@ -149,10 +210,9 @@ async fn memories_keep_their_sources_and_owner() {
     assert!(matches!(store.add_memory(UserId(999), memory("x", vec![])).await, Err(Error::NotFound(_))));
 }
 
-#[tokio::test]
-async fn superseding_keeps_history() {
-    let store = sqlite().await;
-    let [(user, _, msgs), _] = two_users(&store).await;
+async fn superseding_keeps_history(db: Db) {
+    let store = db.store().await;
+    let [(user, _, msgs), _] = two_users(&*store).await;
     let seoul = store.add_memory(user, memory("lives in Seoul", vec![])).await.unwrap();
     let moved_at = Utc.with_ymd_and_hms(2025, 4, 1, 0, 0, 0).unwrap();
     let busan =
@@ -174,10 +234,9 @@ async fn superseding_keeps_history() {
     assert!(hits.iter().any(|h| matches!(h, TextHit::Memory { id, .. } if *id == busan.id)));
 }
 
-#[tokio::test]
-async fn edits_and_deletes_reach_search() {
-    let store = sqlite().await;
-    let [(user, _, msgs), _] = two_users(&store).await;
+async fn edits_and_deletes_reach_search(db: Db) {
+    let store = db.store().await;
+    let [(user, _, msgs), _] = two_users(&*store).await;
     let m = store.add_memory(user, memory("likes coffee", vec![])).await.unwrap();
     let edited = store.update_memory(user, m.id, "likes green tea", &[msgs[1]]).await.unwrap();
     assert_eq!((edited.text.as_str(), edited.sources.clone()), ("likes green tea", vec![msgs[1]]));
@@ -194,10 +253,9 @@ async fn edits_and_deletes_reach_search() {
     assert!(store.memories(user, true).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn korean_and_english_full_text_scoped_by_user() {
-    let store = sqlite().await;
-    let [(minji, minji_conv, minji_msgs), (tom, _, _)] = two_users(&store).await;
+async fn korean_and_english_full_text_scoped_by_user(db: Db) {
+    let store = db.store().await;
+    let [(minji, minji_conv, minji_msgs), (tom, _, _)] = two_users(&*store).await;
     let m = store.add_memory(minji, memory("딸 이름은 지우", vec![])).await.unwrap();
     store.add_memory(minji, memory("prefers tea to coffee", vec![])).await.unwrap();
     // A two-syllable query finds "부산으로" inside a message.
@@ -220,16 +278,14 @@ fn score_of(hit: &TextHit) -> f32 {
     hit.score()
 }
 
-#[tokio::test]
-async fn data_survives_reopening_and_migrations_are_idempotent() {
-    let path = db_path();
+async fn data_survives_reopening_and_migrations_are_idempotent(db: Db) {
     let user = {
-        let store = SqliteStore::open(&path, DIM).await.unwrap();
+        let store = db.open(DIM).await.unwrap();
         let user = store.create_user("Minji", "Asia/Seoul").await.unwrap();
         store.add_memory(user.id, memory("remember me", vec![])).await.unwrap();
         user
     };
-    let store = SqliteStore::open(&path, DIM).await.unwrap();
+    let store = db.open(DIM).await.unwrap();
     assert_eq!(store.user(user.id).await.unwrap(), user);
     assert_eq!(store.memories(user.id, false).await.unwrap()[0].text, "remember me");
     assert_eq!(store.search_text(user.id, "remember", 5).await.unwrap().len(), 1);
@@ -243,10 +299,9 @@ fn axis(i: usize) -> Vec<f32> {
     v.iter().map(|x| x / n).collect()
 }
 
-#[tokio::test]
-async fn vectors_are_searched_per_user_closest_first() {
-    let store = sqlite().await;
-    let [(minji, _, minji_msgs), (tom, _, tom_msgs)] = two_users(&store).await;
+async fn vectors_are_searched_per_user_closest_first(db: Db) {
+    let store = db.store().await;
+    let [(minji, _, minji_msgs), (tom, _, tom_msgs)] = two_users(&*store).await;
     let busan = store.add_memory(minji, memory("lives in Busan", vec![])).await.unwrap();
     let tea = store.add_memory(minji, memory("likes tea", vec![])).await.unwrap();
     let missing = store.items_without_vectors(minji, 100).await.unwrap();
@@ -276,10 +331,9 @@ async fn vectors_are_searched_per_user_closest_first() {
     assert_eq!(toms.iter().map(|h| h.item).collect::<Vec<_>>(), vec![ItemRef::Message(tom_msgs[0])]);
 }
 
-#[tokio::test]
-async fn bad_vectors_change_nothing() {
-    let store = sqlite().await;
-    let [(minji, _, minji_msgs), (_, _, tom_msgs)] = two_users(&store).await;
+async fn bad_vectors_change_nothing(db: Db) {
+    let store = db.store().await;
+    let [(minji, _, minji_msgs), (_, _, tom_msgs)] = two_users(&*store).await;
     let ok = (ItemRef::Message(minji_msgs[0]), axis(0));
     for bad in
         [(ItemRef::Message(minji_msgs[1]), vec![1.0; DIM + 1]), (ItemRef::Message(minji_msgs[1]), vec![f32::NAN; DIM])]
@@ -293,10 +347,9 @@ async fn bad_vectors_change_nothing() {
     assert!(matches!(store.search_vectors(minji, &[1.0; 3], 5).await, Err(Error::Invalid(_))));
 }
 
-#[tokio::test]
-async fn edited_superseded_and_deleted_memories_leave_the_vector_index() {
-    let store = sqlite().await;
-    let [(user, _, _), _] = two_users(&store).await;
+async fn edited_superseded_and_deleted_memories_leave_the_vector_index(db: Db) {
+    let store = db.store().await;
+    let [(user, _, _), _] = two_users(&*store).await;
     let a = store.add_memory(user, memory("lives in Seoul", vec![])).await.unwrap();
     let b = store.add_memory(user, memory("likes coffee", vec![])).await.unwrap();
     let c = store.add_memory(user, memory("has a cat", vec![])).await.unwrap();
@@ -318,16 +371,14 @@ async fn edited_superseded_and_deleted_memories_leave_the_vector_index() {
     assert!(matches!(store.put_vectors(user, vec![(ItemRef::Memory(a.id), axis(0))]).await, Err(Error::NotFound(_))));
 }
 
-#[tokio::test]
-async fn a_new_embedding_dimension_rebuilds_the_index() {
-    let path = db_path();
+async fn a_new_embedding_dimension_rebuilds_the_index(db: Db) {
     let (user, msgs) = {
-        let store = SqliteStore::open(&path, DIM).await.unwrap();
-        let [(user, _, msgs), _] = two_users(&store).await;
+        let store = db.open(DIM).await.unwrap();
+        let [(user, _, msgs), _] = two_users(&*store).await;
         store.put_vectors(user, vec![(ItemRef::Message(msgs[0]), axis(0))]).await.unwrap();
         (user, msgs)
     };
-    let store = SqliteStore::open(&path, 16).await.unwrap();
+    let store = db.open(16).await.unwrap();
     assert_eq!(store.vector_dimension(), 16);
     assert!(store.items_without_vectors(user, 10).await.unwrap().contains(&ItemRef::Message(msgs[0])));
     let mut v = vec![0.0; 16];
@@ -336,14 +387,13 @@ async fn a_new_embedding_dimension_rebuilds_the_index() {
     assert_eq!(store.search_vectors(user, &v, 1).await.unwrap()[0].item, ItemRef::Message(msgs[0]));
     // Sizes the binary index cannot hold are refused at open, with the reason.
     for bad in [0, 3, 100] {
-        assert!(matches!(SqliteStore::open(&path, bad).await, Err(Error::Invalid(_))), "{bad}");
+        assert!(matches!(db.open(bad).await, Err(Error::Invalid(_))), "{bad}");
     }
 }
 
-#[tokio::test]
-async fn superseded_memories_are_searchable_only_as_history() {
-    let store = sqlite().await;
-    let [(u, _, msgs), (other, _, _)] = two_users(&store).await;
+async fn superseded_memories_are_searchable_only_as_history(db: Db) {
+    let store = db.store().await;
+    let [(u, _, msgs), (other, _, _)] = two_users(&*store).await;
     let seoul = store.add_memory(u, memory("Lives in Seoul", vec![msgs[0]])).await.unwrap();
     store.supersede_memory(u, seoul.id, memory("Lives in Busan", vec![msgs[0]]), Utc::now()).await.unwrap();
     let current = store.search_text(u, "Seoul", 10).await.unwrap();
@@ -355,11 +405,10 @@ async fn superseded_memories_are_searchable_only_as_history() {
     assert!(store.search_history(u, "Seoul", 10).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn extraction_jobs_are_claimed_once_retried_and_failed_visibly() {
+async fn extraction_jobs_are_claimed_once_retried_and_failed_visibly(db: Db) {
     use pai_core::store::JobState;
-    let store = sqlite().await;
-    let [(u, conv, msgs), (other, other_conv, other_msgs)] = two_users(&store).await;
+    let store = db.store().await;
+    let [(u, conv, msgs), (other, other_conv, other_msgs)] = two_users(&*store).await;
     // Messages must be the user's and in the conversation.
     assert!(matches!(store.enqueue_extraction(u, conv, &other_msgs).await, Err(Error::Invalid(_))));
     assert!(matches!(store.enqueue_extraction(u, other_conv, &msgs).await, Err(Error::NotFound(_))));
@@ -392,11 +441,10 @@ async fn extraction_jobs_are_claimed_once_retried_and_failed_visibly() {
     let _ = other_conv;
 }
 
-#[tokio::test]
-async fn a_jobs_decisions_land_together_or_not_at_all() {
+async fn a_jobs_decisions_land_together_or_not_at_all(db: Db) {
     use pai_core::store::{Decision, JobState, MemoryChange};
-    let store = sqlite().await;
-    let [(u, conv, msgs), (other, _, other_msgs)] = two_users(&store).await;
+    let store = db.store().await;
+    let [(u, conv, msgs), (other, _, other_msgs)] = two_users(&*store).await;
     let seoul = store.add_memory(u, memory("Lives in Seoul", vec![msgs[0]])).await.unwrap();
     let theirs = store.add_memory(other, memory("Likes tea", vec![other_msgs[0]])).await.unwrap();
     let job = store.enqueue_extraction(u, conv, &msgs).await.unwrap();
@@ -438,10 +486,9 @@ async fn a_jobs_decisions_land_together_or_not_at_all() {
     assert!(store.complete_extraction_job(u, job.id, vec![]).await.is_err());
 }
 
-#[tokio::test]
-async fn conversation_summaries_are_per_owner() {
-    let store = sqlite().await;
-    let [(u, conv, msgs), (other, other_conv, other_msgs)] = two_users(&store).await;
+async fn conversation_summaries_are_per_owner(db: Db) {
+    let store = db.store().await;
+    let [(u, conv, msgs), (other, other_conv, other_msgs)] = two_users(&*store).await;
     assert!(store.conversation_summary(u, conv).await.unwrap().is_none());
     store.set_conversation_summary(u, conv, "Talked about moving.", msgs[1]).await.unwrap();
     store.set_conversation_summary(u, conv, "Talked about moving to Busan.", msgs[1]).await.unwrap();
@@ -454,10 +501,9 @@ async fn conversation_summaries_are_per_owner() {
     let _ = other_conv;
 }
 
-#[tokio::test]
-async fn an_imported_conversation_lands_whole_or_not_at_all() {
-    let store = sqlite().await;
-    let [(u, _, _), (other, _, _)] = two_users(&store).await;
+async fn an_imported_conversation_lands_whole_or_not_at_all(db: Db) {
+    let store = db.store().await;
+    let [(u, _, _), (other, _, _)] = two_users(&*store).await;
     let mut bad = vec![msg(Role::User, "first"), msg(Role::User, "   ")];
     bad[0].external_id = Some("chatgpt-1".into());
     assert!(matches!(store.import_conversation(u, "broken", bad).await, Err(Error::Invalid(_))));
@@ -478,10 +524,9 @@ async fn an_imported_conversation_lands_whole_or_not_at_all() {
     assert!(store.user_by_name("nobody").await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn a_large_history_still_finds_rare_words_next_to_common_ones() {
-    let store = sqlite().await;
-    let [(u, conv, _), (other, _, _)] = two_users(&store).await;
+async fn a_large_history_still_finds_rare_words_next_to_common_ones(db: Db) {
+    let store = db.store().await;
+    let [(u, conv, _), (other, _, _)] = two_users(&*store).await;
     // 20k rows that all say "coffee": common enough to be left out of the search.
     for batch in 0..21 {
         let new: Vec<NewMessage> = (0..1000).map(|i| msg(Role::User, &format!("coffee again {batch} {i}"))).collect();
@@ -495,10 +540,8 @@ async fn a_large_history_still_finds_rare_words_next_to_common_ones() {
     assert!(store.search_text(other, "coffee Haeundae", 5).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn accounts_keys_and_sessions() {
-    use pai_core::accounts::Accounts;
-    let store = sqlite().await;
+async fn accounts_keys_and_sessions(db: Db) {
+    let store = db.store().await;
     let admin = store.create_account("root", "UTC", Some("$argon2id$x"), true).await.unwrap();
     assert!(admin.admin && !admin.disabled);
     assert!(matches!(store.create_account(" root ", "UTC", None, false).await, Err(Error::Conflict(_))));
@@ -537,11 +580,9 @@ async fn accounts_keys_and_sessions() {
     assert!(store.api_keys(admin.id).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn deleting_a_user_deletes_everything_they_own_and_nothing_else() {
-    use pai_core::accounts::Accounts;
-    let store = sqlite().await;
-    let [(minji, _, mids), (tom, tconv, tids)] = two_users(&store).await;
+async fn deleting_a_user_deletes_everything_they_own_and_nothing_else(db: Db) {
+    let store = db.store().await;
+    let [(minji, _, mids), (tom, tconv, tids)] = two_users(&*store).await;
     for (user, ids) in [(minji, &mids), (tom, &tids)] {
         let m = store.add_memory(user, memory("lives in Busan 부산", ids.clone())).await.unwrap();
         let mut v = vec![0.0; DIM];
@@ -568,10 +609,9 @@ async fn deleting_a_user_deletes_everything_they_own_and_nothing_else() {
     assert!(store.extraction_jobs(again.id, None).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn conversations_are_renamed_and_deleted_by_their_owner_only() {
-    let store = sqlite().await;
-    let [(minji, mconv, mids), (tom, _, _)] = two_users(&store).await;
+async fn conversations_are_renamed_and_deleted_by_their_owner_only(db: Db) {
+    let store = db.store().await;
+    let [(minji, mconv, mids), (tom, _, _)] = two_users(&*store).await;
     let m = store.add_memory(minji, memory("moved to Busan", vec![mids[0]])).await.unwrap();
     assert!(matches!(store.rename_conversation(tom, mconv, "mine").await, Err(Error::NotFound(_))));
     assert!(matches!(store.delete_conversation(tom, mconv).await, Err(Error::NotFound(_))));
@@ -589,11 +629,10 @@ async fn conversations_are_renamed_and_deleted_by_their_owner_only() {
     assert_eq!(store.search_text(tom, "부산으로", 10).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn imports_record_progress_per_owner() {
+async fn imports_record_progress_per_owner(db: Db) {
     use pai_core::store::ImportState;
-    let store = sqlite().await;
-    let [(minji, _, _), (tom, _, _)] = two_users(&store).await;
+    let store = db.store().await;
+    let [(minji, _, _), (tom, _, _)] = two_users(&*store).await;
     let rec = store.create_import(minji, "chat.json", 3).await.unwrap();
     assert_eq!((rec.state, rec.done, rec.total), (ImportState::Running, 0, 3));
     assert!(matches!(store.import_record(tom, rec.id).await, Err(Error::NotFound(_))));
@@ -636,11 +675,10 @@ fn new_document(source: &str, hash: &str, texts: &[&str]) -> pai_core::store::Ne
     }
 }
 
-#[tokio::test]
-async fn documents_are_stored_replaced_unchanged_and_deleted_whole() {
+async fn documents_are_stored_replaced_unchanged_and_deleted_whole(db: Db) {
     use pai_core::store::DocumentChange;
-    let store = sqlite().await;
-    let [(minji, _, _), (tom, _, _)] = two_users(&store).await;
+    let store = db.store().await;
+    let [(minji, _, _), (tom, _, _)] = two_users(&*store).await;
     let (doc, change) = store
         .put_document(
             minji,
@@ -700,11 +738,9 @@ async fn documents_are_stored_replaced_unchanged_and_deleted_whole() {
 /// servers) writing at once: every write waits its turn, none fails busy.
 /// A transaction that reads before it writes (storing a document checks for
 /// the old version first) is the case SQLite cannot wait out by itself.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_processes_writing_at_once_both_succeed() {
-    let path = db_path();
-    let a = std::sync::Arc::new(SqliteStore::open(&path, DIM).await.unwrap());
-    let b = std::sync::Arc::new(SqliteStore::open(&path, DIM).await.unwrap());
+async fn two_processes_writing_at_once_both_succeed(db: Db) {
+    let a = db.open(DIM).await.unwrap();
+    let b = db.open(DIM).await.unwrap();
     let user = a.create_user("Minji", "Asia/Seoul").await.unwrap().id;
     let mut tasks = Vec::new();
     for (name, store) in [("a", a.clone()), ("b", b.clone())] {
@@ -726,3 +762,31 @@ async fn two_processes_writing_at_once_both_succeed() {
     assert!(failures.is_empty(), "{} of 80 writes failed: {:?}", failures.len(), &failures[..failures.len().min(3)]);
     assert_eq!(a.documents(user).await.unwrap().len(), 80);
 }
+
+suite!(
+    users_are_created_and_validated,
+    messages_round_trip_in_order,
+    a_bad_batch_writes_nothing,
+    one_user_never_reaches_anothers_conversations,
+    memories_keep_their_sources_and_owner,
+    superseding_keeps_history,
+    edits_and_deletes_reach_search,
+    korean_and_english_full_text_scoped_by_user,
+    data_survives_reopening_and_migrations_are_idempotent,
+    vectors_are_searched_per_user_closest_first,
+    bad_vectors_change_nothing,
+    edited_superseded_and_deleted_memories_leave_the_vector_index,
+    a_new_embedding_dimension_rebuilds_the_index,
+    superseded_memories_are_searchable_only_as_history,
+    extraction_jobs_are_claimed_once_retried_and_failed_visibly,
+    a_jobs_decisions_land_together_or_not_at_all,
+    conversation_summaries_are_per_owner,
+    an_imported_conversation_lands_whole_or_not_at_all,
+    a_large_history_still_finds_rare_words_next_to_common_ones,
+    accounts_keys_and_sessions,
+    deleting_a_user_deletes_everything_they_own_and_nothing_else,
+    conversations_are_renamed_and_deleted_by_their_owner_only,
+    imports_record_progress_per_owner,
+    documents_are_stored_replaced_unchanged_and_deleted_whole,
+    #[flavor = "multi_thread", worker_threads = 4] two_processes_writing_at_once_both_succeed,
+);

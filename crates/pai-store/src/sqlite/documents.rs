@@ -3,9 +3,9 @@
 
 use chrono::Utc;
 use pai_core::analyzer::index_text;
-use pai_core::store::{Chunk, ChunkId, Document, DocumentChange, DocumentId, MAX_TEXT_BYTES, NewDocument, UserId};
+use pai_core::store::{Chunk, ChunkId, Document, DocumentChange, DocumentId, NewDocument, UserId};
 use pai_core::{Error, Result};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::errors::SqlxResult;
 
@@ -16,25 +16,8 @@ const DOCUMENT_COLUMNS: &str = "id, title, source, format, content_hash, bytes, 
      AND chunks.embedded = 0) AS pending_count";
 use crate::rows::{self, CHUNK_COLUMNS};
 
-fn check(d: &NewDocument) -> Result<()> {
-    if d.title.trim().is_empty() || d.title.len() > 1000 || d.source.trim().is_empty() || d.source.len() > 4096 {
-        return Err(Error::invalid("a document needs a title (at most 1000 bytes) and a source (at most 4096)"));
-    }
-    if d.chunks.is_empty() {
-        return Err(Error::invalid(format!("{}: no text to index", d.source)));
-    }
-    if let Some(c) = d.chunks.iter().find(|c| c.text.trim().is_empty() || c.text.len() > MAX_TEXT_BYTES) {
-        return Err(Error::invalid(format!(
-            "{}: a chunk is empty or longer than {MAX_TEXT_BYTES} bytes ({:?}…)",
-            d.source,
-            c.text.chars().take(40).collect::<String>()
-        )));
-    }
-    Ok(())
-}
-
 pub(super) async fn put(pool: &SqlitePool, user: UserId, d: NewDocument) -> Result<(Document, DocumentChange)> {
-    check(&d)?;
+    crate::checks::check_document(&d)?;
     let mut tx = super::write_tx(pool).await?;
     let existing: Option<(i64, String)> =
         sqlx::query_as("SELECT id, content_hash FROM documents WHERE user_id = ? AND source = ?")

@@ -2,9 +2,9 @@ use chrono::{DateTime, Utc};
 use pai_core::analyzer::index_text;
 use pai_core::store::{Memory, MemoryId, MessageId, NewMemory, UserId};
 use pai_core::{Error, Result};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use super::check_text;
+use crate::checks::{check_memory, check_text};
 use crate::errors::SqlxResult;
 
 /// The columns `from_row` reads; a macro so queries stay `&'static str` literals.
@@ -13,14 +13,6 @@ macro_rules! columns {
         "id, user_id, text, kind, subject, importance, valid_from, valid_to, superseded_by, created_at, updated_at,
          (SELECT group_concat(message_id) FROM memory_sources WHERE memory_id = memories.id) AS sources"
     };
-}
-
-fn check(memory: &NewMemory) -> Result<()> {
-    check_text("a memory", &memory.text)?;
-    if !(0.0..=1.0).contains(&memory.importance) {
-        return Err(Error::invalid(format!("importance {} is outside 0..1", memory.importance)));
-    }
-    Ok(())
 }
 
 /// Links `sources` to `memory` after checking they are messages of `user`.
@@ -81,7 +73,7 @@ pub(super) async fn insert(
     m: &NewMemory,
     now: DateTime<Utc>,
 ) -> Result<MemoryId> {
-    check(m)?;
+    check_memory(m)?;
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO memories (user_id, text, kind, subject, importance, valid_from, created_at, updated_at)
          SELECT id, ?, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? RETURNING id",

@@ -4,7 +4,7 @@ use pai_core::store::{Conversation, ConversationId, MessageId, NewMessage, Store
 use pai_core::{Error, Result};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use super::check_text;
+use crate::checks::{check_text, check_title};
 use crate::errors::SqlxResult;
 
 pub(super) async fn create_conversation(pool: &SqlitePool, user: UserId, title: &str) -> Result<Conversation> {
@@ -70,13 +70,6 @@ pub(super) async fn rename_conversation(
         return Err(Error::not_found(format!("no conversation {id}")));
     }
     conversation(pool, user, id).await
-}
-
-fn check_title(title: &str) -> Result<()> {
-    if title.len() > 500 || title.chars().any(char::is_control) {
-        return Err(Error::invalid("a conversation title is at most 500 bytes, without control characters"));
-    }
-    Ok(())
 }
 
 /// Messages cascade from the conversation; their full-text rows and vectors

@@ -26,6 +26,7 @@ use pai_core::{Error, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Executor, SqlitePool};
 
+use crate::checks::check_text;
 use crate::errors::SqlxResult;
 
 /// Schema versions, applied in order, each in its own transaction.
@@ -124,6 +125,16 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    async fn claim_job(&self) -> Result<Option<ExtractionJob>> {
+        jobs::claim(&self.pool).await
+    }
+
+    async fn requeue_jobs(&self) -> Result<u64> {
+        jobs::requeue_interrupted(&self.pool).await
+    }
+}
+
 /// Starts a transaction that will write. `BEGIN IMMEDIATE` takes SQLite's
 /// write lock at once, waiting (busy_timeout) while another connection or
 /// process writes. A plain `BEGIN` takes it only at the first write, and a
@@ -179,20 +190,6 @@ async fn require_owned(
             .await
             .db()?;
     owned.map(|_| ()).ok_or_else(|| Error::not_found(format!("no {what} {id}")))
-}
-
-fn check_text(what: &str, text: &str) -> Result<()> {
-    if text.trim().is_empty() {
-        return Err(Error::invalid(format!("{what} is empty")));
-    }
-    if text.len() > pai_core::store::MAX_TEXT_BYTES {
-        return Err(Error::invalid(format!(
-            "{what} is {} bytes; the limit is {}",
-            text.len(),
-            pai_core::store::MAX_TEXT_BYTES
-        )));
-    }
-    Ok(())
 }
 
 crate::delegate::store_impls!(SqliteStore);

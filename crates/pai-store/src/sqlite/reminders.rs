@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use pai_core::reminders::{NewReminder, Notification, Reminder, ReminderState};
 use pai_core::store::{NotificationId, ReminderId, UserId};
 use pai_core::{Error, Result};
-use sqlx::{AssertSqlSafe, Row, SqlitePool};
+use sqlx::{AssertSqlSafe, SqlitePool};
 
 use crate::errors::SqlxResult;
 

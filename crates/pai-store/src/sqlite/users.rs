@@ -17,13 +17,7 @@ pub(super) async fn create_user(
     password_hash: Option<&str>,
     admin: bool,
 ) -> Result<User> {
-    let name = name.trim();
-    if name.is_empty() || timezone.trim().is_empty() {
-        return Err(Error::invalid("a user needs a name and a timezone (e.g. Asia/Seoul)"));
-    }
-    if name.len() > 64 || name.chars().any(char::is_control) {
-        return Err(Error::invalid("a user name is at most 64 bytes, without control characters"));
-    }
+    let name = crate::checks::check_user(name, timezone)?;
     // Check and insert in one statement: two concurrent creations cannot both pass.
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO users (name, timezone, created_at, password_hash, admin)
@@ -159,9 +153,7 @@ pub(super) async fn create_api_key(
     prefix: &str,
     digest: &str,
 ) -> Result<ApiKey> {
-    if name.len() > 200 || name.chars().any(char::is_control) {
-        return Err(Error::invalid("a key name is at most 200 bytes, without control characters"));
-    }
+    crate::checks::check_key_name(name)?;
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO api_keys (user_id, name, prefix, digest, created_at)
          SELECT id, ?, ?, ?, ? FROM users WHERE id = ? RETURNING {KEY_COLUMNS}"

@@ -38,11 +38,7 @@ const MIN_COARSE: usize = 64;
 
 /// Creates the vector tables for `dimension`, rebuilding them if it or the layout changed.
 pub(super) async fn prepare(pool: &SqlitePool, dimension: usize) -> Result<()> {
-    if dimension == 0 || dimension > 8192 || dimension % 8 != 0 {
-        return Err(Error::invalid(format!(
-            "vector dimension {dimension} is out of range (8..=8192, a multiple of 8)"
-        )));
-    }
+    crate::checks::check_dimension(dimension)?;
     let mut tx = super::write_tx(pool).await?;
     let meta =
         |key: &'static str| sqlx::query_scalar::<_, String>("SELECT value FROM store_meta WHERE key = ?").bind(key);
@@ -130,15 +126,7 @@ pub(super) async fn put(
     user: UserId,
     vectors: Vec<(ItemRef, Vec<f32>)>,
 ) -> Result<()> {
-    if let Some((item, v)) = vectors.iter().find(|(_, v)| v.len() != dimension) {
-        return Err(Error::invalid(format!(
-            "vector for {item:?} has {} dimensions; this store holds {dimension}",
-            v.len()
-        )));
-    }
-    if vectors.iter().any(|(_, v)| v.iter().any(|x| !x.is_finite())) {
-        return Err(Error::invalid("a vector contains NaN or infinity"));
-    }
+    crate::checks::check_vectors(dimension, &vectors)?;
     let mut tx = super::write_tx(pool).await?;
     for (item, v) in &vectors {
         let (owned, kind, flag) = match item {
@@ -213,12 +201,7 @@ pub(super) async fn search(
     query: &[f32],
     limit: usize,
 ) -> Result<Vec<VectorHit>> {
-    if query.len() != dimension {
-        return Err(Error::invalid(format!(
-            "query vector has {} dimensions; this store holds {dimension}",
-            query.len()
-        )));
-    }
+    crate::checks::check_query_vector(dimension, query)?;
     let limit = limit.clamp(1, 1000);
     let coarse = (limit * OVERSAMPLE).max(MIN_COARSE) as i64;
     let q = blob(query);
