@@ -38,3 +38,13 @@ if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo is missing: install Rust from rustup (https://rustup.rs)" >&2
   exit 1
 fi
+# PostgreSQL 15 with pgvector: the store suite and the CLI tests run on it too.
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || [ ! -f /usr/share/postgresql/15/extension/vector.control ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "install-deps: installing PostgreSQL 15 and building pgvector"
+    "$(dirname "$0")/postgres.sh" install
+  else
+    echo "install-deps: PostgreSQL 15 with pgvector is missing: run sudo scripts/postgres.sh install" >&2
+    exit 1
+  fi
+fi

@@ -36,8 +36,9 @@ pub struct Config {
     pub remote_model: Option<String>,
     /// Host for `hf:` model sources.
     pub hf_endpoint: String,
-    /// The database file. Default: `$PAI_HOME/pai.db`.
-    pub database: Option<PathBuf>,
+    /// Where the data lives: `sqlite://PATH` (or a bare path) or
+    /// `postgres://user[:password]@host[:port]/db`. Default: `$PAI_HOME/pai.db`.
+    pub database: Option<String>,
     /// Whose memories the CLI uses (created on first use).
     pub user: String,
     /// The user's IANA time zone ("Asia/Seoul"); default: the system's.
@@ -137,8 +138,11 @@ impl Config {
         if Path::new(name).components().count() > 1 { PathBuf::from(name) } else { self.models_dir().join(name) }
     }
 
-    pub fn database(&self) -> PathBuf {
-        self.database.clone().unwrap_or_else(|| self.home.join("pai.db"))
+    pub fn database(&self) -> anyhow::Result<pai_store::Database> {
+        match &self.database {
+            Some(url) => Ok(pai_store::Database::parse(url)?),
+            None => Ok(pai_store::Database::Sqlite(self.home.join("pai.db"))),
+        }
     }
 
     /// The configured zone, else the system's (`TZ`, /etc/timezone, /etc/localtime), else UTC.

@@ -24,6 +24,11 @@ struct Cli {
     /// The data directory: models, the database, pai.toml.
     #[arg(long, global = true, env = "PAI_DATA_DIR", value_name = "DIR")]
     data_dir: Option<std::path::PathBuf>,
+    /// Where the data lives: sqlite://PATH (the default is sqlite://DIR/pai.db)
+    /// or postgres://USER[:PASSWORD]@HOST[:PORT]/DB for a PostgreSQL server that
+    /// several `pai serve` may share. Also the `database` setting and PAI_DATABASE.
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,7 +76,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = config::Config::load(cli.data_dir.clone()).and_then(|config| {
+    let result = config::Config::load(cli.data_dir.clone()).and_then(|mut config| {
+        if let Some(url) = cli.database.clone() {
+            config.database = Some(url);
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
         runtime.block_on(async move {
             match cli.command {

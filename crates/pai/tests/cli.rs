@@ -357,6 +357,16 @@ fn ingest_reports_each_file_and_documents_are_listed_searched_and_deleted() {
 }
 
 /// Runs `check` until it returns true or `secs` pass.
+/// Where the models are when the data directory is moved to a test's folder.
+fn models_dir() -> std::path::PathBuf {
+    std::env::var_os("PAI_MODELS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".local/share"));
+        std::env::var_os("PAI_HOME").map_or(data.join("pai"), std::path::PathBuf::from).join("models")
+    })
+}
+
 fn eventually(secs: u64, mut check: impl FnMut() -> bool) -> bool {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::time::Instant::now() < end {
@@ -382,15 +392,9 @@ fn serve_indexes_a_watched_folder_when_it_changes() {
     )
     .unwrap();
     // The data directory moves to the test's folder; the models stay where they are.
-    let models = std::env::var_os("PAI_MODELS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        let data = std::env::var_os("XDG_DATA_HOME")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".local/share"));
-        std::env::var_os("PAI_HOME").map_or(data.join("pai"), std::path::PathBuf::from).join("models")
-    });
     let mut server = pai_with(&db)
         .env("PAI_HOME", &home)
-        .env("PAI_MODELS_DIR", &models)
+        .env("PAI_MODELS_DIR", models_dir())
         .args(["serve", "--addr", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(home.join("serve.log")).unwrap())
@@ -437,4 +441,92 @@ fn reminders_from_chat_and_from_the_command_line() {
     assert!(pai_with(&db).args(["remind", "cancel", "2"]).output().unwrap().status.success());
     let list = text(&pai_with(&db).args(["remind", "list"]).output().unwrap().stdout);
     assert!(list.contains("cancelled"), "{list}");
+}
+
+/// A private PostgreSQL cluster for this test process (scripts/postgres.sh
+/// stops it when the process ends); returns a fresh database's URL.
+fn postgres_database(name: &str) -> String {
+    static CLUSTER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let admin = CLUSTER.get_or_init(|| {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres.sh");
+        let dir = std::env::temp_dir().join(format!("pai-cli-pg-{}", std::process::id()));
+        let out = Command::new("bash")
+            .arg(&script)
+            .args(["start".as_ref(), dir.as_os_str(), std::process::id().to_string().as_ref()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cannot start PostgreSQL: {}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    });
+    let port = admin.rsplit(':').next().unwrap().split('/').next().unwrap();
+    let psql = Command::new("/usr/lib/postgresql/15/bin/psql")
+        .args(["-h", "127.0.0.1", "-p", port, "-U", "pai", "-d", "postgres", "-qAt", "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()
+        .unwrap();
+    assert!(psql.status.success(), "{}", text(&psql.stderr));
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+/// `pai serve` on `database`; returns the child and its base URL once it serves.
+fn serve_on(database: &str, home: &std::path::Path, log: &str) -> (std::process::Child, String) {
+    let log_path = home.join(log);
+    let child = pai()
+        .args(["--database", database, "serve", "--addr", "127.0.0.1:0"])
+        .env("PAI_HOME", home)
+        .env("PAI_MODELS_DIR", models_dir())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(eventually(90, || read().contains("pai is serving")), "{}", read());
+    let base = read().split("on http://").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    (child, format!("http://{base}"))
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl").args(["-sS", "--max-time", "30"]).args(args).output().unwrap();
+    text(&out.stdout)
+}
+
+#[test]
+fn users_keys_and_two_servers_share_one_postgres_database() {
+    let database = postgres_database(&format!("cli_{}", std::process::id()));
+    let home = temp_db().parent().unwrap().to_path_buf();
+    // Accounts are made with the CLI against the URL: no model is loaded for that.
+    let added = run(pai().args(["--database", &database, "user", "add", "minji"]).to_owned_cmd(), "a long password\n");
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let key = ok(pai().args(["--database", &database, "key", "create", "--user", "minji"]));
+    let key = key.trim();
+    assert!(key.starts_with("pai-"), "{key}");
+    // A wrong URL fails with the reason, without the password.
+    let bad = pai().args(["--database", "postgres://pai:hunter2@127.0.0.1:1/x", "user", "list"]).output().unwrap();
+    assert!(!bad.status.success() && !text(&bad.stderr).contains("hunter2"), "{}", text(&bad.stderr));
+    assert!(text(&bad.stderr).contains("127.0.0.1:1"), "{}", text(&bad.stderr));
+
+    let (mut a, base_a) = serve_on(&database, &home, "a.log");
+    let (mut b, base_b) = serve_on(&database, &home, "b.log");
+    let auth = format!("Authorization: Bearer {key}");
+    let created = curl(&[
+        "-X",
+        "POST",
+        &format!("{base_a}/api/memories"),
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"text": "딸 이름은 지우, daughter Jiwoo"}"#,
+    ]);
+    // What one server wrote, the other finds, by words (Korean bigrams included).
+    let found = curl(&["-G", &format!("{base_b}/api/memories/search"), "-H", &auth, "--data-urlencode", "q=지우"]);
+    let listed = curl(&[&format!("{base_b}/api/memories"), "-H", &auth]);
+    for child in [&mut a, &mut b] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert!(created.contains("Jiwoo"), "{created}");
+    assert!(found.contains("Jiwoo"), "{found}");
+    assert!(listed.contains("Jiwoo"), "{listed}");
 }

@@ -60,21 +60,20 @@ pub struct Memory {
 }
 
 /// The database, opened for the embedder's vector size (the embedder comes along).
-pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<pai_store::SqliteStore>, Arc<dyn Embedder>)> {
+pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn pai_store::Backend>, Arc<dyn Embedder>)> {
     let embedder = embedder(config, None)?;
-    let path = config.database();
-    let store = pai_store::SqliteStore::open(&path, embedder.dimension())
+    let database = config.database()?;
+    let store = database
+        .open(embedder.dimension())
         .await
-        .with_context(|| format!("opening the database {}", path.display()))?;
-    Ok((Arc::new(store), embedder))
+        .with_context(|| format!("opening the database {}", database.display()))?;
+    Ok((store, embedder))
 }
 
 /// The database for account work: no embedding model is loaded.
-pub async fn open_accounts(config: &Config) -> anyhow::Result<pai_store::SqliteStore> {
-    let path = config.database();
-    pai_store::SqliteStore::open_for_accounts(&path)
-        .await
-        .with_context(|| format!("opening the database {}", path.display()))
+pub async fn open_accounts(config: &Config) -> anyhow::Result<Arc<dyn pai_store::Backend>> {
+    let database = config.database()?;
+    database.open_for_accounts().await.with_context(|| format!("opening the database {}", database.display()))
 }
 
 pub async fn open_memory(config: &Config) -> anyhow::Result<Memory> {

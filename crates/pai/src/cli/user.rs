@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Read};
 
 use anyhow::{Context, bail};
-use pai_core::accounts::{Accounts, KeyId};
+use pai_core::accounts::KeyId;
 use pai_core::store::{Store, User};
 use pai_server::secrets;
 
@@ -94,7 +94,7 @@ pub async fn run_user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             );
         }
         UserCommand::Passwd { name, password_stdin } => {
-            let user = find(&store, &name).await?;
+            let user = find(&*store, &name).await?;
             let hash = secrets::hash_password(read_password(password_stdin)?).await?;
             store.set_password(user.id, &hash).await?;
             println!("Password of {} changed.", user.name);
@@ -118,14 +118,14 @@ pub async fn run_key(config: &Config, cmd: KeyCommand) -> anyhow::Result<()> {
     let store = super::open_accounts(config).await?;
     match cmd {
         KeyCommand::Create { user, name } => {
-            let user = find(&store, &user).await?;
+            let user = find(&*store, &user).await?;
             let (key, prefix) = secrets::new_api_key();
             let record = store.create_api_key(user.id, &name, &prefix, &secrets::digest(&key)).await?;
             eprintln!("API key {} for {} (shown only now; store it safely):", record.id, user.name);
             println!("{key}");
         }
         KeyCommand::List { user } => {
-            let user = find(&store, &user).await?;
+            let user = find(&*store, &user).await?;
             for k in store.api_keys(user.id).await? {
                 let state = match (k.revoked_at, k.last_used_at) {
                     (Some(t), _) => format!("revoked {}", t.format("%Y-%m-%d")),
@@ -136,7 +136,7 @@ pub async fn run_key(config: &Config, cmd: KeyCommand) -> anyhow::Result<()> {
             }
         }
         KeyCommand::Revoke { user, id } => {
-            let user = find(&store, &user).await?;
+            let user = find(&*store, &user).await?;
             store.revoke_api_key(user.id, KeyId(id)).await?;
             println!("Key {id} revoked.");
         }
