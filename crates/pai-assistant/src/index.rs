@@ -5,6 +5,10 @@
 use pai_core::store::{ChunkId, ItemRef, MessageId, Store, UserId};
 use pai_core::{EmbedKind, Embedder, Error, Result};
 
+/// How long a claim on items keeps other indexers off them: far longer than
+/// a pass takes (64 items, seconds); after it, unfinished items are taken again.
+const CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
 /// Items embedded per embedder call.
 const BATCH: usize = 32;
 
@@ -18,7 +22,8 @@ pub async fn embed_pending(store: &dyn Store, embedder: &dyn Embedder, user: Use
             store.vector_dimension()
         )));
     }
-    let pending = store.items_without_vectors(user, limit).await?;
+    // Claimed, not just listed: another server's indexer skips these for a while.
+    let pending = store.claim_items_without_vectors(user, limit, chrono::Utc::now() + CLAIM).await?;
     let mut done = 0;
     for batch in pending.chunks(BATCH) {
         let texts = texts(store, user, batch).await?;

@@ -594,6 +594,16 @@ pub trait Store: crate::reminders::Reminders + Send + Sync {
     async fn search_vectors(&self, user: UserId, query: &[f32], limit: usize) -> Result<Vec<VectorHit>>;
     /// Items of `user` that have no vector yet (new, edited, or the embedding model changed).
     async fn items_without_vectors(&self, user: UserId, limit: usize) -> Result<Vec<ItemRef>>;
+    /// Takes up to `limit` of those items to embed, claimed until `until`:
+    /// no other caller (another server's indexer) gets them before then,
+    /// unless they get a vector first. What is not embedded by then can be
+    /// claimed again.
+    async fn claim_items_without_vectors(
+        &self,
+        user: UserId,
+        limit: usize,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<ItemRef>>;
     /// Up to `limit` users that have items without a vector: where a
     /// background indexer starts after a restart.
     async fn users_with_unembedded_items(&self, limit: usize) -> Result<Vec<UserId>>;

@@ -427,6 +427,15 @@ macro_rules! store_impls {
                 vectors::missing(&self.pool, user, limit).await
             }
 
+            async fn claim_items_without_vectors(
+                &self,
+                user: UserId,
+                limit: usize,
+                until: DateTime<Utc>,
+            ) -> Result<Vec<ItemRef>> {
+                vectors::claim_missing(&self.pool, user, limit, until).await
+            }
+
             async fn users_with_unembedded_items(&self, limit: usize) -> Result<Vec<UserId>> {
                 vectors::users_missing(&self.pool, limit).await
             }

@@ -763,6 +763,76 @@ async fn two_processes_writing_at_once_both_succeed(db: Db) {
     assert_eq!(a.documents(user).await.unwrap().len(), 80);
 }
 
+/// Several servers on one database take work from the same queues: every
+/// extraction job, item to embed and due reminder goes to exactly one of
+/// the workers claiming at once, from two stores.
+async fn concurrent_workers_of_two_stores_claim_each_piece_of_work_once(db: Db) {
+    let (a, b) = (db.store().await, db.store().await);
+    let [(u, conv, _), _] = two_users(&*a).await;
+    let new: Vec<NewMessage> = (0..60).map(|i| msg(Role::User, &format!("message {i}"))).collect();
+    let ids: Vec<MessageId> = a.add_messages(u, conv, new).await.unwrap().iter().map(|m| m.id).collect();
+    for id in &ids[..30] {
+        a.enqueue_extraction(u, conv, &[*id]).await.unwrap();
+    }
+    let due = Utc::now() - chrono::TimeDelta::minutes(1);
+    for i in 0..20 {
+        let reminder = pai_core::reminders::NewReminder {
+            text: format!("reminder {i}"),
+            phrase: "now".into(),
+            timezone: "UTC".into(),
+            rule: None,
+            start: None,
+            next_at: due,
+            conversation: None,
+        };
+        a.create_reminder(u, reminder).await.unwrap();
+    }
+    let mut workers = Vec::new();
+    for (n, store) in [a.clone(), b.clone(), a.clone(), b.clone(), a.clone(), b.clone()].into_iter().enumerate() {
+        workers.push(tokio::spawn(async move {
+            let (mut jobs, mut items, mut reminders) = (Vec::new(), Vec::new(), Vec::new());
+            let until = Utc::now() + chrono::TimeDelta::minutes(5);
+            loop {
+                let job = store.claim_extraction_job().await.unwrap();
+                let taken = store.claim_items_without_vectors(u, 7, until).await.unwrap();
+                let owner = format!("worker-{n}");
+                let fired = store.claim_due_reminders(&owner, Utc::now(), until, 3).await.unwrap();
+                if job.is_none() && taken.is_empty() && fired.is_empty() {
+                    break;
+                }
+                jobs.extend(job.map(|j| j.id));
+                items.extend(taken);
+                reminders.extend(fired.into_iter().map(|r| r.id));
+                tokio::task::yield_now().await;
+            }
+            (jobs, items, reminders)
+        }));
+    }
+    let (mut jobs, mut items, mut reminders) = (Vec::new(), Vec::new(), Vec::new());
+    for w in workers {
+        let (j, i, r) = w.await.unwrap();
+        jobs.extend(j);
+        items.extend(i);
+        reminders.extend(r);
+    }
+    let count = |mut v: Vec<i64>| {
+        let all = v.len();
+        v.sort_unstable();
+        v.dedup();
+        (all, v.len())
+    };
+    assert_eq!(count(jobs.iter().map(|j| j.0).collect()), (30, 30), "each job claimed once");
+    let item_ids = items.iter().map(|i| match i {
+        ItemRef::Message(m) => m.0,
+        other => panic!("unexpected {other:?}"),
+    });
+    assert_eq!(count(item_ids.collect()), (62, 62), "each message claimed for embedding once");
+    assert_eq!(count(reminders.iter().map(|r| r.0).collect()), (20, 20), "each reminder fired once");
+    // Claimed items are off the list until the claim runs out, then back.
+    assert!(a.claim_items_without_vectors(u, 100, Utc::now()).await.unwrap().is_empty());
+    assert_eq!(a.items_without_vectors(u, 100).await.unwrap().len(), 62, "claimed, not embedded");
+}
+
 suite!(
     users_are_created_and_validated,
     messages_round_trip_in_order,
@@ -789,4 +859,38 @@ suite!(
     imports_record_progress_per_owner,
     documents_are_stored_replaced_unchanged_and_deleted_whole,
     #[flavor = "multi_thread", worker_threads = 4] two_processes_writing_at_once_both_succeed,
+    #[flavor = "multi_thread", worker_threads = 4] concurrent_workers_of_two_stores_claim_each_piece_of_work_once,
 );
+
+/// PostgreSQL only: several servers share the database for good, so work a
+/// live server holds is never taken back at another's start-up; the work of
+/// a server that died is (SQLite has one server: its start-up takes all back).
+#[tokio::test]
+async fn postgres_takes_over_only_the_work_of_a_dead_server() {
+    use pai_core::store::JobState;
+    let db = Db::postgres().await;
+    let a = db.store().await;
+    let [(u, conv, msgs), _] = two_users(&*a).await;
+    let job = a.enqueue_extraction(u, conv, &msgs).await.unwrap();
+    assert_eq!(a.claim_extraction_job().await.unwrap().unwrap().id, job.id);
+    let import = a.create_import(u, "big.json", 10).await.unwrap();
+    // Another server starts: a's job and import are a's, running.
+    let b = db.store().await;
+    assert_eq!(b.requeue_interrupted_jobs().await.unwrap(), 0);
+    assert_eq!(b.fail_interrupted_imports().await.unwrap(), 0);
+    assert!(b.claim_extraction_job().await.unwrap().is_none());
+    // a dies (its connections close): b takes the job over and fails the import.
+    drop(a);
+    let mut taken = None;
+    for _ in 0..100 {
+        taken = b.claim_extraction_job().await.unwrap();
+        if taken.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let taken = taken.expect("the dead server's job is taken over");
+    assert_eq!((taken.id, taken.state, taken.attempts), (job.id, JobState::Running, 2));
+    assert_eq!(b.fail_interrupted_imports().await.unwrap(), 1);
+    assert_eq!(b.import_record(u, import.id).await.unwrap().state, pai_core::store::ImportState::Failed);
+}

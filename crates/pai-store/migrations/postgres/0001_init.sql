@@ -50,6 +50,8 @@ CREATE TABLE messages (
     external_id     TEXT,
     terms           TSVECTOR NOT NULL,
     embedded        BOOLEAN NOT NULL DEFAULT false,
+    -- Taken by an indexer to embed until then (claim_items_without_vectors).
+    embed_claimed_until TIMESTAMPTZ,
     PRIMARY KEY (user_id, id),
     FOREIGN KEY (user_id, conversation_id) REFERENCES conversations (user_id, id) ON DELETE CASCADE
 );
@@ -75,6 +77,8 @@ CREATE TABLE memories (
     -- subject + text, analyzed; searched as current or as history by valid_to.
     terms           TSVECTOR NOT NULL,
     embedded        BOOLEAN NOT NULL DEFAULT false,
+    -- Taken by an indexer to embed until then (claim_items_without_vectors).
+    embed_claimed_until TIMESTAMPTZ,
     PRIMARY KEY (user_id, id),
     FOREIGN KEY (user_id, superseded_by) REFERENCES memories (user_id, id) ON DELETE SET NULL (superseded_by)
 );
@@ -217,6 +221,8 @@ CREATE TABLE chunks (
     end_offset      BIGINT NOT NULL,
     terms           TSVECTOR NOT NULL,
     embedded        BOOLEAN NOT NULL DEFAULT false,
+    -- Taken by an indexer to embed until then (claim_items_without_vectors).
+    embed_claimed_until TIMESTAMPTZ,
     PRIMARY KEY (user_id, id),
     FOREIGN KEY (user_id, document_id) REFERENCES documents (user_id, id) ON DELETE CASCADE
 );

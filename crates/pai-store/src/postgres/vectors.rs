@@ -215,3 +215,46 @@ pub(super) async fn missing(pool: &PgPool, user: UserId, limit: usize) -> Result
         .take(limit as usize)
         .collect())
 }
+
+/// Claims up to `limit` unembedded items of `user` until `until` (see
+/// `Store::claim_items_without_vectors`). `FOR UPDATE SKIP LOCKED`: rows
+/// another server is claiming this instant are passed over, so two indexers
+/// never take the same item and neither waits for the other.
+pub(super) async fn claim_missing(
+    pool: &PgPool,
+    user: UserId,
+    limit: usize,
+    until: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<ItemRef>> {
+    let now = super::now();
+    let mut left = limit.min(10_000) as i64;
+    let mut out = Vec::new();
+    for (table, current, make) in [
+        ("memories", "AND valid_to IS NULL", (|id| ItemRef::Memory(MemoryId(id))) as fn(i64) -> ItemRef),
+        ("messages", "", |id| ItemRef::Message(MessageId(id))),
+        ("chunks", "", |id| ItemRef::Chunk(ChunkId(id))),
+    ] {
+        if left == 0 {
+            break;
+        }
+        // table and current are our own literals.
+        let mut ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "UPDATE {table} SET embed_claimed_until = $1
+             WHERE (user_id, id) IN (SELECT user_id, id FROM {table} WHERE user_id = $2 AND NOT embedded {current}
+                                     AND (embed_claimed_until IS NULL OR embed_claimed_until < $3)
+                                     ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
+             RETURNING id"
+        )))
+        .bind(super::micros(until))
+        .bind(user.0)
+        .bind(now)
+        .bind(left)
+        .fetch_all(pool)
+        .await
+        .db()?;
+        left -= ids.len() as i64;
+        ids.sort_unstable();
+        out.extend(ids.into_iter().map(make));
+    }
+    Ok(out)
+}

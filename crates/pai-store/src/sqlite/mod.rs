@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/sqlite/0006_accounts.sql")),
     (7, include_str!("../../migrations/sqlite/0007_documents.sql")),
     (8, include_str!("../../migrations/sqlite/0008_reminders.sql")),
+    (9, include_str!("../../migrations/sqlite/0009_embed_claims.sql")),
 ];
 
 #[derive(Clone)]

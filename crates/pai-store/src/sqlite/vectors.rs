@@ -313,3 +313,45 @@ pub(super) async fn missing(pool: &SqlitePool, user: UserId, limit: usize) -> Re
         .take(limit as usize)
         .collect())
 }
+
+/// Claims up to `limit` unembedded items of `user` until `until` (see
+/// `Store::claim_items_without_vectors`). Each UPDATE runs under SQLite's
+/// one writer lock, so two processes never take the same item.
+pub(super) async fn claim_missing(
+    pool: &SqlitePool,
+    user: UserId,
+    limit: usize,
+    until: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<ItemRef>> {
+    let now = chrono::Utc::now();
+    let mut left = limit.min(10_000) as i64;
+    let mut out = Vec::new();
+    for (table, current, make) in [
+        ("memories", "AND valid_to IS NULL", (|id| ItemRef::Memory(MemoryId(id))) as fn(i64) -> ItemRef),
+        ("messages", "", |id| ItemRef::Message(MessageId(id))),
+        ("chunks", "", |id| ItemRef::Chunk(ChunkId(id))),
+    ] {
+        if left == 0 {
+            break;
+        }
+        // table and current are our own literals.
+        let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "UPDATE {table} SET embed_claimed_until = ?1
+             WHERE id IN (SELECT id FROM {table} WHERE user_id = ?2 AND embedded = 0 {current}
+                          AND (embed_claimed_until IS NULL OR embed_claimed_until < ?3) ORDER BY id LIMIT ?4)
+             RETURNING id"
+        )))
+        .bind(until)
+        .bind(user.0)
+        .bind(now)
+        .bind(left)
+        .fetch_all(pool)
+        .await
+        .db()?;
+        left -= ids.len() as i64;
+        let mut ids = ids;
+        ids.sort_unstable();
+        out.extend(ids.into_iter().map(make));
+    }
+    Ok(out)
+}
