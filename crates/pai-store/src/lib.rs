@@ -6,6 +6,7 @@
 mod checks;
 mod delegate;
 mod errors;
+pub mod migrate;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

@@ -894,3 +894,83 @@ async fn postgres_takes_over_only_the_work_of_a_dead_server() {
     assert_eq!(b.fail_interrupted_imports().await.unwrap(), 1);
     assert_eq!(b.import_record(u, import.id).await.unwrap().state, pai_core::store::ImportState::Failed);
 }
+
+/// `pai migrate`: a SQLite database with something in every table arrives
+/// in PostgreSQL whole, ids kept, found the same ways; a second run into
+/// the now full target, or from a file that is not there, changes nothing.
+#[tokio::test]
+async fn a_sqlite_database_migrates_to_postgres_whole() {
+    use pai_core::accounts::Accounts;
+    use pai_core::store::{Decision, MemoryChange};
+    let (from, to) = (Db::sqlite(), Db::postgres().await);
+    let (user, memory, chunk, key_user) = {
+        let s = from.store().await;
+        let [(u, conv, msgs), (tom, _, _)] = two_users(&*s).await;
+        let old = s.add_memory(u, memory("lives in Seoul", vec![msgs[0]])).await.unwrap();
+        let new =
+            s.supersede_memory(u, old.id, memory("작년에 부산으로 이사했어", vec![msgs[0]]), Utc::now()).await.unwrap();
+        let job = s.enqueue_extraction(u, conv, &msgs).await.unwrap();
+        s.claim_extraction_job().await.unwrap().unwrap();
+        let add = MemoryChange::Add { memory: memory("prefers tea", vec![msgs[1]]) };
+        let decision = Decision { candidate: "prefers tea".into(), change: add, reason: "new".into() };
+        s.complete_extraction_job(u, job.id, vec![decision]).await.unwrap();
+        s.set_conversation_summary(u, conv, "moving talk", msgs[1]).await.unwrap();
+        s.create_import(u, "chat.json", 2).await.unwrap();
+        let (doc, _) =
+            s.put_document(u, new_document("lease.md", "h1", &["반려동물은 허용되지 않습니다"])).await.unwrap();
+        let chunk = s.document_chunks(u, doc.id).await.unwrap()[0].id;
+        s.put_vectors(u, vec![(ItemRef::Memory(new.id), axis(0)), (ItemRef::Chunk(chunk), axis(1))]).await.unwrap();
+        s.create_api_key(tom, "laptop", "pai-ab", "digest-tom").await.unwrap();
+        s.create_session(tom, "session-tom", "csrf", Utc::now() + chrono::TimeDelta::hours(1)).await.unwrap();
+        let due = Utc::now() + chrono::TimeDelta::hours(2);
+        let reminder = pai_core::reminders::NewReminder {
+            text: "call mom".into(),
+            phrase: "in 2 hours".into(),
+            timezone: "Asia/Seoul".into(),
+            rule: None,
+            start: None,
+            next_at: due,
+            conversation: Some(conv),
+        };
+        s.create_reminder(u, reminder).await.unwrap();
+        (u, new, chunk, tom)
+    };
+    let mut seen = Vec::new();
+    let report = pai_store::migrate::migrate(&from.0, &to.0, |t, done, total| seen.push((t.to_string(), done, total)))
+        .await
+        .unwrap();
+    let rows = |t: &str| report.iter().find(|r| r.table == t).unwrap().rows;
+    assert_eq!((rows("users"), rows("messages"), rows("memories"), rows("memory_sources")), (2, 4, 3, 3));
+    assert_eq!((rows("memory_decisions"), rows("chunks"), rows("memory_vectors"), rows("chunk_vectors")), (1, 1, 1, 1));
+    assert_eq!((rows("api_keys"), rows("sessions"), rows("reminders"), rows("imports")), (1, 1, 1, 1));
+    assert!(seen.iter().any(|(t, done, total)| t == "messages" && done == total && *total == 4));
+
+    let pg = to.store().await;
+    let moved = pg.memory(user, memory.id).await.unwrap();
+    assert_eq!((moved.text.as_str(), moved.sources.len()), (memory.text.as_str(), 1));
+    assert_eq!(pg.predecessors(user, memory.id).await.unwrap().len(), 1);
+    assert_eq!(pg.memories(user, true).await.unwrap().len(), 3);
+    let hits = pg.search_text(user, "부산", 10).await.unwrap();
+    assert!(hits.iter().any(|h| matches!(h, TextHit::Memory { id, .. } if *id == memory.id)), "{hits:?}");
+    assert_eq!(pg.search_history(user, "Seoul", 10).await.unwrap().len(), 1);
+    assert!(matches!(pg.search_text(user, "반려동물", 5).await.unwrap()[0], TextHit::Chunk { id, .. } if id == chunk));
+    let near = pg.search_vectors(user, &axis(1), 1).await.unwrap();
+    assert_eq!(near[0].item, ItemRef::Chunk(chunk));
+    assert!((near[0].similarity - 1.0).abs() < 1e-5);
+    assert_eq!(pg.authenticate_key("digest-tom").await.unwrap().unwrap().0.id, key_user);
+    assert!(pg.session("session-tom").await.unwrap().is_some());
+    assert_eq!(pg.reminders(user).await.unwrap()[0].text, "call mom");
+    assert_eq!(pg.decisions(user, None).await.unwrap().len(), 1);
+    // New rows get ids after the copied ones.
+    let next = pg.create_user("Jiwoo", "Asia/Seoul").await.unwrap();
+    assert!(next.id.0 > key_user.0);
+
+    // Into a database that has users: refused, nothing added.
+    let again = pai_store::migrate::migrate(&from.0, &to.0, |_, _, _| {}).await;
+    assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
+    assert_eq!(pg.count_users().await.unwrap(), 3);
+    let missing = Database::Sqlite(std::env::temp_dir().join(format!("pai-absent-{}.db", next_name())));
+    let empty = Db::postgres().await;
+    assert!(matches!(pai_store::migrate::migrate(&missing, &empty.0, |_, _, _| {}).await, Err(Error::NotFound(_))));
+    assert!(matches!(missing, Database::Sqlite(ref p) if !p.exists()));
+}

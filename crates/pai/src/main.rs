@@ -65,6 +65,8 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(cli::user::KeyCommand),
+    /// Copy a SQLite database into an empty PostgreSQL one, verified table by table.
+    Migrate(cli::migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
                 Command::Serve(args) => cli::serve::run(&config, args).await,
                 Command::User(cmd) => cli::user::run_user(&config, cmd).await,
                 Command::Key(cmd) => cli::user::run_key(&config, cmd).await,
+                Command::Migrate(args) => cli::migrate::run(&config, args).await,
             }
         })
     });

@@ -530,3 +530,35 @@ fn users_keys_and_two_servers_share_one_postgres_database() {
     assert!(found.contains("Jiwoo"), "{found}");
     assert!(listed.contains("Jiwoo"), "{listed}");
 }
+
+#[test]
+fn migrate_moves_a_sqlite_database_into_postgres_verified() {
+    let db = temp_db();
+    let home = db.parent().unwrap().to_path_buf();
+    std::fs::write(home.join("lease.md"), "# 관리규약\n\n반려동물은 허용되지 않습니다. Rent is due on the fifth.\n")
+        .unwrap();
+    ok(pai_with(&db).args(["ingest".as_ref(), home.join("lease.md").as_os_str()]));
+    let added = run(pai_with(&db).args(["user", "add", "minji"]).to_owned_cmd(), "a long password\n");
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    ok(pai_with(&db).args(["key", "create", "--user", "minji", "--name", "laptop"]));
+
+    let target = postgres_database(&format!("migrate_{}", std::process::id()));
+    let from = format!("sqlite://{}", db.display());
+    let report = ok(pai().args(["migrate", "--from", &from, "--to", &target]));
+    assert!(report.contains("counts and checksums match"), "{report}");
+    assert!(report.lines().any(|l| l.starts_with("chunks") && l.contains(" 1 ")), "{report}");
+
+    // The same data, found the same ways, through the PostgreSQL URL.
+    let on_pg = || {
+        let mut cmd = pai();
+        cmd.args(["--database", &target]);
+        cmd
+    };
+    assert!(ok(on_pg().args(["docs", "list"])).contains("관리규약"));
+    let found = ok(on_pg().args(["memory", "search", "반려동물 키워도 돼?"]));
+    assert!(found.contains("반려동물은 허용되지 않습니다"), "{found}");
+    assert!(ok(on_pg().args(["key", "list", "--user", "minji"])).contains("laptop"));
+    // Into a database that is not empty: refused, with the reason.
+    let again = pai().args(["migrate", "--from", &from, "--to", &target]).output().unwrap();
+    assert!(!again.status.success() && text(&again.stderr).contains("empty database only"), "{}", text(&again.stderr));
+}

@@ -81,6 +81,7 @@ CREATE TABLE memories (
     embed_claimed_until TIMESTAMPTZ,
     PRIMARY KEY (user_id, id),
     FOREIGN KEY (user_id, superseded_by) REFERENCES memories (user_id, id) ON DELETE SET NULL (superseded_by)
+        DEFERRABLE INITIALLY IMMEDIATE
 );
 CREATE INDEX memories_by_user ON memories (user_id, valid_to, id);
 CREATE INDEX memories_by_successor ON memories (user_id, superseded_by) WHERE superseded_by IS NOT NULL;

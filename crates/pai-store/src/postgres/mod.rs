@@ -13,9 +13,9 @@ mod jobs;
 mod memories;
 mod messages;
 mod reminders;
-mod search;
+pub(crate) mod search;
 mod users;
-mod vectors;
+pub(crate) mod vectors;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -33,7 +33,7 @@ fn quoted(term: &str, out: &mut String) {
 
 /// The `tsvector` literal of analyzed text (space-separated terms): each
 /// term with its positions, so repeated terms rank higher.
-pub(super) fn tsvector(analyzed: &str) -> String {
+pub(crate) fn tsvector(analyzed: &str) -> String {
     let mut positions: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, term) in analyzed.split_whitespace().enumerate() {
         let at = positions.entry(term).or_default();

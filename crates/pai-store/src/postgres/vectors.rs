@@ -70,7 +70,7 @@ pub(super) async fn prepare(pool: &PgPool, dimension: usize) -> Result<()> {
 }
 
 /// pgvector's text form, `[x,y,…]`: Rust prints each f32 so it reads back exactly.
-fn literal(v: &[f32]) -> String {
+pub(crate) fn literal(v: &[f32]) -> String {
     let mut out = String::with_capacity(v.len() * 12);
     out.push('[');
     for (i, x) in v.iter().enumerate() {

@@ -127,6 +127,11 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// The connection pool, for `pai migrate`.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     async fn claim_job(&self) -> Result<Option<ExtractionJob>> {
         jobs::claim(&self.pool).await
     }

@@ -6,6 +6,7 @@ pub mod docs;
 pub mod embed;
 pub mod import;
 pub mod memory;
+pub mod migrate;
 pub mod model;
 pub mod remind;
 pub mod serve;
