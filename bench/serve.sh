@@ -6,7 +6,9 @@
 #    time to first token p50/p95, next to `pai bench`'s generation speed of the
 #    same model (the engine alone: the server's overhead is the ratio).
 # BENCH_MEMORIES (default 1000), BENCH_SECONDS (15), BENCH_CHAT_REQUESTS per stream (3),
-# BENCH_MAX_TOKENS (64).
+# BENCH_MAX_TOKENS (64), BENCH_DATABASE=sqlite|postgres (default sqlite; postgres runs a
+# private PostgreSQL 15 from scripts/postgres.sh), BENCH_CHAT=0 to leave chat out
+# (bench/backends.sh compares the two databases that way).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,6 +16,7 @@ memories=${BENCH_MEMORIES:-1000}
 seconds=${BENCH_SECONDS:-15}
 per_stream=${BENCH_CHAT_REQUESTS:-3}
 max_tokens=${BENCH_MAX_TOKENS:-64}
+backend=${BENCH_DATABASE:-sqlite}
 
 scripts/install-deps.sh
 if ! command -v wrk >/dev/null; then
@@ -28,8 +31,16 @@ export RUST_LOG=${RUST_LOG:-error}
 export PAI_SERVER__LIMITS__REQUESTS_PER_MINUTE=100000000
 
 data=$(mktemp -d)
+chmod 755 "$data"
 server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$data"' EXIT
+case $backend in
+  sqlite) export PAI_DATABASE="sqlite://$data/pai.db" ;;
+  # Stopped by postgres.sh when this script ends.
+  postgres) export PAI_DATABASE=$(scripts/postgres.sh start "$data/pg" $$) ;;
+  *) echo "bench: BENCH_DATABASE is sqlite or postgres" >&2; exit 2 ;;
+esac
+echo "== database: $backend"
 keys=()
 for i in $(seq 1 8); do
   echo "bench-password-$i" | $pai --data-dir "$data" user add "user$i" --password-stdin --timezone Asia/Seoul >/dev/null
@@ -45,6 +56,14 @@ echo "== seeding $memories memories for user1"
 t0=$(date +%s.%N)
 python3 bench/serve_seed.py "$url" "${keys[0]}" "$memories"
 echo "seeded in $(python3 -c "print(round($(date +%s.%N) - $t0, 1))") s (each embedded with e5 on arrival)"
+sleep 2 # the last writes settle (WAL, autovacuum) before sizes are read
+if [ "$backend" = postgres ]; then
+  pg_port=${PAI_DATABASE##*:}; pg_port=${pg_port%%/*}
+  bytes=$(/usr/lib/postgresql/15/bin/psql -h 127.0.0.1 -p "$pg_port" -U pai -d pai -qAt -c "SELECT pg_database_size('pai')")
+else
+  bytes=$(cat "$data"/pai.db* | wc -c)
+fi
+echo "database size after seeding: $bytes bytes"
 
 cat >"$data/recall.lua" <<'LUA'
 local queries = {"where does Jiwoo live", "부산에 누가 살아", "who likes jazz", "요가는 언제 해", "allergies", "고양이"}
@@ -68,6 +87,9 @@ wrk -t2 -c64 -d"${seconds}s" --latency -H "$auth" "$url/api/memories?limit=100" 
 echo "== POST /api/recall (k=10, KO/EN queries, e5 query embedding included), 64 connections, ${seconds}s"
 wrk -t2 -c64 -d"${seconds}s" --latency -H "$auth" -s "$data/recall.lua" "$url/api/recall" | summary
 
+if [ "${BENCH_CHAT:-1}" = 0 ]; then
+  exit 0
+fi
 echo "== chat, default model, $max_tokens tokens per answer, $per_stream requests per stream"
 all_keys=$(IFS=,; echo "${keys[*]}")
 for n in 1 4 8; do

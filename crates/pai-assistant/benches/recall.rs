@@ -6,6 +6,11 @@
 //! store's work (BM25, KNN, loads, fusion) is measured alone; the real e5
 //! query embedding is timed separately and added for the end-to-end figure.
 //!
+//! The same data and queries run on SQLite and on PostgreSQL, one after the
+//! other in one run, and the figures are printed side by side with their
+//! ratio. PostgreSQL is a private cluster started by `scripts/postgres.sh`
+//! (PAI_BENCH_BACKENDS=sqlite for SQLite alone).
+//!
 //! `cargo bench -p pai-assistant --bench recall` (or `bench/recall.sh`);
 //! PAI_BENCH_SCALE=0.1 for a quick run at a tenth of the size.
 
@@ -17,7 +22,7 @@ use pai_assistant::recall::recall;
 use pai_core::store::{MemoryKind, NewMemory, NewMessage, Store, UserId};
 use pai_core::{EmbedKind, Embedder, Role};
 use pai_engine::FakeEmbedder;
-use pai_store::SqliteStore;
+use pai_store::Database;
 
 const DIM: usize = 384;
 
@@ -91,7 +96,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn fill(
-    store: &SqliteStore,
+    store: &dyn Store,
     embedder: &dyn Embedder,
     user: UserId,
     messages: usize,
@@ -130,77 +135,153 @@ async fn fill(
     while embed_pending(store, embedder, user, 4096).await.unwrap() > 0 {}
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let scale: f64 = std::env::var("PAI_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+/// What one backend measured.
+#[derive(Default)]
+struct Figures {
+    build_secs: f64,
+    index_rate: f64,
+    /// Bytes on disk per stored item (messages and memories of all users, with their indexes and vectors).
+    bytes_per_item: f64,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    text_ms: f64,
+    vector_ms: f64,
+}
+
+/// Builds the data set in `database` and measures recall on it.
+async fn measure(database: &Database, scale: f64) -> Figures {
     let (big_messages, big_memories) = ((200_000.0 * scale) as usize, (100_000.0 * scale) as usize);
     let (others, other_messages) = (999, (100.0 * scale).max(10.0) as usize);
-    let dir = std::env::temp_dir().join(format!("pai-bench-recall-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = SqliteStore::open(&dir.join("pai.db"), DIM).await.unwrap();
+    let store = database.open(DIM).await.unwrap();
+    let store: &dyn Store = &*store;
     let fake = FakeEmbedder::new(DIM);
     let mut rng = Rng(0x9E3779B97F4A7C15);
     let vocab = Vocab::new(&mut rng);
+    let mut f = Figures::default();
 
     let t = Instant::now();
     for i in 0..others {
         let u = store.create_user(&format!("user{i}"), "Asia/Seoul").await.unwrap().id;
-        fill(&store, &fake, u, other_messages, other_messages / 4, &vocab, &mut rng).await;
+        fill(store, &fake, u, other_messages, other_messages / 4, &vocab, &mut rng).await;
     }
     let big = store.create_user("bench", "Asia/Seoul").await.unwrap().id;
     let t_big = Instant::now();
-    fill(&store, &fake, big, big_messages, big_memories, &vocab, &mut rng).await;
+    fill(store, &fake, big, big_messages, big_memories, &vocab, &mut rng).await;
     let big_secs = t_big.elapsed().as_secs_f64();
+    f.build_secs = t.elapsed().as_secs_f64();
+    f.index_rate = (big_messages + big_memories) as f64 / big_secs;
+    let items = big_messages + big_memories + others * (other_messages + other_messages / 4);
+    f.bytes_per_item = database_bytes(database) as f64 / items as f64;
     println!(
-        "data: 1 user with {big_messages} messages + {big_memories} memories, {others} others with {other_messages} messages each; built in {:.0} s",
-        t.elapsed().as_secs_f64()
-    );
-    println!(
-        "indexing (store + BM25 + vectors, fake embedder): {:.0} items/s ({:.0} s for the big user)",
-        (big_messages + big_memories) as f64 / big_secs,
-        big_secs
+        "  {}: 1 user with {big_messages} messages + {big_memories} memories, {others} others with {other_messages} messages each; built in {:.0} s",
+        database.display(),
+        f.build_secs
     );
 
     let now = Utc::now();
     for _ in 0..20 {
-        recall(&store, &fake, big, &query(&vocab, &mut rng), 10, now).await.unwrap(); // warm the page cache
+        recall(store, &fake, big, &query(&vocab, &mut rng), 10, now).await.unwrap(); // warm the caches
     }
-    if std::env::var_os("PAI_BENCH_BREAKDOWN").is_some() {
-        let (mut ft, mut vt) = (Duration::ZERO, Duration::ZERO);
-        for _ in 0..50 {
-            let q = query(&vocab, &mut rng);
-            let t = Instant::now();
-            store.search_text(big, &q, 40).await.unwrap();
-            ft += t.elapsed();
-            let v = fake.vector(&q);
-            let t = Instant::now();
-            store.search_vectors(big, &v, 40).await.unwrap();
-            vt += t.elapsed();
-        }
-        println!(
-            "breakdown per query: text {:.2} ms, vectors {:.2} ms",
-            ft.as_secs_f64() * 20.0,
-            vt.as_secs_f64() * 20.0
-        );
+    let (mut ft, mut vt) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..50 {
+        let q = query(&vocab, &mut rng);
+        let t = Instant::now();
+        store.search_text(big, &q, 40).await.unwrap();
+        ft += t.elapsed();
+        let v = fake.vector(&q);
+        let t = Instant::now();
+        store.search_vectors(big, &v, 40).await.unwrap();
+        vt += t.elapsed();
     }
+    f.text_ms = ft.as_secs_f64() * 20.0;
+    f.vector_ms = vt.as_secs_f64() * 20.0;
     let mut times = Vec::new();
     for _ in 0..300 {
         let q = query(&vocab, &mut rng);
         let t = Instant::now();
-        let got = recall(&store, &fake, big, &q, 10, now).await.unwrap();
+        let got = recall(store, &fake, big, &q, 10, now).await.unwrap();
         times.push(t.elapsed());
         assert!(!got.is_empty());
     }
     times.sort();
-    let store_p95 = percentile(&times, 0.95);
-    println!(
-        "recall k=10 (store side): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms over {} queries",
-        percentile(&times, 0.5),
-        store_p95,
-        percentile(&times, 0.99),
-        times.len()
-    );
+    (f.p50, f.p95, f.p99) = (percentile(&times, 0.5), percentile(&times, 0.95), percentile(&times, 0.99));
+    f
+}
 
+/// The database's size on disk: SQLite's file with its WAL, PostgreSQL's pg_database_size.
+fn database_bytes(database: &Database) -> u64 {
+    match database {
+        Database::Sqlite(path) => ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
+            .map(|m| m.len())
+            .sum(),
+        Database::Postgres(url) => {
+            let port = url.rsplit(':').next().unwrap().split('/').next().unwrap();
+            let out = std::process::Command::new("/usr/lib/postgresql/15/bin/psql")
+                .args(["-h", "127.0.0.1", "-p", port, "-U", "pai", "-d", "pai", "-qAt", "-c"])
+                .arg("CHECKPOINT; SELECT pg_database_size('pai')")
+                .output()
+                .expect("psql");
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+        }
+    }
+}
+
+/// A fresh database in a private PostgreSQL cluster (stopped when this process ends).
+fn postgres() -> Database {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres.sh");
+    let dir = std::env::temp_dir().join(format!("pai-bench-pg-{}", std::process::id()));
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args(["start".as_ref(), dir.as_os_str(), std::process::id().to_string().as_ref()])
+        .output()
+        .expect("scripts/postgres.sh");
+    assert!(out.status.success(), "PostgreSQL did not start: {}", String::from_utf8_lossy(&out.stderr));
+    Database::parse(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let scale: f64 = std::env::var("PAI_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let backends = std::env::var("PAI_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let dir = std::env::temp_dir().join(format!("pai-bench-recall-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut results: Vec<(&str, Figures)> = Vec::new();
+    for backend in backends.split(',') {
+        let database = match backend {
+            "sqlite" => Database::Sqlite(dir.join("pai.db")),
+            "postgres" => postgres(),
+            other => panic!("PAI_BENCH_BACKENDS: unknown backend {other}"),
+        };
+        println!("building and measuring on {backend}…");
+        results.push((if backend == "sqlite" { "SQLite" } else { "PostgreSQL" }, measure(&database, scale).await));
+    }
+    println!("\nrecall, k=10, store side (fake embedder at 384 dimensions), 300 queries after 20 warm-up:");
+    print!("{:<34}", "");
+    for (name, _) in &results {
+        print!("{name:>12}");
+    }
+    println!("{}", if results.len() == 2 { "   PG/SQLite" } else { "" });
+    let row = |label: &str, get: fn(&Figures) -> f64, unit: &str| {
+        print!("{:<34}", format!("{label} ({unit})"));
+        for (_, f) in &results {
+            print!("{:>12.2}", get(f));
+        }
+        if let [(_, a), (_, b)] = results.as_slice() {
+            print!("{:>12.2}", get(b) / get(a));
+        }
+        println!();
+    };
+    row("recall p50", |f| f.p50, "ms");
+    row("recall p95", |f| f.p95, "ms");
+    row("recall p99", |f| f.p99, "ms");
+    row("full-text search, 40 hits", |f| f.text_ms, "ms");
+    row("vector search, 40 hits", |f| f.vector_ms, "ms");
+    row("indexing, big user", |f| f.index_rate, "items/s");
+    row("building all data", |f| f.build_secs, "s");
+    row("disk per item", |f| f.bytes_per_item, "bytes");
     // The real embedder: query embedding latency, and message indexing throughput.
     let models = std::env::var_os("PAI_MODELS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
         let home = std::env::var_os("PAI_HOME")
@@ -213,6 +294,8 @@ async fn main() {
         println!("(e5 not installed: run make fetch-models for the end-to-end figures)");
         return;
     };
+    let mut rng = Rng(0x5DEECE66D);
+    let vocab = Vocab::new(&mut rng);
     let mut q_times = Vec::new();
     for _ in 0..100 {
         let q = query(&vocab, &mut rng);
@@ -225,13 +308,14 @@ async fn main() {
         "e5 query embedding: p50 {:.2} ms, p95 {:.2} ms → end-to-end recall p95 ≈ {:.2} ms",
         percentile(&q_times, 0.5),
         percentile(&q_times, 0.95),
-        store_p95 + percentile(&q_times, 0.95)
+        results[0].1.p95 + percentile(&q_times, 0.95)
     );
-    let store2 = SqliteStore::open(&dir.join("e5.db"), 384).await.unwrap();
+    let store2 = Database::Sqlite(dir.join("e5.db")).open(384).await.unwrap();
+    let store2: &dyn Store = &*store2;
     let u = store2.create_user("e5", "Asia/Seoul").await.unwrap().id;
     let n = (2000.0 * scale.max(0.25)) as usize;
     let t = Instant::now();
-    fill(&store2, &e5, u, n, 0, &vocab, &mut rng).await;
+    fill(store2, &e5, u, n, 0, &vocab, &mut rng).await;
     println!("indexing with e5 embeddings: {:.0} messages/s ({n} messages)", n as f64 / t.elapsed().as_secs_f64());
     let _ = std::fs::remove_dir_all(&dir);
 }

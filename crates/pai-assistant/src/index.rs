@@ -2,7 +2,7 @@
 //! missing a vector (new messages and document chunks, new or edited memories, or everything after
 //! the embedding model changed).
 
-use pai_core::store::{ChunkId, ItemRef, MessageId, Store, UserId};
+use pai_core::store::{ChunkId, ItemRef, MemoryId, MessageId, Store, UserId};
 use pai_core::{EmbedKind, Embedder, Error, Result};
 
 /// How long a claim on items keeps other indexers off them: far longer than
@@ -55,13 +55,17 @@ async fn texts(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<Vec
         };
         (ItemRef::Chunk(c.id), text)
     }));
-    for id in items.iter().filter_map(|i| if let ItemRef::Memory(id) = i { Some(*id) } else { None }) {
-        match store.memory(user, id).await {
-            Ok(m) => out.push((ItemRef::Memory(m.id), m.text)),
-            Err(Error::NotFound(_)) => {} // deleted meanwhile
-            Err(e) => return Err(e),
-        }
-    }
+    // Memories deleted or superseded meanwhile are left out (a superseded one gets no vector).
+    let memory_ids: Vec<MemoryId> =
+        items.iter().filter_map(|i| if let ItemRef::Memory(id) = i { Some(*id) } else { None }).collect();
+    out.extend(
+        store
+            .memories_by_id(user, &memory_ids)
+            .await?
+            .into_iter()
+            .filter(|m| m.is_current())
+            .map(|m| (ItemRef::Memory(m.id), m.text)),
+    );
     Ok(out)
 }
 

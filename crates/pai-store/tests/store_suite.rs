@@ -900,7 +900,6 @@ async fn postgres_takes_over_only_the_work_of_a_dead_server() {
 /// the now full target, or from a file that is not there, changes nothing.
 #[tokio::test]
 async fn a_sqlite_database_migrates_to_postgres_whole() {
-    use pai_core::accounts::Accounts;
     use pai_core::store::{Decision, MemoryChange};
     let (from, to) = (Db::sqlite(), Db::postgres().await);
     let (user, memory, chunk, key_user) = {

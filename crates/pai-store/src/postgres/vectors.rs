@@ -50,7 +50,7 @@ pub(super) async fn prepare(pool: &PgPool, dimension: usize) -> Result<()> {
                      PRIMARY KEY (user_id, id),
                      FOREIGN KEY (user_id, id) REFERENCES {items} (user_id, id) ON DELETE CASCADE)"
             ),
-            format!("CREATE INDEX {kind}_vectors_hnsw ON {kind}_vectors USING hnsw (embedding vector_cosine_ops)"),
+            hnsw_index(kind),
             format!("UPDATE {items} SET embedded = false WHERE embedded"),
         ] {
             sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await.db()?;
@@ -67,6 +67,11 @@ pub(super) async fn prepare(pool: &PgPool, dimension: usize) -> Result<()> {
         .db()?;
     }
     tx.commit().await.db()
+}
+
+/// The HNSW index of `{kind}_vectors` (`kind` is one of our literals).
+pub(crate) fn hnsw_index(kind: &str) -> String {
+    format!("CREATE INDEX {kind}_vectors_hnsw ON {kind}_vectors USING hnsw (embedding vector_cosine_ops)")
 }
 
 /// pgvector's text form, `[x,y,…]`: Rust prints each f32 so it reads back exactly.
