@@ -763,6 +763,10 @@ async fn two_processes_writing_at_once_both_succeed(db: Db) {
     assert_eq!(a.documents(user).await.unwrap().len(), 80);
 }
 
+fn until_later() -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::TimeDelta::minutes(5)
+}
+
 /// Several servers on one database take work from the same queues: every
 /// extraction job, item to embed and due reminder goes to exactly one of
 /// the workers claiming at once, from two stores.
@@ -831,6 +835,12 @@ async fn concurrent_workers_of_two_stores_claim_each_piece_of_work_once(db: Db) 
     // Claimed items are off the list until the claim runs out, then back.
     assert!(a.claim_items_without_vectors(u, 100, Utc::now()).await.unwrap().is_empty());
     assert_eq!(a.items_without_vectors(u, 100).await.unwrap().len(), 62, "claimed, not embedded");
+    // A memory embedded and then edited is to be embedded again at once, not when its old claim runs out.
+    let m = a.add_memory(u, memory("lives in Seoul", vec![])).await.unwrap();
+    assert_eq!(a.claim_items_without_vectors(u, 100, until_later()).await.unwrap(), vec![ItemRef::Memory(m.id)]);
+    a.put_vectors(u, vec![(ItemRef::Memory(m.id), axis(0))]).await.unwrap();
+    a.update_memory(u, m.id, "lives in Busan", &[]).await.unwrap();
+    assert_eq!(b.claim_items_without_vectors(u, 100, until_later()).await.unwrap(), vec![ItemRef::Memory(m.id)]);
 }
 
 suite!(

@@ -51,7 +51,7 @@ pub(super) async fn prepare(pool: &PgPool, dimension: usize) -> Result<()> {
                      FOREIGN KEY (user_id, id) REFERENCES {items} (user_id, id) ON DELETE CASCADE)"
             ),
             hnsw_index(kind),
-            format!("UPDATE {items} SET embedded = false WHERE embedded"),
+            format!("UPDATE {items} SET embedded = false, embed_claimed_until = NULL WHERE embedded"),
         ] {
             sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await.db()?;
         }
@@ -96,7 +96,8 @@ pub(super) async fn forget_memory(tx: &mut Transaction<'_, Postgres>, user: User
         .execute(&mut **tx)
         .await
         .db()?;
-    sqlx::query("UPDATE memories SET embedded = false WHERE user_id = $1 AND id = $2")
+    // Unclaimed too: the new text is to be embedded now, not when an old claim runs out.
+    sqlx::query("UPDATE memories SET embedded = false, embed_claimed_until = NULL WHERE user_id = $1 AND id = $2")
         .bind(user.0)
         .bind(id)
         .execute(&mut **tx)
@@ -126,7 +127,7 @@ pub(super) async fn put(
         // Marks the item embedded if it is the user's (and, for memories, current).
         let current = if kind == "memory" { "AND valid_to IS NULL" } else { "" };
         let owned = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {items} SET embedded = true WHERE user_id = $1 AND id = $2 {current}"
+            "UPDATE {items} SET embedded = true, embed_claimed_until = NULL WHERE user_id = $1 AND id = $2 {current}"
         )))
         .bind(user.0)
         .bind(id)

@@ -68,7 +68,10 @@ pub(super) async fn prepare(pool: &SqlitePool, dimension: usize) -> Result<()> {
             }
         }
         for table in ["memories", "messages", "chunks"] {
-            sqlx::query(AssertSqlSafe(format!("UPDATE {table} SET embedded = 0"))).execute(&mut *tx).await.db()?;
+            sqlx::query(AssertSqlSafe(format!("UPDATE {table} SET embedded = 0, embed_claimed_until = NULL")))
+                .execute(&mut *tx)
+                .await
+                .db()?;
         }
         for (key, value) in [("vector_dimension", dimension.to_string()), ("vector_layout", LAYOUT.to_string())] {
             sqlx::query("INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)")
@@ -101,12 +104,14 @@ fn blob(v: &[f32]) -> Vec<u8> {
 
 /// Removes the vector of `user`'s memory `id` (edited, superseded or deleted).
 pub(super) async fn forget_memory(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: i64) -> Result<()> {
-    let owned = sqlx::query("UPDATE memories SET embedded = 0 WHERE id = ? AND user_id = ?")
-        .bind(id)
-        .bind(user.0)
-        .execute(&mut **tx)
-        .await
-        .db()?;
+    // Unclaimed too: the new text is to be embedded now, not when an old claim runs out.
+    let owned =
+        sqlx::query("UPDATE memories SET embedded = 0, embed_claimed_until = NULL WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user.0)
+            .execute(&mut **tx)
+            .await
+            .db()?;
     if owned.rows_affected() > 0 {
         // vec0 deletes by rowid only; the owner check is the UPDATE above.
         sqlx::query("DELETE FROM memory_vectors WHERE rowid = ?").bind(id).execute(&mut **tx).await.db()?;
@@ -140,7 +145,7 @@ pub(super) async fn put(
                 .await
                 .db()?,
                 "memory",
-                "UPDATE memories SET embedded = 1 WHERE id = ? AND user_id = ?",
+                "UPDATE memories SET embedded = 1, embed_claimed_until = NULL WHERE id = ? AND user_id = ?",
             ),
             ItemRef::Message(MessageId(id)) => (
                 sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE id = ? AND user_id = ?")
@@ -150,7 +155,7 @@ pub(super) async fn put(
                     .await
                     .db()?,
                 "message",
-                "UPDATE messages SET embedded = 1 WHERE id = ? AND user_id = ?",
+                "UPDATE messages SET embedded = 1, embed_claimed_until = NULL WHERE id = ? AND user_id = ?",
             ),
             ItemRef::Chunk(ChunkId(id)) => (
                 sqlx::query_scalar::<_, i64>("SELECT id FROM chunks WHERE id = ? AND user_id = ?")
@@ -160,7 +165,7 @@ pub(super) async fn put(
                     .await
                     .db()?,
                 "chunk",
-                "UPDATE chunks SET embedded = 1 WHERE id = ? AND user_id = ?",
+                "UPDATE chunks SET embedded = 1, embed_claimed_until = NULL WHERE id = ? AND user_id = ?",
             ),
         };
         let Some(id) = owned else {
