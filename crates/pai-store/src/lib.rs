@@ -6,6 +6,7 @@
 mod checks;
 mod delegate;
 mod errors;
+mod indexed;
 pub mod migrate;
 pub mod postgres;
 mod rows;

@@ -51,14 +51,17 @@ enum Value {
     Vector(Vec<f32>),
 }
 
-/// How a table's full-text terms are made from its copied columns (by index).
+/// How a table's full-text terms are made from its copied columns (by
+/// index), as the stores make them (`crate::indexed`).
 #[derive(Clone, Copy)]
 enum Terms {
     None,
-    /// From the text column.
+    /// A message: its text.
     Text(usize),
-    /// From an optional prefix column (subject, heading) and the text column.
-    PrefixedText(usize, usize),
+    /// A memory: (subject, text).
+    Memory(usize, usize),
+    /// A passage: (heading, text).
+    Chunk(usize, usize),
 }
 
 struct Table {
@@ -132,7 +135,7 @@ const TABLES: &[Table] = &[
             ("updated_at", Time),
             ("embedded", Bool),
         ],
-        terms: Terms::PrefixedText(4, 2),
+        terms: Terms::Memory(4, 2),
         identity: true,
     },
     Table {
@@ -278,7 +281,7 @@ const TABLES: &[Table] = &[
             ("end_offset", Int),
             ("embedded", Bool),
         ],
-        terms: Terms::PrefixedText(6, 4),
+        terms: Terms::Chunk(6, 4),
         identity: true,
     },
     Table {
@@ -525,18 +528,14 @@ async fn insert(tx: &mut sqlx::Transaction<'_, Postgres>, table: &Table, rows: &
             };
         }
         let text = |i: usize| match &row[i] {
-            Value::Text(Some(t)) => t.as_str(),
-            _ => "",
+            Value::Text(t) => t.as_deref(),
+            _ => None,
         };
         let analyzed = match table.terms {
             Terms::None => return,
-            Terms::Text(t) => index_text(text(t)),
-            // Written as the stores write them: the prefix analyzed with the text.
-            Terms::PrefixedText(p, t) if table.name == "chunks" && !text(p).is_empty() => {
-                format!("{} {}", index_text(text(p)), index_text(text(t)))
-            }
-            Terms::PrefixedText(p, t) if !text(p).is_empty() => index_text(&format!("{} {}", text(p), text(t))),
-            Terms::PrefixedText(_, t) => index_text(text(t)),
+            Terms::Text(t) => index_text(text(t).unwrap_or_default()),
+            Terms::Memory(s, t) => crate::indexed::memory_terms(text(s), text(t).unwrap_or_default()),
+            Terms::Chunk(h, t) => crate::indexed::chunk_terms(text(h), text(t).unwrap_or_default()),
         };
         b.push_bind(tsvector(&analyzed)).push_unseparated("::tsvector");
     });

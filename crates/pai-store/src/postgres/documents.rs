@@ -2,7 +2,6 @@
 //! terms are a column of its row and its vector cascades from it, so
 //! replacing or deleting chunks takes everything derived from them along.
 
-use pai_core::analyzer::index_text;
 use pai_core::store::{Chunk, ChunkId, Document, DocumentChange, DocumentId, NewDocument, UserId};
 use pai_core::{Error, Result};
 use sqlx::{AssertSqlSafe, PgPool};
@@ -102,11 +101,6 @@ pub(super) async fn put(pool: &PgPool, user: UserId, d: NewDocument) -> Result<(
         }
     };
     for (ordinal, c) in d.chunks.iter().enumerate() {
-        // The heading is searchable with the passage: "what does the lease say about pets?"
-        let indexed = match &c.heading {
-            Some(h) => format!("{} {}", index_text(h), index_text(&c.text)),
-            None => index_text(&c.text),
-        };
         sqlx::query(
             "INSERT INTO chunks (user_id, document_id, ordinal, text, page, heading, start_offset, end_offset, terms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::tsvector)",
@@ -119,7 +113,7 @@ pub(super) async fn put(pool: &PgPool, user: UserId, d: NewDocument) -> Result<(
         .bind(&c.heading)
         .bind(c.start as i64)
         .bind(c.end as i64)
-        .bind(tsvector(&indexed))
+        .bind(tsvector(&crate::indexed::chunk_terms(c.heading.as_deref(), &c.text)))
         .execute(&mut *tx)
         .await
         .db()?;

@@ -1,5 +1,4 @@
 use chrono::{DateTime, Utc};
-use pai_core::analyzer::index_text;
 use pai_core::store::{Memory, MemoryId, MessageId, NewMemory, UserId};
 use pai_core::{Error, Result};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -18,13 +17,8 @@ macro_rules! columns {
     };
 }
 
-/// The indexed form: the subject with the text, so that a new fact about the
-/// same subject ("home city") finds the old one even when they share no other word.
 fn terms(subject: Option<&str>, text: &str) -> String {
-    match subject {
-        Some(s) => tsvector(&index_text(&format!("{s} {text}"))),
-        None => tsvector(&index_text(text)),
-    }
+    tsvector(&crate::indexed::memory_terms(subject, text))
 }
 
 /// Links `sources` to `memory` after checking they are messages of `user`.

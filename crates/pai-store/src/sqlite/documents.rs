@@ -2,7 +2,6 @@
 //! chunks' full-text rows and vectors in the same transaction.
 
 use chrono::Utc;
-use pai_core::analyzer::index_text;
 use pai_core::store::{Chunk, ChunkId, Document, DocumentChange, DocumentId, NewDocument, UserId};
 use pai_core::{Error, Result};
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -99,16 +98,11 @@ pub(super) async fn put(pool: &SqlitePool, user: UserId, d: NewDocument) -> Resu
         .fetch_one(&mut *tx)
         .await
         .db()?;
-        // The heading is searchable with the passage: "what does the lease say about pets?"
-        let indexed = match &c.heading {
-            Some(h) => format!("{} {}", index_text(h), index_text(&c.text)),
-            None => index_text(&c.text),
-        };
         sqlx::query(
             "INSERT INTO chunks_fts (rowid, terms, owner, user_id, document_id) VALUES (?, ?, 'u' || ?3, ?3, ?4)",
         )
         .bind(chunk)
-        .bind(indexed)
+        .bind(crate::indexed::chunk_terms(c.heading.as_deref(), &c.text))
         .bind(user.0)
         .bind(id)
         .execute(&mut *tx)

@@ -1,5 +1,4 @@
 use chrono::{DateTime, Utc};
-use pai_core::analyzer::index_text;
 use pai_core::store::{Memory, MemoryId, MessageId, NewMemory, UserId};
 use pai_core::{Error, Result};
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -37,8 +36,7 @@ async fn add_sources(tx: &mut Transaction<'_, Sqlite>, user: UserId, memory: i64
     Ok(())
 }
 
-/// Indexes the memory's text with its subject, so that a new fact about the same
-/// subject ("home city") finds the old one even when they share no other word.
+/// Indexes the memory's text with its subject (`indexed::memory_terms`).
 async fn index(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: i64, text: &str) -> Result<()> {
     let subject: Option<String> = sqlx::query_scalar("SELECT subject FROM memories WHERE id = ? AND user_id = ?")
         .bind(id)
@@ -47,10 +45,6 @@ async fn index(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: i64, text: &s
         .await
         .db()?
         .flatten();
-    let text = match subject {
-        Some(s) => format!("{s} {text}"),
-        None => text.to_string(),
-    };
     sqlx::query("DELETE FROM memories_fts WHERE rowid = ? AND user_id = ?")
         .bind(id)
         .bind(user.0)
@@ -59,7 +53,7 @@ async fn index(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: i64, text: &s
         .db()?;
     sqlx::query("INSERT INTO memories_fts (rowid, terms, owner, user_id) VALUES (?, ?, 'u' || ?3, ?3)")
         .bind(id)
-        .bind(index_text(&text))
+        .bind(crate::indexed::memory_terms(subject.as_deref(), text))
         .bind(user.0)
         .execute(&mut **tx)
         .await
