@@ -72,6 +72,13 @@ const STOPWORDS: &[&str] = &[
     "which", "when", "where", "how", "we", "our", "you", "your", "one", "some", "any", "all", "more", "most", "than",
     "then", "not", "no", "yes", "like", "나", "내", "저", "제", "너", "우리", "그", "이", "는", "은", "가", "를", "을",
     "에", "도", "야", "요",
+    // Korean question words and endings, as the analyzer's bigrams: they make
+    // a question ("민지 지금 어디 살아?"), not what it is about, and match
+    // every chatty turn ("지금 뭐해?").
+    "뭐야", "뭐지", "뭐였", "였지", "였어", "언제", "어디", "어느", "누구", "무슨", "어떻", "떻게", "어땠", "땠어",
+    "했어", "했지", "했는", "있어", "있지", "이야", "거야", "는지", "지금", "요즘", "나는", "내가", "제가", "저는",
+    // Nominalisers ("…산다는 건", "…한 거"): the shape of a clause, not its content.
+    "다는", "건", "거", "것", "걸",
 ];
 
 pub fn is_stopword(term: &str) -> bool {

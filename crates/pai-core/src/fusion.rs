@@ -1,62 +1,124 @@
-//! Reciprocal-rank fusion of several ranked lists (full text, vectors), with
-//! small boosts for importance and recency. Pure: stores produce the ranked
+//! Score-aware fusion of several ranked lists (full text, vectors): each
+//! list's scores are put on one scale and added with a weight, then what pai
+//! knows about a candidate (who said it, how important, how fresh when the
+//! question asks for fresh) adjusts the sum. Pure: stores produce the ranked
 //! lists, this decides the final order.
+//!
+//! Why not reciprocal-rank fusion: RRF looks at ranks only, so the clear
+//! winner of one list (BM25 15.0 against 10.2 for the next) loses to items in
+//! the middle of both lists. Normalised scores keep the margin.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
-/// How much each signal counts. Defaults follow the RRF paper (k = 60); the two
-/// boosts together are worth a few rank steps near the top (1/61 - 1/62 ≈
-/// 0.00026 each) but never ten, so relevance decides first and the boosts
-/// break near ties.
+/// How a list's raw scores are put on a 0..=1 scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// BM25-like: 0 means no match; divided by the list's best score.
+    FromZero,
+    /// Cosine-like: every candidate scores and the range is narrow; min-max
+    /// over the list (the best 1, the last 0).
+    MinMax,
+}
+
+/// One ranker's results, best first, with their raw scores.
+#[derive(Debug, Clone)]
+pub struct Ranked<Id> {
+    pub hits: Vec<(Id, f32)>,
+    pub weight: f32,
+    pub scale: Scale,
+}
+
+impl<Id> Ranked<Id> {
+    /// The list's scores on a 0..=1 scale, in the list's order.
+    fn normalised(&self) -> impl Iterator<Item = (&Id, f32)> {
+        let max = self.hits.iter().map(|h| h.1).fold(f32::NEG_INFINITY, f32::max);
+        let min = self.hits.iter().map(|h| h.1).fold(f32::INFINITY, f32::min);
+        let scale = self.scale;
+        self.hits.iter().map(move |(id, s)| {
+            let n = match scale {
+                Scale::FromZero if max > 0.0 => s.max(0.0) / max,
+                Scale::FromZero => 0.0,
+                Scale::MinMax if max - min > f32::EPSILON => (s - min) / (max - min),
+                Scale::MinMax => 1.0,
+            };
+            (id, n)
+        })
+    }
+}
+
+/// How much the priors count next to relevance (which sums to about 1 for a
+/// candidate at the top of every list).
 #[derive(Debug, Clone, Copy)]
 pub struct FusionWeights {
-    pub k: f32,
     /// Added for importance 1.0 (scaled linearly from 0.0).
     pub importance: f32,
-    /// Added for something from right now, halving every `half_life_days`.
+    /// Added for something from right now, halving every `half_life_days`;
+    /// callers set it only when the question asks about the present.
     pub recency: f32,
     pub half_life_days: f32,
 }
 
 impl Default for FusionWeights {
     fn default() -> Self {
-        FusionWeights { k: 60.0, importance: 0.0008, recency: 0.0008, half_life_days: 30.0 }
+        FusionWeights { importance: 0.02, recency: 0.0, half_life_days: 30.0 }
     }
 }
 
-/// What fusion knows about a candidate besides its ranks.
+/// What fusion knows about a candidate besides its scores.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Prior {
     /// 0.0 ..= 1.0
     pub importance: f32,
     pub age_days: f32,
+    /// Multiplies relevance by (1 + boost): the candidate is about who or
+    /// what the question names.
+    pub boost: f32,
 }
 
-/// Fuses `lists` (each best first) into one list, best first, with scores.
-/// Ties keep the order of first appearance, so the result is deterministic.
+/// Fuses `lists` into one list, best first, with scores. Ties keep the order
+/// of first appearance, so the result is deterministic.
 pub fn fuse<Id: Eq + Hash + Clone>(
-    lists: &[Vec<Id>],
+    lists: &[Ranked<Id>],
     prior: impl Fn(&Id) -> Prior,
     weights: FusionWeights,
 ) -> Vec<(Id, f32)> {
-    let mut scores: HashMap<Id, (f32, usize)> = HashMap::new();
-    let mut order = 0;
+    rank(relevance(lists), prior, weights)
+}
+
+/// Each candidate's relevance: the weighted sum of its normalised scores, in
+/// order of first appearance.
+pub fn relevance<Id: Eq + Hash + Clone>(lists: &[Ranked<Id>]) -> Vec<(Id, f32)> {
+    let mut at: HashMap<Id, usize> = HashMap::new();
+    let mut out: Vec<(Id, f32)> = Vec::new();
     for list in lists {
-        for (rank, id) in list.iter().enumerate() {
-            let entry = scores.entry(id.clone()).or_insert_with(|| {
-                order += 1;
-                (0.0, order)
+        for (id, n) in list.normalised() {
+            let i = *at.entry(id.clone()).or_insert_with(|| {
+                out.push((id.clone(), 0.0));
+                out.len() - 1
             });
-            entry.0 += 1.0 / (weights.k + rank as f32 + 1.0);
+            out[i].1 += list.weight * n;
         }
     }
-    let mut out: Vec<(Id, f32, usize)> = scores
+    out
+}
+
+/// Orders candidates by relevance adjusted by their priors, best first; ties
+/// keep the given order.
+pub fn rank<Id: Clone>(
+    relevance: Vec<(Id, f32)>,
+    prior: impl Fn(&Id) -> Prior,
+    weights: FusionWeights,
+) -> Vec<(Id, f32)> {
+    let mut out: Vec<(Id, f32, usize)> = relevance
         .into_iter()
-        .map(|(id, (rrf, first))| {
+        .enumerate()
+        .map(|(first, (id, rel))| {
             let p = prior(&id);
             let recency = 0.5f32.powf(p.age_days.max(0.0) / weights.half_life_days.max(f32::EPSILON));
-            let score = rrf + weights.importance * p.importance.clamp(0.0, 1.0) + weights.recency * recency;
+            let score = rel * (1.0 + p.boost.max(0.0))
+                + weights.importance * p.importance.clamp(0.0, 1.0)
+                + weights.recency * recency;
             (id, score, first)
         })
         .collect();
@@ -72,35 +134,63 @@ mod tests {
         fused.iter().map(|(id, _)| *id).collect()
     }
 
-    #[test]
-    fn agreement_beats_a_single_first_place() {
-        let text = vec![1, 2, 3];
-        let vector = vec![2, 4, 1];
-        let fused = fuse(&[text, vector], |_| Prior::default(), FusionWeights::default());
-        assert_eq!(ids(&fused), vec![2, 1, 4, 3]);
+    fn text(hits: &[(u32, f32)]) -> Ranked<u32> {
+        Ranked { hits: hits.to_vec(), weight: 1.0, scale: Scale::FromZero }
+    }
+
+    fn vector(hits: &[(u32, f32)]) -> Ranked<u32> {
+        Ranked { hits: hits.to_vec(), weight: 1.0, scale: Scale::MinMax }
     }
 
     #[test]
-    fn importance_and_recency_break_near_ties_only() {
-        let lists = [vec![10, 20]];
-        // 20 is important and fresh, 10 old and unimportant: one rank apart, boosts win.
+    fn a_clear_winner_of_one_list_stays_above_middling_agreement() {
+        // The case: BM25 ranks turn 1 first by a wide margin (15.0 vs
+        // 10.2), the vector list does not have it, and ten other turns sit in
+        // the middle of both lists. Rank-only fusion (k = 60) put all ten above it.
+        let mut text_hits = vec![(1, 15.0)];
+        let mut vector_hits = vec![(100, 0.90)];
+        for i in 0..10u32 {
+            text_hits.push((10 + i, 10.2 - i as f32 * 0.3));
+            vector_hits.push((10 + i, 0.86 - i as f32 * 0.005));
+        }
+        let lists = [text(&text_hits), Ranked { weight: 0.5, ..vector(&vector_hits) }];
+        let fused = fuse(&lists, |_| Prior::default(), FusionWeights::default());
+        let at = fused.iter().position(|(id, _)| *id == 1).unwrap();
+        assert!(at < 3, "the clear text winner is at {at}: {fused:?}");
+    }
+
+    #[test]
+    fn agreement_still_counts_when_margins_are_small() {
+        let lists = [text(&[(1, 10.0), (2, 9.9), (3, 2.0)]), vector(&[(2, 0.9), (4, 0.85), (1, 0.7)])];
+        assert_eq!(ids(&fuse(&lists, |_| Prior::default(), FusionWeights::default()))[0], 2);
+    }
+
+    #[test]
+    fn boosts_multiply_relevance_and_recency_counts_only_when_weighted() {
+        let lists = [text(&[(10, 10.0), (20, 9.0)])];
         let prior = |id: &u32| {
             if *id == 20 {
-                Prior { importance: 1.0, age_days: 0.0 }
+                Prior { importance: 0.0, age_days: 0.0, boost: 0.5 }
             } else {
-                Prior { importance: 0.0, age_days: 365.0 }
+                Prior { age_days: 365.0, ..Prior::default() }
             }
         };
         assert_eq!(ids(&fuse(&lists, prior, FusionWeights::default())), vec![20, 10]);
-        // But a candidate ranked far lower is not lifted over a strong match.
-        let lists = [vec![10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20]];
-        assert_eq!(fuse(&lists, prior, FusionWeights::default())[0].0, 10);
+        // Without the boost, the fresh one wins only when recency is asked for.
+        let prior = |id: &u32| Prior { age_days: if *id == 20 { 0.0 } else { 365.0 }, ..Prior::default() };
+        assert_eq!(ids(&fuse(&lists, prior, FusionWeights::default())), vec![10, 20]);
+        let fresh = FusionWeights { recency: 0.3, ..FusionWeights::default() };
+        assert_eq!(ids(&fuse(&lists, prior, fresh)), vec![20, 10]);
     }
 
     #[test]
-    fn deterministic_ties_and_empty_input() {
-        let fused = fuse(&[vec![5], vec![6]], |_| Prior::default(), FusionWeights::default());
+    fn deterministic_ties_degenerate_lists_and_empty_input() {
+        let fused = fuse(&[text(&[(5, 1.0)]), text(&[(6, 1.0)])], |_| Prior::default(), FusionWeights::default());
         assert_eq!(ids(&fused), vec![5, 6]);
+        // One vector hit, or all equal: full marks, not a division by zero.
+        let fused = fuse(&[vector(&[(7, 0.8)]), text(&[(8, 0.0)])], |_| Prior::default(), FusionWeights::default());
+        assert_eq!(fused[0], (7, 1.0));
+        assert_eq!(fused[1], (8, 0.0));
         assert!(fuse::<u32>(&[], |_| Prior::default(), FusionWeights::default()).is_empty());
     }
 }

@@ -6,6 +6,7 @@ pub mod analyzer;
 pub mod chat;
 pub mod error;
 pub mod fusion;
+pub mod lexicon;
 pub mod memory;
 pub mod model;
 pub mod reminders;

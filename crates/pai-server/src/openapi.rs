@@ -59,7 +59,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "post",
         "/api/imports",
         "Imports",
-        "Upload chat history (pai JSON or ChatGPT conversations.json) as the body; ?format=&name=.",
+        "Upload chat history (pai JSON, ChatGPT conversations.json or a KakaoTalk .txt export) as the body; ?format=&name=&me=.",
     ),
     ("get", "/api/imports/{id}", "Imports", "An import's state and progress."),
     ("get", "/api/documents", "Documents", "The caller's documents, newest first."),

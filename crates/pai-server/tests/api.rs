@@ -630,6 +630,70 @@ async fn an_import_runs_in_the_background_with_progress() {
 }
 
 #[tokio::test]
+async fn a_kakaotalk_group_chat_imports_with_the_owner_named() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    let file = "독서모임 님과 카카오톡 대화\n저장한 날짜 : 2024-03-02 21:00:00\n\n\
+        --------------- 2024년 3월 1일 금요일 ---------------\n\
+        [지수] [오후 9:58] 민지야 이번 달 책 뭐야?\n\
+        [민지] [오후 10:01] 파친코! 이민진 작가\n두 권짜리야\n\
+        [도윤] [오후 10:02] 사진\n\
+        --------------- 2024년 3월 2일 토요일 ---------------\n\
+        [민지] [오전 9:00] 토요일 모임은 합정에서\n";
+    let send = |path: &str, body: &str| request("POST", path, Some(&key), Some(body.to_string()));
+    // Three people and no label: which of them is the user must be said.
+    let r = app.send(send("/api/imports", file)).await;
+    r.assert_error(400);
+    assert!(r.text().contains("which name is yours"), "{}", r.text());
+    // A damaged line is named, and nothing is stored.
+    let broken = file.replace("[오후 10:01]", "[오후 25:01]");
+    let r = app.send(send("/api/imports?me=%EB%AF%BC%EC%A7%80", &broken)).await;
+    r.assert_error(400);
+    assert!(r.text().contains("line 6"), "{}", r.text());
+    assert!(app.call("GET", "/api/imports", Some(&key), None).await.json()["data"].as_array().unwrap().is_empty());
+    let r = app.send(send("/api/imports?me=%EB%AF%BC%EC%A7%80&name=kakao.txt", file)).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let path = format!("/api/imports/{}", r.json()["id"]);
+    let mut record = Value::Null;
+    for _ in 0..200 {
+        record = app.call("GET", &path, Some(&key), None).await.json();
+        if record["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(record["state"], "done", "{record}");
+    let conversations = app.store().conversations(minji.id).await.unwrap();
+    assert_eq!(conversations.len(), 2, "one conversation a day");
+    let first = conversations.iter().find(|c| c.title == "독서모임 2024-03-01").unwrap();
+    let messages = app.store().messages(minji.id, first.id).await.unwrap();
+    let said: Vec<(Option<&str>, &str)> = messages.iter().map(|m| (m.speaker.as_deref(), m.content.as_str())).collect();
+    assert_eq!(
+        said,
+        [
+            (Some("지수"), "민지야 이번 달 책 뭐야?"),
+            (None, "파친코! 이민진 작가\n두 권짜리야"),
+            (Some("도윤"), "[photo]")
+        ]
+    );
+    // Seoul time: 21:58 on 1 March is 12:58 UTC.
+    assert_eq!(messages[0].created_at.to_rfc3339(), "2024-03-01T12:58:00+00:00");
+    // The same export again adds nothing.
+    let r = app.send(send("/api/imports?me=%EB%AF%BC%EC%A7%80", file)).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let path = format!("/api/imports/{}", r.json()["id"]);
+    for _ in 0..200 {
+        record = app.call("GET", &path, Some(&key), None).await.json();
+        if record["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(record["report"]["skipped"], 2, "{record}");
+    assert_eq!(app.store().conversations(minji.id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
 async fn metrics_health_and_openapi() {
     let app = App::new().await;
     let (_, key) = app.user("minji", false).await;

@@ -47,7 +47,7 @@ enum Command {
     /// See, search, edit, forget and export what pai remembers about you.
     #[command(subcommand)]
     Memory(cli::memory::MemoryCommand),
-    /// Import chat history (pai JSON or ChatGPT's conversations.json) and learn from it.
+    /// Import chat history (pai JSON, ChatGPT's conversations.json, a KakaoTalk export) and learn from it.
     Import(cli::import::ImportArgs),
     /// Add documents (txt, md, html, pdf; files or folders) for pai to search and cite.
     Ingest(cli::docs::IngestArgs),

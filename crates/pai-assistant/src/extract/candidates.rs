@@ -6,7 +6,7 @@ use pai_core::store::MemoryKind;
 use pai_core::{ChatModel, ChatRequest, Constraint, Error, Message, Result, Sampling};
 use serde::Deserialize;
 
-use super::text::{GROUNDED, content_terms, grounding, invented_names, is_chitchat};
+use super::text::{GROUNDED, content_terms, grounding, invented_names, invents_korean, is_chitchat};
 
 /// Most candidates taken from one exchange.
 const MAX_CANDIDATES: usize = 6;
@@ -153,7 +153,10 @@ pub fn parse(answer: &str, user_text: &str) -> Result<(Vec<Candidate>, Vec<Rejec
             rejected.push(reject("repeats itself"));
         } else if about_the_assistant(&text) {
             rejected.push(reject("about the assistant, not the user"));
-        } else if grounding(&text, user_text) < GROUNDED || !invented_names(&text, user_text).is_empty() {
+        } else if grounding(&text, user_text) < GROUNDED
+            || !invented_names(&text, user_text).is_empty()
+            || invents_korean(&text, user_text)
+        {
             rejected.push(reject("not supported by the user's words"));
         } else if kept.iter().any(|k| super::text::says_the_same(&k.text, &text)) {
             rejected.push(reject("repeats another candidate"));

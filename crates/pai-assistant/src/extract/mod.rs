@@ -11,6 +11,7 @@
 mod candidates;
 mod dates;
 mod decide;
+mod rules;
 pub mod text;
 mod worker;
 
@@ -26,6 +27,7 @@ pub use dates::{local_day, start_of, zone};
 pub use worker::{Extractor, MAX_ATTEMPTS, Outcome};
 
 use crate::index::embed_pending;
+use candidates::Candidate;
 use text::{content_terms, grounding, is_chitchat};
 
 /// Existing memories compared with each candidate, from each ranker.
@@ -62,21 +64,47 @@ impl Pipeline<'_> {
         let mut out = Vec::new();
         let mut for_model: Vec<StoredMessage> = Vec::new();
         for m in &messages {
-            // An explicit request may sit among other sentences: each is obeyed,
-            // and only the rest goes to the model.
-            let mut rest = Vec::new();
+            // An explicit request may sit among other sentences: each is obeyed;
+            // the others are read by rule where a rule knows them, and only the
+            // rest goes to the model.
+            let mut plain: Vec<&str> = Vec::new();
             // The whole message first: "내 차 번호는 12가 3456이야. 기억해 줘" is one request.
             let parts =
                 if explicit::detect(&m.content).is_some() { vec![m.content.as_str()] } else { sentences(&m.content) };
             for sentence in parts {
                 match explicit::detect(sentence) {
+                    // "…and she is 7. Remember that.": what it points at is the content.
+                    Some(Explicit::Remember(content)) if explicit::is_reference(&content) => {
+                        let said = if plain.is_empty() {
+                            self.previous_words(job.user, m).await?
+                        } else {
+                            Some(std::mem::take(&mut plain).join(" "))
+                        };
+                        match said {
+                            Some(said) => out.push(self.remember(job.user, m, &said, tz, &out).await?),
+                            None => out.push(Decision {
+                                candidate: content,
+                                change: MemoryChange::Noop { existing: None },
+                                reason: "explicit request; nothing said before it to remember".into(),
+                            }),
+                        }
+                    }
                     Some(Explicit::Remember(content)) => {
                         out.push(self.remember(job.user, m, &content, tz, &out).await?)
                     }
                     Some(Explicit::Forget(content)) => out.extend(self.forget(job.user, &content, &out).await?),
                     // Tasks and questions for the assistant say nothing lasting about the user.
                     None if text::is_one_off_request(sentence) => {}
-                    None => rest.push(sentence),
+                    None => plain.push(sentence),
+                }
+            }
+            let mut rest: Vec<&str> = Vec::new();
+            let today = local_day(m.created_at, tz);
+            for clause in plain.iter().flat_map(|s| rules::clauses(s)) {
+                let dated = !pai_core::when::find(clause, today).is_empty();
+                match rules::fact(clause, dated) {
+                    Some(c) => self.consider(job.user, c, m, tz, "said in so many words", &mut out).await?,
+                    None => rest.push(clause),
                 }
             }
             let rest = rest.join(" ");
@@ -122,6 +150,18 @@ impl Pipeline<'_> {
             sources: vec![message.id],
         };
         Ok(Decision { candidate: text, change: MemoryChange::Add { memory }, reason })
+    }
+
+    /// The user's own message just before `message` in its conversation: what
+    /// a bare "remember that" points at.
+    async fn previous_words(&self, user: UserId, message: &StoredMessage) -> Result<Option<String>> {
+        let earlier = self.store.messages(user, message.conversation).await?;
+        Ok(earlier
+            .into_iter()
+            .rev()
+            .filter(|e| e.id < message.id && e.role == Role::User && e.speaker.is_none())
+            .map(|e| e.content)
+            .find(|c| explicit::detect(c).is_none() && !is_chitchat(c)))
     }
 
     /// Deletes every memory, current or past, that contains most of the words
@@ -182,36 +222,66 @@ impl Pipeline<'_> {
                 reason: r.reason.to_string(),
             });
         }
-        let mut taken: Vec<MemoryId> = out.iter().filter_map(|d| target(&d.change)).collect();
-        for mut c in kept {
+        for c in kept {
             // The message that supports the candidate best is its source and its "now".
             let source = messages
                 .iter()
                 .max_by(|a, b| grounding(&c.text, &a.content).total_cmp(&grounding(&c.text, &b.content)))
                 .expect("not empty");
-            let today = local_day(source.created_at, tz);
-            let (text, mut when) = dates::resolve(&c.text, today);
-            c.text = text;
-            if when.is_none() && c.kind == MemoryKind::Event {
-                // Models often drop "tomorrow"; the user's message still has it.
-                if let [found] = pai_core::when::find(&source.content, today).as_slice() {
-                    when = Some(found.dates);
-                    c.text = format!("{} ({})", c.text, dates::resolve(&source.content[found.span.clone()], today).0);
-                }
-            }
-            if c.text.chars().count() > candidates::MAX_CANDIDATE_CHARS + 60 {
-                // Dates written out made it too long to be one memory.
-                let change = MemoryChange::Noop { existing: None };
-                out.push(Decision { candidate: c.text.clone(), change, reason: "too short or too long".into() });
-                continue;
-            }
-            let valid_from = when.map(|w| start_of(w.start, tz));
-            let query = format!("{} {}", c.subject.as_deref().unwrap_or(""), c.text);
-            let similar = self.similar(user, &query).await?;
-            let decided = decide::decide(&c, &similar, &taken, &[source.id], valid_from, source.created_at);
-            taken.extend(target(&decided.change));
-            out.push(Decision { candidate: c.text.clone(), change: decided.change, reason: decided.reason });
+            self.consider(user, c, source, tz, "", out).await?;
         }
+        Ok(())
+    }
+
+    /// Decides what one candidate (from a rule or the model) does, against
+    /// the user's memories and what this job decided already.
+    async fn consider(
+        &self,
+        user: UserId,
+        mut c: Candidate,
+        source: &StoredMessage,
+        tz: Tz,
+        how: &str,
+        out: &mut Vec<Decision>,
+    ) -> Result<()> {
+        let today = local_day(source.created_at, tz);
+        let (text, mut when) = dates::resolve(&c.text, today);
+        c.text = text;
+        if when.is_none() && c.kind == MemoryKind::Event {
+            // Models often drop "tomorrow"; the user's message still has it.
+            if let [found] = pai_core::when::find(&source.content, today).as_slice() {
+                when = Some(found.dates);
+                c.text = format!("{} ({})", c.text, dates::resolve(&source.content[found.span.clone()], today).0);
+            }
+        }
+        let noop = |reason: &str| Decision {
+            candidate: c.text.clone(),
+            change: MemoryChange::Noop { existing: None },
+            reason: reason.into(),
+        };
+        if c.text.chars().count() > candidates::MAX_CANDIDATE_CHARS + 60 {
+            // Dates written out made it too long to be one memory.
+            out.push(noop("too short or too long"));
+            return Ok(());
+        }
+        // Said already in this job (by a rule, a request or the model).
+        let repeated = out.iter().any(|d| match &d.change {
+            MemoryChange::Add { memory } | MemoryChange::Supersede { memory, .. } => {
+                text::says_the_same(&memory.text, &c.text) || text::extends(&memory.text, &c.text)
+            }
+            _ => false,
+        });
+        if repeated {
+            out.push(noop("repeats another candidate of this exchange"));
+            return Ok(());
+        }
+        let valid_from = when.map(|w| start_of(w.start, tz));
+        let query = format!("{} {}", c.subject.as_deref().unwrap_or(""), c.text);
+        let similar = self.similar(user, &query).await?;
+        let taken: Vec<MemoryId> = out.iter().filter_map(|d| target(&d.change)).collect();
+        let decided = decide::decide(&c, &similar, &taken, &[source.id], valid_from, source.created_at);
+        let reason = if how.is_empty() { decided.reason } else { format!("{}; {how}", decided.reason) };
+        out.push(Decision { candidate: c.text.clone(), change: decided.change, reason });
         Ok(())
     }
 

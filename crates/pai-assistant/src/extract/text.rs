@@ -178,6 +178,42 @@ pub fn invented_names(candidate: &str, source: &str) -> Vec<String> {
         .collect()
 }
 
+/// Korean words of `candidate` that nothing in `source` supports: none of
+/// their syllable pairs occurs there. A small model writing Korean it cannot
+/// write produces such words ("이므를", "나매카에운"); a faithful copy or a
+/// light rewording keeps most pairs. Words of one syllable say too little to judge.
+pub fn garbled_korean(candidate: &str, source: &str) -> Vec<String> {
+    let hangul = |w: &str| w.chars().filter(|c| ('\u{AC00}'..='\u{D7A3}').contains(c)).collect::<Vec<char>>();
+    let have: HashSet<String> = query_terms(source).into_iter().collect();
+    // The stems of the user's words: "심해" supports "심하다" (same first syllable, similar length).
+    let mut stems: std::collections::HashMap<char, usize> = std::collections::HashMap::new();
+    for w in source.split_whitespace().map(hangul).filter(|w| !w.is_empty()) {
+        let longest = stems.entry(w[0]).or_default();
+        *longest = (*longest).max(w.len());
+    }
+    candidate
+        .split_whitespace()
+        .filter(|w| {
+            let h = hangul(w);
+            if h.len() < 2 {
+                return false;
+            }
+            let pairs: Vec<String> = query_terms(w).into_iter().filter(|t| t.chars().count() == 2).collect();
+            let paired = pairs.iter().any(|p| have.contains(p));
+            let stemmed = stems.get(&h[0]).is_some_and(|len| h.len() <= len + 2);
+            !paired && !stemmed
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// True when a candidate's Korean is not the user's: a long word (three
+/// syllables or more) with no support, or two unsupported words.
+pub fn invents_korean(candidate: &str, source: &str) -> bool {
+    let garbled = garbled_korean(candidate, source);
+    garbled.len() >= 2 || garbled.iter().any(|w| w.chars().count() >= 3)
+}
+
 /// True when two memories say the same thing: most content words shared.
 /// (Candidates against known memories, against each other, and explicit requests.)
 pub fn says_the_same(a: &str, b: &str) -> bool {
@@ -220,6 +256,16 @@ mod tests {
         for s in ["My daughter is Jiwoo", "부산으로 이사했어", "good morning, I moved to Busan"] {
             assert!(!is_chitchat(s), "{s}");
         }
+    }
+
+    #[test]
+    fn garbled_korean_is_told_from_a_copy_or_a_rewording() {
+        let user = "나 새우 알레르기 있어. 심해.";
+        assert!(invents_korean("나 새우 알레르기 있어. 심해. 이므를 새우를 찾아나게 됩니니", user));
+        assert!(invents_korean("나매카에운 음식 좋아해", "나 매운 음식 좋아해."));
+        assert!(!invents_korean("새우 알레르기가 심하다", user));
+        assert!(!invents_korean("서울에 산다", "나 서울 마포구에 살아"));
+        assert!(!invents_korean("Allergic to shrimp", user));
     }
 
     #[test]

@@ -11,8 +11,10 @@ pub enum Explicit {
 
 /// English openings, lowercase, longest first within each group. The content follows.
 const EN_REMEMBER: &[&str] = &[
+    "please remember this: ",
     "please remember that ",
     "please remember ",
+    "remember this: ",
     "remember that ",
     "remember: ",
     "remember ",
@@ -109,6 +111,16 @@ fn korean(text: &str) -> Option<Explicit> {
         cut = i;
     }
     let mut content_part = body[..cut].trim_end();
+    // "…이야. 그거 기억해 줘": the pointer goes, what it points at stays.
+    for r in REFERENCES.iter().filter(|r| r.chars().all(|c| !c.is_ascii())) {
+        if let Some(before) = content_part.strip_suffix(r) {
+            let before = before.trim_end();
+            if before.ends_with(['.', '!', ',', '~', '。']) {
+                content_part = before.trim_end_matches(['.', '!', ',', '~', '。']).trim_end();
+                break;
+            }
+        }
+    }
     if let Some(stripped) = KO_TRAILERS.iter().find_map(|t| content_part.strip_suffix(t)) {
         // A particle glued to a word, never a whole word on its own.
         if !stripped.is_empty() && !stripped.ends_with(' ') {
@@ -116,6 +128,55 @@ fn korean(text: &str) -> Option<Explicit> {
         }
     }
     content(content_part).map(make)
+}
+
+/// Words that point back at what was just said instead of saying it:
+/// "Remember that.", "그거 기억해 줘". The content is then the preceding
+/// sentences (or the user's previous message), never the pointer itself.
+const REFERENCES: &[&str] = &[
+    "that",
+    "this",
+    "it",
+    "that for me",
+    "this for me",
+    "it for me",
+    "all that",
+    "all of that",
+    "all of this",
+    "that one",
+    "this one",
+    "those",
+    "these",
+    "them",
+    "what i said",
+    "what i just said",
+    "everything i said",
+    "그거",
+    "이거",
+    "그걸",
+    "이걸",
+    "그것",
+    "이것",
+    "그것을",
+    "이것을",
+    "저거",
+    "저걸",
+    "그 내용",
+    "이 내용",
+    "그 얘기",
+    "이 얘기",
+    "방금 말한 거",
+    "방금 말한 것",
+    "내가 말한 거",
+    "위에 거",
+    "다",
+    "전부",
+];
+
+/// True when a request's content only points back at something said before.
+pub fn is_reference(content: &str) -> bool {
+    let c = content.trim().trim_end_matches(['.', '!', ',', '~']).trim().to_lowercase();
+    REFERENCES.contains(&c.as_str())
 }
 
 fn content(text: &str) -> Option<String> {
@@ -147,6 +208,10 @@ mod tests {
             ("remember when we went to Jeju?", None),
             ("I forgot my keys", None),
             ("remember", None),
+            ("Remember that.", remember("that")),
+            ("Please remember this: the spare key is under the mat", remember("the spare key is under the mat")),
+            ("지우는 7살이야. 그거 기억해 줘", remember("지우는 7살이야")),
+            ("그거 기억해 줘", remember("그거")),
             ("내 딸 이름은 지우야. 기억해 줘", remember("내 딸 이름은 지우야")),
             ("우리 강아지 이름이 보리라는 걸 기억해줘!", remember("우리 강아지 이름이 보리")),
             ("나 땅콩 알레르기 있는 거 기억해 둬", remember("나 땅콩 알레르기 있는 거")),
@@ -160,6 +225,16 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(&detect(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn references_point_back() {
+        for r in ["that", "That.", "this for me", "it", "그거", "이걸", "방금 말한 거"] {
+            assert!(is_reference(r), "{r}");
+        }
+        for r in ["that my wifi password is on the fridge", "my daughter is 7", "지우는 7살", "thatcher"] {
+            assert!(!is_reference(r), "{r}");
         }
     }
 }

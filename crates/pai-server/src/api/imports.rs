@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
-use pai_assistant::import::{Format, Progress, import, parse};
+use pai_assistant::import::{Format, ParseOptions, Progress, import, parse};
 use pai_core::store::{ImportId, ImportState, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,9 +21,12 @@ use crate::state::SharedState;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Upload {
-    /// "pai" or "chatgpt"; detected from the content when absent.
+    /// "pai", "chatgpt" or "kakaotalk"; detected from the content when absent.
     #[serde(default)]
     format: Option<String>,
+    /// The caller's name in a chat export whose file does not mark it (a KakaoTalk group chat).
+    #[serde(default)]
+    me: Option<String>,
     /// The file's name, for the record.
     #[serde(default)]
     name: Option<String>,
@@ -44,13 +47,13 @@ pub async fn create(
     })?;
     let format = match q.format.as_deref() {
         None => None,
-        Some("pai") => Some(Format::Pai),
-        Some("chatgpt") => Some(Format::ChatGpt),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!("format {other:?} is not pai or chatgpt")).param("format"));
-        }
+        Some(name) => Some(Format::parse_name(name).ok_or_else(|| {
+            ApiError::bad_request(format!("format {name:?} is not pai, chatgpt or kakaotalk")).param("format")
+        })?),
     };
-    let (_, conversations) = parse(&bytes, format)?;
+    // Times written without a zone (KakaoTalk) are the caller's.
+    let zone = pai_assistant::extract::zone(&caller.user.timezone)?;
+    let (_, conversations) = parse(&bytes, &ParseOptions { format, me: q.me, zone: Some(zone) })?;
     let user = caller.user.id;
     let name = q.name.unwrap_or_else(|| "upload".into());
     let record = state.store.create_import(user, &name, conversations.len() as u64).await?;

@@ -1,5 +1,6 @@
-//! `pai import FILE`: bring in chat history (pai's JSON or ChatGPT's
-//! conversations.json) with a progress bar, then learn from it.
+//! `pai import FILE`: bring in chat history (pai's JSON, ChatGPT's
+//! conversations.json or a KakaoTalk export) with a progress bar, then learn
+//! from it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,18 +8,23 @@ use std::sync::Arc;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use pai_assistant::extract::{Extractor, Outcome};
-use pai_assistant::import::{Format, Progress, import, parse};
+use pai_assistant::import::{Format, ParseOptions, Progress, import, parse};
 use pai_core::store::JobState;
 
 use crate::config::Config;
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    /// The file: pai's `{"title", "messages": [...]}` JSON (or a list of them), or ChatGPT's conversations.json.
+    /// The file: pai's `{"title", "messages": [...]}` JSON (or a list of them), ChatGPT's
+    /// conversations.json, or a KakaoTalk "대화 내보내기" .txt (PC or mobile, Korean or English).
     file: PathBuf,
     /// The file's format; detected from its content when not given.
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
+    /// Your name in a chat export (KakaoTalk), when the file does not mark your lines
+    /// (mobile exports say 회원님/you; a group chat from the PC needs this).
+    #[arg(long, value_name = "NAME")]
+    me: Option<String>,
     /// Only store and index; leave memory extraction queued for later (`pai chat` runs it).
     #[arg(long)]
     no_extract: bool,
@@ -28,6 +34,7 @@ pub struct ImportArgs {
 enum FormatArg {
     Pai,
     Chatgpt,
+    Kakaotalk,
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
@@ -46,11 +53,15 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
     let format = args.format.map(|f| match f {
         FormatArg::Pai => Format::Pai,
         FormatArg::Chatgpt => Format::ChatGpt,
+        FormatArg::Kakaotalk => Format::KakaoTalk,
     });
-    // Checked whole before anything is written.
-    let (format, conversations) =
-        parse(&bytes, format).with_context(|| format!("{} was not imported", args.file.display()))?;
     let memory = super::open_memory(config).await?;
+    // Times written without a zone (KakaoTalk) are the user's.
+    let zone = pai_assistant::extract::zone(&memory.store.user(memory.user).await?.timezone)?;
+    // Checked whole before anything is written.
+    let options = ParseOptions { format, me: args.me, zone: Some(zone) };
+    let (format, conversations) =
+        parse(&bytes, &options).with_context(|| format!("{} was not imported", args.file.display()))?;
     let stored = bar(conversations.len() as u64, "storing");
     let indexing = ProgressBar::new_spinner();
     let report = import(&*memory.store, &*memory.embedder, memory.user, conversations, &mut |p| match p {

@@ -1,10 +1,14 @@
-//! History import: pai's generic JSON and the ChatGPT data export's
-//! `conversations.json`. The whole file is parsed and checked before anything
-//! is written; then each conversation is stored in one transaction, indexed
-//! for recall at once, and queued for memory extraction (which runs later,
-//! in the background). Conversations imported before are skipped.
+//! History import: pai's generic JSON, the ChatGPT data export's
+//! `conversations.json` and KakaoTalk's text exports (`kakao.rs`). The whole
+//! file is parsed and checked before anything is written; then each
+//! conversation is stored in one transaction, indexed for recall at once, and
+//! queued for memory extraction (which runs later, in the background).
+//! Conversations imported before are skipped.
+
+mod kakao;
 
 use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use pai_core::store::{MAX_TEXT_BYTES, NewMessage, Store, UserId};
 use pai_core::{Embedder, Error, Result, Role};
 use serde::Deserialize;
@@ -22,26 +26,59 @@ pub struct Conversation {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// `{"title": …, "messages": [{"role", "speaker", "content", "created_at", "external_id"}]}` or a list of them.
+    /// `{"title": …, "messages": [{"role", "speaker", "content", "created_at", "external_id", "attachments"}]}`
+    /// or a list of them.
     Pai,
     /// ChatGPT's `conversations.json`: a list of conversations with a `mapping` tree.
     ChatGpt,
+    /// KakaoTalk's "대화 내보내기" text file (PC or mobile, Korean or English UI).
+    KakaoTalk,
 }
 
-/// Parses a whole file. Invalid UTF-8, malformed JSON, an unknown role, an
-/// empty or oversized message: an error naming the place, and nothing kept.
-pub fn parse(bytes: &[u8], format: Option<Format>) -> Result<(Format, Vec<Conversation>)> {
+impl Format {
+    /// The name the CLI and the API take ("pai", "chatgpt", "kakaotalk").
+    pub fn parse_name(name: &str) -> Option<Format> {
+        match name {
+            "pai" => Some(Format::Pai),
+            "chatgpt" => Some(Format::ChatGpt),
+            "kakaotalk" | "kakao" => Some(Format::KakaoTalk),
+            _ => None,
+        }
+    }
+}
+
+/// What a file alone may not say.
+#[derive(Debug, Clone, Default)]
+pub struct ParseOptions {
+    /// The format; detected from the content when `None`.
+    pub format: Option<Format>,
+    /// The owner's name in a chat export, when the file does not mark it.
+    pub me: Option<String>,
+    /// The zone of times written without one (KakaoTalk); UTC when `None`.
+    pub zone: Option<Tz>,
+}
+
+/// Parses a whole file. Invalid UTF-8, malformed JSON or lines, an unknown
+/// role, an empty or oversized message: an error naming the place, and
+/// nothing kept.
+pub fn parse(bytes: &[u8], options: &ParseOptions) -> Result<(Format, Vec<Conversation>)> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| Error::invalid(format!("the file is not UTF-8 text (bad byte at offset {})", e.valid_up_to())))?;
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| Error::invalid(format!("the file is not valid JSON: {e}")))?;
-    let format = match format {
+    let is_json = text.trim_start_matches('\u{feff}').trim_start().starts_with(['{', '[']);
+    let format = match options.format {
         Some(f) => f,
-        None => detect(&value)?,
+        None if !is_json && kakao::looks_like(text) => Format::KakaoTalk,
+        None if !is_json => {
+            return Err(Error::invalid(
+                "unknown file format: expected pai's JSON, ChatGPT's conversations.json or a KakaoTalk export (.txt)",
+            ));
+        }
+        None => detect(&json(text)?)?,
     };
     let conversations = match format {
-        Format::Pai => pai(value)?,
-        Format::ChatGpt => chatgpt(value)?,
+        Format::Pai => pai(json(text)?)?,
+        Format::ChatGpt => chatgpt(json(text)?)?,
+        Format::KakaoTalk => kakao::parse(text, options.me.as_deref(), options.zone.unwrap_or(chrono_tz::UTC))?,
     };
     for (i, c) in conversations.iter().enumerate() {
         for (j, m) in c.messages.iter().enumerate() {
@@ -57,6 +94,11 @@ pub fn parse(bytes: &[u8], format: Option<Format>) -> Result<(Format, Vec<Conver
         }
     }
     Ok((format, conversations))
+}
+
+fn json(text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text.trim_start_matches('\u{feff}'))
+        .map_err(|e| Error::invalid(format!("the file is not valid JSON: {e}")))
 }
 
 fn detect(value: &serde_json::Value) -> Result<Format> {
@@ -93,6 +135,38 @@ struct PaiMessage {
     created_at: DateTime<chrono::FixedOffset>,
     #[serde(default)]
     external_id: Option<String>,
+    /// Photos and files sent with the message, as far as the export describes them.
+    #[serde(default)]
+    attachments: Vec<PaiAttachment>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaiAttachment {
+    /// "photo", "video", "file", …: free text, shown as is.
+    kind: String,
+    /// What it shows (a photo's description, a file's name).
+    #[serde(default)]
+    caption: Option<String>,
+}
+
+/// A message's text with its attachments written after it ("[photo: a clay
+/// bowl]"): what a photo shows is part of what was said, found and cited with it.
+fn with_attachments(content: String, attachments: &[PaiAttachment]) -> String {
+    let mut out = content;
+    for a in attachments {
+        let kind = a.kind.trim();
+        let kind = if kind.is_empty() { "attachment" } else { kind };
+        let note = match a.caption.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            Some(caption) => format!("[{kind}: {caption}]"),
+            None => format!("[{kind}]"),
+        };
+        if !out.trim().is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&note);
+    }
+    out
 }
 
 fn pai(value: serde_json::Value) -> Result<Vec<Conversation>> {
@@ -117,13 +191,14 @@ fn pai(value: serde_json::Value) -> Result<Vec<Conversation>> {
                 }
                 r => return Err(Error::invalid(format!("{}: unknown role {r:?} (user, assistant or other)", at()))),
             };
-            if m.content.trim().is_empty() {
+            let content = with_attachments(m.content, &m.attachments);
+            if content.trim().is_empty() {
                 return Err(Error::invalid(format!("{}: empty content", at())));
             }
             messages.push(NewMessage {
                 role,
                 speaker,
-                content: m.content,
+                content,
                 created_at: m.created_at.with_timezone(&Utc),
                 external_id: m.external_id,
             });
@@ -313,13 +388,32 @@ mod tests {
             {"role": "other", "speaker": "Mom", "content": "Call me when you arrive", "created_at": "2026-03-01T10:01:00+09:00"},
             {"role": "assistant", "content": "Noted", "created_at": "2026-03-01T10:02:00+09:00"}
         ]}"#;
-        let (format, convs) = parse(file.as_bytes(), None).unwrap();
+        let (format, convs) = parse(file.as_bytes(), &ParseOptions::default()).unwrap();
         assert_eq!(format, Format::Pai);
         let m = &convs[0].messages;
         assert_eq!((m[0].role, m[0].speaker.as_deref()), (Role::User, None));
         assert_eq!((m[1].role, m[1].speaker.as_deref()), (Role::User, Some("Mom")));
         assert_eq!(m[0].created_at, "2026-03-01T01:00:00Z".parse::<DateTime<Utc>>().unwrap());
         assert_eq!(m[0].external_id.as_deref(), Some("k1"));
+    }
+
+    #[test]
+    fn attachments_are_part_of_what_was_said() {
+        let file = r#"{"messages": [
+            {"role": "user", "content": "look what I made!", "created_at": "2026-03-01T10:00:00+09:00",
+             "attachments": [{"kind": "photo", "caption": "a lumpy grey clay bowl"}, {"kind": "file"}]},
+            {"role": "other", "speaker": "Jisoo", "content": "", "created_at": "2026-03-01T10:01:00+09:00",
+             "attachments": [{"kind": "photo", "caption": "a beagle in the snow"}]}
+        ]}"#;
+        let (_, convs) = parse(file.as_bytes(), &ParseOptions::default()).unwrap();
+        let texts: Vec<&str> = convs[0].messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["look what I made!\n[photo: a lumpy grey clay bowl]\n[file]", "[photo: a beagle in the snow]"]
+        );
+        let unknown = r#"{"messages": [{"role": "user", "content": "x", "created_at": "2026-01-01T00:00:00Z",
+            "attachments": [{"kind": "photo", "url": "http://x"}]}]}"#;
+        assert!(parse(unknown.as_bytes(), &ParseOptions::default()).unwrap_err().to_string().contains("url"));
     }
 
     #[test]
@@ -340,14 +434,14 @@ mod tests {
             (br#"{"chats": []}"#, "unknown file format"),
         ];
         for (bytes, want) in bad {
-            let e = parse(bytes, None).unwrap_err().to_string();
+            let e = parse(bytes, &ParseOptions::default()).unwrap_err().to_string();
             assert!(e.contains(want), "{e} should mention {want}");
         }
         let huge = format!(
             r#"{{"messages": [{{"role": "user", "content": "{}", "created_at": "2026-01-01T00:00:00Z"}}]}}"#,
             "a".repeat(MAX_TEXT_BYTES + 1)
         );
-        assert!(parse(huge.as_bytes(), None).unwrap_err().to_string().contains("limit"));
+        assert!(parse(huge.as_bytes(), &ParseOptions::default()).unwrap_err().to_string().contains("limit"));
     }
 
     #[test]
@@ -360,13 +454,13 @@ mod tests {
             "b": {"message": {"id": "b", "author": {"role": "assistant"}, "create_time": 1700000002.0, "content": {"content_type": "text", "parts": ["Nice city!", {"image": 1}]}}, "parent": "a"},
             "c": {"message": {"id": "c", "author": {"role": "user"}, "create_time": 1700000003.0, "content": {"content_type": "text", "parts": ["Thanks"]}}, "parent": "b"}
         }}]"#;
-        let (format, convs) = parse(file.as_bytes(), None).unwrap();
+        let (format, convs) = parse(file.as_bytes(), &ParseOptions::default()).unwrap();
         assert_eq!(format, Format::ChatGpt);
         let texts: Vec<&str> = convs[0].messages.iter().map(|m| m.content.as_str()).collect();
         assert_eq!(texts, ["I live in Seoul", "Nice city!", "Thanks"]);
         assert_eq!(convs[0].messages[0].external_id.as_deref(), Some("a"));
         assert_eq!(convs[0].messages[0].created_at.timestamp(), 1700000001);
         let cyclic = r#"[{"current_node": "a", "mapping": {"a": {"message": null, "parent": "b"}, "b": {"message": null, "parent": "a"}}}]"#;
-        assert!(parse(cyclic.as_bytes(), None).unwrap_err().to_string().contains("cycle"));
+        assert!(parse(cyclic.as_bytes(), &ParseOptions::default()).unwrap_err().to_string().contains("cycle"));
     }
 }
