@@ -291,6 +291,7 @@ async fn main() {
                 format!("{part} all"),
                 format!("{part} kind {}", q.kind),
                 format!("{part} question {}", q.lang),
+                format!("{part} question {} kind {}", q.lang, q.kind),
                 format!("all"),
             ];
             if q.cross_lingual {
@@ -310,7 +311,7 @@ async fn main() {
     }
 
     println!("\nrecall@1/5/10 of evidence turns (k = {K}); baseline = {}; Δ = pai − baseline at 10", METHODS[BASELINE]);
-    print!("{:<28} {:>4}", "questions", "n");
+    print!("{:<38} {:>4}", "questions", "n");
     for m in METHODS {
         print!(" | {m:^20}");
     }
@@ -329,7 +330,7 @@ async fn main() {
     keys.sort_by_key(|k| order(k));
     for key in keys {
         let s = &groups[key];
-        print!("{key:<28} {:>4}", s.n);
+        print!("{key:<38} {:>4}", s.n);
         for m in 0..METHODS.len() {
             print!(" | {:.3}  {:.3}  {:.3}", s.mean(m, 0), s.mean(m, 1), s.mean(m, 2));
         }

@@ -138,6 +138,119 @@ async fn superseded_memories_are_not_recalled() {
     assert_eq!(hits[0].text, "Lives in Busan");
 }
 
+/// A two-person chat as an import stores it: the user's turns, and the
+/// friend's as "other" with their name; one minute apart from `start` days ago.
+async fn chat(
+    store: &dyn Store,
+    user: UserId,
+    turns: &[(&str, &str)],
+    days_ago: i64,
+) -> Vec<pai_core::store::MessageId> {
+    let start = Utc::now() - Duration::days(days_ago);
+    let messages = turns
+        .iter()
+        .enumerate()
+        .map(|(i, (who, text))| NewMessage {
+            role: Role::User,
+            speaker: (*who != "me").then(|| who.to_string()),
+            content: text.to_string(),
+            created_at: start + Duration::minutes(i as i64),
+            external_id: Some(format!("t{days_ago}-{i}")),
+        })
+        .collect();
+    let (_, stored) = store.import_conversation(user, "chat", messages).await.unwrap();
+    stored.iter().map(|m| m.id).collect()
+}
+
+async fn top(store: &dyn Store, embedder: &dyn Embedder, user: UserId, q: &str, k: usize) -> Vec<String> {
+    recall(store, embedder, user, q, k, Utc::now()).await.unwrap().into_iter().map(|h| h.text).collect()
+}
+
+/// What the user said about herself is found when the question names her;
+/// her friend's turns that only call her by name are not.
+#[tokio::test]
+async fn a_question_naming_the_user_finds_her_own_turns() {
+    let embedder = FakeEmbedder::new(64);
+    let store = SqliteStore::open(&db_path(), 64).await.unwrap();
+    let user = store.create_user("Minji", "Asia/Seoul").await.unwrap().id;
+    chat(
+        &store,
+        user,
+        &[
+            ("Jisoo", "Minji! Minji! are you coming to class tonight, Minji?"),
+            ("me", "not tonight, I went to pottery class yesterday"),
+            ("Jisoo", "Minji you and your class, Minji"),
+            ("Jisoo", "Minji, Minji, pottery class photos please Minji"),
+        ],
+        40,
+    )
+    .await;
+    embed_pending(&store, &embedder, user, 100).await.unwrap();
+    let got = top(&store, &embedder, user, "When did Minji go to pottery class?", 1).await;
+    assert_eq!(got, ["not tonight, I went to pottery class yesterday"]);
+}
+
+/// "Who made it?" → "Hannah!": the answer to a matching question comes with it.
+#[tokio::test]
+async fn the_answer_after_a_matching_question_is_recalled() {
+    let embedder = FakeEmbedder::new(64);
+    let store = SqliteStore::open(&db_path(), 64).await.unwrap();
+    let user = store.create_user("Marcus", "Europe/London").await.unwrap().id;
+    chat(
+        &store,
+        user,
+        &[
+            ("Priya", "that dinosaur birthday cake looks amazing, who baked the cake?"),
+            ("me", "Hannah! she was up all night"),
+            ("Priya", "she's a legend"),
+        ],
+        30,
+    )
+    .await;
+    for d in 0..6 {
+        chat(&store, user, &[("Priya", "any cake left?"), ("me", "a birthday is a birthday haha")], 20 - d).await;
+    }
+    embed_pending(&store, &embedder, user, 100).await.unwrap();
+    let got = top(&store, &embedder, user, "Who baked Leo's birthday cake?", 3).await;
+    assert!(got.iter().any(|t| t.starts_with("Hannah!")), "{got:#?}");
+}
+
+/// An English question finds a Korean turn by its words (the lexicon), with
+/// an embedder that knows no meaning at all.
+#[tokio::test]
+async fn a_question_in_one_language_finds_turns_in_the_other() {
+    let embedder = FakeEmbedder::new(64);
+    let store = SqliteStore::open(&db_path(), 64).await.unwrap();
+    let user = store.create_user("준호", "Asia/Seoul").await.unwrap().id;
+    chat(
+        &store,
+        user,
+        &[("태현", "주말에 뭐 했노"), ("me", "어제 중고차 샀다 ㅋㅋ 2020년식 쏘렌토"), ("태현", "오 축하한다")],
+        30,
+    )
+    .await;
+    embed_pending(&store, &embedder, user, 100).await.unwrap();
+    let got = top(&store, &embedder, user, "When did I buy a used car?", 1).await;
+    assert_eq!(got, ["어제 중고차 샀다 ㅋㅋ 2020년식 쏘렌토"]);
+    let got = top(&store, &embedder, user, "차 언제 샀어?", 1).await;
+    assert_eq!(got, ["어제 중고차 샀다 ㅋㅋ 2020년식 쏘렌토"]);
+}
+
+/// "When did…?" finds the turn that says when, not a later mention that
+/// matches as well (and is fresher).
+#[tokio::test]
+async fn a_when_question_prefers_the_turn_that_dates_the_event() {
+    // Wide enough that hashed features seldom collide: the two turns are as close to the question.
+    let embedder = FakeEmbedder::new(384);
+    let store = SqliteStore::open(&db_path(), 384).await.unwrap();
+    let user = store.create_user("Emma", "America/Los_Angeles").await.unwrap().id;
+    chat(&store, user, &[("me", "my kitten Mochi came home yesterday")], 90).await;
+    chat(&store, user, &[("me", "my kitten Mochi came home drenched")], 10).await;
+    embed_pending(&store, &embedder, user, 100).await.unwrap();
+    let got = top(&store, &embedder, user, "When did Mochi come home?", 1).await;
+    assert_eq!(got, ["my kitten Mochi came home yesterday"]);
+}
+
 /// The real default embedder: a Korean question finds an English memory
 /// with no word in common, through the vectors alone.
 #[tokio::test]

@@ -17,9 +17,14 @@ pub enum Scale {
     /// BM25-like: 0 means no match; divided by the list's best score.
     FromZero,
     /// Cosine-like: every candidate scores and the range is narrow; min-max
-    /// over the list (the best 1, the last 0).
+    /// over the list (the best 1, the last 0), over at least `MIN_RANGE`, so
+    /// that a short list of near-equals is not stretched to all or nothing.
     MinMax,
 }
+
+/// Least spread of a min-max list: cosines closer than this to the best are
+/// not told apart as if they were the whole scale.
+const MIN_RANGE: f32 = 0.1;
 
 /// One ranker's results, best first, with their raw scores.
 #[derive(Debug, Clone)]
@@ -39,8 +44,10 @@ impl<Id> Ranked<Id> {
             let n = match scale {
                 Scale::FromZero if max > 0.0 => s.max(0.0) / max,
                 Scale::FromZero => 0.0,
-                Scale::MinMax if max - min > f32::EPSILON => (s - min) / (max - min),
-                Scale::MinMax => 1.0,
+                Scale::MinMax => {
+                    let floor = min.min(max - MIN_RANGE);
+                    (s - floor) / (max - floor)
+                }
             };
             (id, n)
         })
@@ -188,6 +195,9 @@ mod tests {
         let fused = fuse(&[text(&[(5, 1.0)]), text(&[(6, 1.0)])], |_| Prior::default(), FusionWeights::default());
         assert_eq!(ids(&fused), vec![5, 6]);
         // One vector hit, or all equal: full marks, not a division by zero.
+        // Two close cosines are close scores, not 1 and 0.
+        let close = fuse(&[vector(&[(1, 0.82), (2, 0.80)])], |_| Prior::default(), FusionWeights::default());
+        assert!((close[1].1 - 0.8).abs() < 1e-4, "{close:?}");
         let fused = fuse(&[vector(&[(7, 0.8)]), text(&[(8, 0.0)])], |_| Prior::default(), FusionWeights::default());
         assert_eq!(fused[0], (7, 1.0));
         assert_eq!(fused[1], (8, 0.0));

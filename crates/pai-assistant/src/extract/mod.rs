@@ -37,6 +37,15 @@ const EXPLICIT_IMPORTANCE: f32 = 0.8;
 /// Share of a forget request's words a memory must contain to be deleted.
 const FORGET_MATCH: f32 = 0.5;
 
+/// Where a candidate memory comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A rule read it in the user's own words (`rules.rs`).
+    Rule,
+    /// The chat model proposed it (checked against the user's words).
+    Model,
+}
+
 /// Everything extraction needs, borrowed for one job.
 pub struct Pipeline<'a> {
     pub store: &'a dyn Store,
@@ -100,12 +109,26 @@ impl Pipeline<'_> {
             }
             let mut rest: Vec<&str> = Vec::new();
             let today = local_day(m.created_at, tz);
+            let mut ruled: Option<Candidate> = None;
             for clause in plain.iter().flat_map(|s| rules::clauses(s)) {
                 let dated = !pai_core::when::find(clause, today).is_empty();
-                match rules::fact(clause, dated) {
-                    Some(c) => self.consider(job.user, c, m, tz, "said in so many words", &mut out).await?,
-                    None => rest.push(clause),
+                if let Some(c) = rules::fact(clause, dated) {
+                    if let Some(done) = ruled.replace(c) {
+                        self.consider(job.user, done, m, tz, Origin::Rule, &mut out).await?;
+                    }
+                } else if let Some(fact) = ruled.as_mut().filter(|_| rules::continues(clause)) {
+                    // A short sentence right after a fact goes on about it ("우리 딸 이름은
+                    // 지우야. 올해 일곱 살이야.", "…named Nabi. She is 2."): kept with it.
+                    fact.text = format!("{}. {}", fact.text, rules::cleaned(clause));
+                } else {
+                    if let Some(done) = ruled.take() {
+                        self.consider(job.user, done, m, tz, Origin::Rule, &mut out).await?;
+                    }
+                    rest.push(clause);
                 }
+            }
+            if let Some(done) = ruled.take() {
+                self.consider(job.user, done, m, tz, Origin::Rule, &mut out).await?;
             }
             let rest = rest.join(" ");
             if !rest.is_empty() && !is_chitchat(&rest) {
@@ -228,7 +251,7 @@ impl Pipeline<'_> {
                 .iter()
                 .max_by(|a, b| grounding(&c.text, &a.content).total_cmp(&grounding(&c.text, &b.content)))
                 .expect("not empty");
-            self.consider(user, c, source, tz, "", out).await?;
+            self.consider(user, c, source, tz, Origin::Model, out).await?;
         }
         Ok(())
     }
@@ -241,7 +264,7 @@ impl Pipeline<'_> {
         mut c: Candidate,
         source: &StoredMessage,
         tz: Tz,
-        how: &str,
+        origin: Origin,
         out: &mut Vec<Decision>,
     ) -> Result<()> {
         let today = local_day(source.created_at, tz);
@@ -259,6 +282,12 @@ impl Pipeline<'_> {
             change: MemoryChange::Noop { existing: None },
             reason: reason.into(),
         };
+        // A model's past event that is no milestone is a passing moment, not a memory.
+        let past = when.is_some_and(|w| w.end < today);
+        if origin == Origin::Model && past && !rules::milestone(&c.text) {
+            out.push(noop("a passing moment, not a lasting fact"));
+            return Ok(());
+        }
         if c.text.chars().count() > candidates::MAX_CANDIDATE_CHARS + 60 {
             // Dates written out made it too long to be one memory.
             out.push(noop("too short or too long"));
@@ -280,7 +309,10 @@ impl Pipeline<'_> {
         let similar = self.similar(user, &query).await?;
         let taken: Vec<MemoryId> = out.iter().filter_map(|d| target(&d.change)).collect();
         let decided = decide::decide(&c, &similar, &taken, &[source.id], valid_from, source.created_at);
-        let reason = if how.is_empty() { decided.reason } else { format!("{}; {how}", decided.reason) };
+        let reason = match origin {
+            Origin::Rule => format!("{}; said in so many words", decided.reason),
+            Origin::Model => decided.reason,
+        };
         out.push(Decision { candidate: c.text.clone(), change: decided.change, reason });
         Ok(())
     }

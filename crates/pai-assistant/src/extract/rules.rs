@@ -28,10 +28,20 @@ struct Rule {
     dated: bool,
     /// The sentence must also name someone (a capitalised word other than the first).
     named: bool,
+    /// The subject is a Korean word as written: its particle goes ("마라탕을" → "마라탕").
+    particle: bool,
 }
 
 fn rule(pattern: &str, kind: MemoryKind, importance: f32, subject: &'static str) -> Rule {
-    Rule { pattern: Regex::new(pattern).expect("a valid rule"), kind, importance, subject, dated: false, named: false }
+    Rule {
+        pattern: Regex::new(pattern).expect("a valid rule"),
+        kind,
+        importance,
+        subject,
+        dated: false,
+        named: false,
+        particle: false,
+    }
 }
 
 const FAMILY_EN: &str = "daughter|son|husband|wife|boyfriend|girlfriend|fiancée|fiancee|fiancé|fiance|partner|mom|mother|dad|father|sister|brother|baby|kids|children|twins|grandma|grandmother|grandpa|grandfather|cat|dog|puppy|kitten|hamster|parrot|rabbit|bird";
@@ -119,13 +129,29 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(r"(?:에서|에)\s*(?:일해|일하고|일합니다|근무)|(?:으로|로)\s*일해|회사\s*다녀|차렸|그만두|취직했|입사했", Fact, 0.7, "job"),
         rule(r"(\S+)\s*알레르기", Fact, 0.9, "알레르기: $1"),
         rule(r"(?:^|\s)(?:내|제|나의|저의)\s*생일", Fact, 0.8, "생일"),
-        rule(r"(\S+?)(?:을|를|이|가)?\s*(?:제일\s*|정말\s*|진짜\s*|너무\s*)?(?:좋아해|좋아하|싫어해|싫어하|못 먹|안 먹어)", Preference, 0.5, "$1"),
+        Rule {
+            particle: true,
+            ..rule(r"(\S+)\s*(?:제일\s*|정말\s*|진짜\s*|너무\s*)?(?:좋아해|좋아하|싫어해|싫어하|못 먹|안 먹어)", Preference, 0.5, "$1")
+        },
         Rule { dated: true, ..rule(r"(예약|약속|면접|시험|수술|진료)", Event, 0.6, "$1") },
         Rule { dated: true, ..rule(r"다녀왔|갔다\s*왔|여행|다녀올|떠나", Event, 0.6, "여행") },
         rule(r"(?:앞으로|항상|매번).*(?:불러|대답|답해|말해|써\s*줘|해\s*줘)", Instruction, 0.8, "답하는 법"),
     ]);
     rules
 });
+
+/// A Korean subject without the particle glued to it ("마라탕을" → "마라탕"),
+/// unless that would leave one syllable ("오이" stays).
+fn without_particle(word: &str) -> String {
+    for p in ["을", "를", "이", "가", "은", "는", "도"] {
+        if let Some(stem) = word.strip_suffix(p)
+            && stem.chars().count() >= 2
+        {
+            return stem.to_string();
+        }
+    }
+    word.to_string()
+}
 
 /// Fillers before a fact that are not part of it.
 const OPENINGS: &[&str] = &[
@@ -152,7 +178,7 @@ const OPENINGS: &[&str] = &[
 ];
 
 /// A sentence's leading filler removed and its end trimmed.
-fn cleaned(sentence: &str) -> String {
+pub fn cleaned(sentence: &str) -> String {
     let mut s = sentence.trim();
     loop {
         let lower = s.to_lowercase();
@@ -186,7 +212,8 @@ pub fn fact(sentence: &str, dated: bool) -> Option<Candidate> {
         }
         let mut subject = String::new();
         c.expand(r.subject, &mut subject);
-        let subject = subject.trim().trim_end_matches([',', '.']).to_string();
+        let subject = subject.trim().trim_end_matches([',', '.']);
+        let subject = if r.particle { without_particle(subject) } else { subject.to_string() };
         return Some(Candidate {
             text: cleaned(sentence),
             kind: r.kind,
@@ -195,6 +222,74 @@ pub fn fact(sentence: &str, dated: bool) -> Option<Candidate> {
         });
     }
     None
+}
+
+/// Words that make a past event worth keeping: milestones, not passing moments.
+const MILESTONES: &[&str] = &[
+    "ran ",
+    "finished",
+    "completed",
+    "won ",
+    "graduated",
+    "married",
+    "engaged",
+    "adopted",
+    "visited",
+    "moved",
+    "started",
+    "quit",
+    "born",
+    "passed",
+    "bought",
+    "sold",
+    "broke up",
+    "lost ",
+    "died",
+    "hired",
+    "promoted",
+    "retired",
+    "flew",
+    "trip",
+    "travel",
+    "surgery",
+    "accident",
+    "diagnosed",
+    "졸업",
+    "결혼",
+    "약혼",
+    "입양",
+    "이사",
+    "이직",
+    "입사",
+    "퇴사",
+    "합격",
+    "우승",
+    "완주",
+    "출산",
+    "태어",
+    "돌아가",
+    "여행",
+    "다녀왔",
+    "샀",
+    "팔았",
+    "헤어졌",
+    "수술",
+    "사고",
+    "진단",
+];
+
+/// True when a past event is a milestone ("ran my first half marathon"),
+/// not a passing moment ("watched a movie last night, it was fine").
+pub fn milestone(text: &str) -> bool {
+    let lower = format!("{} ", text.to_lowercase());
+    MILESTONES.iter().any(|m| lower.contains(m))
+}
+
+/// True when a sentence is short and not a fact of its own: what follows a
+/// fact about someone goes on about them ("She is 2.", "올해 일곱 살이야.").
+pub fn continues(sentence: &str) -> bool {
+    let words = sentence.split_whitespace().count();
+    (1..=6).contains(&words) && !super::text::is_chitchat(sentence)
 }
 
 /// True when a capitalised word other than the first (and other than "I")
@@ -264,6 +359,12 @@ mod tests {
                 false,
                 Some(("Please always answer me in Korean from now on", Instruction, "how to answer")),
             ),
+            // Sentences the quality set does not hold.
+            ("My wife Sarah teaches math.", false, Some(("My wife Sarah teaches math", Fact, "wife"))),
+            ("We live in Portland now.", false, Some(("We live in Portland now", Fact, "home"))),
+            ("I work for Google as a PM.", false, Some(("I work for Google as a PM", Fact, "job"))),
+            ("I hate cilantro.", false, Some(("I hate cilantro", Preference, "cilantro"))),
+            ("oh, I'm vegetarian btw", false, Some(("I'm vegetarian btw", Preference, "diet"))),
             // No name, no date, nothing durable: left to the model.
             ("My mom is sick.", false, None),
             ("I have a dentist appointment.", false, None),
@@ -291,7 +392,13 @@ mod tests {
             ("내일 오전 10시에 치과 예약 있어.", true, Some((Event, "예약"))),
             ("지난주 금요일에 제주도 다녀왔어.", true, Some((Event, "여행"))),
             ("앞으로 나를 민지라고 불러줘.", false, Some((Instruction, "답하는 법"))),
+            ("제 남자친구 이름은 현우예요.", false, Some((Fact, "남자친구"))),
+            ("우리 고양이 이름은 나비야", false, Some((Fact, "고양이"))),
+            ("나 오이 싫어해", false, Some((Preference, "오이"))),
+            ("다음 주 화요일에 면접 있어", true, Some((Event, "면접"))),
+            ("판교에 있는 회사 다녀", false, Some((Fact, "job"))),
             ("오늘 날씨 진짜 좋네", true, None),
+            ("어제 파스타 먹었어", true, None),
         ];
         for (s, dated, want) in cases {
             let got = fact(s, *dated).map(|c| (c.kind, c.subject.unwrap_or_default()));
@@ -300,5 +407,9 @@ mod tests {
         }
         assert_eq!(clauses("남편 이름은 민수고, 아들은 하준이야."), ["남편 이름은 민수고", "아들은 하준이야."]);
         assert_eq!(clauses("나 서울 살아"), ["나 서울 살아"]);
+        assert!(continues("올해 일곱 살이야.") && continues("She is 2."));
+        assert!(milestone("I ran my first half marathon") && milestone("제주도 다녀왔어"));
+        assert!(!milestone("I watched a movie last night, it was fine") && !milestone("어제 파스타 먹었어"));
+        assert!(!continues("고마워 ㅋㅋ") && !continues("and then we all went to the beach together after lunch"));
     }
 }
