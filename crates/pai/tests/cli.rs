@@ -319,6 +319,32 @@ fn import_stores_indexes_and_skips_what_it_has_seen() {
 }
 
 #[test]
+fn a_kakaotalk_export_imports_with_your_name() {
+    let db = temp_db();
+    let file = db.with_file_name("KakaoTalk_20240302.txt");
+    let export = "Book club KakaoTalk Chats\nDate Saved : 2024-03-02 21:00:00\n\n\
+        --------------- Friday, March 1, 2024 ---------------\n\
+        [Daniel] [9:58 PM] Minji, which book this month?\n\
+        [Minji] [10:01 PM] Pachinko by Min Jin Lee\nit's two volumes\n\
+        [Sora] [10:02 PM] Photo\n";
+    std::fs::write(&file, export).unwrap();
+    // A group chat: whose lines are yours must be said.
+    let out = pai_with(&db).args(["import", file.to_str().unwrap(), "--no-extract"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("which name is yours"), "{}", text(&out.stderr));
+    let out = ok(pai_with(&db).args(["import", file.to_str().unwrap(), "--me", "Minji", "--no-extract"]));
+    assert!(out.contains("Imported 1 conversation(s), 3 message(s)") && out.contains("KakaoTalk"), "{out}");
+    let found = ok(pai_with(&db).args(["memory", "search", "which book is Minji reading?"]));
+    assert!(found.contains("Pachinko"), "{found}");
+    // A damaged line: named, and nothing more is stored.
+    std::fs::write(&file, export.replace("[10:01 PM]", "[10:61 PM]").replace("Pachinko", "Demian")).unwrap();
+    let out = pai_with(&db).args(["import", file.to_str().unwrap(), "--me", "Minji"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("line 6"), "{}", text(&out.stderr));
+    assert!(!ok(pai_with(&db).args(["memory", "search", "Demian"])).contains("Demian"));
+}
+
+#[test]
 fn ingest_reports_each_file_and_documents_are_listed_searched_and_deleted() {
     let db = temp_db();
     let dir = db.parent().unwrap().join("docs");
