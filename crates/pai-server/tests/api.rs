@@ -589,6 +589,19 @@ async fn conversations_over_rest() {
     app.call("GET", &path, Some(&key), None).await.assert_error(404);
 }
 
+/// The import at `path` once it is no longer running (its last record if it never ends).
+async fn import_finished(app: &App, key: &str, path: &str) -> Value {
+    let mut record = Value::Null;
+    for _ in 0..200 {
+        record = app.call("GET", path, Some(key), None).await.json();
+        if record["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    record
+}
+
 #[tokio::test]
 async fn an_import_runs_in_the_background_with_progress() {
     let app = App::new().await;
@@ -603,14 +616,7 @@ async fn an_import_runs_in_the_background_with_progress() {
     let r = app.call("POST", "/api/imports?name=chat.json", Some(&key), Some(file.clone())).await;
     assert_eq!(r.status, 202, "{}", r.text());
     let path = format!("/api/imports/{}", r.json()["id"]);
-    let mut record = Value::Null;
-    for _ in 0..200 {
-        record = app.call("GET", &path, Some(&key), None).await.json();
-        if record["state"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let record = import_finished(&app, &key, &path).await;
     assert_eq!(record["state"], "done", "{record}");
     assert_eq!((record["total"].as_u64(), record["done"].as_u64()), (Some(2), Some(2)));
     assert_eq!(record["report"]["conversations"], 2);
@@ -654,14 +660,7 @@ async fn a_kakaotalk_group_chat_imports_with_the_owner_named() {
     let r = app.send(send("/api/imports?me=%EB%AF%BC%EC%A7%80&name=kakao.txt", file)).await;
     assert_eq!(r.status, 202, "{}", r.text());
     let path = format!("/api/imports/{}", r.json()["id"]);
-    let mut record = Value::Null;
-    for _ in 0..200 {
-        record = app.call("GET", &path, Some(&key), None).await.json();
-        if record["state"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let record = import_finished(&app, &key, &path).await;
     assert_eq!(record["state"], "done", "{record}");
     let conversations = app.store().conversations(minji.id).await.unwrap();
     assert_eq!(conversations.len(), 2, "one conversation a day");
@@ -682,13 +681,7 @@ async fn a_kakaotalk_group_chat_imports_with_the_owner_named() {
     let r = app.send(send("/api/imports?me=%EB%AF%BC%EC%A7%80", file)).await;
     assert_eq!(r.status, 202, "{}", r.text());
     let path = format!("/api/imports/{}", r.json()["id"]);
-    for _ in 0..200 {
-        record = app.call("GET", &path, Some(&key), None).await.json();
-        if record["state"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let record = import_finished(&app, &key, &path).await;
     assert_eq!(record["report"]["skipped"], 2, "{record}");
     assert_eq!(app.store().conversations(minji.id).await.unwrap().len(), 2);
 }

@@ -11,6 +11,10 @@ use pai_core::store::{
 use pai_core::{EmbedKind, Embedder, Error, Result, Role};
 use serde::Serialize;
 
+mod intent;
+
+pub use intent::{asks_about_past, asks_about_present, asks_when, in_first_person, mentions_time};
+
 /// Candidates taken from each ranker before fusion, per requested result.
 const OVERFETCH: usize = 4;
 /// Fewest candidates taken from each ranker: score normalisation needs a
@@ -65,10 +69,6 @@ pub struct Recalled {
     /// For a memory that is no longer true: when it stopped being true.
     pub valid_to: Option<DateTime<Utc>>,
 }
-
-mod intent;
-
-pub use intent::{asks_about_past, asks_about_present, asks_when, in_first_person, mentions_time};
 
 /// How recall weighs its signals. The defaults are what the recall-quality
 /// set's dev part (`bench/recall-quality.sh`) chose; the held-out part was not
