@@ -128,14 +128,36 @@ impl Config {
         Ok(config)
     }
 
+    /// Where `pai model pull` installs: `models_dir`, else the data directory's `models`.
     pub fn models_dir(&self) -> PathBuf {
         self.models_dir.clone().unwrap_or_else(|| self.home.join("models"))
     }
 
-    /// A bare file name is looked up in the models directory; anything with a
-    /// slash is a path.
+    /// Where models are looked for, in order: `models_dir` when set; else the
+    /// data directory's `models`, then the default data directory's, where
+    /// `make fetch-models` installs them — so `--data-dir DIR` keeps its own
+    /// database without hiding the installed models.
+    pub fn model_dirs(&self) -> Vec<PathBuf> {
+        if let Some(dir) = &self.models_dir {
+            return vec![dir.clone()];
+        }
+        let mut dirs = vec![self.home.join("models")];
+        let installed = pai_home().join("models");
+        if !dirs.contains(&installed) {
+            dirs.push(installed);
+        }
+        dirs
+    }
+
+    /// A bare file name is looked up in the model directories (the first that
+    /// has it; the first of them when none does, for the error); anything with
+    /// a slash is a path.
     pub fn model_path(&self, name: &str) -> PathBuf {
-        if Path::new(name).components().count() > 1 { PathBuf::from(name) } else { self.models_dir().join(name) }
+        if Path::new(name).components().count() > 1 {
+            return PathBuf::from(name);
+        }
+        let dirs = self.model_dirs();
+        dirs.iter().map(|d| d.join(name)).find(|p| p.exists()).unwrap_or_else(|| dirs[0].join(name))
     }
 
     pub fn database(&self) -> anyhow::Result<pai_store::Database> {

@@ -404,6 +404,33 @@ fn eventually(secs: u64, mut check: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// `pai serve --data-dir DIR` exactly as the README shows it, after `make
+/// fetch-models`: the database goes to DIR, the installed models are still found.
+#[test]
+fn serve_with_a_data_dir_finds_the_installed_models() {
+    let dir = temp_db().parent().unwrap().join("data");
+    let log_path = dir.with_file_name("serve.log");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_pai"))
+        .env_remove("PAI_DATABASE")
+        .env_remove("PAI_MODELS_DIR")
+        .env_remove("PAI_DATA_DIR")
+        .env_remove("PAI_CHAT_MODEL")
+        .env_remove("PAI_REMOTE_URL")
+        .env("RUST_LOG", "info")
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let up = eventually(90, || log().contains("pai is serving") || server.try_wait().unwrap().is_some());
+    let serving = up && log().contains("pai is serving");
+    let _ = server.kill();
+    server.wait().unwrap();
+    assert!(serving, "{}", log());
+    assert!(dir.join("pai.db").exists(), "the database belongs in the data directory");
+}
+
 #[test]
 fn serve_indexes_a_watched_folder_when_it_changes() {
     let db = temp_db();

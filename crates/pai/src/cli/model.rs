@@ -22,31 +22,22 @@ pub enum ModelCommand {
 }
 
 pub async fn run(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
-    let dir = config.models_dir();
     match cmd {
         ModelCommand::List => {
-            let models = catalog::installed(&dir)?;
-            if models.is_empty() {
-                println!("no models in {}; run `make fetch-models` or `pai model pull URL`", dir.display());
-                return Ok(());
+            let dirs = config.model_dirs();
+            let mut any = false;
+            for dir in dirs.iter().filter(|d| d.is_dir()) {
+                let models = catalog::installed(dir)?;
+                if models.is_empty() {
+                    continue;
+                }
+                any = true;
+                println!("{}", dir.display());
+                list(config, models);
             }
-            println!("{}", dir.display());
-            for m in models {
-                let name = m.path.file_name().unwrap_or_default().to_string_lossy();
-                let mut marks = Vec::new();
-                if name == config.chat_model {
-                    marks.push("default chat");
-                }
-                if name == config.embedding_model {
-                    marks.push("default embedding");
-                }
-                let marks = if marks.is_empty() { String::new() } else { format!("  ({})", marks.join(", ")) };
-                match m.detail {
-                    Ok((kind, arch)) => {
-                        println!("  {name:<44} {:<9} {arch:<12} {:>9}{marks}", kind.as_str(), human_size(m.size))
-                    }
-                    Err(why) => println!("  {name:<44} unusable: {why}"),
-                }
+            if !any {
+                let places: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+                println!("no models in {}; run `make fetch-models` or `pai model pull URL`", places.join(" or "));
             }
         }
         ModelCommand::Pull { source, sha256 } => {
@@ -58,7 +49,7 @@ pub async fn run(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
             );
             bar.set_message(source.file_name.clone());
             bar.enable_steady_tick(Duration::from_millis(200));
-            let path = pull::pull(&source, &dir, sha256.as_deref(), |p| {
+            let path = pull::pull(&source, &config.models_dir(), sha256.as_deref(), |p| {
                 if let Some(total) = p.total {
                     bar.set_length(total);
                 }
@@ -71,6 +62,27 @@ pub async fn run(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One line per model: name, kind, architecture, size, and which default it is.
+fn list(config: &Config, models: Vec<catalog::InstalledModel>) {
+    for m in models {
+        let name = m.path.file_name().unwrap_or_default().to_string_lossy();
+        let mut marks = Vec::new();
+        if name == config.chat_model {
+            marks.push("default chat");
+        }
+        if name == config.embedding_model {
+            marks.push("default embedding");
+        }
+        let marks = if marks.is_empty() { String::new() } else { format!("  ({})", marks.join(", ")) };
+        match m.detail {
+            Ok((kind, arch)) => {
+                println!("  {name:<44} {:<9} {arch:<12} {:>9}{marks}", kind.as_str(), human_size(m.size))
+            }
+            Err(why) => println!("  {name:<44} unusable: {why}"),
+        }
+    }
 }
 
 fn human_size(bytes: u64) -> String {
