@@ -57,11 +57,37 @@ pub struct Sampling {
     /// Generation ends before the first occurrence of any of these; the stop
     /// string itself is not part of the answer.
     pub stop: Vec<String>,
+    /// Tokens below this share of the likeliest one's probability are left
+    /// out. `None`: the backend's default (pai's local engine: 0.05).
+    pub min_p: Option<f32>,
+    /// Repetition control for free text (never under a `Constraint`), as
+    /// llama-server and vLLM take it: `repeat_penalty` divides the logits of
+    /// tokens among the recent ones (1.0 is off), `frequency_penalty` and
+    /// `presence_penalty` subtract per occurrence and once (OpenAI's), and
+    /// `dry_multiplier` penalises extending a sequence already said (DRY; 0
+    /// is off). `None`: the backend's default (pai's local engine: 1.1, 0,
+    /// 0, 0.8 — a small model otherwise loops).
+    pub repeat_penalty: Option<f32>,
+    pub frequency_penalty: Option<f32>,
+    pub presence_penalty: Option<f32>,
+    pub dry_multiplier: Option<f32>,
 }
 
 impl Default for Sampling {
     fn default() -> Self {
-        Sampling { temperature: 0.7, top_p: 0.95, top_k: 40, seed: None, max_tokens: None, stop: Vec::new() }
+        Sampling {
+            temperature: 0.7,
+            top_p: 0.95,
+            top_k: 40,
+            seed: None,
+            max_tokens: None,
+            stop: Vec::new(),
+            min_p: None,
+            repeat_penalty: None,
+            frequency_penalty: None,
+            presence_penalty: None,
+            dry_multiplier: None,
+        }
     }
 }
 

@@ -74,7 +74,7 @@ impl ChatModel for FakeChatModel {
             Err(e) => return Box::pin(futures_util::stream::once(async move { Err(e) })),
         };
         let max = request.sampling.max_tokens.map(|m| m as usize).unwrap_or(usize::MAX);
-        let mut stops = StopMatcher::new(&request.sampling.stop);
+        let mut stops = StopMatcher::new(&request.sampling.stop).stopping_repeats(request.constraint.is_none());
         let mut events = Vec::new();
         let mut finish = FinishReason::Stop;
         let mut generated = 0;

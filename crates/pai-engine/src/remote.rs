@@ -120,6 +120,19 @@ fn request_body(model: &str, request: &ChatRequest) -> Value {
     if s.top_k > 0 {
         body["top_k"] = json!(s.top_k); // vLLM, llama.cpp and Ollama honour it; OpenAI ignores it
     }
+    // Sent only when asked for: the server's own defaults stand otherwise (and
+    // OpenAI itself refuses the parameters it does not define).
+    for (name, value) in [
+        ("min_p", s.min_p),
+        ("repetition_penalty", s.repeat_penalty),
+        ("frequency_penalty", s.frequency_penalty),
+        ("presence_penalty", s.presence_penalty),
+        ("dry_multiplier", s.dry_multiplier),
+    ] {
+        if let Some(v) = value {
+            body[name] = json!(v);
+        }
+    }
     match &request.constraint {
         Some(Constraint::JsonSchema(schema)) => {
             body["response_format"] =

@@ -1,7 +1,8 @@
 //! Turns token bytes into text that is safe to show as it streams: whole UTF-8
 //! characters only (a Korean syllable is 3 bytes and byte-level BPE splits it
-//! across tokens), and nothing that might turn out to be the start of a stop
-//! string.
+//! across tokens), nothing that might turn out to be the start of a stop
+//! string, and — for free text — no sentence said a second time: a model
+//! caught in a loop is stopped before the repeat is shown.
 
 /// Accumulates bytes and releases the longest prefix of whole characters.
 #[derive(Debug, Default)]
@@ -48,11 +49,67 @@ impl Utf8Decoder {
     }
 }
 
-/// Holds back text that could be the beginning of a stop string.
+/// Holds back text that could be the beginning of a stop string (or of a
+/// sentence said before, with `stopping_repeats`).
 #[derive(Debug, Default)]
 pub struct StopMatcher {
     stops: Vec<String>,
     held: String,
+    repeats: Option<RepeatGuard>,
+}
+
+/// Shortest sentence whose second occurrence ends an answer: short ones
+/// ("I see.", "Yes!") may come again in a good answer.
+const REPEATED_SENTENCE_CHARS: usize = 20;
+
+/// Stops an answer at a sentence it already said, word for word: what a
+/// small model stuck in a loop does ("one paragraph repeated four times").
+/// A sentence in progress that could still become an earlier one is held
+/// back until it either differs or completes the repeat.
+#[derive(Debug, Default)]
+struct RepeatGuard {
+    /// The answer's sentences so far, trimmed.
+    said: Vec<String>,
+    /// The sentence in progress, and how much of it is shown already.
+    current: String,
+    shown: usize,
+}
+
+impl RepeatGuard {
+    fn push(&mut self, text: &str) -> StopOutput {
+        let mut out = String::new();
+        for c in text.chars() {
+            self.current.push(c);
+            if matches!(c, '.' | '!' | '?' | '。' | '！' | '？') {
+                let sentence = self.current.trim().to_string();
+                let long = sentence.chars().count() >= REPEATED_SENTENCE_CHARS;
+                if long && self.said.contains(&sentence) {
+                    self.current.clear();
+                    self.shown = 0;
+                    return StopOutput { text: out, stopped: true };
+                }
+                if long {
+                    self.said.push(sentence);
+                }
+                out.push_str(&self.current[self.shown..]);
+                self.current.clear();
+                self.shown = 0;
+            }
+        }
+        let so_far = self.current.trim_start();
+        if so_far.is_empty() || !self.said.iter().any(|s| s.starts_with(so_far)) {
+            out.push_str(&self.current[self.shown..]);
+            self.shown = self.current.len();
+        }
+        StopOutput { text: out, stopped: false }
+    }
+
+    fn finish(&mut self) -> String {
+        let rest = self.current[self.shown..].to_string();
+        self.current.clear();
+        self.shown = 0;
+        rest
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -65,10 +122,27 @@ pub struct StopOutput {
 
 impl StopMatcher {
     pub fn new(stops: &[String]) -> Self {
-        StopMatcher { stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(), held: String::new() }
+        StopMatcher { stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(), ..Default::default() }
+    }
+
+    /// Also stop at a sentence (of 20 characters or more) said a second time.
+    pub fn stopping_repeats(mut self, on: bool) -> Self {
+        self.repeats = on.then(RepeatGuard::default);
+        self
     }
 
     pub fn push(&mut self, text: &str) -> StopOutput {
+        let out = self.push_stops(text);
+        match self.repeats.as_mut() {
+            None => out,
+            Some(guard) => {
+                let guarded = guard.push(&out.text);
+                StopOutput { text: guarded.text, stopped: out.stopped || guarded.stopped }
+            }
+        }
+    }
+
+    fn push_stops(&mut self, text: &str) -> StopOutput {
         self.held.push_str(text);
         if let Some(at) = self.stops.iter().filter_map(|s| self.held.find(s.as_str())).min() {
             let text = self.held[..at].to_string();
@@ -84,7 +158,14 @@ impl StopMatcher {
 
     /// The held-back text, released when generation ends without a stop.
     pub fn finish(&mut self) -> String {
-        std::mem::take(&mut self.held)
+        let held = std::mem::take(&mut self.held);
+        match self.repeats.as_mut() {
+            None => held,
+            Some(guard) => {
+                let out = guard.push(&held);
+                if out.stopped { out.text } else { out.text + &guard.finish() }
+            }
+        }
     }
 
     /// Length of the longest suffix of `held` that begins some stop string.
@@ -109,6 +190,51 @@ impl StopMatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Streams `pieces` through a repeat-stopping matcher: what is shown, and whether it stopped.
+    fn guarded(pieces: &[&str]) -> (String, bool) {
+        let mut m = StopMatcher::new(&[]).stopping_repeats(true);
+        let mut shown = String::new();
+        for p in pieces {
+            let out = m.push(p);
+            shown.push_str(&out.text);
+            if out.stopped {
+                return (shown, true);
+            }
+        }
+        shown.push_str(&m.finish());
+        (shown, false)
+    }
+
+    #[test]
+    fn a_sentence_said_again_ends_the_answer_before_it_is_shown() {
+        let para = "The weather in Busan is mild in spring. You could visit the beach tomorrow.";
+        let looped: Vec<String> =
+            [para, " ", para, " ", para].concat().split_inclusive(' ').map(str::to_string).collect();
+        let pieces: Vec<&str> = looped.iter().map(String::as_str).collect();
+        let (shown, stopped) = guarded(&pieces);
+        assert!(stopped);
+        assert_eq!(shown.trim(), para);
+        // Korean, and a repeat that diverges halfway is shown in full.
+        let a = "부산은 봄에 날씨가 따뜻하고 바다가 정말 예뻐요.";
+        let (shown, stopped) = guarded(&[
+            a,
+            " ",
+            "부산은 봄에 ",
+            "꽃이 많이 피어요. ",
+            "부산은 봄에 날씨가 ",
+            "따뜻하고 바다가 정말 예뻐요.",
+        ]);
+        assert!(stopped);
+        assert_eq!(shown, format!("{a} 부산은 봄에 꽃이 많이 피어요. "));
+        // Short sentences may come again; text without a repeat is all shown.
+        let (shown, stopped) = guarded(&["Yes. ", "Yes. ", "I can help with that today."]);
+        assert!(!stopped);
+        assert_eq!(shown, "Yes. Yes. I can help with that today.");
+        // Off: nothing is held or stopped.
+        let mut m = StopMatcher::new(&[]);
+        assert!(!m.push(&[para, para].concat()).stopped);
+    }
 
     #[test]
     fn korean_split_across_tokens_is_released_whole() {

@@ -267,3 +267,47 @@ fn wrong_missing_and_corrupt_model_files_are_explained() {
     assert!(matches!(&err, Error::Invalid(m) if m.contains("download it again")), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Sentences of 20 characters or more that `text` says more than once.
+fn repeated_sentences(text: &str) -> Vec<String> {
+    let sentences: Vec<&str> =
+        text.split_inclusive(['.', '!', '?']).map(str::trim).filter(|s| s.chars().count() >= 20).collect();
+    let mut out: Vec<String> = Vec::new();
+    for (i, s) in sentences.iter().enumerate() {
+        if sentences[..i].contains(s) && !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    }
+    out
+}
+
+/// The question from issue 18 that made the default model repeat one
+/// paragraph until the token limit: with repetition control on by default it
+/// ends, or at least never says a sentence twice.
+#[test]
+fn the_default_model_does_not_loop_on_a_plain_question() {
+    let question = "Hi! I'm Minji and I live in Busan. What should I do tomorrow?";
+    for sampling in [
+        Sampling { max_tokens: Some(400), ..Sampling::greedy() },
+        Sampling { max_tokens: Some(400), seed: Some(7), ..Sampling::default() },
+    ] {
+        let request = ChatRequest { messages: vec![Message::user(question)], sampling, ..Default::default() };
+        let (text, done) = block_on(collect(model().chat(request))).unwrap();
+        let repeated = repeated_sentences(&text);
+        assert!(repeated.is_empty(), "said again: {repeated:?}\n{text}");
+        assert!(!text.trim().is_empty(), "{done:?}");
+    }
+}
+
+/// Structured output is left alone: a JSON answer may repeat its keys.
+#[test]
+fn repetition_control_does_not_touch_constrained_output() {
+    let schema = json!({"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object",
+        "properties": {"name": {"type": "string"}, "kind": {"type": "string", "enum": ["fruit", "vegetable"]}},
+        "required": ["name", "kind"]}, "minItems": 3, "maxItems": 3}}, "required": ["items"]});
+    let mut request = greedy(vec![Message::user("List three fruits as JSON.")], 200);
+    request.constraint = Some(Constraint::JsonSchema(schema));
+    let (text, _) = block_on(collect(model().chat(request))).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(v["items"].as_array().unwrap().len(), 3, "{text}");
+}

@@ -21,6 +21,51 @@ fn chat(content: &str) -> Value {
     json!({"model": "pai", "messages": [{"role": "user", "content": content}]})
 }
 
+/// The sampling parameters llama-server and vLLM take are honoured (issue
+/// 18: they were 400s); out of range they are a 400 naming the parameter.
+#[tokio::test]
+async fn sampling_and_repetition_parameters_are_honoured() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    app.model.push(Ok("hi".into()));
+    let mut body = chat("hello");
+    for (k, v) in [
+        ("top_k", json!(20)),
+        ("min_p", json!(0.1)),
+        ("repetition_penalty", json!(1.3)),
+        ("frequency_penalty", json!(0.5)),
+        ("presence_penalty", json!(-0.5)),
+    ] {
+        body[k] = v;
+    }
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sampling = app.model.requests().last().unwrap().sampling.clone();
+    assert_eq!(
+        (
+            sampling.top_k,
+            sampling.min_p,
+            sampling.repeat_penalty,
+            sampling.frequency_penalty,
+            sampling.presence_penalty
+        ),
+        (20, Some(0.1), Some(1.3), Some(0.5), Some(-0.5))
+    );
+    for (k, v) in [
+        ("top_k", json!(5000)),
+        ("min_p", json!(1.5)),
+        ("repetition_penalty", json!(0)),
+        ("frequency_penalty", json!(3)),
+        ("presence_penalty", json!(-2.5)),
+    ] {
+        let mut body = chat("hello");
+        body[k] = v;
+        let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+        r.assert_error(400);
+        assert_eq!(r.json()["error"]["param"], k, "{}", r.text());
+    }
+}
+
 #[tokio::test]
 async fn a_completion_has_openai_shape_uses_memory_and_is_kept_for_learning() {
     let app = App::new().await;
@@ -75,6 +120,42 @@ async fn a_completion_has_openai_shape_uses_memory_and_is_kept_for_learning() {
     let jobs = app.store().extraction_jobs(minji.id, Some(JobState::Pending)).await.unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].messages.len(), 2);
+}
+
+/// Issue 18: a stateless request recalled another client's earlier prompt
+/// ("What is the cat called?" → "The cat is called John."). It recalls what
+/// pai knows about the user, not the raw text of other requests.
+#[tokio::test]
+async fn a_stateless_request_recalls_memories_not_other_requests() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    app.store()
+        .add_memory(
+            minji.id,
+            NewMemory {
+                text: "Has a cat named Nabi".into(),
+                kind: MemoryKind::Fact,
+                subject: Some("cat".into()),
+                importance: 0.7,
+                valid_from: None,
+                sources: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    app.model.push(Ok("Sure.".into()));
+    let first = chat("Write a test: assert that the cat is called John and the cat sleeps all day.");
+    assert_eq!(app.call("POST", "/v1/chat/completions", Some(&key), Some(first)).await.status, 200);
+    app.model.push(Ok("Nabi.".into()));
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("What is the cat called?"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent: String = app.model.requests().last().unwrap().messages.iter().map(|m| m.content.clone()).collect();
+    assert!(sent.contains("Nabi"), "{sent}");
+    assert!(!sent.contains("John"), "another request's text was recalled: {sent}");
+    let v = r.json();
+    let kinds: Vec<&str> =
+        v["pai"]["recalled"].as_array().unwrap().iter().map(|v| v["kind"].as_str().unwrap()).collect();
+    assert!(kinds.iter().all(|k| *k != "message"), "{kinds:?}");
 }
 
 #[tokio::test]

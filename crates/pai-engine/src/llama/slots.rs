@@ -319,7 +319,8 @@ impl<'m> Scheduler<'m> {
         slot.run = Some(Run {
             background: job.background,
             max_new: job.sampling.max_tokens.map(|m| m as usize).unwrap_or(usize::MAX),
-            stops: StopMatcher::new(&job.sampling.stop),
+            // Free text stops at a sentence said a second time; structured output may repeat.
+            stops: StopMatcher::new(&job.sampling.stop).stopping_repeats(job.constraint.is_none()),
             prompt,
             sampler,
             events: job.events,
@@ -413,6 +414,20 @@ fn finish_run(mut run: Run, finish: FinishReason) {
     let _ = run.events.send(Ok(ChatEvent::Done(Completion { finish_reason: finish, usage })));
 }
 
+/// The local engine's sampling defaults where a request leaves them open:
+/// llama.cpp's own min-p, and repetition control on by default (llama.cpp's
+/// classic 1.1 over the last 64 tokens, and DRY with the values its authors
+/// recommend), because a small model left alone repeats a paragraph until
+/// the token limit.
+const MIN_P: f32 = 0.05;
+const REPEAT_PENALTY: f32 = 1.1;
+const REPEAT_LAST_N: i32 = 64;
+const DRY_MULTIPLIER: f32 = 0.8;
+const DRY_BASE: f32 = 1.75;
+const DRY_ALLOWED_LENGTH: i32 = 2;
+const DRY_LAST_N: i32 = 512;
+const DRY_BREAKERS: [&str; 4] = ["\n", ":", "\"", "*"];
+
 pub(super) fn build_sampler(
     model: &LlamaModel,
     s: &Sampling,
@@ -430,6 +445,19 @@ pub(super) fn build_sampler(
                 .map_err(|e| Error::invalid(format!("the grammar is not valid GBNF with a `root` rule: {e}")))?,
         );
     }
+    if constraint.is_none() {
+        // Repetition control, for free text only: under a grammar a JSON key
+        // or a schema's words must come again.
+        let repeat = s.repeat_penalty.unwrap_or(REPEAT_PENALTY);
+        let (frequency, presence) = (s.frequency_penalty.unwrap_or(0.0), s.presence_penalty.unwrap_or(0.0));
+        if repeat != 1.0 || frequency != 0.0 || presence != 0.0 {
+            chain.push(LlamaSampler::penalties(model.n_vocab(), REPEAT_LAST_N, repeat, frequency, presence));
+        }
+        let dry = s.dry_multiplier.unwrap_or(DRY_MULTIPLIER);
+        if dry > 0.0 {
+            chain.push(LlamaSampler::dry(model, dry, DRY_BASE, DRY_ALLOWED_LENGTH, DRY_LAST_N, DRY_BREAKERS));
+        }
+    }
     if s.temperature <= 0.0 {
         chain.push(LlamaSampler::greedy());
     } else {
@@ -438,6 +466,10 @@ pub(super) fn build_sampler(
         }
         if s.top_p < 1.0 {
             chain.push(LlamaSampler::top_p(s.top_p, 1));
+        }
+        let min_p = s.min_p.unwrap_or(MIN_P);
+        if min_p > 0.0 {
+            chain.push(LlamaSampler::min_p(min_p, 1));
         }
         chain.push(LlamaSampler::temp(s.temperature));
         // llama.cpp treats u32::MAX as "pick a random seed".

@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use pai_assistant::conversation::{DEFAULT_PERSONA, Turn};
 use pai_assistant::prompt::{RECALL_HEADER, citations, item_line, recall_message};
 use pai_assistant::recall::{Recalled, RecalledKind, recall};
-use pai_core::store::{ConversationId, ItemRef, NewMessage, UserId};
+use pai_core::store::{ConversationId, NewMessage, UserId};
 use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -43,8 +43,6 @@ const STATELESS_RECALL: usize = 8;
 /// nothing about a local answer). Anything else unknown is refused.
 const IGNORED: &[&str] = &[
     "user",
-    "frequency_penalty",
-    "presence_penalty",
     "logit_bias",
     "parallel_tool_calls",
     "metadata",
@@ -65,6 +63,12 @@ pub struct ChatCompletionRequest {
     max_completion_tokens: Option<u32>,
     temperature: Option<f32>,
     top_p: Option<f32>,
+    /// Repetition and sampling controls as llama-server and vLLM take them.
+    top_k: Option<u32>,
+    min_p: Option<f32>,
+    repetition_penalty: Option<f32>,
+    frequency_penalty: Option<f32>,
+    presence_penalty: Option<f32>,
     seed: Option<i64>,
     stop: Option<Stop>,
     n: Option<u32>,
@@ -224,6 +228,25 @@ fn check(state: &SharedState, body: ChatCompletionRequest) -> ApiResult<Checked>
     {
         return Err(ApiError::bad_request("top_p must be greater than 0 and at most 1").param("top_p"));
     }
+    if body.top_k.is_some_and(|k| k > 1000) {
+        return Err(ApiError::bad_request("top_k must be between 0 (off) and 1000").param("top_k"));
+    }
+    if let Some(p) = body.min_p
+        && !(0.0..=1.0).contains(&p)
+    {
+        return Err(ApiError::bad_request("min_p must be between 0 and 1").param("min_p"));
+    }
+    if let Some(r) = body.repetition_penalty
+        && !(r > 0.0 && r <= 2.0)
+    {
+        return Err(ApiError::bad_request("repetition_penalty must be greater than 0 and at most 2 (1 is off)")
+            .param("repetition_penalty"));
+    }
+    for (name, value) in [("frequency_penalty", body.frequency_penalty), ("presence_penalty", body.presence_penalty)] {
+        if value.is_some_and(|v| !(-2.0..=2.0).contains(&v)) {
+            return Err(ApiError::bad_request(format!("{name} must be between -2 and 2")).param(name));
+        }
+    }
     let stop = match body.stop {
         None => Vec::new(),
         Some(Stop::One(s)) => vec![s],
@@ -256,10 +279,15 @@ fn check(state: &SharedState, body: ChatCompletionRequest) -> ApiResult<Checked>
     let sampling = Sampling {
         temperature: body.temperature.unwrap_or(defaults.temperature),
         top_p: body.top_p.unwrap_or(defaults.top_p),
-        top_k: defaults.top_k,
+        top_k: body.top_k.unwrap_or(defaults.top_k),
         seed: body.seed.map(|s| s as u64),
         max_tokens: Some(max_tokens.unwrap_or(limits.max_tokens)),
         stop,
+        min_p: body.min_p,
+        repeat_penalty: body.repetition_penalty,
+        frequency_penalty: body.frequency_penalty,
+        presence_penalty: body.presence_penalty,
+        dry_multiplier: None,
     };
     Ok(Checked {
         messages,
@@ -406,9 +434,13 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
                 )
                 .await?
                 .remove(0);
+            // A stateless request gets what pai knows (memories, documents),
+            // not the raw text of other requests of the same key: those are
+            // other clients' prompts, not facts ("What is the cat called?"
+            // must not find another client's test prompt about a cat).
             let mut recalled =
-                recall(&*state.store, &*assistant.embedder, user, &last_user, STATELESS_RECALL + 1, now).await?;
-            recalled.retain(|r| r.item != ItemRef::Message(stored.id));
+                recall(&*state.store, &*assistant.embedder, user, &last_user, STATELESS_RECALL * 3, now).await?;
+            recalled.retain(|r| r.kind != RecalledKind::Message);
             recalled.truncate(STATELESS_RECALL);
             request_messages = c.messages.clone();
             let recalled = with_memories(state, &mut request_messages, recalled, room);
