@@ -200,6 +200,8 @@ fn tuning_from_env() -> Tuning {
             "before" => t.before = value,
             "translated" => t.translated = value,
             "when" => t.when = value,
+            "memory" => t.memory = value,
+            "assistant" => t.assistant = value,
             other => panic!("PAI_RECALL_TUNE: unknown weight {other}"),
         }
     }

@@ -54,8 +54,13 @@ pub struct Turn {
     /// What was recalled and put in the prompt, for citations.
     pub recalled: Vec<Recalled>,
     /// pai's own answer, when the message was a request pai carried out by
-    /// rule (a reminder): send this instead of asking the model (`respond`).
+    /// rule (a reminder, remember/forget, "what do you know about me?"):
+    /// send this instead of asking the model (`respond`).
     pub direct: Option<String>,
+    /// The message was already learned from in this turn (its memory requests
+    /// carried out by rule, nothing left for the model): `finish` queues no
+    /// extraction for it.
+    pub learned: bool,
 }
 
 const SUMMARISE: &str = "Summarise this conversation in a few sentences for the assistant's own notes. \
@@ -92,15 +97,30 @@ impl Assistant {
             external_id: None,
         };
         let user_message = self.store.add_messages(user, conversation, vec![new]).await?.remove(0);
+        let mut learned = false;
         let direct = match crate::reminders::reminder_request(text, now, tz) {
             Some(request) => {
-                Some(crate::reminders::answer_reminder_request(&*self.store, user, &request, conversation, tz).await?)
+                let answer =
+                    crate::reminders::answer_reminder_request(&*self.store, user, &request, conversation, tz).await?;
+                self.scheduler.wake();
+                Some(answer)
             }
-            None => None,
+            None => {
+                let handled = crate::memory_requests::handle(
+                    &*self.store,
+                    &*self.model,
+                    &*self.embedder,
+                    user,
+                    &user_message,
+                    tz,
+                )
+                .await?;
+                handled.map(|h| {
+                    learned = !h.rest_for_model;
+                    h.reply
+                })
+            }
         };
-        if direct.is_some() {
-            self.scheduler.wake();
-        }
 
         let mut history = self.store.messages(user, conversation).await?;
         history.retain(|m| m.id != user_message.id && matches!(m.role, Role::User | Role::Assistant));
@@ -158,7 +178,7 @@ impl Assistant {
         let used = assembled.used.clone();
         recalled.retain(|r| used.contains(&r.item));
         let request = ChatRequest { messages: assembled.messages, sampling, owner: Some(user), ..Default::default() };
-        Ok(Turn { user, conversation, user_message, request, recalled, direct })
+        Ok(Turn { user, conversation, user_message, request, recalled, direct, learned })
     }
 
     /// The answer's stream: the model's, or pai's own `direct` answer as one
@@ -200,7 +220,7 @@ impl Assistant {
 
     /// Stores the answer (when there is one) and queues extraction over the exchange.
     pub async fn finish(&self, turn: &Turn, answer: &str, now: DateTime<Utc>) -> Result<Option<StoredMessage>> {
-        let mut ids = vec![turn.user_message.id];
+        let mut ids = if turn.learned { Vec::new() } else { vec![turn.user_message.id] };
         let stored = if answer.trim().is_empty() {
             None
         } else {
@@ -215,8 +235,11 @@ impl Assistant {
             ids.push(m.id);
             Some(m)
         };
-        self.store.enqueue_extraction(turn.user, turn.conversation, &ids).await?;
-        self.extractor.wake();
+        // An exchange whose request was carried out already teaches nothing more.
+        if !turn.learned {
+            self.store.enqueue_extraction(turn.user, turn.conversation, &ids).await?;
+            self.extractor.wake();
+        }
         Ok(stored)
     }
 }

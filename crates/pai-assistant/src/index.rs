@@ -35,6 +35,20 @@ pub async fn embed_pending(store: &dyn Store, embedder: &dyn Embedder, user: Use
     Ok(done)
 }
 
+/// Embeds exactly `items` (a turn's new memories), not the user's whole
+/// backlog: a conversation turn never waits for an upload's passages.
+pub async fn embed_items(store: &dyn Store, embedder: &dyn Embedder, user: UserId, items: &[ItemRef]) -> Result<()> {
+    for batch in items.chunks(BATCH) {
+        let (items, texts): (Vec<ItemRef>, Vec<String>) = texts(store, user, batch).await?.into_iter().unzip();
+        if items.is_empty() {
+            continue;
+        }
+        let vectors = embedder.embed(texts, EmbedKind::Passage).await?;
+        store.put_vectors(user, items.into_iter().zip(vectors).collect()).await?;
+    }
+    Ok(())
+}
+
 /// The text to embed for each item that still exists.
 async fn texts(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<Vec<(ItemRef, String)>> {
     let message_ids: Vec<MessageId> =

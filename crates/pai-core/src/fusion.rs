@@ -78,8 +78,8 @@ pub struct Prior {
     /// 0.0 ..= 1.0
     pub importance: f32,
     pub age_days: f32,
-    /// Multiplies relevance by (1 + boost): the candidate is about who or
-    /// what the question names.
+    /// Multiplies relevance by (1 + boost): above 0 the candidate is about who
+    /// or what the question names, below 0 it counts less (at most -0.9).
     pub boost: f32,
 }
 
@@ -123,7 +123,7 @@ pub fn rank<Id: Clone>(
         .map(|(first, (id, rel))| {
             let p = prior(&id);
             let recency = 0.5f32.powf(p.age_days.max(0.0) / weights.half_life_days.max(f32::EPSILON));
-            let score = rel * (1.0 + p.boost.max(0.0))
+            let score = rel * (1.0 + p.boost.max(-0.9))
                 + weights.importance * p.importance.clamp(0.0, 1.0)
                 + weights.recency * recency;
             (id, score, first)

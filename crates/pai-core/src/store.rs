@@ -474,6 +474,11 @@ pub trait Store: crate::reminders::Reminders + Send + Sync {
     async fn messages(&self, user: UserId, conversation: ConversationId) -> Result<Vec<StoredMessage>>;
     /// The user's messages among `ids` (others' and unknown ids are left out), in id order.
     async fn messages_by_id(&self, user: UserId, ids: &[MessageId]) -> Result<Vec<StoredMessage>>;
+    /// Rewrites a message with what it said taken out (a forgotten fact), in
+    /// one transaction: its content and full-text row are replaced, its vector
+    /// dropped (it is embedded again as it now reads), and the conversation's
+    /// summary, when it covers the message, deleted (it is written again).
+    async fn redact_message(&self, user: UserId, id: MessageId, content: &str) -> Result<StoredMessage>;
 
     async fn add_memory(&self, user: UserId, memory: NewMemory) -> Result<Memory>;
     async fn memory(&self, user: UserId, id: MemoryId) -> Result<Memory>;
@@ -525,6 +530,10 @@ pub trait Store: crate::reminders::Reminders + Send + Sync {
         job: JobId,
         decisions: Vec<Decision>,
     ) -> Result<Vec<DecisionRecord>>;
+    /// Applies decisions taken outside any job (an explicit request carried
+    /// out in the conversation turn that made it), in one transaction, with
+    /// their audit trail: all of them or none.
+    async fn apply_decisions(&self, user: UserId, decisions: Vec<Decision>) -> Result<Vec<DecisionRecord>>;
     /// The user's jobs, newest first; only those in `state` when given.
     async fn extraction_jobs(&self, user: UserId, state: Option<JobState>) -> Result<Vec<ExtractionJob>>;
     /// Puts a failed job back in the queue with a fresh count of attempts.

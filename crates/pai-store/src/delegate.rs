@@ -275,6 +275,10 @@ macro_rules! store_impls {
                 messages::messages_by_id(&self.pool, user, ids).await
             }
 
+            async fn redact_message(&self, user: UserId, id: MessageId, content: &str) -> Result<StoredMessage> {
+                messages::redact(&self.pool, user, id, content).await
+            }
+
             async fn add_memory(&self, user: UserId, memory: NewMemory) -> Result<Memory> {
                 memories::add(&self.pool, user, memory).await
             }
@@ -371,6 +375,10 @@ macro_rules! store_impls {
                 decisions: Vec<Decision>,
             ) -> Result<Vec<DecisionRecord>> {
                 jobs::complete(&self.pool, user, job, decisions).await
+            }
+
+            async fn apply_decisions(&self, user: UserId, decisions: Vec<Decision>) -> Result<Vec<DecisionRecord>> {
+                jobs::apply_outside_job(&self.pool, user, decisions).await
             }
 
             async fn extraction_jobs(&self, user: UserId, state: Option<JobState>) -> Result<Vec<ExtractionJob>> {

@@ -118,6 +118,31 @@ async fn two_users(store: &dyn Store) -> [(UserId, pai_core::store::Conversation
     out.try_into().unwrap()
 }
 
+/// A forgotten fact is taken out of the message that said it: the old words
+/// are found by neither search, the vector goes (the new text is embedded
+/// again), a summary covering it goes; another user's message cannot be touched.
+async fn a_redacted_message_is_searched_as_it_now_reads(db: Db) {
+    let store = db.store().await;
+    let [(minji, conv, ids), (tom, _, tom_ids)] = two_users(&*store).await;
+    store.put_vectors(minji, vec![(ItemRef::Message(ids[0]), vec![1.0; DIM])]).await.unwrap();
+    store.set_conversation_summary(minji, conv, "moved to Busan last year", ids[1]).await.unwrap();
+    assert!(!store.search_text(minji, "부산", 5).await.unwrap().is_empty());
+    let m = store.redact_message(minji, ids[0], "작년에 [forgotten]").await.unwrap();
+    assert_eq!((m.id, m.content.as_str()), (ids[0], "작년에 [forgotten]"));
+    assert!(store.search_text(minji, "부산", 5).await.unwrap().is_empty());
+    assert_eq!(store.search_text(minji, "작년", 5).await.unwrap().len(), 1);
+    let near = store.search_vectors(minji, &[1.0; DIM], 5).await.unwrap();
+    assert!(near.iter().all(|h| h.item != ItemRef::Message(ids[0])), "{near:?}");
+    assert!(store.items_without_vectors(minji, 10).await.unwrap().contains(&ItemRef::Message(ids[0])));
+    assert!(store.conversation_summary(minji, conv).await.unwrap().is_none());
+    assert_eq!(store.messages(minji, conv).await.unwrap()[0].content, "작년에 [forgotten]");
+    // Another user's message, or none at all: not found, nothing changed.
+    assert!(matches!(store.redact_message(minji, tom_ids[0], "x").await, Err(Error::NotFound(_))));
+    assert!(matches!(store.redact_message(minji, MessageId(99_999), "x").await, Err(Error::NotFound(_))));
+    assert_eq!(store.messages_by_id(tom, &tom_ids).await.unwrap()[0].content, "작년에 부산으로 이사했어");
+    assert!(matches!(store.redact_message(minji, ids[1], "").await, Err(Error::Invalid(_))));
+}
+
 async fn users_are_created_and_validated(db: Db) {
     let store = db.store().await;
     let u = store.create_user(" Minji ", "Asia/Seoul").await.unwrap();
@@ -845,6 +870,7 @@ async fn concurrent_workers_of_two_stores_claim_each_piece_of_work_once(db: Db) 
 
 suite!(
     users_are_created_and_validated,
+    a_redacted_message_is_searched_as_it_now_reads,
     messages_round_trip_in_order,
     a_bad_batch_writes_nothing,
     one_user_never_reaches_anothers_conversations,

@@ -36,6 +36,11 @@ const SIMILAR: usize = 5;
 const EXPLICIT_IMPORTANCE: f32 = 0.8;
 /// Share of a forget request's words a memory must contain to be deleted.
 const FORGET_MATCH: f32 = 0.5;
+/// The reason of a forget request that matched several memories and was
+/// asked about instead (the ids follow).
+pub const ASKED_WHICH: &str = "explicit request to forget; several memories match, asked which";
+/// The reason of a forget request that matched nothing.
+pub const NOTHING_TO_FORGET: &str = "explicit request to forget; no memory matched";
 
 /// Where a candidate memory comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,28 +74,41 @@ impl Pipeline<'_> {
             .collect();
         // Comparisons need every memory embedded, the newest included.
         while embed_pending(self.store, self.embedder, job.user, 512).await? > 0 {}
+        let (mut out, for_model) = self.by_rule(job.user, &messages, tz).await?;
+        let for_model: Vec<&StoredMessage> = for_model.iter().collect();
+        if !for_model.is_empty() {
+            self.from_model(job.user, &for_model, tz, job.attempts, &mut out).await?;
+        }
+        Ok(out)
+    }
 
+    /// What rules decide alone — explicit requests and the common personal
+    /// facts — and the rest of each message, for the model. Changes nothing.
+    pub async fn by_rule(
+        &self,
+        user: UserId,
+        messages: &[StoredMessage],
+        tz: Tz,
+    ) -> Result<(Vec<Decision>, Vec<StoredMessage>)> {
         let mut out = Vec::new();
         let mut for_model: Vec<StoredMessage> = Vec::new();
-        for m in &messages {
+        for m in messages {
             // An explicit request may sit among other sentences: each is obeyed;
             // the others are read by rule where a rule knows them, and only the
             // rest goes to the model.
             let mut plain: Vec<&str> = Vec::new();
-            // The whole message first: "내 차 번호는 12가 3456이야. 기억해 줘" is one request.
-            let parts =
-                if explicit::detect(&m.content).is_some() { vec![m.content.as_str()] } else { sentences(&m.content) };
-            for sentence in parts {
+            let mut forgot = false;
+            for sentence in requests_and_sentences(&m.content) {
                 match explicit::detect(sentence) {
                     // "…and she is 7. Remember that.": what it points at is the content.
                     Some(Explicit::Remember(content)) if explicit::is_reference(&content) => {
                         let said = if plain.is_empty() {
-                            self.previous_words(job.user, m).await?
+                            self.previous_words(user, m).await?.map(|p| p.content)
                         } else {
                             Some(std::mem::take(&mut plain).join(" "))
                         };
                         match said {
-                            Some(said) => out.push(self.remember(job.user, m, &said, tz, &out).await?),
+                            Some(said) => out.push(self.remember(user, m, &said, tz, &out).await?),
                             None => out.push(Decision {
                                 candidate: content,
                                 change: MemoryChange::Noop { existing: None },
@@ -98,10 +116,31 @@ impl Pipeline<'_> {
                             }),
                         }
                     }
-                    Some(Explicit::Remember(content)) => {
-                        out.push(self.remember(job.user, m, &content, tz, &out).await?)
+                    Some(Explicit::Remember(content)) => out.push(self.remember(user, m, &content, tz, &out).await?),
+                    // "Forget my passport number. I don't want that stored.": the same request twice.
+                    Some(Explicit::Forget(content)) if explicit::is_reference(&content) && forgot => {}
+                    // "I don't want that stored.": what was just said, in this message or the last.
+                    Some(Explicit::Forget(content)) if explicit::is_reference(&content) => {
+                        forgot = true;
+                        let said = if plain.is_empty() {
+                            self.previous_words(user, m).await?.map(|p| p.content)
+                        } else {
+                            // Said and unsaid in one message: not stored at all.
+                            Some(std::mem::take(&mut plain).join(" "))
+                        };
+                        match said {
+                            Some(said) => out.extend(self.forget(user, &said, &out).await?),
+                            None => out.push(Decision {
+                                candidate: content,
+                                change: MemoryChange::Noop { existing: None },
+                                reason: "explicit request to forget; nothing said before it".into(),
+                            }),
+                        }
                     }
-                    Some(Explicit::Forget(content)) => out.extend(self.forget(job.user, &content, &out).await?),
+                    Some(Explicit::Forget(content)) => {
+                        forgot = true;
+                        out.extend(self.forget(user, &content, &out).await?)
+                    }
                     // Tasks and questions for the assistant say nothing lasting about the user.
                     None if text::is_one_off_request(sentence) => {}
                     None => plain.push(sentence),
@@ -114,7 +153,7 @@ impl Pipeline<'_> {
                 let dated = !pai_core::when::find(clause, today).is_empty();
                 if let Some(c) = rules::fact(clause, dated) {
                     if let Some(done) = ruled.replace(c) {
-                        self.consider(job.user, done, m, tz, Origin::Rule, &mut out).await?;
+                        self.consider(user, done, m, tz, Origin::Rule, &mut out).await?;
                     }
                 } else if let Some(fact) = ruled.as_mut().filter(|_| rules::continues(clause)) {
                     // A short sentence right after a fact goes on about it ("우리 딸 이름은
@@ -122,24 +161,20 @@ impl Pipeline<'_> {
                     fact.text = format!("{}. {}", fact.text, rules::cleaned(clause));
                 } else {
                     if let Some(done) = ruled.take() {
-                        self.consider(job.user, done, m, tz, Origin::Rule, &mut out).await?;
+                        self.consider(user, done, m, tz, Origin::Rule, &mut out).await?;
                     }
                     rest.push(clause);
                 }
             }
             if let Some(done) = ruled.take() {
-                self.consider(job.user, done, m, tz, Origin::Rule, &mut out).await?;
+                self.consider(user, done, m, tz, Origin::Rule, &mut out).await?;
             }
             let rest = rest.join(" ");
             if !rest.is_empty() && !is_chitchat(&rest) {
                 for_model.push(StoredMessage { content: rest, ..m.clone() });
             }
         }
-        let for_model: Vec<&StoredMessage> = for_model.iter().collect();
-        if !for_model.is_empty() {
-            self.from_model(job.user, &for_model, tz, job.attempts, &mut out).await?;
-        }
-        Ok(out)
+        Ok((out, for_model))
     }
 
     async fn remember(
@@ -176,49 +211,70 @@ impl Pipeline<'_> {
     }
 
     /// The user's own message just before `message` in its conversation: what
-    /// a bare "remember that" points at.
-    async fn previous_words(&self, user: UserId, message: &StoredMessage) -> Result<Option<String>> {
+    /// a bare "remember that" or "don't store that" points at.
+    pub async fn previous_words(&self, user: UserId, message: &StoredMessage) -> Result<Option<StoredMessage>> {
         let earlier = self.store.messages(user, message.conversation).await?;
         Ok(earlier
             .into_iter()
             .rev()
             .filter(|e| e.id < message.id && e.role == Role::User && e.speaker.is_none())
-            .map(|e| e.content)
-            .find(|c| explicit::detect(c).is_none() && !is_chitchat(c)))
+            .find(|e| explicit::detect(&e.content).is_none() && !is_chitchat(&e.content)))
+    }
+
+    /// The memories, current or past, that contain most of the words of a
+    /// forget request (the ones it means), the current ones first.
+    pub async fn matching(&self, user: UserId, content: &str) -> Result<Vec<Memory>> {
+        let mut matched: Vec<Memory> = self.similar(user, content).await?;
+        for hit in self.store.search_history(user, content, SIMILAR).await? {
+            if let TextHit::Memory { id, .. } = hit
+                && let Some(m) = self.load(user, id).await?
+            {
+                matched.push(m);
+            }
+        }
+        matched.retain(|m| {
+            grounding(content, &format!("{} {}", m.subject.as_deref().unwrap_or(""), m.text)) >= FORGET_MATCH
+        });
+        let mut seen = Vec::new();
+        matched.retain(|m| {
+            let new = !seen.contains(&m.id);
+            seen.push(m.id);
+            new
+        });
+        matched.sort_by_key(|m| !m.is_current());
+        Ok(matched)
     }
 
     /// Deletes every memory, current or past, that contains most of the words
-    /// of the request. Nothing matching is recorded as a NOOP, never guessed at.
+    /// of the request. Nothing matching is recorded as a NOOP, never guessed
+    /// at; several current memories matching ("forget my address": home and
+    /// work) are asked about, not all deleted, unless the request says "all".
     async fn forget(&self, user: UserId, content: &str, earlier: &[Decision]) -> Result<Vec<Decision>> {
-        let mut matched: Vec<Memory> = self.similar(user, content).await?;
-        for hit in self.store.search_history(user, content, SIMILAR).await? {
-            if let TextHit::Memory { id, .. } = hit {
-                if let Some(m) = self.load(user, id).await? {
-                    matched.push(m);
-                }
-            }
-        }
         let already: Vec<MemoryId> = earlier.iter().filter_map(|d| deleted(&d.change)).collect();
-        let mut out = Vec::new();
-        for m in matched {
-            let about = format!("{} {}", m.subject.as_deref().unwrap_or(""), m.text);
-            let id = m.id;
-            if grounding(content, &about) >= FORGET_MATCH
-                && !already.contains(&id)
-                && !out.iter().any(|d: &Decision| deleted(&d.change) == Some(id))
-            {
-                out.push(Decision {
-                    candidate: content.to_string(),
-                    change: MemoryChange::Delete { id },
-                    reason: "explicit request to forget".into(),
-                });
-            }
+        let matched: Vec<Memory> =
+            self.matching(user, content).await?.into_iter().filter(|m| !already.contains(&m.id)).collect();
+        let current = matched.iter().filter(|m| m.is_current()).count();
+        if current >= 2 && !explicit::means_all(content) {
+            let ids: Vec<String> = matched.iter().filter(|m| m.is_current()).map(|m| m.id.to_string()).collect();
+            return Ok(vec![Decision {
+                candidate: content.to_string(),
+                change: MemoryChange::Noop { existing: None },
+                reason: format!("{ASKED_WHICH}: {}", ids.join(", ")),
+            }]);
         }
+        let mut out: Vec<Decision> = matched
+            .iter()
+            .map(|m| Decision {
+                candidate: content.to_string(),
+                change: MemoryChange::Delete { id: m.id },
+                reason: "explicit request to forget".into(),
+            })
+            .collect();
         if out.is_empty() {
             out.push(Decision {
                 candidate: content.to_string(),
                 change: MemoryChange::Noop { existing: None },
-                reason: "explicit request to forget; no memory matched".into(),
+                reason: NOTHING_TO_FORGET.into(),
             });
         }
         Ok(out)
@@ -359,6 +415,21 @@ impl Pipeline<'_> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A message as its requests and sentences: the whole message when it is one
+/// request whose content comes first ("내 차 번호는 12가 3456이야. 기억해 줘"),
+/// else each sentence ("Forget my passport number. I don't want that stored.").
+fn requests_and_sentences(text: &str) -> Vec<&str> {
+    let parts = sentences(text);
+    let leads = parts.first().is_some_and(|first| explicit::detect(first).is_some());
+    if !leads && explicit::detect(text).is_some() { vec![text] } else { parts }
+}
+
+/// True when a message holds an explicit memory request ("remember …",
+/// "forget …", "저장하지 마"): what a conversation turn carries out at once.
+pub fn has_request(text: &str) -> bool {
+    requests_and_sentences(text).iter().any(|s| explicit::detect(s).is_some())
 }
 
 /// Splits a message into sentences (after . ! ? and their CJK forms, and at line breaks).

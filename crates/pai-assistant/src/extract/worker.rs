@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pai_core::store::MemoryChange;
 use pai_core::store::{DecisionRecord, ExtractionJob, Store};
 use pai_core::{ChatModel, Embedder, Result};
 use tokio::sync::Notify;
@@ -57,10 +58,25 @@ impl Extractor {
     pub async fn run_one(&self) -> Result<Option<Outcome>> {
         let Some(job) = self.store.claim_extraction_job().await? else { return Ok(None) };
         let pipeline = Pipeline { store: &*self.store, model: &*self.model, embedder: &*self.embedder };
+        let mut forgotten: Vec<String> = Vec::new();
         let result = match pipeline.decide(&job).await {
-            Ok(decisions) => self.store.complete_extraction_job(job.user, job.id, decisions).await,
+            Ok(decisions) => {
+                // What a forget request deletes is read first: its words then leave the history too.
+                let ids: Vec<_> = decisions
+                    .iter()
+                    .filter_map(|d| if let MemoryChange::Delete { id } = d.change { Some(id) } else { None })
+                    .collect();
+                forgotten = self.store.memories_by_id(job.user, &ids).await?.into_iter().map(|m| m.text).collect();
+                self.store.complete_extraction_job(job.user, job.id, decisions).await
+            }
             Err(e) => Err(e),
         };
+        if result.is_ok()
+            && !forgotten.is_empty()
+            && let Err(e) = crate::redact::forgotten(&*self.store, job.user, &forgotten, None).await
+        {
+            tracing::warn!(error = %e, "taking forgotten facts out of the history failed");
+        }
         Ok(Some(match result {
             Ok(decisions) => {
                 // New memories are searchable by meaning at once, not at the next job.

@@ -94,6 +94,12 @@ pub struct Tuning {
     pub translated: f32,
     /// Relevance multiplier for a turn that says when, for questions asking when.
     pub when: f32,
+    /// Relevance multiplier for a current memory (the fact as pai keeps it,
+    /// over the older messages it came from).
+    pub memory: f32,
+    /// Share of relevance an assistant's reply loses: it only says again what
+    /// the user or a document said.
+    pub assistant: f32,
 }
 
 impl Default for Tuning {
@@ -107,6 +113,8 @@ impl Default for Tuning {
             before: 0.5,
             translated: 1.1,
             when: 0.5,
+            memory: 0.2,
+            assistant: 0.5,
         }
     }
 }
@@ -201,12 +209,17 @@ pub async fn recall_tuned(
         Vec::new()
     };
 
-    let lists = [
-        Ranked { hits: text_list, weight: tuning.text, scale: Scale::FromZero },
+    // BM25 scores of different indexes (memories, messages, passages) have
+    // their own statistics and scales: each kind is normalised on its own.
+    let mut lists = vec![
         Ranked { hits: vector_list, weight: tuning.vector, scale: Scale::MinMax },
         Ranked { hits: history_list, weight: tuning.text, scale: Scale::FromZero },
-        Ranked { hits: translated_list, weight: tuning.translated, scale: Scale::FromZero },
     ];
+    for (hits, weight) in [(text_list, tuning.text), (translated_list, tuning.translated)] {
+        for kind in by_kind(hits) {
+            lists.push(Ranked { hits: kind, weight, scale: Scale::FromZero });
+        }
+    }
     let mut scored = relevance(&lists);
     neighbours(store, user, &mut candidates, &mut scored, tuning).await?;
     let present = asks_about_present(query);
@@ -222,10 +235,16 @@ pub async fn recall_tuned(
                     Speaker::Assistant | Speaker::Document => false,
                 };
                 let dated = when && intent::mentions_time(&c.text);
+                // A memory is the distilled, current fact; pai's own replies only echo.
+                let source = match (c.kind, &c.speaker) {
+                    (RecalledKind::Memory, _) => tuning.memory,
+                    (_, Speaker::Assistant) => -tuning.assistant,
+                    _ => 0.0,
+                };
                 Prior {
                     importance: c.importance,
                     age_days: (now - c.provenance.created_at).num_seconds().max(0) as f32 / 86_400.0,
-                    boost: (if about { tuning.speaker } else { 0.0 }) + if dated { tuning.when } else { 0.0 },
+                    boost: (if about { tuning.speaker } else { 0.0 }) + if dated { tuning.when } else { 0.0 } + source,
                 }
             })
             .unwrap_or_default()
@@ -235,6 +254,15 @@ pub async fn recall_tuned(
     let mut out: Vec<Recalled> = Vec::new();
     for (item, score) in fused {
         let Some(c) = candidates.iter().find(|c| c.item == item) else { continue };
+        // A memory goes before the message it was learned from: it is the fact
+        // as pai keeps it now (the message follows, for what else it says).
+        if let ItemRef::Message(id) = item
+            && let Some(memory) = candidates
+                .iter()
+                .find(|m| m.kind == RecalledKind::Memory && m.valid_to.is_none() && m.provenance.messages.contains(&id))
+        {
+            push_unique(&mut out, memory.recalled(score));
+        }
         if past && let ItemRef::Memory(id) = item {
             // What this memory replaced answers "before": it goes first.
             let older: Vec<ItemRef> =
@@ -250,6 +278,20 @@ pub async fn recall_tuned(
     }
     out.truncate(k);
     Ok(out)
+}
+
+/// A ranked list split by the kind of item, each kind in its order.
+fn by_kind(hits: Vec<(ItemRef, f32)>) -> Vec<Vec<(ItemRef, f32)>> {
+    let mut kinds: [Vec<(ItemRef, f32)>; 3] = Default::default();
+    for (item, score) in hits {
+        let k = match item {
+            ItemRef::Memory(_) => 0,
+            ItemRef::Message(_) => 1,
+            ItemRef::Chunk(_) => 2,
+        };
+        kinds[k].push((item, score));
+    }
+    kinds.into_iter().filter(|k| !k.is_empty()).collect()
 }
 
 fn as_list(hits: Vec<TextHit>) -> Vec<(ItemRef, f32)> {

@@ -36,7 +36,48 @@ const EN_FORGET: &[&str] = &[
     "delete the memory that ",
     "delete the memory about ",
     "don't remember that ",
+    "do not remember that ",
+    "don't keep ",
+    "do not keep ",
+    "don't store ",
+    "do not store ",
+    "don't save ",
+    "do not save ",
+    "stop storing ",
+    "erase ",
 ];
+/// Whole sentences that forget what was just said ("I don't want that stored.").
+const EN_FORGET_THAT: &[&str] = &[
+    "i don't want that stored",
+    "i do not want that stored",
+    "i don't want that saved",
+    "i don't want you to remember that",
+    "i don't want you to store that",
+    "don't store that",
+    "don't save that",
+    "don't keep that",
+    "don't remember that",
+    "never mind that",
+    "scratch that",
+];
+/// Fillers before a request ("Actually, forget …", "Oh and remember …").
+const EN_LEAD_INS: &[&str] = &[
+    "actually, ",
+    "actually ",
+    "oh, ",
+    "oh and ",
+    "oh ",
+    "and ",
+    "also, ",
+    "also ",
+    "so ",
+    "ok, ",
+    "okay, ",
+    "wait, ",
+    "please ",
+];
+/// Polite question forms that are requests all the same ("Can you forget my …?").
+const EN_ASKS: &[&str] = &["can you ", "could you ", "would you ", "will you ", "please can you "];
 /// Korean endings (after spaces are removed at the end). The content precedes.
 const KO_REMEMBER: &[&str] = &[
     "기억해주세요",
@@ -50,8 +91,31 @@ const KO_REMEMBER: &[&str] = &[
     "메모해줘",
     "메모해둬",
 ];
-const KO_FORGET: &[&str] =
-    &["잊어주세요", "잊어줘", "잊어버려", "잊어버려줘", "잊어", "지워줘", "지워주세요", "삭제해줘"];
+const KO_FORGET: &[&str] = &[
+    "잊어주세요",
+    "잊어줘",
+    "잊어버려",
+    "잊어버려줘",
+    "잊어",
+    "지워줘",
+    "지워주세요",
+    "삭제해줘",
+    "저장하지마",
+    "저장하지마세요",
+    "저장하지말아줘",
+    "저장하지말아주세요",
+    "기억하지마",
+    "기억하지마세요",
+    "기억하지말아줘",
+    "기억하지말아주세요",
+    "저장안해도돼",
+];
+/// What points back at something said before the content proper ("아까 말한 여권
+/// 번호는 잊어 줘" → "여권 번호").
+const KO_BACK_REFERENCES: &[&str] =
+    &["아까 말한 ", "방금 말한 ", "전에 말한 ", "내가 말한 ", "아까 얘기한 ", "방금 얘기한 ", "예전에 말한 "];
+/// Korean topic endings left before a forget verb ("여권 번호는 잊어 줘").
+const KO_TOPIC: &[&str] = &["은", "는"];
 /// Korean endings left before the verb that are not part of the content:
 /// "보리라는 걸 기억해" → "보리", "주소를 잊어" → "주소". Only after a noun
 /// ("…라는"); "…다는" follows a verb stem and stays ("산다는 건").
@@ -62,10 +126,28 @@ const KO_TRAILERS: &[&str] =
 /// including questions ("do you remember …?") and empty content.
 pub fn detect(message: &str) -> Option<Explicit> {
     let text = message.trim().trim_start_matches(['"', '\'']).trim();
-    let text = strip_address(text);
-    if text.ends_with('?') || text.ends_with('？') {
+    let mut text = strip_address(text);
+    // Lead-ins and polite question forms ("Actually, forget…", "Can you forget…?").
+    let mut asked = false;
+    loop {
+        let lower = text.to_lowercase();
+        if let Some(o) = EN_ASKS.iter().find(|o| lower.starts_with(*o)) {
+            asked = true;
+            text = text[o.len()..].trim_start(); // ASCII openings keep their length when lowercased
+        } else if let Some(o) = EN_LEAD_INS.iter().find(|o| lower.starts_with(*o)) {
+            text = text[o.len()..].trim_start();
+        } else {
+            break;
+        }
+    }
+    let bare = text.trim_end_matches(['.', '!', '?', ' ']).to_lowercase();
+    if EN_FORGET_THAT.contains(&bare.as_str()) {
+        return Some(Explicit::Forget("that".into()));
+    }
+    if (text.ends_with('?') || text.ends_with('？')) && !asked {
         return None;
     }
+    let text = text.trim_end_matches(['?', '？']);
     let lower = text.to_lowercase();
     for (openings, make) in [(EN_REMEMBER, Explicit::Remember as fn(String) -> Explicit), (EN_FORGET, Explicit::Forget)]
     {
@@ -92,10 +174,10 @@ fn korean(text: &str) -> Option<Explicit> {
     let body = text.trim_end_matches(['.', '!', '。', '~', ' ']);
     // Compare with spaces removed ("기억해 줘" == "기억해줘"), then map back.
     let squashed: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    let (ending, make): (&str, fn(String) -> Explicit) = KO_REMEMBER
+    let (ending, forget) = KO_REMEMBER
         .iter()
-        .map(|e| (*e, Explicit::Remember as fn(String) -> Explicit))
-        .chain(KO_FORGET.iter().map(|e| (*e, Explicit::Forget as fn(String) -> Explicit)))
+        .map(|e| (*e, false))
+        .chain(KO_FORGET.iter().map(|e| (*e, true)))
         .filter(|(e, _)| squashed.ends_with(e))
         .max_by_key(|(e, _)| e.len())?;
     // Walk back over `ending`'s characters, skipping spaces, to find where it starts in `body`.
@@ -121,13 +203,30 @@ fn korean(text: &str) -> Option<Explicit> {
             }
         }
     }
+    if let Some(rest) = KO_BACK_REFERENCES.iter().find_map(|r| content_part.strip_prefix(r)) {
+        content_part = rest.trim_start();
+    }
     if let Some(stripped) = KO_TRAILERS.iter().find_map(|t| content_part.strip_suffix(t)) {
         // A particle glued to a word, never a whole word on its own.
         if !stripped.is_empty() && !stripped.ends_with(' ') {
             content_part = stripped;
         }
     }
-    content(content_part).map(make)
+    if forget {
+        // "여권 번호는 잊어 줘": the topic particle goes too.
+        if let Some(stripped) = KO_TOPIC.iter().find_map(|t| content_part.strip_suffix(t))
+            && stripped.chars().count() >= 2
+            && !stripped.ends_with(' ')
+        {
+            content_part = stripped;
+        }
+        // "저장하지 마." alone: what was just said.
+        if content_part.trim().is_empty() {
+            return Some(Explicit::Forget("그거".into()));
+        }
+        return content(content_part).map(Explicit::Forget);
+    }
+    content(content_part).map(Explicit::Remember)
 }
 
 /// Words that point back at what was just said instead of saying it:
@@ -172,6 +271,14 @@ const REFERENCES: &[&str] = &[
     "다",
     "전부",
 ];
+
+/// True when a forget request means every match ("forget all my addresses",
+/// "주소 전부 잊어 줘"), not one to be asked about.
+pub fn means_all(content: &str) -> bool {
+    let lower = format!(" {} ", content.to_lowercase());
+    [" all ", " every ", " everything ", " both "].iter().any(|w| lower.contains(w))
+        || ["전부", "모두", "다 ", "모든"].iter().any(|w| lower.contains(w))
+}
 
 /// True when a request's content only points back at something said before.
 pub fn is_reference(content: &str) -> bool {
@@ -220,6 +327,18 @@ mod tests {
             ("예전 주소를 잊어버려", forget("예전 주소")),
             ("옛날 전화번호 지워 줘.", forget("옛날 전화번호")),
             ("내 딸 이름 기억해?", None),
+            // Issue 18: the ways people ask to forget.
+            ("Actually, forget my passport number.", forget("my passport number")),
+            ("I don't want that stored.", forget("that")),
+            ("Don't keep my address.", forget("my address")),
+            ("Can you forget my old phone number?", forget("my old phone number")),
+            ("Please don't store my bank PIN", forget("my bank PIN")),
+            ("아까 말한 비밀번호는 잊어 줘", forget("비밀번호")),
+            ("그 번호는 저장하지 마.", forget("그 번호")),
+            ("저장하지 마.", forget("그거")),
+            ("기억하지 말아 줘", forget("그거")),
+            ("Can you recommend a book?", None),
+            ("Actually, I live in Busan now.", None),
             ("기억해 줘", None),
             ("오늘 날씨 어때", None),
         ];

@@ -451,6 +451,7 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
                 request: ChatRequest::new(Vec::new()),
                 recalled,
                 direct: None,
+                learned: false,
             }
         }
     };

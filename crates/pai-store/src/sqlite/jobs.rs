@@ -224,6 +224,18 @@ pub(super) async fn complete(
     Ok(records)
 }
 
+/// Applies decisions taken outside a job, with their audit trail, in one transaction.
+pub(super) async fn apply_outside_job(
+    pool: &SqlitePool,
+    user: UserId,
+    decisions: Vec<Decision>,
+) -> Result<Vec<DecisionRecord>> {
+    let mut tx = super::write_tx(pool).await?;
+    let records = record(&mut tx, user, None, decisions).await?;
+    tx.commit().await.db()?;
+    Ok(records)
+}
+
 /// Applies `decisions` and writes them to the audit trail, in the caller's transaction.
 pub(super) async fn record(
     tx: &mut Transaction<'_, Sqlite>,

@@ -238,3 +238,45 @@ pub(super) async fn messages_by_id(pool: &SqlitePool, user: UserId, ids: &[Messa
                   WHERE user_id = ? AND id IN ({ids}) ORDER BY id";
     super::rows_by_id(pool, select, user, ids.iter().map(|i| i.0)).await?.iter().map(crate::rows::message).collect()
 }
+
+pub(super) async fn redact(pool: &SqlitePool, user: UserId, id: MessageId, content: &str) -> Result<StoredMessage> {
+    check_text("a message", content)?;
+    let mut tx = super::write_tx(pool).await?;
+    // Unclaimed too: what it now says is to be embedded now.
+    let conversation: Option<i64> = sqlx::query_scalar(
+        "UPDATE messages SET content = ?, embedded = 0, embed_claimed_until = NULL WHERE id = ? AND user_id = ?
+         RETURNING conversation_id",
+    )
+    .bind(content)
+    .bind(id.0)
+    .bind(user.0)
+    .fetch_optional(&mut *tx)
+    .await
+    .db()?;
+    let conversation = conversation.ok_or_else(|| Error::not_found(format!("no message {id}")))?;
+    // The full-text row and vec0 go by rowid only; the owner check is the UPDATE above.
+    sqlx::query("UPDATE messages_fts SET terms = ? WHERE rowid = ?")
+        .bind(index_text(content))
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .db()?;
+    sqlx::query("DELETE FROM message_vectors WHERE rowid = ?").bind(id.0).execute(&mut *tx).await.db()?;
+    sqlx::query("DELETE FROM message_floats WHERE id = ? AND user_id = ?")
+        .bind(id.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .db()?;
+    sqlx::query(
+        "DELETE FROM conversation_summaries WHERE conversation_id = ? AND user_id = ? AND through_message_id >= ?",
+    )
+    .bind(conversation)
+    .bind(user.0)
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await
+    .db()?;
+    tx.commit().await.db()?;
+    messages_by_id(pool, user, &[id]).await?.pop().ok_or_else(|| Error::not_found(format!("no message {id}")))
+}

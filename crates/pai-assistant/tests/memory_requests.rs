@@ -1,0 +1,162 @@
+//! Memory requests in a conversation turn (issue 18): pai carries them out by
+//! rule and answers for itself, in the user's language, without the model.
+//! The fake model has no scripted reply: a turn that reached it would fail.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::Utc;
+use pai_assistant::conversation::{Assistant, Settings, Turn};
+use pai_assistant::index::embed_pending;
+use pai_assistant::recall::recall;
+use pai_core::store::{ConversationId, MemoryKind, NewMemory, Store, UserId};
+use pai_core::{Sampling, model::collect};
+use pai_engine::{FakeChatModel, FakeEmbedder};
+use pai_store::SqliteStore;
+
+fn db_path() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    std::env::temp_dir().join(format!("pai-requests-{}-{n}", std::process::id())).join("pai.db")
+}
+
+struct Chat {
+    assistant: Assistant,
+    model: Arc<FakeChatModel>,
+    store: Arc<dyn Store>,
+    user: UserId,
+    conversation: ConversationId,
+}
+
+impl Chat {
+    async fn new() -> Chat {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db_path(), 64).await.unwrap());
+        let user = store.create_user("minji", "Asia/Seoul").await.unwrap().id;
+        let conversation = store.create_conversation(user, "chat").await.unwrap().id;
+        let model = Arc::new(FakeChatModel::scripted(Vec::<String>::new()));
+        let assistant =
+            Assistant::new(store.clone(), model.clone(), Arc::new(FakeEmbedder::new(64)), Settings::default());
+        Chat { assistant, model, store, user, conversation }
+    }
+
+    /// One turn: pai's own answer (the model is never asked), stored like any answer.
+    async fn say(&self, text: &str) -> (Turn, String) {
+        let now = Utc::now();
+        let turn = self.assistant.begin(self.user, self.conversation, text, Sampling::default(), now).await.unwrap();
+        let (answer, _) =
+            collect(self.assistant.respond(turn.request.clone(), turn.direct.as_deref())).await.unwrap_or_else(|e| {
+                panic!("{text:?} reached the model: {e}");
+            });
+        self.assistant.finish(&turn, &answer, now).await.unwrap();
+        self.assistant.extractor.run_until_idle().await.unwrap();
+        (turn, answer)
+    }
+
+    /// A turn the model answers (`reply`): no request in it.
+    async fn chat(&self, text: &str, reply: &str) {
+        self.model.push(Ok(reply.into()));
+        self.say(text).await;
+    }
+
+    async fn memories(&self) -> Vec<String> {
+        self.store.memories(self.user, true).await.unwrap().into_iter().map(|m| m.text).collect()
+    }
+
+    async fn recalled(&self, query: &str) -> Vec<String> {
+        embed_pending(&*self.store, &*self.assistant.embedder, self.user, 100).await.unwrap();
+        let hits = recall(&*self.store, &*self.assistant.embedder, self.user, query, 10, Utc::now()).await.unwrap();
+        hits.into_iter().map(|h| h.text).collect()
+    }
+}
+
+#[tokio::test]
+async fn remember_is_confirmed_with_what_was_stored_in_the_users_language() {
+    let chat = Chat::new().await;
+    let (turn, answer) = chat.say("우리 딸 이름은 지우야. 기억해 줘.").await;
+    assert!(answer.starts_with("기억할게요: ") && answer.contains("지우"), "{answer}");
+    assert!(turn.direct.is_some() && turn.learned);
+    assert_eq!(chat.memories().await, ["우리 딸 이름은 지우야"]);
+    let (_, answer) = chat.say("My son's name is Minho and he is 5. Remember that.").await;
+    assert_eq!(answer, "Got it — I'll remember: My son's name is Minho and he is 5.");
+    // Said again: pai says it knew.
+    let (_, answer) = chat.say("Remember that my son's name is Minho and he is 5").await;
+    assert!(answer.starts_with("I already remember that:"), "{answer}");
+    assert_eq!(chat.memories().await.len(), 2);
+}
+
+/// Issue 18's observations: the memory stayed, a junk memory "I don't want
+/// that stored." was added, and recall still found the raw messages.
+#[tokio::test]
+async fn forgetting_forgets_the_memory_and_the_messages_that_said_it() {
+    let chat = Chat::new().await;
+    chat.say("Remember that my passport number ends in 4821.").await;
+    chat.chat("By the way I live in Seoul.", "Nice!").await;
+    assert!(chat.memories().await.iter().any(|m| m.contains("4821")));
+    let (_, answer) = chat.say("Actually, forget my passport number. I don't want that stored.").await;
+    assert!(answer.starts_with("Forgotten: my passport number ends in ••••"), "{answer}");
+    let memories = chat.memories().await;
+    assert!(memories.iter().all(|m| !m.contains("4821") && !m.contains("stored")), "{memories:?}");
+    assert!(memories.iter().any(|m| m.contains("Seoul")), "{memories:?}");
+    let recalled = chat.recalled("what is my passport number").await;
+    assert!(recalled.iter().all(|t| !t.contains("4821")), "{recalled:?}");
+    // The user's history still reads in order, with the fact taken out of it (pai's echo too).
+    let history = chat.store.messages(chat.user, chat.conversation).await.unwrap();
+    assert!(history.iter().all(|m| !m.content.contains("4821")), "{history:#?}");
+    assert!(history.iter().any(|m| m.content.contains("[forgotten]")));
+}
+
+#[tokio::test]
+async fn korean_forget_by_reference_to_what_was_said_earlier() {
+    let chat = Chat::new().await;
+    chat.say("내 금고 비밀번호는 0427이야. 기억해 줘.").await;
+    let (_, answer) = chat.say("아까 말한 금고 비밀번호는 잊어 줘. 저장하지 마.").await;
+    assert!(answer.starts_with("잊었어요: "), "{answer}");
+    assert!(chat.memories().await.iter().all(|m| !m.contains("0427")), "{:?}", chat.memories().await);
+    let recalled = chat.recalled("금고 비밀번호가 뭐야").await;
+    assert!(recalled.iter().all(|t| !t.contains("0427")), "{recalled:?}");
+    // "Don't store that" right after saying it: the message is taken back even before it was learned.
+    chat.chat("내 사물함 번호는 88번", "알겠어요").await;
+    let (_, answer) = chat.say("그거 저장하지 마").await;
+    assert!(!answer.is_empty());
+    assert!(chat.memories().await.iter().all(|m| !m.contains("88")), "{:?}", chat.memories().await);
+    assert!(chat.recalled("사물함 번호").await.iter().all(|t| !t.contains("88번")));
+}
+
+#[tokio::test]
+async fn an_unclear_forget_is_asked_back_and_deletes_nothing() {
+    let chat = Chat::new().await;
+    for text in ["My home address is 12 Mapo-ro", "My office address is 5 Teheran-ro"] {
+        let memory = NewMemory {
+            text: text.into(),
+            kind: MemoryKind::Fact,
+            subject: None,
+            importance: 0.6,
+            valid_from: None,
+            sources: vec![],
+        };
+        chat.store.add_memory(chat.user, memory).await.unwrap();
+    }
+    let (_, answer) = chat.say("Forget my address.").await;
+    assert!(answer.starts_with("Several memories match \"my address\""), "{answer}");
+    assert!(answer.contains("12 Mapo-ro") && answer.contains("5 Teheran-ro"), "{answer}");
+    assert_eq!(chat.memories().await.len(), 2);
+    let (_, answer) = chat.say("Forget my address, all of them.").await;
+    assert!(answer.starts_with("Forgotten:"), "{answer}");
+    assert!(chat.memories().await.is_empty());
+}
+
+#[tokio::test]
+async fn what_pai_knows_is_listed_grouped_with_how_to_change_it() {
+    let chat = Chat::new().await;
+    let (_, answer) = chat.say("What do you know about me?").await;
+    assert!(answer.starts_with("I don't know anything about you yet"), "{answer}");
+    chat.say("Remember that I'm allergic to peanuts.").await;
+    chat.say("내가 제일 좋아하는 음식은 마라탕이야. 기억해 줘").await;
+    let (_, answer) = chat.say("What do you know about me?").await;
+    assert!(answer.contains("allergic to peanuts") && answer.contains("마라탕"), "{answer}");
+    assert!(answer.contains("forget") && answer.contains("pai memory"), "{answer}");
+    let (_, answer) = chat.say("나에 대해 뭘 알아?").await;
+    assert!(answer.starts_with("제가 기억하는 것들이에요") && answer.contains("마라탕"), "{answer}");
+    assert!(answer.contains("잊어 줘"), "{answer}");
+}
