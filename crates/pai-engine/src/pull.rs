@@ -21,6 +21,8 @@ pub const HF_ENDPOINT: &str = "https://huggingface.co";
 pub struct PullSource {
     pub url: String,
     pub file_name: String,
+    /// Sent as `Authorization: Bearer …` (a hub token for gated repositories).
+    pub bearer: Option<String>,
 }
 
 /// Accepts `http(s)://…/file.gguf` or `hf:owner/repo/path/file.gguf[@revision]`.
@@ -51,7 +53,60 @@ pub fn resolve(source: &str, hf_endpoint: &str) -> Result<PullSource, Error> {
     if file_name.is_empty() || file_name.starts_with('.') || file_name.contains(['/', '\\']) {
         return Err(Error::invalid(format!("cannot tell a file name from `{source}`")));
     }
-    Ok(PullSource { url, file_name })
+    Ok(PullSource { url, file_name, bearer: None })
+}
+
+/// Where a catalog model is downloaded from: `{hf_endpoint}/{repo}/resolve/main/{file}`.
+pub fn hub_source(repo: &str, file: &str, hf_endpoint: &str, token: Option<&str>) -> PullSource {
+    PullSource {
+        url: format!("{}/{repo}/resolve/main/{file}", hf_endpoint.trim_end_matches('/')),
+        file_name: file.to_string(),
+        bearer: token.map(str::to_string),
+    }
+}
+
+/// The sha256 the hub publishes for `file` in `repo`: the Git LFS object id
+/// that the hub's tree API lists (`GET /api/models/{repo}/tree/main`).
+/// A download is verified against it, so a corrupted or substituted file is refused.
+pub async fn hub_sha256(repo: &str, file: &str, hf_endpoint: &str, token: Option<&str>) -> Result<String, Error> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        path: String,
+        lfs: Option<Lfs>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Lfs {
+        oid: String,
+    }
+    let url = format!("{}/api/models/{repo}/tree/main", hf_endpoint.trim_end_matches('/'));
+    let mut req = crate::remote::http_client()?.get(&url);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await.map_err(|e| Error::unavailable(format!("cannot reach {url}: {e}")))?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(match status.as_u16() {
+            401 | 403 => Error::Unauthorized(format!(
+                "{url} answered {status}: {repo} needs a login (accept the licence on the hub, then set hf_token or HF_TOKEN)"
+            )),
+            404 => Error::NotFound(format!("{url} answered 404: the hub has no repository {repo}")),
+            _ => Error::unavailable(format!("{url} answered {status}")),
+        });
+    }
+    let entries: Vec<Entry> =
+        resp.json().await.map_err(|e| Error::unavailable(format!("{url} did not answer with a file list: {e}")))?;
+    let entry = entries
+        .into_iter()
+        .find(|e| e.path == file)
+        .ok_or_else(|| Error::NotFound(format!("{repo} has no file {file} on its main branch")))?;
+    let oid = entry.lfs.map(|l| l.oid.to_ascii_lowercase()).unwrap_or_default();
+    if oid.len() != 64 || !oid.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::unavailable(format!(
+            "{url} publishes no sha256 for {file}; refusing an unverified download"
+        )));
+    }
+    Ok(oid)
 }
 
 /// Progress of a running download.
@@ -89,6 +144,9 @@ pub async fn pull(
 
     let client = crate::remote::http_client()?;
     let mut req = client.get(&source.url);
+    if let Some(token) = &source.bearer {
+        req = req.bearer_auth(token);
+    }
     if have > 0 {
         req = req.header(reqwest::header::RANGE, format!("bytes={have}-"));
     }
@@ -103,9 +161,10 @@ pub async fn pull(
         (Some(tokio::fs::File::create(&part).await.map_err(|e| io_error(&part, e))?), 0)
     } else {
         return Err(match status.as_u16() {
-            401 | 403 => {
-                Error::Unauthorized(format!("{} answered {status}: the file needs a login or a token", source.url))
-            }
+            401 | 403 => Error::Unauthorized(format!(
+                "{} answered {status}: the file needs a login or a token (accept the licence on the hub, then set hf_token or HF_TOKEN)",
+                source.url
+            )),
             404 => Error::NotFound(format!("{} answered 404: check the owner, repository and file name", source.url)),
             _ => Error::unavailable(format!("{} answered {status}", source.url)),
         });

@@ -34,8 +34,10 @@ pub struct Config {
     pub remote_url: Option<String>,
     pub remote_api_key: Option<String>,
     pub remote_model: Option<String>,
-    /// Host for `hf:` model sources.
+    /// Host for `hf:` model sources and `pai model pull NAME`.
     pub hf_endpoint: String,
+    /// Hugging Face token for gated repositories (Gemma); `HF_TOKEN` works too.
+    pub hf_token: Option<String>,
     /// Where the data lives: `sqlite://PATH` (or a bare path) or
     /// `postgres://user[:password]@host[:port]/db`. Default: `$PAI_HOME/pai.db`.
     pub database: Option<String>,
@@ -78,6 +80,7 @@ impl Default for Config {
             remote_api_key: None,
             remote_model: None,
             hf_endpoint: pai_engine::pull::HF_ENDPOINT.into(),
+            hf_token: None,
             database: None,
             user: "me".into(),
             timezone: None,
@@ -126,6 +129,16 @@ impl Config {
             .with_context(|| format!("invalid settings in {} or a PAI_* environment variable", file.display()))?;
         config.home = home;
         Ok(config)
+    }
+
+    /// The hub token: the `hf_token` setting, else `HF_TOKEN` as the hub's own tools read it.
+    pub fn hub_token(&self) -> Option<String> {
+        self.hf_token.clone().or_else(|| std::env::var("HF_TOKEN").ok()).filter(|t| !t.trim().is_empty())
+    }
+
+    /// The settings file of the data directory, which `pai model use` edits.
+    pub fn settings_file(&self) -> PathBuf {
+        self.home.join("pai.toml")
     }
 
     /// Where `pai model pull` installs: `models_dir`, else the data directory's `models`.

@@ -86,6 +86,142 @@ fn model_list_shows_the_defaults_and_their_kind() {
     assert!(line("SmolLM2-135M-Instruct.Q4_1.gguf").contains("chat"));
     assert!(line("SmolLM2-135M-Instruct.Q4_1.gguf").contains("default chat"));
     assert!(line("multilingual-e5-small.Q4_0.gguf").contains("embedding"));
+    // What each can do: context, template, languages; the default says it speaks English only.
+    assert!(listing.contains("context 8192 tokens, template chatml, languages en, licence Apache-2.0"), "{listing}");
+    assert!(listing.contains("speaks English only: for Korean, see `pai model recommend`"), "{listing}");
+    assert!(listing.contains("languages ko, en + 92 more"), "{listing}");
+}
+
+#[test]
+fn recommend_proposes_korean_speaking_models_for_the_machine() {
+    let out = pai().args(["model", "recommend", "--ram-gib", "24", "--cores", "2"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("24.0 GiB RAM, 2 CPU cores, no GPU"), "{shown}");
+    assert!(shown.contains("Recommended: qwen2.5-1.5b"), "{shown}");
+    assert!(shown.contains("pai model pull qwen2.5-1.5b && pai model use qwen2.5-1.5b"), "{shown}");
+    for name in ["qwen2.5-0.5b", "exaone3.5-2.4b", "gemma3-4b", "exaone3.5-7.8b"] {
+        assert!(shown.contains(name), "{name} missing:\n{shown}");
+    }
+    assert!(shown.contains("non-commercial"), "licences are shown:\n{shown}");
+    assert!(!shown.contains("smollm2"), "the English-only default is not proposed:\n{shown}");
+    let small = text(&pai().args(["model", "recommend", "--ram-gib", "1"]).output().unwrap().stdout);
+    assert!(small.contains("None of them fits"), "{small}");
+    assert!(small.contains("needs 2 GiB RAM"), "{small}");
+}
+
+/// A stand-in for the model hub: answers `routes` (path → status, body) until
+/// the returned flag is set, recording each request line and authorization.
+fn mock_hub(routes: Vec<(String, u16, Vec<u8>)>) -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut auth = String::new();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+                if h.to_ascii_lowercase().starts_with("authorization:") {
+                    auth = h.trim().to_string();
+                }
+            }
+            let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
+            log.lock().unwrap().push(format!("{} {auth}", request_line.trim()));
+            let (status, body) = routes
+                .iter()
+                .find(|(p, _, _)| *p == path)
+                .map(|(_, s, b)| (*s, b.clone()))
+                .unwrap_or((404, b"not found".to_vec()));
+            let _ =
+                write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+            let _ = stream.write_all(&body);
+        }
+    });
+    (base, seen)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let mut child = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    text(&out.stdout).split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn pull_by_name_is_verified_against_the_hub_and_use_switches_the_chat_model() {
+    let home = std::env::temp_dir().join(format!("pai-cli-hub-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("pai.toml"), "# my settings\nuser = \"minji\"\n").unwrap();
+    let file = tiny_gguf();
+    let tree = |sha: &str| {
+        format!(
+            r#"[{{"type":"file","oid":"abc","size":10,"path":"README.md"}},
+                {{"type":"file","oid":"def","size":{},"path":"qwen2.5-1.5b-instruct-q4_k_m.gguf","lfs":{{"oid":"{sha}","size":{},"pointerSize":135}}}}]"#,
+            file.len(),
+            file.len()
+        )
+        .into_bytes()
+    };
+    let resolve = "/Qwen/Qwen2.5-1.5B-Instruct-GGUF/resolve/main/qwen2.5-1.5b-instruct-q4_k_m.gguf".to_string();
+    let api = "/api/models/Qwen/Qwen2.5-1.5B-Instruct-GGUF/tree/main".to_string();
+    let cmd = |hub: &str| {
+        let mut c = pai();
+        c.arg("--data-dir").arg(&home).env("PAI_HF_ENDPOINT", hub).env_remove("PAI_MODELS_DIR").env_remove("HF_TOKEN");
+        c
+    };
+
+    // The hub publishes another sha256 than the file it serves: refused, nothing installed.
+    let (hub, _) = mock_hub(vec![(api.clone(), 200, tree(&"0".repeat(64))), (resolve.clone(), 200, file.clone())]);
+    let out = cmd(&hub).args(["model", "pull", "qwen2.5-1.5b"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("checksum mismatch"), "{}", text(&out.stderr));
+    assert!(!home.join("models/qwen2.5-1.5b-instruct-q4_k_m.gguf").exists());
+    // Not installed yet: `use` says how to get it and leaves the settings alone.
+    let out = cmd(&hub).args(["model", "use", "qwen2.5-1.5b"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("run `pai model pull qwen2.5-1.5b` first"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(home.join("pai.toml")).unwrap(), "# my settings\nuser = \"minji\"\n");
+
+    // The published sha256 matches: installed from the official repository.
+    let (hub, seen) =
+        mock_hub(vec![(api.clone(), 200, tree(&sha256_hex(&file))), (resolve.clone(), 200, file.clone())]);
+    let out = cmd(&hub).args(["model", "pull", "qwen2.5-1.5b"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Apache-2.0"), "{}", text(&out.stdout));
+    assert_eq!(std::fs::read(home.join("models/qwen2.5-1.5b-instruct-q4_k_m.gguf")).unwrap(), file);
+    let requests = seen.lock().unwrap().clone();
+    assert!(requests[0].starts_with(&format!("GET {api} ")), "{requests:?}");
+    assert!(requests[1].starts_with(&format!("GET {resolve} ")), "{requests:?}");
+
+    // `use` points the chat model at it, keeping the rest of pai.toml.
+    let out = cmd(&hub).args(["model", "use", "qwen2.5-1.5b"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let settings = std::fs::read_to_string(home.join("pai.toml")).unwrap();
+    assert!(settings.contains("# my settings") && settings.contains("user = \"minji\""), "{settings}");
+    assert!(settings.contains("chat_model = \"qwen2.5-1.5b-instruct-q4_k_m.gguf\""), "{settings}");
+    let list = text(&cmd(&hub).args(["model", "list"]).output().unwrap().stdout);
+    let line = list.lines().find(|l| l.contains("qwen2.5-1.5b-instruct-q4_k_m.gguf")).unwrap_or_default();
+    assert!(line.contains("default chat"), "{list}");
+
+    // A gated repository gets the token; without one the hub's 401 names the fix.
+    let gemma_api = "/api/models/google/gemma-3-4b-it-qat-q4_0-gguf/tree/main".to_string();
+    let (hub, seen) = mock_hub(vec![(gemma_api.clone(), 401, b"{}".to_vec())]);
+    let out = cmd(&hub).env("HF_TOKEN", "hf_secret").args(["model", "pull", "gemma3-4b"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("set hf_token or HF_TOKEN"), "{}", text(&out.stderr));
+    assert!(seen.lock().unwrap()[0].ends_with("authorization: Bearer hf_secret"), "{:?}", seen.lock().unwrap());
+    std::fs::remove_dir_all(&home).unwrap();
 }
 
 #[test]
