@@ -11,13 +11,14 @@ run: build fetch-models
 
 ## test: the whole test suite (unit, end-to-end on the real default models,
 ## `pai serve` through the official OpenAI Python SDK and curl, and the web
-## app in headless Chromium)
+## app in headless Chromium, and a sample of bench/conversation.sh on the real default model)
 # One profile (release) for tests, run and bench: llama.cpp compiles once.
 test: deps fetch-models
 	$(CARGO) test --release --workspace
 	$(CARGO) build --release -p pai
 	tests/openai-sdk/run.sh
 	tests/web/run.sh
+	bench/conversation.sh --sample --gate
 
 ## bench: pai's engine against llama.cpp's llama-bench on the default model
 bench: deps fetch-models

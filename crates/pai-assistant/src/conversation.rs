@@ -10,7 +10,10 @@ use chrono::{DateTime, Utc};
 use pai_core::store::{ConversationId, NewMessage, Store, StoredMessage, UserId};
 use pai_core::{ChatModel, ChatRequest, Embedder, Message, Result, Role, Sampling};
 
+use futures_util::StreamExt;
+
 use crate::extract::{Extractor, local_day, zone};
+use crate::language::Language;
 use crate::prompt::{Assembled, Budget, PromptInput, assemble};
 use crate::recall::{Recalled, recall};
 
@@ -25,11 +28,41 @@ pub struct Settings {
     /// Tokens kept free for the answer.
     pub answer_tokens: usize,
     pub memory_share: f32,
+    /// The chat model's name when it speaks English only (pai's catalog says
+    /// so): a Korean message is then told so once per conversation.
+    pub english_only_model: Option<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { persona: DEFAULT_PERSONA.into(), recall_k: 12, answer_tokens: 512, memory_share: 0.35 }
+        Settings {
+            persona: DEFAULT_PERSONA.into(),
+            recall_k: 12,
+            answer_tokens: 512,
+            memory_share: 0.35,
+            english_only_model: None,
+        }
+    }
+}
+
+/// How the English-only notice begins: a conversation that has it has been told.
+const NOTICE_START: &str = "(참고: 지금 대화 모델 ";
+
+/// Said before the model's first answer to a Korean message when the chat
+/// model speaks English only, with the command that fixes it.
+pub fn english_only_notice(model: &str) -> String {
+    format!(
+        "{NOTICE_START}{model}은(는) 영어만 잘합니다. 한국어로 대화하려면 `pai model recommend`로 이 컴퓨터에 맞는 \
+         모델을 고른 뒤 `pai model pull 이름`, `pai model use 이름`으로 바꾸세요. \
+         Note: the chat model speaks English only.)\n\n"
+    )
+}
+
+/// An answer without the notice in front, as the model should see its own turn.
+fn without_notice(answer: &str) -> &str {
+    match answer.strip_prefix(NOTICE_START) {
+        Some(rest) => rest.split_once(")\n\n").map_or(answer, |(_, after)| after),
+        None => answer,
     }
 }
 
@@ -61,6 +94,8 @@ pub struct Turn {
     /// carried out by rule, nothing left for the model): `finish` queues no
     /// extraction for it.
     pub learned: bool,
+    /// Said before the model's answer (the English-only notice).
+    pub preface: Option<String>,
 }
 
 const SUMMARISE: &str = "Summarise this conversation in a few sentences for the assistant's own notes. \
@@ -122,8 +157,19 @@ impl Assistant {
             }
         };
 
+        let language = Language::of(text);
         let mut history = self.store.messages(user, conversation).await?;
         history.retain(|m| m.id != user_message.id && matches!(m.role, Role::User | Role::Assistant));
+        let told = history.iter().any(|m| m.role == Role::Assistant && m.content.starts_with(NOTICE_START));
+        let preface = match &self.settings.english_only_model {
+            Some(model) if direct.is_none() && language == Language::Korean && !told => {
+                Some(english_only_notice(model))
+            }
+            _ => None,
+        };
+        for m in history.iter_mut().filter(|m| m.role == Role::Assistant) {
+            m.content = without_notice(&m.content).to_string();
+        }
         let mut summary = self.store.conversation_summary(user, conversation).await?;
         if let Some(s) = &summary {
             history.retain(|m| m.id > s.through);
@@ -152,6 +198,7 @@ impl Assistant {
                 summary: summary.as_ref().map(|s| s.text.as_str()),
                 history: &history,
                 user_message: text.trim(),
+                language,
             };
             assembled = assemble(&input, budget, &count);
             if assembled.overflow.is_empty() || omitted > 0 {
@@ -177,13 +224,28 @@ impl Assistant {
         }
         let used = assembled.used.clone();
         recalled.retain(|r| used.contains(&r.item));
+        let mut sampling = sampling;
+        if !used.is_empty() {
+            crate::prompt::guard_recall(&mut sampling);
+        }
         let request = ChatRequest { messages: assembled.messages, sampling, owner: Some(user), ..Default::default() };
-        Ok(Turn { user, conversation, user_message, request, recalled, direct, learned })
+        Ok(Turn { user, conversation, user_message, request, recalled, direct, learned, preface })
     }
 
     /// The answer's stream: the model's, or pai's own `direct` answer as one
-    /// delta (a reminder confirmation needs no model).
-    pub fn respond(&self, request: ChatRequest, direct: Option<&str>) -> pai_core::ChatStream {
+    /// delta (a reminder confirmation needs no model); a `preface` comes first.
+    pub fn respond(&self, request: ChatRequest, direct: Option<&str>, preface: Option<&str>) -> pai_core::ChatStream {
+        let answer = self.answer(request, direct);
+        match preface {
+            None => answer,
+            Some(p) => {
+                let first = futures_util::stream::once(std::future::ready(Ok(pai_core::ChatEvent::Delta(p.into()))));
+                Box::pin(first.chain(answer))
+            }
+        }
+    }
+
+    fn answer(&self, request: ChatRequest, direct: Option<&str>) -> pai_core::ChatStream {
         match direct {
             None => self.model.chat(request),
             Some(text) => {

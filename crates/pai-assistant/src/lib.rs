@@ -8,6 +8,7 @@ pub mod extract;
 pub mod import;
 pub mod index;
 pub mod knowledge;
+pub mod language;
 pub mod memory_requests;
 pub mod prompt;
 pub mod recall;

@@ -10,6 +10,7 @@ use pai_core::store::{Decision, ItemRef, Memory, MemoryChange, MemoryKind, Store
 use pai_core::{ChatModel, Embedder, Result};
 
 use crate::extract::{ASKED_WHICH, NOTHING_TO_FORGET, Pipeline, has_request};
+use crate::language::Language;
 use crate::redact;
 
 /// Memories listed in answer to "what do you know about me?".
@@ -33,7 +34,7 @@ pub async fn handle(
     message: &StoredMessage,
     tz: Tz,
 ) -> Result<Option<Handled>> {
-    let korean = is_korean(&message.content);
+    let korean = Language::of(&message.content) == Language::Korean;
     if asks_what_pai_knows(&message.content) {
         let memories = store.memories(user, false).await?;
         return Ok(Some(Handled { reply: what_pai_knows(&memories, korean), rest_for_model: false }));
@@ -77,10 +78,6 @@ pub async fn handle(
 /// A decision that forgot something (or found nothing to forget): its words go from the history.
 fn forgets(d: &Decision) -> bool {
     matches!(d.change, MemoryChange::Delete { .. }) || d.reason == NOTHING_TO_FORGET
-}
-
-fn is_korean(text: &str) -> bool {
-    text.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c))
 }
 
 /// "What do you know about me?", "나에 대해 뭘 알아?".

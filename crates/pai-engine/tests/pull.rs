@@ -83,7 +83,8 @@ async fn an_interrupted_download_resumes_with_a_range_request() {
     let content = fake_gguf();
     let server = file_server(content.clone(), true).await;
     let dir = temp_dir("resume");
-    let source = PullSource { url: format!("{}/files/model.gguf", server.base), file_name: "model.gguf".into() };
+    let source =
+        PullSource { url: format!("{}/files/model.gguf", server.base), file_name: "model.gguf".into(), bearer: None };
     let err = pull::pull(&source, &dir, Some(&sha(&content)), |_| {}).await.unwrap_err();
     assert!(matches!(&err, Error::Unavailable { message, .. } if message.contains("resume")), "{err:?}");
     let partial = std::fs::metadata(dir.join("model.gguf.part")).unwrap().len();
@@ -101,7 +102,8 @@ async fn a_checksum_mismatch_installs_nothing() {
     let content = fake_gguf();
     let server = file_server(content.clone(), false).await;
     let dir = temp_dir("sha");
-    let source = PullSource { url: format!("{}/model.gguf", server.base), file_name: "model.gguf".into() };
+    let source =
+        PullSource { url: format!("{}/model.gguf", server.base), file_name: "model.gguf".into(), bearer: None };
     let wrong = "0".repeat(64);
     let err = pull::pull(&source, &dir, Some(&wrong), |_| {}).await.unwrap_err();
     assert!(matches!(&err, Error::Invalid(m) if m.contains("checksum mismatch")), "{err:?}");
@@ -118,9 +120,9 @@ async fn missing_files_and_non_gguf_answers_are_refused() {
     })
     .await;
     let dir = temp_dir("errors");
-    let missing = PullSource { url: format!("{}/nope.gguf", server.base), file_name: "nope.gguf".into() };
+    let missing = PullSource { url: format!("{}/nope.gguf", server.base), file_name: "nope.gguf".into(), bearer: None };
     assert!(matches!(pull::pull(&missing, &dir, None, |_| {}).await.unwrap_err(), Error::NotFound(_)));
-    let page = PullSource { url: format!("{}/page.gguf", server.base), file_name: "page.gguf".into() };
+    let page = PullSource { url: format!("{}/page.gguf", server.base), file_name: "page.gguf".into(), bearer: None };
     let err = pull::pull(&page, &dir, None, |_| {}).await.unwrap_err();
     assert!(matches!(&err, Error::Invalid(m) if m.contains("GGUF")), "{err:?}");
     assert!(!dir.join("page.gguf").exists() && !dir.join("page.gguf.part").exists());

@@ -361,6 +361,15 @@ fn direct_answer(prepared: &Prepared) -> Option<&str> {
     prepared.turn.as_ref().and_then(|t| t.direct.as_deref())
 }
 
+/// What pai says before the model's answer (the English-only notice), unless
+/// the client constrained the output.
+fn preface(prepared: &Prepared) -> Option<&str> {
+    if prepared.request.constraint.is_some() {
+        return None;
+    }
+    prepared.turn.as_ref().and_then(|t| t.preface.as_deref())
+}
+
 struct Prepared {
     user: UserId,
     request: ChatRequest,
@@ -452,18 +461,18 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
                 recalled,
                 direct: None,
                 learned: false,
+                preface: None,
             }
         }
     };
+    let mut sampling = c.sampling.clone();
+    if !turn.recalled.is_empty() {
+        pai_assistant::prompt::guard_recall(&mut sampling);
+    }
     Ok(Prepared {
         user,
         tool_results: Vec::new(),
-        request: ChatRequest {
-            messages: request_messages,
-            sampling: c.sampling.clone(),
-            owner: Some(user),
-            ..Default::default()
-        },
+        request: ChatRequest { messages: request_messages, sampling, owner: Some(user), ..Default::default() },
         conversation: Some(turn.conversation),
         recalled: turn.recalled.clone(),
         turn: Some(turn),
@@ -659,7 +668,8 @@ async fn whole(
     let mut rounds = 0;
     let mut usage = pai_core::Usage { prompt_tokens: 0, completion_tokens: 0 };
     let (content, calls, completion) = loop {
-        let mut events = state.assistant.respond(prepared.request.clone(), direct_answer(&prepared));
+        let mut events =
+            state.assistant.respond(prepared.request.clone(), direct_answer(&prepared), preface(&prepared));
         let mut text = String::new();
         let mut first = None;
         let mut completion = None;
@@ -830,7 +840,8 @@ fn stream(
     let usage_chunk = move |usage: Value, pai: Value| frame(json!([]), Some((usage, pai)));
     tokio::spawn(async move {
         let _permit = permit;
-        let mut events = state.assistant.respond(prepared.request.clone(), direct_answer(&prepared));
+        let mut events =
+            state.assistant.respond(prepared.request.clone(), direct_answer(&prepared), preface(&prepared));
         if tx.send(chunk(json!({"role": "assistant", "content": ""}), None)).is_err() {
             return;
         }

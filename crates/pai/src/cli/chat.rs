@@ -61,7 +61,9 @@ impl Session {
     /// reminder), else the model's.
     fn respond(&self, request: ChatRequest, turn: &Option<Turn>) -> pai_core::ChatStream {
         match (self, turn) {
-            (Session::Remembering { assistant, .. }, Some(t)) => assistant.respond(request, t.direct.as_deref()),
+            (Session::Remembering { assistant, .. }, Some(t)) => {
+                assistant.respond(request, t.direct.as_deref(), t.preface.as_deref())
+            }
             _ => self.model().chat(request),
         }
     }
@@ -124,7 +126,12 @@ async fn open_session(config: &Config, args: &ChatArgs) -> anyhow::Result<Sessio
     memory.store.requeue_interrupted_jobs().await?;
     let conversation =
         if args.resume { memory.store.conversations(memory.user).await?.first().map(|c| c.id) } else { None };
-    let settings = Settings { persona, answer_tokens: args.max_tokens as usize, ..Settings::default() };
+    let settings = Settings {
+        persona,
+        answer_tokens: args.max_tokens as usize,
+        english_only_model: super::english_only_model(config, args.model.as_deref()),
+        ..Settings::default()
+    };
     let assistant = Assistant::new(memory.store, model, memory.embedder, settings);
     Ok(Session::Remembering { assistant, user: memory.user, conversation })
 }

@@ -40,6 +40,18 @@ pub fn chat_model(config: &Config, model_override: Option<&str>) -> anyhow::Resu
     Ok(Arc::new(local_chat_model(config, model_override)?))
 }
 
+/// The local chat model's catalog name when pai's catalog says it speaks
+/// English only (a remote model's languages are not known).
+pub fn english_only_model(config: &Config, model_override: Option<&str>) -> Option<String> {
+    if config.remote_url.is_some() {
+        return None;
+    }
+    let path = config.model_path(model_override.unwrap_or(&config.chat_model));
+    pai_engine::catalog::describe(&path)
+        .filter(|m| m.kind == pai_engine::gguf::ModelKind::Chat && !m.korean)
+        .map(|m| m.name.to_string())
+}
+
 pub fn local_chat_model(config: &Config, model_override: Option<&str>) -> anyhow::Result<LlamaChatModel> {
     let path = config.model_path(model_override.unwrap_or(&config.chat_model));
     LlamaChatModel::load(&path, &config.local()).with_context(|| format!("loading chat model {}", path.display()))

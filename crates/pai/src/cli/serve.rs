@@ -24,7 +24,13 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let (store, embedder) = super::open_store(config).await?;
     let model = super::chat_model(config, None)?;
     first_admin(&*store).await?;
-    let assistant = Arc::new(Assistant::new(store.clone(), model.clone(), embedder, Settings::default()));
+    let english_only_model = super::english_only_model(config, None);
+    let assistant = Arc::new(Assistant::new(
+        store.clone(),
+        model.clone(),
+        embedder,
+        Settings { english_only_model, ..Settings::default() },
+    ));
     let mut settings = config.server.clone();
     if config.remote_url.is_none() {
         // The local model decodes `parallel` answers together; more would only queue inside it.

@@ -1,6 +1,8 @@
-//! Memory requests in a conversation turn (issue 18): pai carries them out by
-//! rule and answers for itself, in the user's language, without the model.
-//! The fake model has no scripted reply: a turn that reached it would fail.
+//! A conversation turn (issue 18). Memory requests: pai carries them out by
+//! rule and answers for itself, in the user's language, without the model
+//! (the fake model has no scripted reply: a turn that reached it would fail).
+//! Model turns: the answer's language is asked for, an English-only model is
+//! owned up to once, and an answer that copies the recall block is cut.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,12 +33,15 @@ struct Chat {
 
 impl Chat {
     async fn new() -> Chat {
+        Chat::with(Settings::default()).await
+    }
+
+    async fn with(settings: Settings) -> Chat {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db_path(), 64).await.unwrap());
         let user = store.create_user("minji", "Asia/Seoul").await.unwrap().id;
         let conversation = store.create_conversation(user, "chat").await.unwrap().id;
         let model = Arc::new(FakeChatModel::scripted(Vec::<String>::new()));
-        let assistant =
-            Assistant::new(store.clone(), model.clone(), Arc::new(FakeEmbedder::new(64)), Settings::default());
+        let assistant = Assistant::new(store.clone(), model.clone(), Arc::new(FakeEmbedder::new(64)), settings);
         Chat { assistant, model, store, user, conversation }
     }
 
@@ -45,9 +50,11 @@ impl Chat {
         let now = Utc::now();
         let turn = self.assistant.begin(self.user, self.conversation, text, Sampling::default(), now).await.unwrap();
         let (answer, _) =
-            collect(self.assistant.respond(turn.request.clone(), turn.direct.as_deref())).await.unwrap_or_else(|e| {
-                panic!("{text:?} reached the model: {e}");
-            });
+            collect(self.assistant.respond(turn.request.clone(), turn.direct.as_deref(), turn.preface.as_deref()))
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("{text:?} reached the model: {e}");
+                });
         self.assistant.finish(&turn, &answer, now).await.unwrap();
         self.assistant.extractor.run_until_idle().await.unwrap();
         (turn, answer)
@@ -159,4 +166,61 @@ async fn what_pai_knows_is_listed_grouped_with_how_to_change_it() {
     let (_, answer) = chat.say("나에 대해 뭘 알아?").await;
     assert!(answer.starts_with("제가 기억하는 것들이에요") && answer.contains("마라탕"), "{answer}");
     assert!(answer.contains("잊어 줘"), "{answer}");
+}
+
+#[tokio::test]
+async fn the_model_is_told_the_language_of_the_message() {
+    let chat = Chat::new().await;
+    chat.chat("안녕하세요! 저는 서울에 사는 민지예요. 내일 뭐 하면 좋을까요?", "한강 공원에 가 보세요.").await;
+    chat.chat("Hi! I'm Minji and I live in Busan. What should I do tomorrow?", "Visit Haeundae.").await;
+    let requests: Vec<_> =
+        chat.model.requests().into_iter().filter(|r| r.messages[0].content.starts_with("You are pai")).collect();
+    let last = |r: &pai_core::ChatRequest| r.messages[r.messages.len() - 2].content.clone();
+    assert!(last(&requests[0]).ends_with("answer in Korean (한국어로 답하세요)."), "{}", last(&requests[0]));
+    assert!(last(&requests[1]).ends_with("answer in English."), "{}", last(&requests[1]));
+}
+
+#[tokio::test]
+async fn an_english_only_model_is_owned_up_to_once_per_conversation_in_korean() {
+    let settings = Settings { english_only_model: Some("smollm2-135m".into()), ..Settings::default() };
+    let chat = Chat::with(settings).await;
+    // English: nothing to own up to.
+    chat.model.push(Ok("Hello!".into()));
+    let (_, answer) = chat.say("Hello there").await;
+    assert_eq!(answer, "Hello!");
+    // The first Korean message: the notice, naming the model and the command that fixes it.
+    chat.model.push(Ok("Hello, Minji.".into()));
+    let (turn, answer) = chat.say("안녕하세요, 저는 민지예요").await;
+    assert!(turn.preface.is_some());
+    assert!(answer.starts_with("(참고: 지금 대화 모델 smollm2-135m은(는) 영어만 잘합니다."), "{answer}");
+    assert!(answer.contains("`pai model recommend`") && answer.ends_with("Hello, Minji."), "{answer}");
+    // The next one: not again; and the model never sees the notice in its history.
+    chat.model.push(Ok("Sure.".into()));
+    let (turn, answer) = chat.say("오늘 날씨 어때?").await;
+    assert!(turn.preface.is_none() && answer == "Sure.", "{answer}");
+    assert!(turn.request.messages.iter().all(|m| !m.content.contains("영어만")), "{:?}", turn.request.messages);
+    // pai's own Korean answers need no notice.
+    let (turn, _) = Chat::with(Settings { english_only_model: Some("x".into()), ..Settings::default() })
+        .await
+        .say("우리 딸 이름은 지우야. 기억해 줘.")
+        .await;
+    assert!(turn.preface.is_none());
+    // A model that speaks Korean: never.
+    let chat = Chat::new().await;
+    chat.model.push(Ok("네.".into()));
+    assert_eq!(chat.say("안녕하세요").await.1, "네.");
+}
+
+#[tokio::test]
+async fn an_answer_that_copies_the_recall_block_is_cut_before_the_copy() {
+    let chat = Chat::new().await;
+    chat.chat("My cat is called Tom and he is orange.", "Nice!").await;
+    let other = chat.store.create_conversation(chat.user, "later").await.unwrap().id;
+    let chat = Chat { conversation: other, ..chat };
+    // A small model continues the recall block's lines instead of answering.
+    chat.model.push(Ok("Your cat is Tom. - [said on 2026-12-01] My cat is called Tom and he is orange.".into()));
+    let (turn, answer) = chat.say("What is my cat called?").await;
+    assert!(turn.request.messages.iter().any(|m| m.content.contains("[said on ")), "the old message was recalled");
+    assert!(!answer.contains("[said on"), "{answer}");
+    assert!(answer.starts_with("Your cat is Tom."), "{answer}");
 }
