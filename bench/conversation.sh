@@ -33,6 +33,9 @@ fail() { echo "conversation: $*" >&2; tail -n 30 "$log" >&2 || true; exit 1; }
 
 export PAI_MODELS_DIR=${PAI_MODELS_DIR:-${PAI_HOME:-$HOME/.local/share/pai}/models}
 export RUST_LOG=${RUST_LOG:-warn}
+# Answers of at most 256 tokens, as a chat app would ask: a looping model
+# otherwise spends the server's 2,048-token limit on every turn.
+export PAI_SERVER__LIMITS__MAX_TOKENS=${PAI_SERVER__LIMITS__MAX_TOKENS:-256}
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
 for user in minji jun; do

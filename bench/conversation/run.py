@@ -93,6 +93,7 @@ def main():
         checks = {}
         checks["language"] = language(said) == t["lang"]
         checks["no loop"] = not loops(said)
+        checks["no recall copy"] = "[said on" not in said
         if t.get("names"):
             checks["names"] = all(name.lower() in reply.lower() for name in t["names"])
         if t.get("never") or recalled_kinds is not None:
@@ -134,6 +135,7 @@ def main():
     print(f"    model replies, English             {fmt(share(lang_ok, [r for r in model if r[1]['lang'] == 'en']))}")
     print(f"    model replies, Korean              {fmt(share(lang_ok, [r for r in model if r[1]['lang'] == 'ko']))}")
     print(f"  replies with a loop                  {fmt(share(lambda r: not r[3]['no loop'], rows))}")
+    print(f"  replies copying the recall format    {fmt(share(lambda r: not r[3]['no recall copy'], rows))}")
     print(f"  request answers naming what it is    {fmt(share(lambda r: r[3].get('names', True), requests))}")
     print(f"  forgotten, and recalled nowhere      {fmt(share(lambda r: r[3]['forgotten everywhere'], [r for r in rows if 'forgotten everywhere' in r[3]]))}")
     print(f"  nothing from another user or request {fmt(share(lambda r: r[3]['no leak'], [r for r in rows if 'no leak' in r[3]]))}")

@@ -55,6 +55,10 @@ const CHITCHAT: &[&str] = &[
     "워요",
     "사해",
     "해요",
+    "아요",
+    "고맙",
+    "맙습",
+    "습니",
 ];
 
 /// Openings of one-off requests to the assistant ("write…", "can you…"):
@@ -250,7 +254,7 @@ mod tests {
 
     #[test]
     fn chitchat_is_recognised_in_both_languages() {
-        for s in ["Hi!", "thanks, good night", "안녕하세요", "고마워 ㅋㅋ", "ok", "  "] {
+        for s in ["Hi!", "thanks, good night", "안녕하세요", "고마워 ㅋㅋ", "좋아요, 고마워요!", "고맙습니다", "ok", "  "] {
             assert!(is_chitchat(s), "{s}");
         }
         for s in ["My daughter is Jiwoo", "부산으로 이사했어", "good morning, I moved to Busan"] {
