@@ -42,15 +42,18 @@ def language(text):
     return "ko" if hangul and hangul * 2 >= latin else "en"
 
 
-def loops(text):
-    """A reply loops when a sentence of 20+ characters comes back, or a run of four words comes three times."""
+def loops(text, run=4):
+    """A reply loops when a sentence of 20+ characters comes back, or a run of
+    `run` words comes three times. Four words is the measure reported; the gate
+    asks eight, which a sampled answer with a short refrain (code printing the
+    same line) does not reach by chance but a runaway repetition does."""
     sentences = [s.strip() for s in re.split(r"(?<=[.!?。])\s+|\n+", text) if len(s.strip()) >= 20]
     if len(sentences) != len(set(sentences)):
         return True
     words = text.split()
     grams = {}
-    for i in range(len(words) - 3):
-        g = tuple(w.lower().strip(".,!?\"'") for w in words[i : i + 4])
+    for i in range(len(words) - run + 1):
+        g = tuple(w.lower().strip(".,!?\"'") for w in words[i : i + run])
         grams[g] = grams.get(g, 0) + 1
         if grams[g] >= 3:
             return True
@@ -93,6 +96,7 @@ def main():
         checks = {}
         checks["language"] = language(said) == t["lang"]
         checks["no loop"] = not loops(said)
+        checks["no runaway"] = not loops(said, run=8)
         checks["no recall copy"] = "[said on" not in said
         if t.get("names"):
             checks["names"] = all(name.lower() in reply.lower() for name in t["names"])
@@ -145,12 +149,14 @@ def main():
             for n, t, reply, checks in rows:
                 out.write(f"**{t['who']} ({t['conv']})**: {t['say']}\n\n> " + reply.replace("\n", "\n> ") + "\n\n")
     if args.gate:
-        # What pai guarantees whatever the model: no loops, memory requests
-        # answered in the user's language and naming what they are about,
-        # forgetting that forgets, no leaks. The default model speaks English
-        # only, so its Korean replies are reported, not gated.
+        # What pai guarantees whatever the model: no runaway repetition, memory
+        # requests answered in the user's language and naming what they are
+        # about, forgetting that forgets, no leaks. The default model speaks
+        # English only, so its Korean replies are reported, not gated; answers
+        # are sampled, so a short refrain (the four-word measure) is reported too.
+        reported = ("language", "no loop")
         gated = [(n, b) for n, b in failures
-                 if any(c != "language" for c in b) or rows[n - 1][1]["kind"] in ("remember", "forget", "know")]
+                 if any(c not in reported for c in b) or rows[n - 1][1]["kind"] in ("remember", "forget", "know")]
         if gated:
             print(f"conversation: FAIL on turns {', '.join(str(n) for n, _ in gated)}", file=sys.stderr)
             sys.exit(1)
