@@ -159,6 +159,27 @@ async fn a_stateless_request_recalls_memories_not_other_requests() {
 }
 
 #[tokio::test]
+async fn an_api_answer_that_copies_the_recall_block_is_cut() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    let memory = NewMemory {
+        text: "Has a cat named Nabi".into(),
+        kind: MemoryKind::Fact,
+        subject: Some("cat".into()),
+        importance: 0.7,
+        valid_from: None,
+        sources: vec![],
+    };
+    app.store().add_memory(minji.id, memory).await.unwrap();
+    // A small model goes on from the recall header instead of answering.
+    app.model.push(Ok("Nabi. What you know about the user (cite a memory as [m1] when you use it)".into()));
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("What is my cat called?"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answer = r.json()["choices"][0]["message"]["content"].as_str().unwrap().to_string();
+    assert_eq!(answer.trim(), "Nabi.", "{answer}");
+}
+
+#[tokio::test]
 async fn memory_false_is_truly_stateless() {
     let app = App::new().await;
     let (minji, key) = app.user("minji", false).await;

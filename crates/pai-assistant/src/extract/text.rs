@@ -254,7 +254,9 @@ mod tests {
 
     #[test]
     fn chitchat_is_recognised_in_both_languages() {
-        for s in ["Hi!", "thanks, good night", "안녕하세요", "고마워 ㅋㅋ", "좋아요, 고마워요!", "고맙습니다", "ok", "  "] {
+        for s in
+            ["Hi!", "thanks, good night", "안녕하세요", "고마워 ㅋㅋ", "좋아요, 고마워요!", "고맙습니다", "ok", "  "]
+        {
             assert!(is_chitchat(s), "{s}");
         }
         for s in ["My daughter is Jiwoo", "부산으로 이사했어", "good morning, I moved to Busan"] {
