@@ -21,22 +21,11 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$pai" ] || cargo build --release -p pai --manifest-path "$root/Cargo.toml"
 
-data=$(mktemp -d)
-log="$data/serve.log"
-server=
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null || true
-  rm -rf "$data"
-}
-trap cleanup EXIT
-fail() { echo "conversation: $*" >&2; tail -n 30 "$log" >&2 || true; exit 1; }
-
-export PAI_MODELS_DIR=${PAI_MODELS_DIR:-${PAI_HOME:-$HOME/.local/share/pai}/models}
-export RUST_LOG=${RUST_LOG:-warn}
+name=conversation
+. "$root/scripts/test-server.sh"
 # Answers of at most 256 tokens, as a chat app would ask: a looping model
 # otherwise spends the server's 2,048-token limit on every turn.
 export PAI_SERVER__LIMITS__MAX_TOKENS=${PAI_SERVER__LIMITS__MAX_TOKENS:-256}
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
 for user in minji jun; do
   echo "correct-horse-battery" | "$pai" --data-dir "$data" user add "$user" --password-stdin --timezone Asia/Seoul >/dev/null
@@ -44,12 +33,6 @@ done
 minji=$("$pai" --data-dir "$data" key create --user minji --name bench 2>/dev/null)
 jun=$("$pai" --data-dir "$data" key create --user jun --name bench 2>/dev/null)
 
-"$pai" --data-dir "$data" serve --addr "127.0.0.1:$port" >"$log" 2>&1 &
-server=$!
-for _ in $(seq 1 240); do
-  curl -fsS "$url/readyz" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || fail "pai serve exited"
-  sleep 0.5
-done
-echo "conversation: $("$pai" --version 2>/dev/null || echo pai) at $url, chat model $(grep -o 'chat_model[^,]*' "$log" | head -n 1 || true)"
+start_server
+echo "conversation: $pai at $url"
 python3 "$here/conversation/run.py" "$url" "{\"minji\": \"$minji\", \"jun\": \"$jun\"}" ${args[@]+"${args[@]}"}

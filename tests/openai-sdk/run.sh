@@ -17,32 +17,15 @@ if ! "$venv/bin/python" -c "import openai, sys; sys.exit(openai.__version__ != '
   "$venv/bin/pip" install --quiet --disable-pip-version-check "openai==$OPENAI_VERSION"
 fi
 
-data=$(mktemp -d)
-log="$data/serve.log"
-server=
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null || true
-  rm -rf "$data"
-}
-trap cleanup EXIT
-fail() { echo "openai-sdk: FAIL $*" >&2; echo "--- server log:" >&2; tail -n 30 "$log" >&2 || true; exit 1; }
-
-export PAI_MODELS_DIR=${PAI_MODELS_DIR:-${PAI_HOME:-$HOME/.local/share/pai}/models}
-export RUST_LOG=${RUST_LOG:-warn}
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+name=openai-sdk
+. "$root/scripts/test-server.sh"
 url="http://127.0.0.1:$port"
 
 echo "correct-horse-battery" | "$pai" --data-dir "$data" user add minji --password-stdin --timezone Asia/Seoul
 key=$("$pai" --data-dir "$data" key create --user minji --name sdk 2>/dev/null)
 [[ $key == pai-* ]] || fail "pai key create printed no key"
 
-"$pai" --data-dir "$data" serve --addr "127.0.0.1:$port" >"$log" 2>&1 &
-server=$!
-for _ in $(seq 1 120); do
-  curl -fsS "$url/readyz" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || fail "pai serve exited"
-  sleep 0.5
-done
+start_server
 curl -fsS "$url/healthz" >/dev/null || fail "/healthz"
 grep -q "Created the first user, an admin" "$log" || fail "no first admin was created on an install without one"
 

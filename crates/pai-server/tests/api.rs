@@ -125,24 +125,22 @@ async fn a_completion_has_openai_shape_uses_memory_and_is_kept_for_learning() {
 /// Issue 18: a stateless request recalled another client's earlier prompt
 /// ("What is the cat called?" → "The cat is called John."). It recalls what
 /// pai knows about the user, not the raw text of other requests.
+fn cat_named_nabi() -> NewMemory {
+    NewMemory {
+        text: "Has a cat named Nabi".into(),
+        kind: MemoryKind::Fact,
+        subject: Some("cat".into()),
+        importance: 0.7,
+        valid_from: None,
+        sources: vec![],
+    }
+}
+
 #[tokio::test]
 async fn a_stateless_request_recalls_memories_not_other_requests() {
     let app = App::new().await;
     let (minji, key) = app.user("minji", false).await;
-    app.store()
-        .add_memory(
-            minji.id,
-            NewMemory {
-                text: "Has a cat named Nabi".into(),
-                kind: MemoryKind::Fact,
-                subject: Some("cat".into()),
-                importance: 0.7,
-                valid_from: None,
-                sources: vec![],
-            },
-        )
-        .await
-        .unwrap();
+    app.store().add_memory(minji.id, cat_named_nabi()).await.unwrap();
     app.model.push(Ok("Sure.".into()));
     let first = chat("Write a test: assert that the cat is called John and the cat sleeps all day.");
     assert_eq!(app.call("POST", "/v1/chat/completions", Some(&key), Some(first)).await.status, 200);
@@ -162,15 +160,7 @@ async fn a_stateless_request_recalls_memories_not_other_requests() {
 async fn an_api_answer_that_copies_the_recall_block_is_cut() {
     let app = App::new().await;
     let (minji, key) = app.user("minji", false).await;
-    let memory = NewMemory {
-        text: "Has a cat named Nabi".into(),
-        kind: MemoryKind::Fact,
-        subject: Some("cat".into()),
-        importance: 0.7,
-        valid_from: None,
-        sources: vec![],
-    };
-    app.store().add_memory(minji.id, memory).await.unwrap();
+    app.store().add_memory(minji.id, cat_named_nabi()).await.unwrap();
     // A small model goes on from the recall header instead of answering.
     app.model.push(Ok("Nabi. What you know about the user (cite a memory as [m1] when you use it)".into()));
     let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("What is my cat called?"))).await;
