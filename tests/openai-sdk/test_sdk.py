@@ -30,6 +30,13 @@ def rest(path):
 
 models = [m.id for m in client.models.list()]
 check("models.list has pai and the chat model", "pai" in models and len(models) >= 2, models)
+m = client.models.retrieve("pai")
+check("models.retrieve", m.id == "pai" and m.object == "model", m)
+try:
+    client.models.retrieve("gpt-4o-mini")
+    check("models.retrieve of an unknown model is NotFoundError", False)
+except openai.NotFoundError:
+    check("models.retrieve of an unknown model is NotFoundError", True)
 
 # Not streamed.
 r = client.chat.completions.create(

@@ -37,6 +37,7 @@ pub fn router(state: SharedState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat::completions))
         .route("/v1/models", get(openai::models))
+        .route("/v1/models/{id}", get(openai::model))
         .route("/v1/embeddings", post(openai::embeddings))
         .merge(api::routes(limits.max_import_bytes))
         .route("/healthz", get(|| async { "ok" }))

@@ -13,6 +13,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "Chat completion (stream or not) over the caller's memory. Header X-Pai-Conversation: <id>|new continues a stored conversation.",
     ),
     ("get", "/v1/models", "OpenAI", "Models this server answers with."),
+    ("get", "/v1/models/{id}", "OpenAI", "One model, or 404 model_not_found."),
     ("post", "/v1/embeddings", "OpenAI", "Embeddings (float or base64); input_type query|passage."),
     (
         "post",

@@ -283,6 +283,92 @@ fn weather_tools() -> Value {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}])
 }
 
+/// What clients send by default or replay from another provider's history
+/// is accepted (issue 19: each was a 400 that broke the client).
+#[tokio::test]
+async fn parameters_and_message_fields_of_other_clients_are_accepted() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    app.model.push(Ok("Hello again.".into()));
+    let body = json!({"model": "pai", "stream": true,
+    "stream_options": {"include_usage": true, "include_obfuscation": false},
+    "prompt_cache_key": "conv-42", "safety_identifier": "u-1", "verbosity": "low", "modalities": ["text"],
+    "messages": [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!", "annotations": [], "audio": null, "function_call": null,
+         "reasoning_content": "The user greets me."},
+        {"role": "user", "content": "Hi again"}
+    ]});
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let data = sse_data(&r.text());
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let text: String = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, "Hello again.");
+    let sent = &app.model.requests()[0];
+    assert!(sent.messages.iter().all(|m| !m.content.contains("greets")), "reasoning text is not replayed");
+
+    // What cannot be honoured is still a clear 400 naming the parameter.
+    let mut audio = chat("Say hi");
+    audio["modalities"] = json!(["text", "audio"]);
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(audio)).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["param"], "modalities");
+}
+
+/// `functions` / `function_call`, the form of tools older clients send, work
+/// as tools, in the request and in the history.
+#[tokio::test]
+async fn legacy_functions_are_tools() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    app.model.push(Ok(r#"{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Busan"}}]}"#.into()));
+    let functions = json!([weather_tools()[0]["function"].clone()]);
+    let mut body = chat("Weather in Busan?");
+    body["functions"] = functions.clone();
+    body["function_call"] = json!({"name": "get_weather"});
+    let v = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await.json();
+    assert_eq!(v["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather", "{v}");
+    assert!(app.model.requests()[0].messages[0].content.contains("get_weather"));
+
+    app.model.push(Ok(r#"{"content": "Sunny."}"#.into()));
+    let follow = json!({"model": "pai", "functions": functions, "messages": [
+        {"role": "user", "content": "Weather in Busan?"},
+        {"role": "assistant", "content": null, "function_call": {"name": "get_weather", "arguments": "{\"city\":\"Busan\"}"}},
+        {"role": "function", "name": "get_weather", "content": "sunny, 21C"}
+    ]});
+    let v = app.call("POST", "/v1/chat/completions", Some(&key), Some(follow)).await.json();
+    assert_eq!(v["choices"][0]["message"]["content"], "Sunny.", "{v}");
+    let sent = &app.model.requests()[1];
+    assert!(sent.messages.iter().any(|m| m.role == Role::Tool && m.content == "sunny, 21C"));
+    assert!(sent.messages.iter().any(|m| m.role == Role::Assistant && m.content.contains("get_weather")));
+
+    let mut both = chat("Weather?");
+    both["functions"] = json!([weather_tools()[0]["function"].clone()]);
+    both["tools"] = weather_tools();
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(both)).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["param"], "functions");
+}
+
+#[tokio::test]
+async fn a_model_is_retrieved_by_its_id() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let r = app.call("GET", "/v1/models/pai", Some(&key), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["id"], "pai");
+    assert_eq!(r.json()["object"], "model");
+    let r = app.call("GET", "/v1/models/gpt-4o-mini", Some(&key), None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"]["code"], "model_not_found");
+    assert_eq!(app.call("GET", "/v1/models/pai", None, None).await.status, 401);
+}
+
 #[tokio::test]
 async fn tools_come_back_as_tool_calls_streamed_or_not() {
     let app = App::new().await;

@@ -25,7 +25,9 @@ use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Mes
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::tools::{ToolAnswer, ToolChoice, ToolDef, ToolMode, add_instructions, calls_as_text};
+use super::tools::{
+    FunctionDef, NamedFunction, ToolAnswer, ToolChoice, ToolDef, ToolMode, add_instructions, calls_as_text,
+};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
@@ -40,7 +42,9 @@ const API_CONVERSATION: &str = "API";
 const STATELESS_RECALL: usize = 8;
 
 /// Parameters OpenAI defines that pai accepts and ignores (they change
-/// nothing about a local answer). Anything else unknown is refused.
+/// nothing about a local answer): clients send them by default, and refusing
+/// them would break the client, not help the user. A request that has them
+/// logs which were ignored. Anything else unknown is refused.
 const IGNORED: &[&str] = &[
     "user",
     "logit_bias",
@@ -50,6 +54,9 @@ const IGNORED: &[&str] = &[
     "service_tier",
     "top_logprobs",
     "reasoning_effort",
+    "prompt_cache_key",
+    "safety_identifier",
+    "verbosity",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +83,11 @@ pub struct ChatCompletionRequest {
     response_format: Option<ResponseFormat>,
     tools: Option<Vec<ToolDef>>,
     tool_choice: Option<ToolChoice>,
+    /// The legacy form of `tools` and `tool_choice`, still sent by older clients.
+    functions: Option<Vec<FunctionDef>>,
+    function_call: Option<LegacyFunctionChoice>,
+    /// Output kinds: only `["text"]` is produced.
+    modalities: Option<Vec<String>>,
     /// pai extension: the conversation to continue (an id, or "new").
     conversation: Option<ConversationRef>,
     /// pai extension: `false` for no recall and no storage.
@@ -89,6 +101,19 @@ pub struct ChatCompletionRequest {
 struct StreamOptions {
     #[serde(default)]
     include_usage: bool,
+    /// Padding against length side channels on OpenAI's servers; a local
+    /// stream has none to hide, so any value is accepted.
+    #[serde(default)]
+    #[allow(dead_code)]
+    include_obfuscation: Option<bool>,
+}
+
+/// `function_call`: "none" | "auto" | {"name": …}.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum LegacyFunctionChoice {
+    Mode(String),
+    Named { name: String },
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +169,21 @@ struct InMessage {
     #[serde(default)]
     #[allow(dead_code)]
     refusal: Option<String>,
+    /// The legacy form of one tool call in an assistant message.
+    #[serde(default)]
+    function_call: Option<InFunctionCall>,
+    /// Fields other providers put in the history a client replays (web
+    /// search annotations, audio replies, reasoning text): not part of the
+    /// conversation pai sees, so ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    annotations: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    audio: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    reasoning_content: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,10 +223,22 @@ struct Checked {
     memory: bool,
 }
 
-fn check(state: &SharedState, body: ChatCompletionRequest) -> ApiResult<Checked> {
+fn check(state: &SharedState, mut body: ChatCompletionRequest) -> ApiResult<Checked> {
     if let Some(key) = body.other.keys().find(|k| !IGNORED.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!("unrecognized request argument supplied: {key}")).param(key.clone()));
     }
+    if !body.other.is_empty() {
+        let ignored: Vec<&str> = body.other.keys().map(String::as_str).collect();
+        tracing::info!(ignored = ?ignored, "parameters that change nothing in a local answer were ignored");
+    }
+    if let Some(kinds) = &body.modalities
+        && kinds.iter().any(|k| k != "text")
+    {
+        return Err(
+            ApiError::bad_request("only text output is produced; send modalities [\"text\"]").param("modalities")
+        );
+    }
+    legacy_functions(&mut body)?;
     let model = state.assistant.model.id();
     if body.model != model && body.model != "pai" {
         return Err(ApiError::not_found(format!(
@@ -301,13 +353,39 @@ fn check(state: &SharedState, body: ChatCompletionRequest) -> ApiResult<Checked>
     })
 }
 
+/// `functions` and `function_call`, the form of tools before `tools`, become
+/// `tools` and `tool_choice`; a request may not mix the two forms.
+fn legacy_functions(body: &mut ChatCompletionRequest) -> ApiResult<()> {
+    if body.functions.is_some() && body.tools.is_some() {
+        return Err(ApiError::bad_request("send tools or the legacy functions, not both").param("functions"));
+    }
+    if body.function_call.is_some() && body.tool_choice.is_some() {
+        return Err(
+            ApiError::bad_request("send tool_choice or the legacy function_call, not both").param("function_call")
+        );
+    }
+    if let Some(functions) = body.functions.take() {
+        body.tools =
+            Some(functions.into_iter().map(|function| ToolDef { kind: "function".into(), function }).collect());
+    }
+    body.tool_choice = match body.function_call.take() {
+        None => body.tool_choice.take(),
+        Some(LegacyFunctionChoice::Mode(mode)) => Some(ToolChoice::Mode(mode)),
+        Some(LegacyFunctionChoice::Named { name }) => {
+            Some(ToolChoice::Named { r#type: "function".into(), function: NamedFunction { name } })
+        }
+    };
+    Ok(())
+}
+
 fn message(i: usize, m: InMessage) -> ApiResult<Message> {
     let param = || format!("messages[{i}]");
     let role = match m.role.as_str() {
         "system" | "developer" => Role::System,
         "user" => Role::User,
         "assistant" => Role::Assistant,
-        "tool" => Role::Tool,
+        // "function": the legacy form of a tool's result.
+        "tool" | "function" => Role::Tool,
         other => {
             return Err(ApiError::bad_request(format!("unknown role {other:?}")).param(format!("{}.role", param())));
         }
@@ -331,7 +409,8 @@ fn message(i: usize, m: InMessage) -> ApiResult<Message> {
             out
         }
     };
-    if let Some(calls) = m.tool_calls.filter(|c| !c.is_empty()) {
+    let legacy = m.function_call.map(|function| vec![InToolCall { function }]);
+    if let Some(calls) = m.tool_calls.filter(|c| !c.is_empty()).or(legacy) {
         let calls: Vec<(String, Value)> = calls
             .into_iter()
             .map(|c| {

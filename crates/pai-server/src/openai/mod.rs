@@ -18,12 +18,30 @@ use crate::state::SharedState;
 
 pub async fn models(State(state): State<SharedState>, _caller: Caller) -> axum::Json<Value> {
     let created = Utc::now().timestamp();
-    let model = |id: &str| json!({"id": id, "object": "model", "created": created, "owned_by": "pai"});
-    axum::Json(json!({"object": "list", "data": [
-        model(state.assistant.model.id()),
-        model("pai"),
-        model(state.assistant.embedder.id()),
-    ]}))
+    axum::Json(
+        json!({"object": "list", "data": model_ids(&state).iter().map(|id| model_object(id, created)).collect::<Vec<_>>()}),
+    )
+}
+
+/// `GET /v1/models/{id}`: one model, as clients check one before using it.
+pub async fn model(
+    State(state): State<SharedState>,
+    _caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    if !model_ids(&state).contains(&id.as_str()) {
+        return Err(ApiError::not_found(format!("the model `{id}` does not exist here (GET /v1/models)"))
+            .code("model_not_found"));
+    }
+    Ok(axum::Json(model_object(&id, Utc::now().timestamp())))
+}
+
+fn model_ids(state: &SharedState) -> [&str; 3] {
+    [state.assistant.model.id(), "pai", state.assistant.embedder.id()]
+}
+
+fn model_object(id: &str, created: i64) -> Value {
+    json!({"id": id, "object": "model", "created": created, "owned_by": "pai"})
 }
 
 #[derive(Debug, Deserialize)]
