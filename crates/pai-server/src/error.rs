@@ -89,9 +89,18 @@ impl From<Error> for ApiError {
     }
 }
 
+/// Why a request failed, carried on the response for the request log line
+/// (`lib.rs`'s `observe`): the operator sees the reason the client got.
+#[derive(Debug, Clone)]
+pub struct FailureReason {
+    pub message: String,
+    pub param: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
+        response.extensions_mut().insert(FailureReason { message: self.message.clone(), param: self.param.clone() });
         if let Some(after) = self.retry_after {
             let secs = after.as_secs_f64().ceil().max(1.0) as u64;
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -59,14 +59,47 @@ pub fn router(state: SharedState) -> Router {
         }))
 }
 
+/// The header that names a request in the log and to the client.
+pub const REQUEST_ID: &str = "x-request-id";
+
 /// Counts and times every request by its route template (never the raw
-/// path: ids would explode the label set).
+/// path: ids would explode the label set), gives it an id (the client's own
+/// `x-request-id` when it is a sane token, else a new one) returned in the
+/// response, and logs one line for it: info when it succeeded, warn for a
+/// 4xx and error for a 5xx, with the reason the client was given. Probes
+/// (`/healthz`, `/readyz`, `/metrics`) log at debug. A streamed answer is
+/// logged when its headers go out.
 async fn observe(State(state): State<SharedState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
-    let response = next.run(request).await;
-    state.metrics.request(&method, &route, response.status().as_u16(), started.elapsed());
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .map_or_else(|| format!("req_{}", secrets::random_hex(12)), str::to_string);
+    let mut response = next.run(request).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    state.metrics.request(&method, &route, status, elapsed);
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    let reason = response.extensions().get::<error::FailureReason>();
+    let why = reason.map_or("", |r| r.message.as_str());
+    let param = reason.and_then(|r| r.param.as_deref()).unwrap_or("");
+    match status {
+        500.. => tracing::error!(request_id = %id, %method, %route, status, ms, reason = why, param, "request failed"),
+        400..=499 => {
+            tracing::warn!(request_id = %id, %method, %route, status, ms, reason = why, param, "request refused")
+        }
+        _ if matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics") => {
+            tracing::debug!(request_id = %id, %method, %route, status, ms, "request")
+        }
+        _ => tracing::info!(request_id = %id, %method, %route, status, ms, "request"),
+    }
     response
 }
 

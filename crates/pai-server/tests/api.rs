@@ -355,6 +355,76 @@ async fn legacy_functions_are_tools() {
     assert_eq!(r.json()["error"]["param"], "functions");
 }
 
+/// The log lines written while it is the thread's subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// The log of every test in this binary from the first call on, as the
+/// process-wide subscriber: a thread's own subscriber misses events whose
+/// callsite another test's thread saw first (tracing caches interest per
+/// callsite). Lines are told apart by request id.
+fn server_log() -> &'static Captured {
+    static LOG: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other test sets a subscriber");
+        log
+    })
+}
+
+/// Every response names its request (`x-request-id`, the client's own when
+/// sane), and the server logs one line per request: a refusal at warn with
+/// the reason the client got (issue 19: 4xx and 5xx were logged nowhere).
+#[tokio::test]
+async fn every_request_has_an_id_and_one_log_line_saying_why_it_failed() {
+    let logs = server_log();
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(json!({"model": "pai", "messages": []}))).await;
+    assert_eq!(r.status, 400);
+    let id = r.headers["x-request-id"].to_str().unwrap().to_string();
+    assert!(id.starts_with("req_") && id.len() == 28, "{id}");
+    let line = logs.text().lines().find(|l| l.contains(&id)).map(str::to_string).unwrap_or_default();
+    assert!(line.contains("WARN") && line.contains("request refused"), "{}", logs.text());
+    assert!(line.contains("status=400") && line.contains("messages must not be empty"), "{line}");
+    assert!(line.contains("route=/v1/chat/completions"), "{line}");
+
+    // The client's own id is kept; one that is not a plain token is replaced.
+    let mut req = common::request("GET", "/v1/models", Some(&key), None);
+    req.headers_mut().insert("x-request-id", "trace-7f3a_01".parse().unwrap());
+    let r = app.send(req).await;
+    assert_eq!(r.headers["x-request-id"], "trace-7f3a_01");
+    let line = logs.text().lines().find(|l| l.contains("trace-7f3a_01")).map(str::to_string).unwrap_or_default();
+    assert!(line.contains("INFO") && line.contains("status=200"), "{}", logs.text());
+    let mut req = common::request("GET", "/v1/models", Some(&key), None);
+    req.headers_mut().insert("x-request-id", "a b<script>".parse().unwrap());
+    let r = app.send(req).await;
+    assert!(r.headers["x-request-id"].to_str().unwrap().starts_with("req_"));
+}
+
 #[tokio::test]
 async fn a_model_is_retrieved_by_its_id() {
     let app = App::new().await;

@@ -73,7 +73,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,llama_cpp_2=error,llama-cpp-2=error".into()),
+                .unwrap_or_else(|_| "warn,pai_server=info,llama_cpp_2=error,llama-cpp-2=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
