@@ -1,6 +1,6 @@
 //! What every handler shares.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -29,6 +29,18 @@ pub struct ServerSettings {
     pub default_timezone: String,
     /// Fired reminders POSTed, signed, to a URL.
     pub webhook: crate::webhook::WebhookSettings,
+    /// Other names `/v1` answers to, for tools that hard-code a model name:
+    /// `[server.model_aliases]` `"gpt-4o-mini" = "chat"`,
+    /// `"text-embedding-3-small" = "embedding"`.
+    pub model_aliases: BTreeMap<String, ModelRole>,
+}
+
+/// Which of pai's models an alias names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelRole {
+    Chat,
+    Embedding,
 }
 
 impl Default for ServerSettings {
@@ -40,6 +52,7 @@ impl Default for ServerSettings {
             session_hours: 24 * 7,
             default_timezone: "UTC".into(),
             webhook: Default::default(),
+            model_aliases: BTreeMap::new(),
         }
     }
 }

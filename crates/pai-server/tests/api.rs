@@ -425,6 +425,40 @@ async fn every_request_has_an_id_and_one_log_line_saying_why_it_failed() {
     assert!(r.headers["x-request-id"].to_str().unwrap().starts_with("req_"));
 }
 
+/// Tools that hard-code OpenAI's model names work once the names are set as
+/// aliases; an alias names one model, and unset names stay a 404.
+#[tokio::test]
+async fn model_aliases_let_hard_coded_names_through() {
+    use pai_server::state::ModelRole;
+    let aliases =
+        [("gpt-4o-mini".to_string(), ModelRole::Chat), ("text-embedding-3-small".to_string(), ModelRole::Embedding)];
+    let app = App::with(ServerSettings { model_aliases: aliases.into_iter().collect(), ..Default::default() }).await;
+    let (_, key) = app.user("minji", false).await;
+    app.model.push(Ok("Hi.".into()));
+    let mut body = chat("Hello");
+    body["model"] = json!("gpt-4o-mini");
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body.clone())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let embed = json!({"model": "text-embedding-3-small", "input": ["부산 날씨"]});
+    let r = app.call("POST", "/v1/embeddings", Some(&key), Some(embed)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ids: Vec<String> = app.call("GET", "/v1/models", Some(&key), None).await.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.contains(&"gpt-4o-mini".into()) && ids.contains(&"text-embedding-3-small".into()), "{ids:?}");
+    assert_eq!(app.call("GET", "/v1/models/gpt-4o-mini", Some(&key), None).await.status, 200);
+    // An embedding alias is not a chat model; a name never set is still unknown.
+    body["model"] = json!("text-embedding-3-small");
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body.clone())).await;
+    assert_eq!(r.status, 404);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("[server.model_aliases]"));
+    body["model"] = json!("gpt-4o");
+    assert_eq!(app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await.status, 404);
+}
+
 #[tokio::test]
 async fn a_model_is_retrieved_by_its_id() {
     let app = App::new().await;

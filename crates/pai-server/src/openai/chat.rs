@@ -240,9 +240,9 @@ fn check(state: &SharedState, mut body: ChatCompletionRequest) -> ApiResult<Chec
     }
     legacy_functions(&mut body)?;
     let model = state.assistant.model.id();
-    if body.model != model && body.model != "pai" {
+    if !super::serves(state, crate::state::ModelRole::Chat, &body.model) {
         return Err(ApiError::not_found(format!(
-            "the model `{}` does not exist here; use `{model}` or `pai` (GET /v1/models)",
+            "the model `{}` does not exist here; use `{model}` or `pai` (GET /v1/models), or name it in [server.model_aliases]",
             body.model
         ))
         .code("model_not_found")

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
-use crate::state::SharedState;
+use crate::state::{ModelRole, SharedState};
 
 pub async fn models(State(state): State<SharedState>, _caller: Caller) -> axum::Json<Value> {
     let created = Utc::now().timestamp();
@@ -36,8 +36,31 @@ pub async fn model(
     Ok(axum::Json(model_object(&id, Utc::now().timestamp())))
 }
 
-fn model_ids(state: &SharedState) -> [&str; 3] {
-    [state.assistant.model.id(), "pai", state.assistant.embedder.id()]
+/// Every name `/v1` answers to, each once.
+fn model_ids(state: &SharedState) -> Vec<&str> {
+    let mut ids: Vec<&str> = Vec::new();
+    for id in [names(state, ModelRole::Chat), names(state, ModelRole::Embedding)].concat() {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// The names the chat or the embedding model answers to: its own id, "pai",
+/// and the aliases set for it.
+fn names(state: &SharedState, role: ModelRole) -> Vec<&str> {
+    let own = match role {
+        ModelRole::Chat => state.assistant.model.id(),
+        ModelRole::Embedding => state.assistant.embedder.id(),
+    };
+    let aliases = state.settings.model_aliases.iter().filter(|(_, r)| **r == role).map(|(name, _)| name.as_str());
+    [own, "pai"].into_iter().chain(aliases).collect()
+}
+
+/// Whether `name` is one the chat (or embedding) model answers to.
+pub fn serves(state: &SharedState, role: ModelRole, name: &str) -> bool {
+    names(state, role).contains(&name)
 }
 
 fn model_object(id: &str, created: i64) -> Value {
@@ -75,9 +98,9 @@ pub async fn embeddings(
     Json(body): Json<EmbeddingsRequest>,
 ) -> ApiResult<axum::Json<Value>> {
     let embedder = &state.assistant.embedder;
-    if body.model != embedder.id() && body.model != "pai" {
+    if !serves(&state, ModelRole::Embedding, &body.model) {
         return Err(ApiError::not_found(format!(
-            "the embedding model `{}` does not exist here; use `{}`",
+            "the embedding model `{}` does not exist here; use `{}`, or name it in [server.model_aliases]",
             body.model,
             embedder.id()
         ))
