@@ -34,11 +34,17 @@ use crate::metrics::Gauges;
 /// Every route, with limits and metrics around them.
 pub fn router(state: SharedState) -> Router {
     let limits = &state.settings.limits;
+    // OPTIONS is routed so that the CORS layer, which wraps each route's
+    // handlers, sees the browser's preflight instead of the 405 fallback.
+    let preflight = || async { StatusCode::NO_CONTENT };
+    let v1 = Router::new()
+        .route("/v1/chat/completions", post(openai::chat::completions).options(preflight))
+        .route("/v1/models", get(openai::models).options(preflight))
+        .route("/v1/models/{id}", get(openai::model).options(preflight))
+        .route("/v1/embeddings", post(openai::embeddings).options(preflight))
+        .layer(cors(&state.settings.cors_origins));
     Router::new()
-        .route("/v1/chat/completions", post(openai::chat::completions))
-        .route("/v1/models", get(openai::models))
-        .route("/v1/models/{id}", get(openai::model))
-        .route("/v1/embeddings", post(openai::embeddings))
+        .merge(v1)
         .merge(api::routes(limits.max_import_bytes))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -57,6 +63,28 @@ pub fn router(state: SharedState) -> Router {
             api_definition: swagger_ui_dist::OpenApiSource::Uri("/openapi.json"),
             title: Some("pai API"),
         }))
+}
+
+/// Cross-origin access to `/v1` for the listed origins: preflights
+/// answered, request headers allowed, no credentials (keys, not cookies).
+/// No origins: a layer that allows none.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins.iter().filter_map(|o| axum::http::HeaderValue::from_str(o.trim_end_matches('/')).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        // Any: the OpenAI SDKs add their own (x-stainless-*), and without
+        // credentials a header grants nothing the key does not.
+        .allow_headers(tower_http::cors::Any)
+        .expose_headers([header::HeaderName::from_static(REQUEST_ID), header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// The header that names a request in the log and to the client.

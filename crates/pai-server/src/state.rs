@@ -33,6 +33,11 @@ pub struct ServerSettings {
     /// `[server.model_aliases]` `"gpt-4o-mini" = "chat"`,
     /// `"text-embedding-3-small" = "embedding"`.
     pub model_aliases: BTreeMap<String, ModelRole>,
+    /// Web origins whose pages may call `/v1` with an API key
+    /// (`["https://chat.example.org"]`, or `["*"]` for any): browser front
+    /// ends on another origin. `/api`, which takes session cookies, never
+    /// answers another origin. Empty: no cross-origin calls.
+    pub cors_origins: Vec<String>,
 }
 
 /// Which of pai's models an alias names.
@@ -53,6 +58,7 @@ impl Default for ServerSettings {
             default_timezone: "UTC".into(),
             webhook: Default::default(),
             model_aliases: BTreeMap::new(),
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -459,6 +459,50 @@ async fn model_aliases_let_hard_coded_names_through() {
     assert_eq!(app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await.status, 404);
 }
 
+fn preflight(path: &str, origin: &str) -> Request<Body> {
+    Request::builder()
+        .method("OPTIONS")
+        .uri(path)
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization,content-type,x-stainless-os")
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// A browser page on a listed origin may call `/v1` with a key; other
+/// origins, and `/api` (session cookies), get no CORS headers.
+#[tokio::test]
+async fn listed_origins_may_call_v1_from_a_browser() {
+    let app =
+        App::with(ServerSettings { cors_origins: vec!["https://chat.example.org".into()], ..Default::default() }).await;
+    let (_, key) = app.user("minji", false).await;
+    let r = app.send(preflight("/v1/chat/completions", "https://chat.example.org")).await;
+    assert!(r.status.is_success(), "{}", r.status);
+    assert_eq!(r.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://chat.example.org");
+    let allowed = r.headers[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().unwrap().to_ascii_lowercase();
+    assert!(allowed == "*" || allowed.contains("authorization"), "{allowed}");
+    assert!(!r.headers.contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS));
+
+    app.model.push(Ok("Hi.".into()));
+    let mut req = request("POST", "/v1/chat/completions", Some(&key), Some(chat("Hello").to_string()));
+    req.headers_mut().insert(header::ORIGIN, "https://chat.example.org".parse().unwrap());
+    let r = app.send(req).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://chat.example.org");
+
+    let r = app.send(preflight("/v1/chat/completions", "https://evil.example")).await;
+    assert!(!r.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    let mut req = request("GET", "/api/memories", Some(&key), None);
+    req.headers_mut().insert(header::ORIGIN, "https://chat.example.org".parse().unwrap());
+    assert!(!app.send(req).await.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+
+    // Off by default.
+    let app = App::new().await;
+    let r = app.send(preflight("/v1/chat/completions", "https://chat.example.org")).await;
+    assert!(!r.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+}
+
 #[tokio::test]
 async fn a_model_is_retrieved_by_its_id() {
     let app = App::new().await;
