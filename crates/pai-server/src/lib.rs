@@ -41,7 +41,10 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/chat/completions", post(openai::chat::completions).options(preflight))
         .route("/v1/models", get(openai::models).options(preflight))
         .route("/v1/models/{id}", get(openai::model).options(preflight))
-        .route("/v1/embeddings", post(openai::embeddings).options(preflight))
+        .route(
+            "/v1/embeddings",
+            post(openai::embeddings).options(preflight).layer(DefaultBodyLimit::max(limits.max_embedding_body_bytes)),
+        )
         .layer(cors(&state.settings.cors_origins));
     Router::new()
         .merge(v1)

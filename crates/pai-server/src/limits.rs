@@ -30,8 +30,12 @@ pub struct Limits {
     pub generations_per_user: usize,
     /// Generations running at once, all users together (the local model runs one at a time).
     pub generation_slots: usize,
-    /// Texts in one embeddings request.
+    /// Texts in one embeddings request (OpenAI's limit: clients such as
+    /// LangChain send up to 1,000 at once).
     pub max_embedding_inputs: usize,
+    /// Largest embeddings request: a batch of that many passages is
+    /// megabytes, beyond `max_body_bytes`.
+    pub max_embedding_body_bytes: usize,
 }
 
 impl Default for Limits {
@@ -44,7 +48,8 @@ impl Default for Limits {
             requests_per_minute: 600,
             generations_per_user: 2,
             generation_slots: 1,
-            max_embedding_inputs: 256,
+            max_embedding_inputs: 2048,
+            max_embedding_body_bytes: 16 << 20,
         }
     }
 }

@@ -503,6 +503,25 @@ async fn listed_origins_may_call_v1_from_a_browser() {
     assert!(!r.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
 }
 
+/// Embedding batches as large as OpenAI takes (LangChain sends up to 1,000
+/// passages; 256 was the limit), in bodies larger than a chat request's.
+#[tokio::test]
+async fn embedding_batches_up_to_openais_limit() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let passage = "A passage of a long document about Busan's beaches and markets. ".repeat(20);
+    let texts: Vec<String> = (0..1000).map(|i| format!("{i}: {passage}")).collect();
+    let body = json!({"model": "pai", "input": texts});
+    assert!(body.to_string().len() > 1 << 20, "larger than a chat request may be");
+    let r = app.call("POST", "/v1/embeddings", Some(&key), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"].as_array().unwrap().len(), 1000);
+    let too_many: Vec<String> = (0..2049).map(|i| format!("text {i}")).collect();
+    let r = app.call("POST", "/v1/embeddings", Some(&key), Some(json!({"model": "pai", "input": too_many}))).await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("1 to 2048"), "{}", r.text());
+}
+
 #[tokio::test]
 async fn a_model_is_retrieved_by_its_id() {
     let app = App::new().await;
