@@ -56,12 +56,20 @@ pub fn resolve(source: &str, hf_endpoint: &str) -> Result<PullSource, Error> {
     Ok(PullSource { url, file_name, bearer: None })
 }
 
-/// Where a catalog model is downloaded from: `{hf_endpoint}/{repo}/resolve/main/{file}`.
-pub fn hub_source(repo: &str, file: &str, hf_endpoint: &str, token: Option<&str>) -> PullSource {
-    PullSource {
-        url: format!("{}/{repo}/resolve/main/{file}", hf_endpoint.trim_end_matches('/')),
-        file_name: file.to_string(),
-        bearer: token.map(str::to_string),
+/// Where a catalog model is downloaded from: `hf:{repo}/{file}`, with the hub token.
+pub fn hub_source(repo: &str, file: &str, hf_endpoint: &str, token: Option<&str>) -> Result<PullSource, Error> {
+    let source = resolve(&format!("hf:{repo}/{file}"), hf_endpoint)?;
+    Ok(PullSource { bearer: token.map(str::to_string), ..source })
+}
+
+/// The error for a hub or server that refused `url`: a login, a wrong name, or unavailable.
+fn refused(url: &str, status: reqwest::StatusCode, missing: &str) -> Error {
+    match status.as_u16() {
+        401 | 403 => Error::Unauthorized(format!(
+            "{url} answered {status}: it needs a login (accept the licence on the hub, then set hf_token or HF_TOKEN)"
+        )),
+        404 => Error::NotFound(format!("{url} answered 404: {missing}")),
+        _ => Error::unavailable(format!("{url} answered {status}")),
     }
 }
 
@@ -86,13 +94,7 @@ pub async fn hub_sha256(repo: &str, file: &str, hf_endpoint: &str, token: Option
     let resp = req.send().await.map_err(|e| Error::unavailable(format!("cannot reach {url}: {e}")))?;
     let status = resp.status();
     if !status.is_success() {
-        return Err(match status.as_u16() {
-            401 | 403 => Error::Unauthorized(format!(
-                "{url} answered {status}: {repo} needs a login (accept the licence on the hub, then set hf_token or HF_TOKEN)"
-            )),
-            404 => Error::NotFound(format!("{url} answered 404: the hub has no repository {repo}")),
-            _ => Error::unavailable(format!("{url} answered {status}")),
-        });
+        return Err(refused(&url, status, &format!("the hub has no repository {repo}")));
     }
     let entries: Vec<Entry> =
         resp.json().await.map_err(|e| Error::unavailable(format!("{url} did not answer with a file list: {e}")))?;
@@ -160,14 +162,7 @@ pub async fn pull(
     } else if status.is_success() {
         (Some(tokio::fs::File::create(&part).await.map_err(|e| io_error(&part, e))?), 0)
     } else {
-        return Err(match status.as_u16() {
-            401 | 403 => Error::Unauthorized(format!(
-                "{} answered {status}: the file needs a login or a token (accept the licence on the hub, then set hf_token or HF_TOKEN)",
-                source.url
-            )),
-            404 => Error::NotFound(format!("{} answered 404: check the owner, repository and file name", source.url)),
-            _ => Error::unavailable(format!("{} answered {status}", source.url)),
-        });
+        return Err(refused(&source.url, status, "check the owner, repository and file name"));
     };
     if let Some(file) = file.as_mut() {
         let total = resp.content_length().map(|len| len + start);

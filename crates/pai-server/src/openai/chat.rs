@@ -431,22 +431,19 @@ fn message(i: usize, m: InMessage) -> ApiResult<Message> {
 }
 
 /// The prompt, where the answer goes, and what was recalled.
-/// pai's own answer for this turn, unless the client constrained the output
-/// (a JSON schema or tools: those answers come from the model).
-fn direct_answer(prepared: &Prepared) -> Option<&str> {
-    if prepared.request.constraint.is_some() {
-        return None;
-    }
-    prepared.turn.as_ref().and_then(|t| t.direct.as_deref())
+/// The turn whose own words pai may say (its direct answer, the English-only
+/// notice), unless the client constrained the output (a JSON schema or
+/// tools: those answers come from the model alone).
+fn speaking_turn(prepared: &Prepared) -> Option<&Turn> {
+    prepared.turn.as_ref().filter(|_| prepared.request.constraint.is_none())
 }
 
-/// What pai says before the model's answer (the English-only notice), unless
-/// the client constrained the output.
-fn preface(prepared: &Prepared) -> Option<&str> {
-    if prepared.request.constraint.is_some() {
-        return None;
-    }
-    prepared.turn.as_ref().and_then(|t| t.preface.as_deref())
+/// The answer's events: pai's direct answer or the model's, after pai's notice.
+fn answer_stream(state: &SharedState, prepared: &Prepared) -> pai_core::ChatStream {
+    let turn = speaking_turn(prepared);
+    let direct = turn.and_then(|t| t.direct.as_deref());
+    let preface = turn.and_then(|t| t.preface.as_deref());
+    state.assistant.respond(prepared.request.clone(), direct, preface)
 }
 
 struct Prepared {
@@ -747,8 +744,7 @@ async fn whole(
     let mut rounds = 0;
     let mut usage = pai_core::Usage { prompt_tokens: 0, completion_tokens: 0 };
     let (content, calls, completion) = loop {
-        let mut events =
-            state.assistant.respond(prepared.request.clone(), direct_answer(&prepared), preface(&prepared));
+        let mut events = answer_stream(&state, &prepared);
         let mut text = String::new();
         let mut first = None;
         let mut completion = None;
@@ -772,10 +768,12 @@ async fn whole(
         usage.prompt_tokens += completion.usage.prompt_tokens;
         usage.completion_tokens += completion.usage.completion_tokens;
         let (content, calls) = match &c.tools {
-            Some(tools) if direct_answer(&prepared).is_none() => match tools.parse(&text)? {
-                ToolAnswer::Text(t) => (Some(t), Vec::new()),
-                ToolAnswer::Calls(calls) => (None, calls),
-            },
+            Some(tools) if speaking_turn(&prepared).and_then(|t| t.direct.as_ref()).is_none() => {
+                match tools.parse(&text)? {
+                    ToolAnswer::Text(t) => (Some(t), Vec::new()),
+                    ToolAnswer::Calls(calls) => (None, calls),
+                }
+            }
             _ => (Some(text), Vec::new()),
         };
         // pai runs its own tools and asks again; a client's tools go back to the client.
@@ -919,8 +917,7 @@ fn stream(
     let usage_chunk = move |usage: Value, pai: Value| frame(json!([]), Some((usage, pai)));
     tokio::spawn(async move {
         let _permit = permit;
-        let mut events =
-            state.assistant.respond(prepared.request.clone(), direct_answer(&prepared), preface(&prepared));
+        let mut events = answer_stream(&state, &prepared);
         if tx.send(chunk(json!({"role": "assistant", "content": ""}), None)).is_err() {
             return;
         }

@@ -183,7 +183,7 @@ async fn pull_model(config: &Config, source: &str, sha256: Option<String>) -> an
                 );
             }
             println!("{} from {} ({}), sha256 {published}", m.title, hub.repo, m.licence);
-            (pull::hub_source(hub.repo, m.file, &config.hf_endpoint, token.as_deref()), Some(published))
+            (pull::hub_source(hub.repo, m.file, &config.hf_endpoint, token.as_deref())?, Some(published))
         }
         None => (pull::resolve(source, &config.hf_endpoint)?, sha256),
     };
