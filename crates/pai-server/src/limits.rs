@@ -1,7 +1,9 @@
 //! Keeping one user from crowding out the others: a request rate per user
 //! (token bucket) and a fair gate in front of the chat model that hands out
-//! generation slots round-robin between users, with a cap on how many
-//! generations one user may have running or waiting.
+//! generation slots round-robin between users. A user's requests beyond what
+//! may run wait in a bounded queue: clients send batches and parallel calls
+//! (LangChain `batch`, `asyncio.gather`, a title beside the answer) and give
+//! up after two quick retries of a 429, so waiting is what serves them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -26,8 +28,12 @@ pub struct Limits {
     pub max_tokens: u32,
     /// Requests per minute per user (bursts up to the same number).
     pub requests_per_minute: u32,
-    /// Generations one user may have running or queued at once.
+    /// Generations one user may have running at once (more wait their turn).
     pub generations_per_user: usize,
+    /// Requests of one user that may wait for a generation; one more is a 429.
+    pub queued_per_user: usize,
+    /// Seconds a request waits for a generation before it is refused (429).
+    pub queue_wait_secs: u64,
     /// Generations running at once, all users together (the local model runs one at a time).
     pub generation_slots: usize,
     /// Texts in one embeddings request (OpenAI's limit: clients such as
@@ -47,6 +53,8 @@ impl Default for Limits {
             max_tokens: 2048,
             requests_per_minute: 600,
             generations_per_user: 2,
+            queued_per_user: 64,
+            queue_wait_secs: 300,
             generation_slots: 1,
             max_embedding_inputs: 2048,
             max_embedding_body_bytes: 16 << 20,
@@ -91,6 +99,8 @@ impl RateLimiter {
 pub struct FairGate {
     slots: usize,
     per_user: usize,
+    queue_per_user: usize,
+    max_wait: Duration,
     state: Mutex<GateState>,
 }
 
@@ -111,49 +121,74 @@ pub struct Permit {
 }
 
 impl FairGate {
-    pub fn new(slots: usize, per_user: usize) -> Arc<Self> {
-        Arc::new(FairGate { slots: slots.max(1), per_user: per_user.max(1), state: Mutex::default() })
+    pub fn new(slots: usize, per_user: usize, queue_per_user: usize, max_wait: Duration) -> Arc<Self> {
+        Arc::new(FairGate {
+            slots: slots.max(1),
+            per_user: per_user.max(1),
+            queue_per_user,
+            max_wait,
+            state: Mutex::default(),
+        })
     }
 
-    /// Waits for a slot. Refused at once (429) when the user already has
-    /// `per_user` generations running or waiting.
+    /// Waits for a slot, in turn with the user's other requests and round-robin
+    /// with other users. Refused (429) when the user's queue is full, or after
+    /// waiting `max_wait`.
     pub async fn acquire(self: &Arc<Self>, user: UserId) -> Result<Permit, ApiError> {
         let rx = {
             let mut s = self.state.lock().expect("not poisoned");
             let running = s.by_user.get(&user).copied().unwrap_or(0);
+            if s.active < self.slots && s.ring.is_empty() && running < self.per_user {
+                return Ok(self.grant(&mut s, user));
+            }
+            // Requests that gave up (client gone, timed out) leave closed senders.
+            if let Some(queue) = s.waiting.get_mut(&user) {
+                queue.retain(|tx| !tx.is_closed());
+            }
             let queued = s.waiting.get(&user).map_or(0, VecDeque::len);
-            if running + queued >= self.per_user {
+            if queued >= self.queue_per_user {
                 return Err(ApiError::too_many(
-                    format!("you already have {} answers being generated; wait for one to finish", running + queued),
-                    Duration::from_secs(1),
+                    format!("you already have {queued} requests waiting for an answer; wait for some to finish"),
+                    Duration::from_secs(5),
                 )
                 .code("too_many_generations"));
             }
-            if s.active < self.slots && s.ring.is_empty() {
-                s.active += 1;
-                *s.by_user.entry(user).or_default() += 1;
-                return Ok(Permit { gate: self.clone(), user });
-            }
             let (tx, rx) = oneshot::channel();
-            let queue = s.waiting.entry(user).or_default();
-            queue.push_back(tx);
-            if queue.len() == 1 {
+            s.waiting.entry(user).or_default().push_back(tx);
+            if !s.ring.contains(&user) {
                 s.ring.push_back(user);
             }
+            // Slots may be free while everyone ahead is at their own cap.
+            self.dispatch(&mut s);
             rx
         };
-        // A dropped wait (client gone) leaves a closed sender, skipped at grant time.
-        rx.await.map_err(|_| ApiError::from(pai_core::Error::unavailable("the server is shutting down")))
+        // Dropping `rx` (timed out, client gone) leaves a closed sender,
+        // skipped at grant time; a permit sent just before is dropped with it
+        // and so released.
+        match tokio::time::timeout(self.max_wait, rx).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(ApiError::from(pai_core::Error::unavailable("the server is shutting down"))),
+            Err(_) => Err(ApiError::too_many(
+                format!("no answer could start within {} s: the server is busy", self.max_wait.as_secs()),
+                Duration::from_secs(10),
+            )
+            .code("generation_queue_timeout")),
+        }
     }
 
     /// (generations running, requests waiting for one)
     pub fn depth(&self) -> (usize, usize) {
         let s = self.state.lock().expect("not poisoned");
-        (s.active, s.waiting.values().map(VecDeque::len).sum())
+        (s.active, s.waiting.values().map(|q| q.iter().filter(|tx| !tx.is_closed()).count()).sum())
     }
 
-    fn release(self: &Arc<Self>, user: UserId) {
-        let mut s = self.state.lock().expect("not poisoned");
+    fn grant(self: &Arc<Self>, s: &mut GateState, user: UserId) -> Permit {
+        s.active += 1;
+        *s.by_user.entry(user).or_default() += 1;
+        Permit { gate: self.clone(), user }
+    }
+
+    fn ungrant(s: &mut GateState, user: UserId) {
         s.active -= 1;
         if let Some(n) = s.by_user.get_mut(&user) {
             *n -= 1;
@@ -161,31 +196,46 @@ impl FairGate {
                 s.by_user.remove(&user);
             }
         }
-        while s.active < self.slots {
-            let Some(next) = s.ring.pop_front() else { break };
+    }
+
+    fn release(self: &Arc<Self>, user: UserId) {
+        let mut s = self.state.lock().expect("not poisoned");
+        Self::ungrant(&mut s, user);
+        self.dispatch(&mut s);
+    }
+
+    /// Hands free slots to waiting users, round-robin.
+    fn dispatch(self: &Arc<Self>, s: &mut GateState) {
+        // Each user in the ring gets a look per pass; one at its running cap
+        // keeps its place for when one of its answers ends.
+        let mut looked = 0;
+        while s.active < self.slots && looked < s.ring.len() {
+            let next = s.ring.pop_front().expect("looked < len");
             let queue = s.waiting.get_mut(&next).expect("a user in the ring has waiters");
-            let tx = queue.pop_front().expect("not empty");
-            if queue.is_empty() {
+            queue.retain(|tx| !tx.is_closed());
+            let Some(tx) = queue.pop_front() else {
                 s.waiting.remove(&next);
-            } else {
+                continue;
+            };
+            let more = !queue.is_empty();
+            if s.by_user.get(&next).copied().unwrap_or(0) >= self.per_user {
+                s.waiting.get_mut(&next).expect("present").push_front(tx);
                 s.ring.push_back(next);
-            }
-            if tx.is_closed() {
+                looked += 1;
                 continue;
             }
-            s.active += 1;
-            *s.by_user.entry(next).or_default() += 1;
-            if let Err(permit) = tx.send(Permit { gate: self.clone(), user: next }) {
+            if more {
+                s.ring.push_back(next);
+            } else {
+                s.waiting.remove(&next);
+            }
+            looked = 0;
+            let permit = self.grant(s, next);
+            if let Err(permit) = tx.send(permit) {
                 // Gone between the check and the send: undo by hand (dropping
                 // the permit here would take the lock again).
                 std::mem::forget(permit);
-                s.active -= 1;
-                if let Some(n) = s.by_user.get_mut(&next) {
-                    *n -= 1;
-                    if *n == 0 {
-                        s.by_user.remove(&next);
-                    }
-                }
+                Self::ungrant(s, next);
             }
         }
     }
@@ -214,7 +264,7 @@ mod tests {
 
     #[tokio::test]
     async fn slots_go_round_robin_between_users() {
-        let gate = FairGate::new(1, 3);
+        let gate = FairGate::new(1, 3, 2, Duration::from_secs(60));
         let (a, b) = (UserId(1), UserId(2));
         let first = gate.acquire(a).await.unwrap();
         // A queues two, then B one: B must not wait behind both of A's.
@@ -232,7 +282,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert_eq!(gate.depth(), (1, 3));
-        // A has 1 running + 2 waiting: a fourth is refused.
+        // A's queue (2) is full: a fourth is refused.
         assert_eq!(gate.acquire(a).await.err().unwrap().status, 429);
         drop(first);
         for t in tasks {
@@ -244,7 +294,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_leaves_the_queue_frees_its_place() {
-        let gate = FairGate::new(1, 2);
+        let gate = FairGate::new(1, 2, 8, Duration::from_secs(60));
         let held = gate.acquire(UserId(1)).await.unwrap();
         let waiting = tokio::spawn({
             let gate = gate.clone();
@@ -255,6 +305,39 @@ mod tests {
         let _ = waiting.await;
         drop(held);
         assert_eq!(gate.depth(), (0, 0));
+        let _again = gate.acquire(UserId(2)).await.unwrap();
+        assert_eq!(gate.depth(), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn requests_beyond_a_users_running_cap_wait_instead_of_failing() {
+        let gate = FairGate::new(2, 1, 8, Duration::from_secs(60));
+        let (a, b) = (UserId(1), UserId(2));
+        let first = gate.acquire(a).await.unwrap();
+        let second = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.acquire(a).await.map(|_p| ()) }
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(gate.depth(), (1, 1), "a's second waits: a may run one at a time");
+        // A slot is free and b is not at its cap: b runs at once, past a's waiting request.
+        let other = gate.acquire(b).await.unwrap();
+        assert_eq!(gate.depth(), (2, 1));
+        drop(first);
+        second.await.unwrap().unwrap();
+        drop(other);
+        assert_eq!(gate.depth(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_request_that_waits_too_long_is_refused_and_leaves_the_queue() {
+        let gate = FairGate::new(1, 1, 8, Duration::from_millis(50));
+        let held = gate.acquire(UserId(1)).await.unwrap();
+        let refused = gate.acquire(UserId(2)).await.err().unwrap();
+        assert_eq!(refused.status, 429);
+        assert_eq!(refused.code, Some("generation_queue_timeout"));
+        assert_eq!(gate.depth(), (1, 0));
+        drop(held);
         let _again = gate.acquire(UserId(2)).await.unwrap();
         assert_eq!(gate.depth(), (1, 0));
     }

@@ -90,7 +90,12 @@ impl AppState {
     ) -> SharedState {
         let limits = &settings.limits;
         Arc::new(AppState {
-            gate: FairGate::new(limits.generation_slots, limits.generations_per_user),
+            gate: FairGate::new(
+                limits.generation_slots,
+                limits.generations_per_user,
+                limits.queued_per_user,
+                std::time::Duration::from_secs(limits.queue_wait_secs),
+            ),
             rate: RateLimiter::new(limits.requests_per_minute),
             logins: RateLimiter::new(10),
             store,

@@ -766,8 +766,12 @@ async fn the_request_rate_is_limited_per_user() {
 }
 
 #[tokio::test]
-async fn too_many_generations_at_once_is_a_429_that_stores_nothing() {
-    let app = App::new().await;
+async fn a_full_generation_queue_is_a_429_that_stores_nothing() {
+    let app = App::with(ServerSettings {
+        limits: pai_server::limits::Limits { generations_per_user: 1, queued_per_user: 1, ..Default::default() },
+        ..Default::default()
+    })
+    .await;
     let (minji, key) = app.user("minji", false).await;
     let _a = app.state.gate.acquire(minji.id).await.unwrap();
     let _b = tokio::spawn({
@@ -779,6 +783,31 @@ async fn too_many_generations_at_once_is_a_429_that_stores_nothing() {
     r.assert_error(429);
     assert!(r.headers.contains_key(header::RETRY_AFTER));
     assert!(app.store().conversations(minji.id).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_requests_from_one_user_wait_their_turn_instead_of_failing() {
+    // LangChain's batch, asyncio.gather, a front end asking for a title beside
+    // the answer: five at once from one key, on the default limits.
+    let app = App::with_chat(ServerSettings::default(), Arc::new(FakeChatModel::default()), Arc::new(Slow)).await;
+    let (_, key) = app.user("minji", false).await;
+    let mut tasks = Vec::new();
+    for i in 0..5 {
+        let (state, key) = (app.state.clone(), key.clone());
+        let mut body = chat(&format!("question {i}"));
+        body["memory"] = json!(false);
+        tasks.push(tokio::spawn(async move {
+            let r = pai_server::router(state)
+                .oneshot(request("POST", "/v1/chat/completions", Some(&key), Some(body.to_string())))
+                .await
+                .unwrap();
+            r.status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(app.state.gate.depth(), (0, 0));
 }
 
 /// Streams tokens forever, slowly, and notes when it is dropped.
