@@ -311,3 +311,36 @@ fn repetition_control_does_not_touch_constrained_output() {
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     assert_eq!(v["items"].as_array().unwrap().len(), 3, "{text}");
 }
+
+/// A client's tool call at the `max_tokens` clients send (LangChain, the
+/// OpenAI SDKs): the JSON is compact, so it ends well within the limit
+/// instead of being cut in the middle of its indentation.
+#[test]
+fn schema_answers_are_compact_and_end_within_a_small_budget() {
+    let call = json!({"type": "object", "properties": {
+        "tool_calls": {"type": "array", "minItems": 1, "maxItems": 1, "items": {"type": "object", "properties": {
+            "name": {"const": "get_weather"},
+            "arguments": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20},
+                          "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+                          "required": ["city", "unit"], "additionalProperties": false}},
+            "required": ["name", "arguments"], "additionalProperties": false}}},
+        "required": ["tool_calls"], "additionalProperties": false});
+    let system = "You can call these tools:\n- get_weather: Weather in a city. Parameters: {\"city\": string, \"unit\": \"celsius\"|\"fahrenheit\"}\nTo call tools, answer {\"tool_calls\": [{\"name\": ..., \"arguments\": {...}}]}.";
+    for (i, question) in
+        ["What's the weather in Paris?", "Is it cold in Oslo today?", "Weather for Busan please"].iter().enumerate()
+    {
+        for sampling in [Sampling::greedy(), Sampling { seed: Some(i as u64), ..Sampling::default() }] {
+            let request = ChatRequest {
+                messages: vec![Message::system(system), Message::user(*question)],
+                sampling: Sampling { max_tokens: Some(64), ..sampling },
+                constraint: Some(Constraint::JsonSchema(call.clone())),
+                ..Default::default()
+            };
+            let (text, done) = block_on(collect(model().chat(request))).unwrap();
+            assert!(!text.contains('\n') && !text.contains("  "), "free whitespace: {text:?}");
+            assert_eq!(done.finish_reason, FinishReason::Stop, "cut: {text:?}");
+            let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(v["tool_calls"][0]["name"], "get_weather", "{text}");
+        }
+    }
+}

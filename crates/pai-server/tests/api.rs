@@ -577,6 +577,50 @@ async fn tools_come_back_as_tool_calls_streamed_or_not() {
 }
 
 #[tokio::test]
+async fn a_tool_answer_cut_at_max_tokens_is_a_200_with_what_was_complete() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let two = r#"{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Busan"}}, {"name": "get_weather", "arguments": {"city": "Seoul"}}]}"#;
+    for stream in [false, true] {
+        app.model.push(Ok(two.into()));
+        let mut body = chat("Weather in Busan and Seoul?");
+        body["tools"] = weather_tools();
+        body["max_tokens"] = json!(8);
+        body["stream"] = json!(stream);
+        let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let (reason, calls) = if stream {
+            let chunks: Vec<Value> = sse_data(&r.text())
+                .iter()
+                .filter(|d| *d != "[DONE]")
+                .map(|d| serde_json::from_str(d).unwrap())
+                .collect();
+            assert!(chunks.iter().all(|c| c.get("error").is_none()), "{chunks:?}");
+            let reason = chunks.iter().find_map(|c| c["choices"][0]["finish_reason"].as_str().map(str::to_string));
+            let calls = chunks.iter().find(|c| c["choices"][0]["delta"]["tool_calls"].is_array()).unwrap();
+            (reason.unwrap(), calls["choices"][0]["delta"]["tool_calls"].clone())
+        } else {
+            let v = r.json();
+            (
+                v["choices"][0]["finish_reason"].as_str().unwrap().to_string(),
+                v["choices"][0]["message"]["tool_calls"].clone(),
+            )
+        };
+        assert_eq!(reason, "length");
+        assert_eq!(calls.as_array().unwrap().len(), 1, "{calls}");
+        assert_eq!(calls[0]["function"]["arguments"], r#"{"city":"Busan"}"#);
+    }
+    // A reply cut in its text keeps the text so far.
+    app.model.push(Ok(r#"{"content": "It is sunny in Busan today."}"#.into()));
+    let mut body = chat("Weather?");
+    body["tools"] = weather_tools();
+    body["max_tokens"] = json!(4);
+    let v = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await.json();
+    assert_eq!(v["choices"][0]["finish_reason"], "length", "{v}");
+    assert_eq!(v["choices"][0]["message"]["content"], "It is sunny", "{v}");
+}
+
+#[tokio::test]
 async fn bad_requests_are_clear_4xx_and_change_nothing() {
     let app = App::with(ServerSettings {
         limits: pai_server::limits::Limits { max_body_bytes: 4096, ..Default::default() },

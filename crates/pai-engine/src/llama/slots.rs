@@ -428,6 +428,19 @@ const DRY_ALLOWED_LENGTH: i32 = 2;
 const DRY_LAST_N: i32 = 512;
 const DRY_BREAKERS: [&str; 4] = ["\n", ":", "\"", "*"];
 
+/// llama.cpp's schema grammars allow up to two newlines and twenty spaces
+/// between any two JSON tokens; a small model spends its tokens there (pretty
+/// printing) until the JSON is cut at `max_tokens`. At most one space keeps
+/// the tokens the model knows (`{"`, `{ "`, `": `) and leaves nothing to
+/// wander in.
+fn compact(grammar: String) -> String {
+    grammar
+        .lines()
+        .map(|line| if line.starts_with("space ::=") { r#"space ::= " "?"# } else { line })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub(super) fn build_sampler(
     model: &LlamaModel,
     s: &Sampling,
@@ -438,6 +451,7 @@ pub(super) fn build_sampler(
         let grammar = match constraint {
             Constraint::Grammar(g) => g.clone(),
             Constraint::JsonSchema(schema) => llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+                .map(compact)
                 .map_err(|e| Error::invalid(format!("the JSON schema cannot be turned into a grammar: {e}")))?,
         };
         chain.push(
@@ -476,4 +490,19 @@ pub(super) fn build_sampler(
         chain.push(LlamaSampler::dist(s.seed.map(|x| x as u32).unwrap_or(u32::MAX)));
     }
     Ok(LlamaSampler::chain_simple(chain))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compact;
+
+    #[test]
+    fn schema_grammars_leave_no_room_for_free_whitespace() {
+        let schema = r#"{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}"#;
+        let raw = llama_cpp_2::json_schema_to_grammar(schema).unwrap();
+        assert!(raw.contains(r#""\n"{1,2}"#), "llama.cpp's rule changed: {raw}");
+        let g = compact(raw);
+        assert!(g.lines().any(|l| l == r#"space ::= " "?"#), "{g}");
+        assert!(!g.contains(r#""\n"{1,2}"#), "{g}");
+    }
 }

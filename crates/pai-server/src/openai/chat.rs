@@ -48,7 +48,6 @@ const STATELESS_RECALL: usize = 8;
 const IGNORED: &[&str] = &[
     "user",
     "logit_bias",
-    "parallel_tool_calls",
     "metadata",
     "store",
     "service_tier",
@@ -83,6 +82,8 @@ pub struct ChatCompletionRequest {
     response_format: Option<ResponseFormat>,
     tools: Option<Vec<ToolDef>>,
     tool_choice: Option<ToolChoice>,
+    /// `false`: at most one tool call an answer.
+    parallel_tool_calls: Option<bool>,
     /// The legacy form of `tools` and `tool_choice`, still sent by older clients.
     functions: Option<Vec<FunctionDef>>,
     function_call: Option<LegacyFunctionChoice>,
@@ -314,7 +315,8 @@ fn check(state: &SharedState, mut body: ChatCompletionRequest) -> ApiResult<Chec
     if !messages.iter().any(|m| m.role == Role::User) {
         return Err(ApiError::bad_request("the messages need at least one user message").param("messages"));
     }
-    let tools = ToolMode::new(body.tools, body.tool_choice)?;
+    let tools =
+        ToolMode::new(body.tools, body.tool_choice)?.map(|t| t.parallel(body.parallel_tool_calls != Some(false)));
     let constraint = match (&tools, body.response_format) {
         (Some(t), _) => Some(t.constraint()),
         (None, None | Some(ResponseFormat::Text)) => None,
@@ -695,11 +697,12 @@ fn usage_json(u: Usage) -> Value {
     json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total()})
 }
 
+/// A cut answer says so even when whole calls were kept from it.
 fn finish_reason(c: &Completion, calls: bool) -> &'static str {
     match (calls, c.finish_reason) {
-        (true, _) => "tool_calls",
+        (_, FinishReason::Length) => "length",
+        (true, FinishReason::Stop) => "tool_calls",
         (false, FinishReason::Stop) => "stop",
-        (false, FinishReason::Length) => "length",
     }
 }
 
@@ -769,7 +772,7 @@ async fn whole(
         usage.completion_tokens += completion.usage.completion_tokens;
         let (content, calls) = match &c.tools {
             Some(tools) if speaking_turn(&prepared).and_then(|t| t.direct.as_ref()).is_none() => {
-                match tools.parse(&text)? {
+                match tools.parse(&text, completion.finish_reason == FinishReason::Length)? {
                     ToolAnswer::Text(t) => (Some(t), Vec::new()),
                     ToolAnswer::Calls(calls) => (None, calls),
                 }
@@ -955,13 +958,13 @@ fn stream(
         let Some(done) = completion else { return };
         let mut reason = finish_reason(&done, false);
         let answer = match &c.tools {
-            Some(tools) => match tools.parse(&text) {
+            Some(tools) => match tools.parse(&text, done.finish_reason == FinishReason::Length) {
                 Ok(ToolAnswer::Text(t)) => {
                     let _ = tx.send(chunk(json!({"content": t}), None));
                     t
                 }
                 Ok(ToolAnswer::Calls(calls)) => {
-                    reason = "tool_calls";
+                    reason = finish_reason(&done, true);
                     let _ = tx.send(chunk(json!({"tool_calls": tool_calls_json(&calls, true)}), None));
                     calls_text(&calls)
                 }

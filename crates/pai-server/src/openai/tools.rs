@@ -48,6 +48,8 @@ pub struct ToolMode {
     tools: Vec<FunctionDef>,
     /// Whether a plain text answer is allowed ("auto").
     text_allowed: bool,
+    /// Whether one answer may call several tools (`parallel_tool_calls`).
+    parallel: bool,
 }
 
 /// A parsed answer: text, or calls (name, arguments as a JSON string).
@@ -143,7 +145,12 @@ impl ToolMode {
             }
             return Ok(None);
         }
-        Ok(Some(ToolMode { tools: functions, text_allowed }))
+        Ok(Some(ToolMode { tools: functions, text_allowed, parallel: true }))
+    }
+
+    /// `parallel_tool_calls: false`: at most one call an answer.
+    pub fn parallel(self, parallel: bool) -> Self {
+        ToolMode { parallel, ..self }
     }
 
     /// Whether any of the tools is pai's to run.
@@ -167,9 +174,13 @@ impl ToolMode {
         };
         let calls: Vec<Value> = self.tools.iter().map(call).collect();
         let item = if calls.len() == 1 { calls[0].clone() } else { json!({"oneOf": calls}) };
+        let mut list = json!({"type": "array", "items": item, "minItems": 1});
+        if !self.parallel {
+            list["maxItems"] = json!(1);
+        }
         let with_calls = json!({
             "type": "object",
-            "properties": {"tool_calls": {"type": "array", "items": item, "minItems": 1}},
+            "properties": {"tool_calls": list},
             "required": ["tool_calls"],
             "additionalProperties": false
         });
@@ -205,26 +216,114 @@ impl ToolMode {
         s
     }
 
-    pub fn parse(&self, text: &str) -> ApiResult<ToolAnswer> {
-        let bad =
-            || ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "the model's answer did not follow the tool format");
-        let v: Value = serde_json::from_str(text.trim()).map_err(|_| bad())?;
-        if let Some(calls) = v.get("tool_calls").and_then(Value::as_array) {
-            let mut out = Vec::new();
-            for c in calls {
-                let name = c.get("name").and_then(Value::as_str).ok_or_else(bad)?;
-                if !self.tools.iter().any(|f| f.name == name) {
-                    return Err(bad());
-                }
-                out.push((name.to_string(), c.get("arguments").cloned().unwrap_or(json!({})).to_string()));
-            }
-            return Ok(ToolAnswer::Calls(out));
-        }
-        match v.get("content").and_then(Value::as_str) {
-            Some(t) if self.text_allowed => Ok(ToolAnswer::Text(t.to_string())),
-            _ => Err(bad()),
+    /// The model's answer as text or calls. `cut`: generation stopped at
+    /// `max_tokens`, so the JSON may be unfinished: what was complete is
+    /// kept (whole calls, the text so far) rather than failing a request the
+    /// client would only retry at the same limit.
+    pub fn parse(&self, text: &str, cut: bool) -> ApiResult<ToolAnswer> {
+        match self.parse_whole(text) {
+            Some(answer) => Ok(answer),
+            None if cut => Ok(self.salvage(text)),
+            None => Err(ApiError::new(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "the model's answer did not follow the tool format",
+            )),
         }
     }
+
+    fn parse_whole(&self, text: &str) -> Option<ToolAnswer> {
+        let v: Value = serde_json::from_str(text.trim()).ok()?;
+        if let Some(calls) = v.get("tool_calls").and_then(Value::as_array) {
+            let calls: Option<Vec<_>> = calls.iter().map(|c| self.call(c)).collect();
+            return calls.map(ToolAnswer::Calls);
+        }
+        match v.get("content").and_then(Value::as_str) {
+            Some(t) if self.text_allowed => Some(ToolAnswer::Text(t.to_string())),
+            _ => None,
+        }
+    }
+
+    fn call(&self, c: &Value) -> Option<(String, String)> {
+        let name = c.get("name").and_then(Value::as_str)?;
+        self.tools
+            .iter()
+            .any(|f| f.name == name)
+            .then(|| (name.to_string(), c.get("arguments").cloned().unwrap_or(json!({})).to_string()))
+    }
+
+    /// The complete calls of a cut answer, or the text of a cut reply.
+    fn salvage(&self, text: &str) -> ToolAnswer {
+        if let Some(list) = after_key(text, "tool_calls").and_then(|rest| rest.strip_prefix('[')) {
+            let mut calls = Vec::new();
+            let mut rest = list.trim_start();
+            while let Some(end) = object_end(rest) {
+                match serde_json::from_str::<Value>(&rest[..end]).ok().and_then(|c| self.call(&c)) {
+                    Some(call) => calls.push(call),
+                    None => break,
+                }
+                rest = rest[end..].trim_start().trim_start_matches(',').trim_start();
+            }
+            if !calls.is_empty() {
+                return ToolAnswer::Calls(calls);
+            }
+        }
+        let partial = after_key(text, "content").and_then(|rest| rest.strip_prefix('"')).map(string_prefix);
+        ToolAnswer::Text(partial.filter(|_| self.text_allowed).unwrap_or_default())
+    }
+}
+
+/// What follows `"key":` in JSON text, whitespace skipped.
+fn after_key<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
+    text[at..].trim_start().strip_prefix(':').map(str::trim_start)
+}
+
+/// The length of the JSON object `text` starts with, if it is complete.
+fn object_end(text: &str) -> Option<usize> {
+    if !text.starts_with('{') {
+        return None;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, c) in text.char_indices() {
+        match (in_string, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, '"') => in_string = true,
+            (false, _, '{' | '[') => depth += 1,
+            (false, _, '}' | ']') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The decoded text of a JSON string whose opening quote came just before
+/// `raw`: up to its closing quote, or, cut before one, all of it but an
+/// unfinished escape (`\`, `\u00`) at the end.
+fn string_prefix(raw: &str) -> String {
+    let mut escaped = false;
+    let close = raw.char_indices().find_map(|(i, c)| {
+        let quote = c == '"' && !escaped;
+        escaped = c == '\\' && !escaped;
+        quote.then_some(i)
+    });
+    let mut body = &raw[..close.unwrap_or(raw.len())];
+    // An escape is at most six characters (\uXXXX): drop up to that many.
+    for _ in 0..=6 {
+        if let Ok(Value::String(s)) = serde_json::from_str(&format!("\"{body}\"")) {
+            return s;
+        }
+        let Some((last, _)) = body.char_indices().next_back() else { break };
+        body = &body[..last];
+    }
+    String::new()
 }
 
 /// How an assistant turn that called tools is shown to the model again.
@@ -273,11 +372,50 @@ mod tests {
     fn answers_parse_into_calls_or_text() {
         let auto = ToolMode::new(Some(weather()), None).unwrap().unwrap();
         assert_eq!(
-            auto.parse(r#"{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Busan"}}]}"#).unwrap(),
+            auto.parse(r#"{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Busan"}}]}"#, false).unwrap(),
             ToolAnswer::Calls(vec![("get_weather".into(), r#"{"city":"Busan"}"#.into())])
         );
-        assert_eq!(auto.parse(r#"{"content": "hi"}"#).unwrap(), ToolAnswer::Text("hi".into()));
-        assert!(auto.parse(r#"{"tool_calls": [{"name": "rm_rf", "arguments": {}}]}"#).is_err());
-        assert!(auto.parse("not json").is_err());
+        assert_eq!(auto.parse(r#"{"content": "hi"}"#, false).unwrap(), ToolAnswer::Text("hi".into()));
+        assert!(auto.parse(r#"{"tool_calls": [{"name": "rm_rf", "arguments": {}}]}"#, false).is_err());
+        assert!(auto.parse("not json", false).is_err());
+    }
+
+    #[test]
+    fn a_cut_answer_keeps_what_was_complete() {
+        let auto = ToolMode::new(Some(weather()), None).unwrap().unwrap();
+        let busan = ("get_weather".to_string(), r#"{"city":"Busan"}"#.to_string());
+        let cut = |text: &str| auto.parse(text, true).unwrap();
+        assert_eq!(
+            cut(
+                r#"{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Busan"}}, {"name": "get_weather", "argu"#
+            ),
+            ToolAnswer::Calls(vec![busan.clone()])
+        );
+        assert_eq!(
+            cut(
+                r#"{"tool_calls":[{"name":"get_weather","arguments":{"city":"Bu\"san}"}},{"name":"get_weather","arguments":{"city":"Busan"}}"#
+            ),
+            ToolAnswer::Calls(vec![("get_weather".into(), r#"{"city":"Bu\"san}"}"#.into()), busan,])
+        );
+        assert_eq!(
+            cut(r#"{"tool_calls": [{"name": "get_weather", "arguments": {"ci"#),
+            ToolAnswer::Text(String::new())
+        );
+        assert_eq!(cut(r#"{"content": "Hello, \"world\" and mo"#), ToolAnswer::Text(r#"Hello, "world" and mo"#.into()));
+        assert_eq!(cut(r#"{"content": "caf\u00e9 \u00"#), ToolAnswer::Text("café ".into()));
+        assert_eq!(cut(r#"{"content": "done"  "#), ToolAnswer::Text("done".into()));
+        assert_eq!(cut(""), ToolAnswer::Text(String::new()));
+        // Not cut, the same text is the model failing the format.
+        assert_eq!(auto.parse(r#"{"content": "Hello"#, false).unwrap_err().status, 502);
+    }
+
+    #[test]
+    fn one_call_at_a_time_when_parallel_calls_are_off() {
+        let one = ToolMode::new(Some(weather()), None).unwrap().unwrap().parallel(false);
+        let Constraint::JsonSchema(s) = one.constraint() else { panic!() };
+        assert_eq!(s["oneOf"][0]["properties"]["tool_calls"]["maxItems"], 1);
+        let many = ToolMode::new(Some(weather()), None).unwrap().unwrap();
+        let Constraint::JsonSchema(s) = many.constraint() else { panic!() };
+        assert!(s["oneOf"][0]["properties"]["tool_calls"].get("maxItems").is_none());
     }
 }
