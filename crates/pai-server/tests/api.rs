@@ -522,6 +522,29 @@ async fn embedding_batches_up_to_openais_limit() {
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("1 to 2048"), "{}", r.text());
 }
 
+/// LangChain's `OpenAIEmbeddings` sends text as cl100k token ids by default.
+#[tokio::test]
+async fn embeddings_take_token_ids_as_the_text_they_encode() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let embed = |input: Value| {
+        let app = &app;
+        let key = key.clone();
+        async move {
+            let r = app.call("POST", "/v1/embeddings", Some(&key), Some(json!({"model": "pai", "input": input}))).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()
+        }
+    };
+    let text = embed(json!(["hello world", "hello"])).await;
+    // cl100k: "hello" = 15339, " world" = 1917.
+    let ids = embed(json!([[15339, 1917], [15339]])).await;
+    assert_eq!(ids["data"], text["data"]);
+    assert_eq!(ids["usage"]["prompt_tokens"], 3);
+    let one = embed(json!([15339, 1917])).await;
+    assert_eq!(one["data"][0]["embedding"], text["data"][0]["embedding"]);
+}
+
 #[tokio::test]
 async fn a_model_is_retrieved_by_its_id() {
     let app = App::new().await;
@@ -936,7 +959,8 @@ async fn embeddings_come_as_floats_or_base64() {
     assert_eq!(decoded, floats);
     for bad in [
         json!({"model": "pai", "input": []}),
-        json!({"model": "pai", "input": [1, 2, 3]}),
+        json!({"model": "pai", "input": [[15339], [4_000_000]]}),
+        json!({"model": "pai", "input": [1.5]}),
         json!({"model": "pai", "input": "x", "dimensions": 3}),
         json!({"model": "pai", "input": "x", "encoding_format": "hex"}),
         json!({"model": "pai", "input": ""}),

@@ -2,6 +2,7 @@
 //! with `base_url=http://host:port/v1` and a pai API key.
 
 pub mod chat;
+mod token_ids;
 pub mod tools;
 
 use axum::extract::State;
@@ -89,7 +90,9 @@ pub struct EmbeddingsRequest {
 enum EmbedInput {
     One(String),
     Many(Vec<String>),
-    Tokens(serde::de::IgnoredAny),
+    /// Token ids of one text, or of several (see `token_ids`).
+    Tokens(Vec<u32>),
+    TokenLists(Vec<Vec<u32>>),
 }
 
 pub async fn embeddings(
@@ -107,17 +110,19 @@ pub async fn embeddings(
         .code("model_not_found")
         .param("model"));
     }
-    let texts = match body.input {
-        EmbedInput::One(t) => vec![t],
-        EmbedInput::Many(v) => v,
-        EmbedInput::Tokens(_) => {
-            return Err(ApiError::bad_request(
-                "input must be a string or a list of strings; token ids are not supported",
-            )
-            .param("input"));
+    let max = state.settings.limits.max_embedding_inputs;
+    let (texts, counted) = match body.input {
+        EmbedInput::One(t) => (vec![t], None),
+        EmbedInput::Many(v) => (v, None),
+        EmbedInput::Tokens(ids) => (vec![token_ids::decode(&body.model, &ids)?], Some(ids.len())),
+        EmbedInput::TokenLists(lists) if lists.len() <= max => {
+            let texts = lists.iter().map(|ids| token_ids::decode(&body.model, ids)).collect::<ApiResult<_>>()?;
+            (texts, Some(lists.iter().map(Vec::len).sum()))
+        }
+        EmbedInput::TokenLists(_) => {
+            return Err(ApiError::bad_request(format!("input takes 1 to {max} texts")).param("input"));
         }
     };
-    let max = state.settings.limits.max_embedding_inputs;
     if texts.is_empty() || texts.len() > max {
         return Err(ApiError::bad_request(format!("input takes 1 to {max} texts")).param("input"));
     }
@@ -151,8 +156,9 @@ pub async fn embeddings(
             );
         }
     };
-    // Estimated (a token per 4 bytes): the embedder does not report its count.
-    let tokens: usize = texts.iter().map(|t| t.len().div_ceil(4)).sum();
+    // The client's own count for token ids, else estimated (a token per 4
+    // bytes): the embedder does not report its count.
+    let tokens: usize = counted.unwrap_or_else(|| texts.iter().map(|t| t.len().div_ceil(4)).sum());
     let vectors = embedder.embed(texts, kind).await?;
     let data: Vec<Value> = vectors
         .into_iter()
