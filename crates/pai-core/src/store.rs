@@ -521,6 +521,9 @@ pub trait Store: crate::reminders::Reminders + Send + Sync {
     async fn claim_extraction_job(&self) -> Result<Option<ExtractionJob>>;
     /// Records a failed try: back to pending when `retry`, else failed for good.
     async fn fail_extraction_job(&self, user: UserId, job: JobId, error: &str, retry: bool) -> Result<ExtractionJob>;
+    /// Gives a running job back unfinished (the server is stopping mid-job):
+    /// pending again, the attempt not counted.
+    async fn release_extraction_job(&self, user: UserId, job: JobId) -> Result<ExtractionJob>;
     /// Applies every decision of a job and marks it done, in one transaction:
     /// all of it lands or none. A decision about a memory that no longer
     /// exists (or was superseded meanwhile) fails the whole unit with `Conflict`.

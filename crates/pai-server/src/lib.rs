@@ -165,8 +165,10 @@ async fn metrics_text(State(state): State<SharedState>) -> Response {
 }
 
 /// Serves until `shutdown` completes: then stops taking connections, lets
-/// running requests and streams finish, and stops the extraction worker
-/// between jobs (queued jobs stay queued for the next start) and the
+/// running requests and streams finish, and stops the extraction worker (a
+/// job the model is still deciding goes back to the queue, so a stop takes
+/// seconds, not the minutes a job may; queued jobs stay queued for the next
+/// start) and the
 /// background indexer between passes (what is left is found at the next start)
 /// and the reminder scheduler (reminders due meanwhile fire late at the next start).
 pub async fn serve(

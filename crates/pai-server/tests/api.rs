@@ -908,6 +908,46 @@ impl ChatModel for Endless {
     }
 }
 
+/// SIGTERM must not wait for a memory job: a small CPU model can take
+/// minutes over one, past systemd's 90 s. The job goes back to the queue.
+#[tokio::test]
+async fn a_stopping_server_gives_the_memory_job_in_progress_back() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let tokens = Arc::new(AtomicUsize::new(0));
+    let endless = Arc::new(Endless { dropped: dropped.clone(), tokens: tokens.clone() });
+    let app = App::with_chat(ServerSettings::default(), Arc::new(FakeChatModel::default()), endless).await;
+    let (minji, _) = app.user("minji", false).await;
+    let store = app.store();
+    let conversation = store.create_conversation(minji.id, "chat").await.unwrap().id;
+    let said = pai_core::store::NewMessage {
+        role: Role::User,
+        speaker: None,
+        content: "The hike up Hallasan yesterday took nine hours and my knees still hurt.".into(),
+        created_at: chrono::Utc::now(),
+        external_id: None,
+    };
+    let message = store.add_messages(minji.id, conversation, vec![said]).await.unwrap().remove(0).id;
+    let job = store.enqueue_extraction(minji.id, conversation, &[message]).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn({
+        let extractor = app.state.assistant.extractor.clone();
+        async move { extractor.run(async { stopped.await.unwrap_or(()) }).await }
+    });
+    for _ in 0..3000 {
+        if tokens.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(tokens.load(Ordering::SeqCst) > 0, "the model never started on the job");
+    stop.send(()).unwrap();
+    // Generous: the generation never ends by itself, so only giving up returns.
+    tokio::time::timeout(Duration::from_secs(60), worker).await.expect("the worker waited for the job").unwrap();
+    assert!(dropped.load(Ordering::SeqCst), "the generation was cancelled");
+    let jobs = store.extraction_jobs(minji.id, None).await.unwrap();
+    assert_eq!((jobs[0].id, jobs[0].state, jobs[0].attempts), (job.id, JobState::Pending, 0));
+}
+
 #[tokio::test]
 async fn a_client_that_disconnects_cancels_its_generation() {
     let dropped = Arc::new(AtomicBool::new(false));

@@ -368,6 +368,10 @@ macro_rules! store_impls {
                 jobs::fail(&self.pool, user, job, error, retry).await
             }
 
+            async fn release_extraction_job(&self, user: UserId, job: JobId) -> Result<ExtractionJob> {
+                jobs::release(&self.pool, user, job).await
+            }
+
             async fn complete_extraction_job(
                 &self,
                 user: UserId,

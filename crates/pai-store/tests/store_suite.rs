@@ -462,7 +462,14 @@ async fn extraction_jobs_are_claimed_once_retried_and_failed_visibly(db: Db) {
     // A worker that dies leaves the job running; start-up puts it back.
     store.claim_extraction_job().await.unwrap().unwrap();
     assert_eq!(store.requeue_interrupted_jobs().await.unwrap(), 1);
-    assert_eq!(store.claim_extraction_job().await.unwrap().unwrap().id, job.id);
+    let running = store.claim_extraction_job().await.unwrap().unwrap();
+    assert_eq!(running.id, job.id);
+    // A server that stops mid-job gives it back without spending the attempt.
+    assert!(store.release_extraction_job(other, job.id).await.is_err());
+    let released = store.release_extraction_job(u, job.id).await.unwrap();
+    assert_eq!((released.state, released.attempts), (JobState::Pending, running.attempts - 1));
+    assert!(store.release_extraction_job(u, job.id).await.is_err(), "only a running job");
+    assert_eq!(store.claim_extraction_job().await.unwrap().unwrap().attempts, running.attempts);
     let _ = other_conv;
 }
 

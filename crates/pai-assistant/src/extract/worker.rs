@@ -35,6 +35,11 @@ pub enum Outcome {
         job: ExtractionJob,
         error: String,
     },
+    /// Told to stop while the model was deciding: given back to the queue
+    /// unfinished, its attempt not counted.
+    Released {
+        job: ExtractionJob,
+    },
 }
 
 pub struct Extractor {
@@ -56,10 +61,27 @@ impl Extractor {
 
     /// Claims and processes one job; `None` when the queue is empty.
     pub async fn run_one(&self) -> Result<Option<Outcome>> {
+        self.run_one_unless(std::future::pending()).await
+    }
+
+    /// Like `run_one`, but when `stop` completes while the model is still
+    /// deciding (the long part: a small CPU model takes minutes over a long
+    /// exchange), the job goes back to the queue and `Released` comes back:
+    /// a server told to stop exits in seconds, and the job runs at the next
+    /// start. Once decided, the job is finished: applying it is quick.
+    pub async fn run_one_unless(&self, stop: impl Future<Output = ()>) -> Result<Option<Outcome>> {
         let Some(job) = self.store.claim_extraction_job().await? else { return Ok(None) };
         let pipeline = Pipeline { store: &*self.store, model: &*self.model, embedder: &*self.embedder };
+        let decided = tokio::select! {
+            decided = pipeline.decide(&job) => decided,
+            () = stop => {
+                let job = self.store.release_extraction_job(job.user, job.id).await?;
+                tracing::info!(job = %job.id, "stopping: the memory job in progress goes back to the queue");
+                return Ok(Some(Outcome::Released { job }));
+            }
+        };
         let mut forgotten: Vec<String> = Vec::new();
-        let result = match pipeline.decide(&job).await {
+        let result = match decided {
             Ok(decisions) => {
                 // What a forget request deletes is read first: its words then leave the history too.
                 let ids: Vec<_> = decisions
@@ -104,12 +126,14 @@ impl Extractor {
         Ok(out)
     }
 
-    /// Runs until `stop` completes, sleeping while the queue is empty. A job in
-    /// progress when `stop` fires is finished first; queued ones stay queued.
+    /// Runs until `stop` completes, sleeping while the queue is empty. A job
+    /// the model is still deciding when `stop` fires goes back to the queue
+    /// (see `run_one_unless`); queued ones stay queued.
     pub async fn run(&self, stop: impl Future<Output = ()>) {
         tokio::pin!(stop);
         loop {
-            match self.run_one().await {
+            match self.run_one_unless(&mut stop).await {
+                Ok(Some(Outcome::Released { .. })) => return,
                 Ok(Some(_)) => {
                     // Let a stop requested during the job take effect between jobs.
                     if futures_util::poll!(&mut stop).is_ready() {

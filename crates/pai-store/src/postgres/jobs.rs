@@ -120,6 +120,25 @@ pub(super) async fn fail(pool: &PgPool, user: UserId, id: JobId, error: &str, re
     job(pool, user, id).await
 }
 
+/// Gives a running job back unfinished (the server is stopping): pending
+/// again, its attempt not counted.
+pub(super) async fn release(pool: &PgPool, user: UserId, id: JobId) -> Result<ExtractionJob> {
+    let done = sqlx::query(
+        "UPDATE extraction_jobs SET state = 'pending', attempts = GREATEST(attempts - 1, 0), updated_at = $1
+         WHERE user_id = $2 AND id = $3 AND state = 'running'",
+    )
+    .bind(now())
+    .bind(user.0)
+    .bind(id.0)
+    .execute(pool)
+    .await
+    .db()?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found(format!("no running extraction job {id}")));
+    }
+    job(pool, user, id).await
+}
+
 pub(super) async fn retry(pool: &PgPool, user: UserId, id: JobId) -> Result<ExtractionJob> {
     let done = sqlx::query(
         "UPDATE extraction_jobs SET state = 'pending', attempts = 0, updated_at = $1

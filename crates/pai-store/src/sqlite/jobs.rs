@@ -114,6 +114,25 @@ pub(super) async fn fail(
     job(pool, user, id).await
 }
 
+/// Gives a running job back unfinished (the server is stopping): pending
+/// again, its attempt not counted.
+pub(super) async fn release(pool: &SqlitePool, user: UserId, id: JobId) -> Result<ExtractionJob> {
+    let done = sqlx::query(
+        "UPDATE extraction_jobs SET state = 'pending', attempts = MAX(attempts - 1, 0), updated_at = ?
+         WHERE id = ? AND user_id = ? AND state = 'running'",
+    )
+    .bind(Utc::now())
+    .bind(id.0)
+    .bind(user.0)
+    .execute(pool)
+    .await
+    .db()?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found(format!("no running extraction job {id}")));
+    }
+    job(pool, user, id).await
+}
+
 pub(super) async fn retry(pool: &SqlitePool, user: UserId, id: JobId) -> Result<ExtractionJob> {
     let done = sqlx::query(
         "UPDATE extraction_jobs SET state = 'pending', attempts = 0, updated_at = ?

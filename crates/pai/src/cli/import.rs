@@ -94,26 +94,42 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
     let pending = memory.store.extraction_jobs(memory.user, Some(JobState::Pending)).await?.len();
     let learning = bar(pending as u64, "learning");
     let (mut learned, mut failed) = (0, 0);
-    // Ctrl-C stops between jobs; what is left stays queued for next time.
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // Ctrl-C gives the job in progress back; what is left stays queued for next time.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop_tx.send(true);
+    });
     loop {
-        tokio::select! {
-            outcome = extractor.run_one() => match outcome? {
-                Some(Outcome::Done { decisions, .. }) => {
-                    learned += decisions.iter().filter(|d| matches!(d.action.as_str(), "add" | "update" | "supersede")).count();
-                    learning.inc(1);
-                }
-                Some(Outcome::Failed { .. }) => { failed += 1; learning.inc(1); }
-                Some(Outcome::Retrying { .. }) => {}
-                None => break,
-            },
-            _ = &mut ctrl_c => {
-                learning.abandon();
-                println!("Stopped; the remaining extraction jobs stay queued.");
-                return Ok(());
+        let mut stop = stop_rx.clone();
+        let stopped = async move {
+            if stop.wait_for(|s| *s).await.is_err() {
+                // No Ctrl-C handler could be set: never stop.
+                std::future::pending::<()>().await;
             }
+        };
+        match extractor.run_one_unless(stopped).await? {
+            Some(Outcome::Done { decisions, .. }) => {
+                learned +=
+                    decisions.iter().filter(|d| matches!(d.action.as_str(), "add" | "update" | "supersede")).count();
+                learning.inc(1);
+            }
+            Some(Outcome::Failed { .. }) => {
+                failed += 1;
+                learning.inc(1);
+            }
+            Some(Outcome::Retrying { .. }) => {}
+            Some(Outcome::Released { .. }) => break,
+            None => break,
         }
+        if *stop_rx.borrow() {
+            break;
+        }
+    }
+    if *stop_rx.borrow() {
+        learning.abandon();
+        println!("Stopped; the remaining extraction jobs stay queued.");
+        return Ok(());
     }
     learning.finish();
     println!("Learned {learned} memor{} from the import.", if learned == 1 { "y" } else { "ies" });
