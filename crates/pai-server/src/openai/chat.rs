@@ -623,7 +623,52 @@ pub async fn completions(
     headers: HeaderMap,
     Json(body): Json<ChatCompletionRequest>,
 ) -> ApiResult<Response> {
-    let mut c = check(&state, body)?;
+    let (output, conversation) = run(&state, &caller, &headers, body).await?;
+    let mut response = match output {
+        Output::Whole(body) => axum::Json(body).into_response(),
+        Output::Chunks(frames) => {
+            let events = frames.map(|frame| {
+                Ok::<_, std::convert::Infallible>(match frame {
+                    Frame::Chunk(v) | Frame::Error(v) => Event::default().data(v.to_string()),
+                    Frame::Done => Event::default().data("[DONE]"),
+                })
+            });
+            Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+        }
+    };
+    if let Some(conv) = conversation.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
+        response.headers_mut().insert(CONVERSATION_HEADER, conv);
+    }
+    Ok(response)
+}
+
+/// An answer in the chat completions format, which the other formats
+/// (`/v1/responses`, `/v1/completions`) are rendered from.
+pub(super) enum Output {
+    /// A `chat.completion` object.
+    Whole(Value),
+    /// `chat.completion.chunk` objects as they are generated.
+    Chunks(futures_util::stream::BoxStream<'static, Frame>),
+}
+
+pub(super) enum Frame {
+    Chunk(Value),
+    /// An error after the answer began (the body of an `ApiError`); nothing follows.
+    Error(Value),
+    /// The answer ended.
+    Done,
+}
+
+/// Checks, prepares and answers a chat request: the one path every
+/// OpenAI-style endpoint takes. Returns the answer and the conversation it
+/// was kept in.
+pub(super) async fn run(
+    state: &SharedState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: ChatCompletionRequest,
+) -> ApiResult<(Output, Option<ConversationId>)> {
+    let mut c = check(state, body)?;
     if let Some(h) = headers.get(CONVERSATION_HEADER) {
         let v = h.to_str().map_err(|_| ApiError::bad_request("X-Pai-Conversation must be an id or \"new\""))?;
         c.conversation = Some(ConversationRef::Text(v.to_string()));
@@ -638,7 +683,7 @@ pub async fn completions(
     } else {
         &c.messages
     };
-    let needed = prompt_tokens(&state, own) + state.assistant.model.count_tokens(&instructions);
+    let needed = prompt_tokens(state, own) + state.assistant.model.count_tokens(&instructions);
     if needed >= context {
         return Err(ApiError::bad_request(format!(
             "the messages take about {needed} tokens; this model's context holds {context}"
@@ -648,26 +693,21 @@ pub async fn completions(
     }
     let permit = state.gate.acquire(user).await?;
     let started = Instant::now();
-    let mut prepared = prepare(&state, user, &mut c, context - needed).await?;
+    let mut prepared = prepare(state, user, &mut c, context - needed).await?;
     if c.tools.is_some() {
         add_instructions(&mut prepared.request.messages, &instructions);
     }
     prepared.request.constraint = c.constraint.clone();
+    let conversation = prepared.conversation;
     let id = format!("chatcmpl-{}", random_hex(12));
     let ours = c.tools.as_ref().is_some_and(|t| t.has_builtins());
-    let mut response = if c.stream && !ours {
-        stream(state.clone(), prepared, c, id, permit, started).into_response()
+    let output = if c.stream && !ours {
+        Output::Chunks(stream(state.clone(), prepared, c, id, permit, started))
     } else {
-        whole(&state, prepared, &c, id, permit, started).await?.into_response()
+        let body = whole(state, prepared, &c, id, permit, started).await?;
+        if c.stream { Output::Chunks(replay_as_chunks(body, c.include_usage)) } else { Output::Whole(body) }
     };
-    if let Some(conv) = response_conversation(&response) {
-        response.headers_mut().insert(CONVERSATION_HEADER, conv);
-    }
-    Ok(response)
-}
-
-fn response_conversation(r: &Response) -> Option<HeaderValue> {
-    r.extensions().get::<ConversationId>().and_then(|c| HeaderValue::from_str(&c.to_string()).ok())
+    Ok((output, conversation))
 }
 
 fn pai_extension(p: &Prepared) -> Value {
@@ -742,7 +782,7 @@ async fn whole(
     id: String,
     permit: Permit,
     started: Instant,
-) -> ApiResult<Response> {
+) -> ApiResult<Value> {
     let mut ran: Vec<Value> = Vec::new();
     let mut rounds = 0;
     let mut usage = pai_core::Usage { prompt_tokens: 0, completion_tokens: 0 };
@@ -797,7 +837,7 @@ async fn whole(
     if !calls.is_empty() {
         message["tool_calls"] = tool_calls_json(&calls, false);
     }
-    let body = json!({
+    Ok(json!({
         "id": id,
         "object": "chat.completion",
         "created": Utc::now().timestamp(),
@@ -807,26 +847,20 @@ async fn whole(
         "usage": usage_json(completion.usage),
         "system_fingerprint": null,
         "pai": pai_extension(&prepared),
-    });
-    let mut response =
-        if c.stream { replay_as_events(body, c.include_usage) } else { axum::Json(body).into_response() };
-    if let Some(conv) = prepared.conversation {
-        response.extensions_mut().insert(conv);
-    }
-    Ok(response)
+    }))
 }
 
 /// A finished answer sent as a stream: what a streaming request with pai's
 /// own tools gets (the tools run between generations, so the final answer is
 /// known before its first chunk is sent).
-fn replay_as_events(body: Value, include_usage: bool) -> Response {
+fn replay_as_chunks(body: Value, include_usage: bool) -> futures_util::stream::BoxStream<'static, Frame> {
     let frame = |choices: Value, extra: Option<(&str, Value)>| {
         let mut v = json!({"id": body["id"], "object": "chat.completion.chunk", "created": body["created"],
                            "model": body["model"], "system_fingerprint": null, "choices": choices});
         if let Some((k, x)) = extra {
             v[k] = x;
         }
-        Event::default().data(v.to_string())
+        Frame::Chunk(v)
     };
     let message = &body["choices"][0]["message"];
     let mut events =
@@ -850,9 +884,8 @@ fn replay_as_events(body: Value, include_usage: bool) -> Response {
     if include_usage {
         events.push(frame(json!([]), Some(("usage", body["usage"].clone()))));
     }
-    events.push(Event::default().data("[DONE]"));
-    let stream = futures_util::stream::iter(events.into_iter().map(Ok::<_, std::convert::Infallible>));
-    Sse::new(stream).into_response()
+    events.push(Frame::Done);
+    futures_util::stream::iter(events).boxed()
 }
 
 /// Runs pai's tools the model called, for the request's user, and puts the
@@ -894,26 +927,25 @@ fn stream(
     id: String,
     permit: Permit,
     started: Instant,
-) -> Response {
+) -> futures_util::stream::BoxStream<'static, Frame> {
     // Unbounded on purpose: generation must never wait for a slow reader (it
     // holds a slot others wait for); what a stalled client can pile up is
     // bounded by max_tokens.
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let conversation = prepared.conversation;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Frame>();
     let model_id = state.assistant.model.id().to_string();
     let created = Utc::now().timestamp();
-    let frame = move |choices: Value, extra: Option<(Value, Value)>| -> Event {
+    let frame = move |choices: Value, extra: Option<(Value, Value)>| -> Frame {
         let mut body = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model_id,
                               "system_fingerprint": null, "choices": choices});
         if let Some((usage, pai)) = extra {
             body["usage"] = usage;
             body["pai"] = pai;
         }
-        Event::default().data(body.to_string())
+        Frame::Chunk(body)
     };
     let chunk = {
         let frame = frame.clone();
-        move |delta: Value, finish: Option<&str>| -> Event {
+        move |delta: Value, finish: Option<&str>| -> Frame {
             frame(json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]), None)
         }
     };
@@ -944,7 +976,7 @@ fn stream(
                         break;
                     }
                     Some(Err(e)) => {
-                        let _ = tx.send(Event::default().data(ApiError::from(e).body().to_string()));
+                        let _ = tx.send(Frame::Error(ApiError::from(e).body()));
                         break;
                     }
                     None => break,
@@ -969,7 +1001,7 @@ fn stream(
                     calls_text(&calls)
                 }
                 Err(e) => {
-                    let _ = tx.send(Event::default().data(e.body().to_string()));
+                    let _ = tx.send(Frame::Error(e.body()));
                     return;
                 }
             },
@@ -980,14 +1012,7 @@ fn stream(
         if c.include_usage {
             let _ = tx.send(usage_chunk(usage_json(usage), pai_extension(&prepared)));
         }
-        let _ = tx.send(Event::default().data("[DONE]"));
+        let _ = tx.send(Frame::Done);
     });
-    let events = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|e| (Ok::<_, std::convert::Infallible>(e), rx))
-    });
-    let mut response = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
-    if let Some(conv) = conversation {
-        response.extensions_mut().insert(conv);
-    }
-    response
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }).boxed()
 }
