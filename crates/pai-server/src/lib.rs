@@ -39,6 +39,8 @@ pub fn router(state: SharedState) -> Router {
     let preflight = || async { StatusCode::NO_CONTENT };
     let v1 = Router::new()
         .route("/v1/chat/completions", post(openai::chat::completions).options(preflight))
+        .route("/v1/completions", post(openai::text_completion::completions).options(preflight))
+        .route("/v1/responses", post(openai::responses::responses).options(preflight))
         .route("/v1/models", get(openai::models).options(preflight))
         .route("/v1/models/{id}", get(openai::model).options(preflight))
         .route(

@@ -12,9 +12,21 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "OpenAI",
         "Chat completion (stream or not) over the caller's memory. Header X-Pai-Conversation: <id>|new continues a stored conversation.",
     ),
+    (
+        "post",
+        "/v1/responses",
+        "OpenAI",
+        "OpenAI's Responses API: text in and out, streaming events, function tools, previous_response_id and item_reference (kept in memory).",
+    ),
+    ("post", "/v1/completions", "OpenAI", "Legacy text completion: the prompt as one user message, no memory."),
     ("get", "/v1/models", "OpenAI", "Models this server answers with."),
     ("get", "/v1/models/{id}", "OpenAI", "One model, or 404 model_not_found."),
-    ("post", "/v1/embeddings", "OpenAI", "Embeddings (float or base64); input_type query|passage."),
+    (
+        "post",
+        "/v1/embeddings",
+        "OpenAI",
+        "Embeddings of texts or token-id arrays (float or base64); input_type query|passage.",
+    ),
     (
         "post",
         "/api/session",

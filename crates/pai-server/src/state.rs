@@ -77,6 +77,8 @@ pub struct AppState {
     /// Each user's conversation for requests that name none (their messages
     /// are kept there so memories can point at their sources).
     pub api_conversations: Mutex<HashMap<UserId, ConversationId>>,
+    /// `/v1/responses` answers and items that later requests may point at.
+    pub responses: crate::openai::responses::Kept,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -103,6 +105,7 @@ impl AppState {
             assistant,
             settings,
             metrics: Metrics::default(),
+            responses: Default::default(),
             ready: AtomicBool::new(true),
             api_conversations: Mutex::new(HashMap::new()),
         })

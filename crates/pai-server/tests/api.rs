@@ -643,6 +643,154 @@ async fn a_tool_answer_cut_at_max_tokens_is_a_200_with_what_was_complete() {
     assert_eq!(v["choices"][0]["message"]["content"], "It is sunny", "{v}");
 }
 
+/// `/v1/completions`, the legacy text completion: the prompt as one user
+/// message, no memory, OpenAI's default of 16 tokens, streamed or not.
+#[tokio::test]
+async fn legacy_completions_answer_a_prompt_without_memory() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    app.model.push(Ok("Paris is the capital.".into()));
+    let body = json!({"model": "pai", "prompt": "The capital of France is", "max_tokens": 8, "echo": true});
+    let r = app.call("POST", "/v1/completions", Some(&key), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["object"], "text_completion");
+    assert_eq!(v["choices"][0]["text"], "The capital of France isParis is the capital.");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert!(v["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(app.model.requests()[0].messages.last().unwrap().content, "The capital of France is");
+    assert!(app.store().conversations(minji.id).await.unwrap().is_empty(), "no memory: nothing stored");
+
+    app.model.push(Ok("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen".into()));
+    let body = json!({"model": "pai", "prompt": ["Count"], "stream": true, "stream_options": {"include_usage": true}});
+    let r = app.call("POST", "/v1/completions", Some(&key), Some(body)).await;
+    let data = sse_data(&r.text());
+    assert_eq!(data.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    assert!(chunks.iter().all(|c| c["object"] == "text_completion"), "{chunks:?}");
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["text"].as_str()).collect();
+    assert_eq!(text.split_whitespace().count(), 16, "OpenAI's default max_tokens: {text}");
+    assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "length"));
+    assert!(chunks.last().unwrap()["usage"]["total_tokens"].as_u64().unwrap() > 0);
+
+    for bad in [
+        json!({"model": "pai", "prompt": ["a", "b"]}),
+        json!({"model": "pai", "prompt": "x", "suffix": "y"}),
+        json!({"model": "pai", "prompt": "x", "logprobs": 2}),
+        json!({"model": "pai", "prompt": "x", "frobnicate": 1}),
+    ] {
+        app.call("POST", "/v1/completions", Some(&key), Some(bad)).await.assert_error(400);
+    }
+}
+
+fn response_events(text: &str) -> Vec<Value> {
+    sse_data(text).iter().map(|d| serde_json::from_str(d).unwrap()).collect()
+}
+
+/// `/v1/responses` as the OpenAI Agents SDK and `@ai-sdk/openai` use it.
+#[tokio::test]
+async fn responses_answer_text_streamed_or_not() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    app.model.push(Ok("Bonjour!".into()));
+    let body =
+        json!({"model": "pai", "instructions": "Answer in French.", "input": "Say hello", "max_output_tokens": 20});
+    let r = app.call("POST", "/v1/responses", Some(&key), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!((v["object"].as_str(), v["status"].as_str()), (Some("response"), Some("completed")), "{v}");
+    assert!(v["id"].as_str().unwrap().starts_with("resp_"));
+    assert_eq!(v["output"][0]["type"], "message");
+    assert_eq!(v["output"][0]["content"][0]["type"], "output_text");
+    assert_eq!(v["output"][0]["content"][0]["text"], "Bonjour!");
+    assert_eq!(v["instructions"], "Answer in French.");
+    assert!(v["usage"]["output_tokens"].as_u64().unwrap() > 0 && v["usage"]["input_tokens"].as_u64().unwrap() > 0);
+    let sent = &app.model.requests()[0];
+    assert!(sent.messages[0].role == Role::System && sent.messages[0].content.contains("Answer in French."));
+
+    app.model.push(Ok("Hello there, how are you today my friend".into()));
+    let body = json!({"model": "pai", "stream": true, "max_output_tokens": 4,
+                      "input": [{"role": "user", "content": [{"type": "input_text", "text": "Greet me"}]}]});
+    let events = response_events(&app.call("POST", "/v1/responses", Some(&key), Some(body)).await.text());
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds[..4],
+        ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"]
+    );
+    assert_eq!(
+        kinds[kinds.len() - 4..],
+        ["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.incomplete"]
+    );
+    let deltas: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    let last = events.last().unwrap();
+    assert_eq!(last["response"]["output"][0]["content"][0]["text"], deltas);
+    assert_eq!(last["response"]["incomplete_details"]["reason"], "max_output_tokens");
+    assert_eq!(last["response"]["usage"]["output_tokens"], 4);
+    let numbers: Vec<u64> = events.iter().map(|e| e["sequence_number"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (0..events.len() as u64).collect::<Vec<_>>());
+
+    for bad in [
+        json!({"model": "pai"}),
+        json!({"model": "pai", "input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]}),
+        json!({"model": "pai", "input": "x", "tools": [{"type": "web_search"}]}),
+        json!({"model": "pai", "input": "x", "frobnicate": true}),
+        json!({"model": "pai", "input": "x", "previous_response_id": "resp_unknown"}),
+    ] {
+        app.call("POST", "/v1/responses", Some(&key), Some(bad)).await.assert_error(400);
+    }
+}
+
+/// A function tool round trip, then the client pointing back at earlier
+/// output (`item_reference`, `previous_response_id`) instead of re-sending it,
+/// which only the same user may.
+#[tokio::test]
+async fn responses_call_functions_and_find_earlier_items() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let (_, other) = app.user("tom", false).await;
+    let tools = json!([{"type": "function", "name": "get_weather", "description": "Current weather.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]);
+    app.model.push(Ok(r#"{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Busan"}}]}"#.into()));
+    let body = json!({"model": "pai", "input": "Weather in Busan?", "tools": tools});
+    let v = app.call("POST", "/v1/responses", Some(&key), Some(body)).await.json();
+    let call = v["output"][0].clone();
+    assert_eq!((call["type"].as_str(), call["name"].as_str()), (Some("function_call"), Some("get_weather")), "{v}");
+    assert_eq!(call["arguments"], r#"{"city":"Busan"}"#);
+    let call_id = call["call_id"].as_str().unwrap().to_string();
+
+    // The AI SDK refers to the call by its item id and sends the tool's output.
+    app.model.push(Ok(r#"{"content": "Sunny in Busan."}"#.into()));
+    let follow = json!({"model": "pai", "tools": tools, "stream": true, "input": [
+        {"role": "user", "content": "Weather in Busan?"},
+        {"type": "item_reference", "id": call["id"]},
+        {"type": "function_call_output", "call_id": call_id, "output": "sunny, 21C"}]});
+    let events = response_events(&app.call("POST", "/v1/responses", Some(&key), Some(follow.clone())).await.text());
+    let done = events.last().unwrap();
+    assert_eq!(done["type"], "response.completed", "{events:?}");
+    assert_eq!(done["response"]["output"][0]["content"][0]["text"], "Sunny in Busan.");
+    let sent = &app.model.requests()[1];
+    assert!(sent.messages.iter().any(|m| m.role == Role::Assistant && m.content.contains("get_weather")));
+    assert!(sent.messages.iter().any(|m| m.role == Role::Tool && m.content == "sunny, 21C"));
+
+    // Another user cannot point at it.
+    app.call("POST", "/v1/responses", Some(&other), Some(follow)).await.assert_error(400);
+
+    // previous_response_id carries the whole exchange so far.
+    app.model.push(Ok("You asked about Busan.".into()));
+    let next = json!({"model": "pai", "input": "What did I ask?", "previous_response_id": done["response"]["id"]});
+    let v = app.call("POST", "/v1/responses", Some(&key), Some(next.clone())).await.json();
+    assert_eq!(v["output"][0]["content"][0]["text"], "You asked about Busan.", "{v}");
+    let sent: Vec<String> = app.model.requests()[2].messages.iter().map(|m| m.content.clone()).collect();
+    for said in ["Weather in Busan?", "sunny, 21C", "Sunny in Busan.", "What did I ask?"] {
+        assert!(sent.iter().any(|m| m.contains(said)), "{said} missing from {sent:?}");
+    }
+    app.call("POST", "/v1/responses", Some(&other), Some(next)).await.assert_error(400);
+}
+
 #[tokio::test]
 async fn bad_requests_are_clear_4xx_and_change_nothing() {
     let app = App::with(ServerSettings {

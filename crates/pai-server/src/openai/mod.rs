@@ -2,6 +2,8 @@
 //! with `base_url=http://host:port/v1` and a pai API key.
 
 pub mod chat;
+pub mod responses;
+pub mod text_completion;
 mod token_ids;
 pub mod tools;
 

@@ -1,0 +1,618 @@
+//! `POST /v1/responses`: OpenAI's Responses API, the default of the OpenAI
+//! Agents SDK and of `@ai-sdk/openai`. Text in and out, streamed or not,
+//! `instructions`, function tools, JSON output (`text.format`), and the two
+//! ways a client points at earlier turns instead of re-sending them:
+//! `previous_response_id` and `item_reference`. The request is translated
+//! into a chat request, goes through the one chat path (memory included),
+//! and its answer is rendered here as a response object or its events.
+//!
+//! pai keeps responses and their output items in memory, per user and
+//! bounded, not in the database: they are a client's working state, only
+//! worth keeping while its loop runs. After a restart a reference to one is
+//! a clear 400.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures_util::StreamExt;
+use pai_core::store::UserId;
+use serde_json::{Map, Value, json};
+
+use super::chat::{self, Frame, Output};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::secrets::random_hex;
+use crate::state::SharedState;
+
+/// Parameters of the Responses API that change nothing in a local answer:
+/// accepted, logged, ignored.
+const IGNORED: &[&str] = &[
+    "store",
+    "metadata",
+    "user",
+    "reasoning",
+    "include",
+    "truncation",
+    "service_tier",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "safety_identifier",
+    "top_logprobs",
+    "max_tool_calls",
+    "stream_options",
+];
+
+/// Chat parameters that mean the same here and pass through as they are.
+const PASSED: &[&str] = &[
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "frequency_penalty",
+    "presence_penalty",
+    "seed",
+    "parallel_tool_calls",
+    "memory",
+    "conversation",
+];
+
+/// Responses and output items kept for `previous_response_id` and
+/// `item_reference`, as the chat messages they stand for.
+#[derive(Default)]
+pub struct Kept {
+    inner: Mutex<KeptInner>,
+}
+
+#[derive(Default)]
+struct KeptInner {
+    by_id: HashMap<String, (UserId, Vec<Value>)>,
+    order: VecDeque<String>,
+}
+
+/// Responses and items kept, all users together; the oldest go first.
+const KEPT: usize = 20_000;
+
+impl Kept {
+    fn put(&self, user: UserId, id: String, messages: Vec<Value>) {
+        let mut k = self.inner.lock().expect("not poisoned");
+        if k.by_id.insert(id.clone(), (user, messages)).is_none() {
+            k.order.push_back(id);
+        }
+        while k.order.len() > KEPT {
+            let old = k.order.pop_front().expect("not empty");
+            k.by_id.remove(&old);
+        }
+    }
+
+    /// Only the user's own: another user's id is as unknown as a made-up one.
+    fn get(&self, user: UserId, id: &str) -> Option<Vec<Value>> {
+        let k = self.inner.lock().expect("not poisoned");
+        k.by_id.get(id).filter(|(owner, _)| *owner == user).map(|(_, m)| m.clone())
+    }
+}
+
+pub async fn responses(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(mut body): Json<Map<String, Value>>,
+) -> ApiResult<Response> {
+    let user = caller.user.id;
+    let model = match body.remove("model") {
+        Some(Value::String(m)) => m,
+        _ => return Err(ApiError::bad_request("model must be a model name").param("model")),
+    };
+    let stream = match body.remove("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(_) => return Err(ApiError::bad_request("stream must be true or false").param("stream")),
+    };
+    if body.remove("background").is_some_and(|b| b == json!(true)) {
+        return Err(ApiError::bad_request("background responses are not supported").param("background"));
+    }
+    let instructions = match body.remove("instructions") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err(ApiError::bad_request("instructions must be text").param("instructions")),
+    };
+    // The conversation so far: an earlier response's, then this input.
+    let mut history = match body.remove("previous_response_id") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(id)) => state.responses.get(user, &id).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "previous_response_id {id} is not known: pai keeps responses in memory until it restarts; send the conversation in input"
+            ))
+            .param("previous_response_id")
+        })?,
+        Some(_) => return Err(ApiError::bad_request("previous_response_id must be an id").param("previous_response_id")),
+    };
+    let input = body.remove("input").ok_or_else(|| ApiError::bad_request("input is required").param("input"))?;
+    history.extend(messages(&state, user, input)?);
+    let tools = body.remove("tools");
+    let tool_choice = body.remove("tool_choice");
+    let text = body.remove("text");
+    let max_output_tokens = body.remove("max_output_tokens");
+
+    let mut chat_body = Map::new();
+    for key in PASSED {
+        if let Some(v) = body.remove(*key) {
+            chat_body.insert(key.to_string(), v);
+        }
+    }
+    if let Some(key) = body.keys().find(|k| !IGNORED.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!("unrecognized request argument supplied: {key}")).param(key.clone()));
+    }
+    if !body.is_empty() {
+        let ignored: Vec<&str> = body.keys().map(String::as_str).collect();
+        tracing::info!(ignored = ?ignored, "parameters that change nothing in a local answer were ignored");
+    }
+    let mut chat_messages = Vec::new();
+    if let Some(i) = &instructions {
+        chat_messages.push(json!({"role": "system", "content": i}));
+    }
+    chat_messages.extend(history.iter().cloned());
+    chat_body.insert("model".into(), json!(model));
+    chat_body.insert("messages".into(), Value::Array(chat_messages));
+    chat_body.insert("stream".into(), json!(stream));
+    if stream {
+        chat_body.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    if let Some(n) = max_output_tokens.filter(|v| !v.is_null()) {
+        chat_body.insert("max_tokens".into(), n);
+    }
+    let echoed_tools = tools.clone().unwrap_or(json!([]));
+    if let Some(tools) = tools.filter(|v| !v.is_null()) {
+        chat_body.insert("tools".into(), chat_tools(tools)?);
+    }
+    let echoed_choice = tool_choice.clone().unwrap_or(json!("auto"));
+    if let Some(choice) = tool_choice.filter(|v| !v.is_null()) {
+        chat_body.insert("tool_choice".into(), chat_tool_choice(choice)?);
+    }
+    let echoed_text = text.clone().unwrap_or(json!({"format": {"type": "text"}}));
+    if let Some(format) = text.as_ref().and_then(|t| t.get("format")).filter(|v| !v.is_null()) {
+        chat_body.insert("response_format".into(), response_format(format)?);
+    }
+    let request = serde_json::from_value(Value::Object(chat_body.clone()))
+        .map_err(|e| ApiError::bad_request(format!("the request does not fit /v1/responses: {e}")))?;
+    let (output, _) = chat::run(&state, &caller, &headers, request).await?;
+
+    let shell = Shell {
+        id: format!("resp_{}", random_hex(12)),
+        created_at: Utc::now().timestamp(),
+        model,
+        fields: json!({
+            "instructions": instructions,
+            "tools": echoed_tools,
+            "tool_choice": echoed_choice,
+            "text": echoed_text,
+            "parallel_tool_calls": chat_body.get("parallel_tool_calls").cloned().unwrap_or(json!(true)),
+            "temperature": chat_body.get("temperature").cloned().unwrap_or(Value::Null),
+            "top_p": chat_body.get("top_p").cloned().unwrap_or(Value::Null),
+            "max_output_tokens": chat_body.get("max_tokens").cloned().unwrap_or(Value::Null),
+        }),
+    };
+    Ok(match output {
+        Output::Whole(answer) => {
+            let message = &answer["choices"][0]["message"];
+            let text = message["content"].as_str().map(str::to_string);
+            let calls = message["tool_calls"].as_array().cloned().unwrap_or_default();
+            let items = output_items(text, &calls);
+            keep(&state, user, &shell.id, history, &items);
+            let finish = answer["choices"][0]["finish_reason"].as_str().unwrap_or("stop");
+            let mut r = shell.response(status(finish), items, Some(&answer["usage"]));
+            r["pai"] = answer["pai"].clone();
+            axum::Json(r).into_response()
+        }
+        Output::Chunks(frames) => {
+            let mut events = Events {
+                shell,
+                sequence: 0,
+                text: None,
+                message_id: String::new(),
+                items: Vec::new(),
+                usage: Value::Null,
+                finish: "stop".into(),
+                pai: Value::Null,
+            };
+            let mut history = Some(history);
+            let state = state.clone();
+            let start = futures_util::stream::iter(events.start());
+            let rest = frames.flat_map(move |frame| {
+                let out = events.on(frame);
+                if let Some(done) = &out.kept
+                    && let Some(history) = history.take()
+                {
+                    keep(&state, user, &events.shell.id, history, done);
+                }
+                futures_util::stream::iter(out.events)
+            });
+            let sse = start.chain(rest).map(Ok::<_, std::convert::Infallible>);
+            Sse::new(sse).keep_alive(KeepAlive::default()).into_response()
+        }
+    })
+}
+
+/// Keeps the response (the conversation through its answer) and each output
+/// item, for later references to them.
+fn keep(state: &SharedState, user: UserId, id: &str, mut history: Vec<Value>, items: &[Value]) {
+    for item in items {
+        let Some(item_id) = item["id"].as_str() else { continue };
+        let message = item_message(item);
+        history.push(message.clone());
+        state.responses.put(user, item_id.to_string(), vec![message]);
+    }
+    state.responses.put(user, id.to_string(), history);
+}
+
+fn status(finish: &str) -> &'static str {
+    if finish == "length" { "incomplete" } else { "completed" }
+}
+
+/// The request's `input` as chat messages.
+fn messages(state: &SharedState, user: UserId, input: Value) -> ApiResult<Vec<Value>> {
+    let items = match input {
+        Value::String(text) => return Ok(vec![json!({"role": "user", "content": text})]),
+        Value::Array(items) => items,
+        _ => return Err(ApiError::bad_request("input must be text or a list of items").param("input")),
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let param = || format!("input[{i}]");
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or("message");
+        match kind {
+            "message" => {
+                let role = item.get("role").and_then(Value::as_str).unwrap_or("");
+                if !["user", "system", "developer", "assistant"].contains(&role) {
+                    return Err(
+                        ApiError::bad_request(format!("unknown role {role:?}")).param(format!("{}.role", param()))
+                    );
+                }
+                let text = content_text(item.get("content").unwrap_or(&Value::Null))
+                    .map_err(|e| e.param(format!("{}.content", param())))?;
+                out.push(json!({"role": role, "content": text}));
+            }
+            "function_call" => {
+                let (Some(call_id), Some(name)) = (item["call_id"].as_str(), item["name"].as_str()) else {
+                    return Err(ApiError::bad_request("a function_call needs call_id and name").param(param()));
+                };
+                let arguments = item["arguments"].as_str().unwrap_or("{}");
+                out.push(call_message(call_id, name, arguments));
+            }
+            "function_call_output" => {
+                let Some(call_id) = item["call_id"].as_str() else {
+                    return Err(ApiError::bad_request("a function_call_output needs call_id").param(param()));
+                };
+                let output = match &item["output"] {
+                    Value::String(s) => s.clone(),
+                    other => content_text(other).map_err(|e| e.param(format!("{}.output", param())))?,
+                };
+                out.push(json!({"role": "tool", "tool_call_id": call_id, "content": output}));
+            }
+            "item_reference" => {
+                let id = item["id"].as_str().unwrap_or("");
+                let kept = state.responses.get(user, id).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "item {id:?} is not known: pai keeps output items in memory until it restarts; send the item itself"
+                    ))
+                    .param(param())
+                })?;
+                out.extend(kept);
+            }
+            // A reasoning model's private notes: pai's model keeps none.
+            "reasoning" => {}
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "input items of type {other:?} are not supported; send messages, function calls and their outputs"
+                ))
+                .param(param()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Text of a message's content: a string, or parts of text.
+fn content_text(content: &Value) -> ApiResult<String> {
+    match content {
+        Value::String(s) => Ok(s.clone()),
+        Value::Array(parts) => {
+            let mut text = String::new();
+            for part in parts {
+                match (part["type"].as_str(), part["text"].as_str(), part["refusal"].as_str()) {
+                    (Some("input_text" | "output_text" | "text"), Some(t), _) => text.push_str(t),
+                    (Some("refusal"), _, Some(t)) => text.push_str(t),
+                    (kind, _, _) => {
+                        return Err(ApiError::bad_request(format!(
+                            "content of type {} is not supported; send text",
+                            kind.unwrap_or("(none)")
+                        )));
+                    }
+                }
+            }
+            Ok(text)
+        }
+        _ => Err(ApiError::bad_request("content must be text or a list of text parts")),
+    }
+}
+
+fn call_message(call_id: &str, name: &str, arguments: &str) -> Value {
+    json!({"role": "assistant", "content": null, "tool_calls": [
+        {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}]})
+}
+
+/// The chat message an output item stands for.
+fn item_message(item: &Value) -> Value {
+    match item["type"].as_str() {
+        Some("function_call") => call_message(
+            item["call_id"].as_str().unwrap_or(""),
+            item["name"].as_str().unwrap_or(""),
+            item["arguments"].as_str().unwrap_or("{}"),
+        ),
+        _ => json!({"role": "assistant", "content": item["content"][0]["text"]}),
+    }
+}
+
+/// `{"type": "function", "name", …}` → the chat form, `{"type": "function", "function": {…}}`.
+fn chat_tools(tools: Value) -> ApiResult<Value> {
+    let Value::Array(tools) = tools else {
+        return Err(ApiError::bad_request("tools must be a list").param("tools"));
+    };
+    let mut out = Vec::new();
+    for tool in tools {
+        if tool["type"] != "function" {
+            return Err(ApiError::bad_request(format!(
+                "tool type {} is not supported; use \"function\"",
+                tool["type"]
+            ))
+            .param("tools"));
+        }
+        let mut function = Map::new();
+        for key in ["name", "description", "parameters", "strict"] {
+            if let Some(v) = tool.get(key).filter(|v| !v.is_null()) {
+                function.insert(key.into(), v.clone());
+            }
+        }
+        out.push(json!({"type": "function", "function": function}));
+    }
+    Ok(Value::Array(out))
+}
+
+fn chat_tool_choice(choice: Value) -> ApiResult<Value> {
+    match &choice {
+        Value::String(_) => Ok(choice),
+        Value::Object(o) if o.get("type") == Some(&json!("function")) => {
+            Ok(json!({"type": "function", "function": {"name": o.get("name").cloned().unwrap_or(Value::Null)}}))
+        }
+        _ => Err(ApiError::bad_request("tool_choice must be none, auto, required or a function").param("tool_choice")),
+    }
+}
+
+/// `text.format` → the chat `response_format`.
+fn response_format(format: &Value) -> ApiResult<Value> {
+    match format["type"].as_str() {
+        Some("text") => Ok(json!({"type": "text"})),
+        Some("json_object") => Ok(json!({"type": "json_object"})),
+        Some("json_schema") => {
+            let mut schema = Map::new();
+            schema.insert("name".into(), format.get("name").cloned().unwrap_or(json!("response")));
+            for key in ["description", "schema", "strict"] {
+                if let Some(v) = format.get(key).filter(|v| !v.is_null()) {
+                    schema.insert(key.into(), v.clone());
+                }
+            }
+            Ok(json!({"type": "json_schema", "json_schema": schema}))
+        }
+        _ => Err(ApiError::bad_request("text.format.type must be text, json_object or json_schema").param("text")),
+    }
+}
+
+/// The answer's output items: its text as a message, then its calls.
+fn output_items(text: Option<String>, calls: &[Value]) -> Vec<Value> {
+    let mut items = Vec::new();
+    if let Some(text) = text.filter(|t| !t.is_empty() || calls.is_empty()) {
+        items.push(message_item(&format!("msg_{}", random_hex(12)), &text, "completed"));
+    }
+    for call in calls {
+        items.push(call_item(call, "completed"));
+    }
+    items
+}
+
+fn message_item(id: &str, text: &str, status: &str) -> Value {
+    json!({"type": "message", "id": id, "status": status, "role": "assistant",
+           "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]})
+}
+
+fn call_item(call: &Value, status: &str) -> Value {
+    json!({"type": "function_call", "id": format!("fc_{}", random_hex(12)), "call_id": call["id"],
+           "name": call["function"]["name"], "arguments": call["function"]["arguments"], "status": status})
+}
+
+fn usage(chat: &Value) -> Value {
+    let (input, output) =
+        (chat["prompt_tokens"].as_u64().unwrap_or(0), chat["completion_tokens"].as_u64().unwrap_or(0));
+    json!({"input_tokens": input, "input_tokens_details": {"cached_tokens": 0},
+           "output_tokens": output, "output_tokens_details": {"reasoning_tokens": 0},
+           "total_tokens": input + output})
+}
+
+/// What every rendering of one response shares.
+struct Shell {
+    id: String,
+    created_at: i64,
+    model: String,
+    /// The request's settings, echoed as OpenAI does.
+    fields: Value,
+}
+
+impl Shell {
+    fn response(&self, status: &str, output: Vec<Value>, chat_usage: Option<&Value>) -> Value {
+        let mut r = json!({
+            "id": self.id, "object": "response", "created_at": self.created_at, "status": status,
+            "error": null,
+            "incomplete_details": if status == "incomplete" { json!({"reason": "max_output_tokens"}) } else { Value::Null },
+            "model": self.model, "output": output,
+            "usage": chat_usage.map(usage),
+            "previous_response_id": null, "reasoning": {"effort": null, "summary": null},
+            "store": true, "truncation": "disabled", "metadata": {}, "user": null, "service_tier": "default",
+        });
+        for (k, v) in self.fields.as_object().expect("an object") {
+            r[k] = v.clone();
+        }
+        r
+    }
+}
+
+/// The streamed events of one response, from the chat chunks.
+struct Events {
+    shell: Shell,
+    sequence: u64,
+    /// The message being streamed, once its first text came.
+    text: Option<String>,
+    message_id: String,
+    items: Vec<Value>,
+    usage: Value,
+    finish: String,
+    pai: Value,
+}
+
+struct Rendered {
+    events: Vec<Event>,
+    /// The output items, once the response is complete.
+    kept: Option<Vec<Value>>,
+}
+
+impl Events {
+    fn event(&mut self, kind: &str, mut data: Value) -> Event {
+        data["type"] = json!(kind);
+        data["sequence_number"] = json!(self.sequence);
+        self.sequence += 1;
+        Event::default().event(kind).data(data.to_string())
+    }
+
+    fn start(&mut self) -> Vec<Event> {
+        let r = self.shell.response("in_progress", Vec::new(), None);
+        vec![
+            self.event("response.created", json!({"response": r})),
+            self.event("response.in_progress", json!({"response": r})),
+        ]
+    }
+
+    fn text_delta(&mut self, delta: &str, out: &mut Vec<Event>) {
+        if self.text.is_none() {
+            self.message_id = format!("msg_{}", random_hex(12));
+            self.text = Some(String::new());
+            let item = json!({"type": "message", "id": self.message_id, "status": "in_progress", "role": "assistant", "content": []});
+            let index = self.items.len();
+            out.push(self.event("response.output_item.added", json!({"output_index": index, "item": item})));
+            let part = json!({"type": "output_text", "text": "", "annotations": [], "logprobs": []});
+            out.push(self.event(
+                "response.content_part.added",
+                json!({"item_id": self.message_id, "output_index": index, "content_index": 0, "part": part}),
+            ));
+        }
+        if delta.is_empty() {
+            return;
+        }
+        self.text.as_mut().expect("begun").push_str(delta);
+        let index = self.items.len();
+        out.push(self.event("response.output_text.delta",
+            json!({"item_id": self.message_id, "output_index": index, "content_index": 0, "delta": delta, "logprobs": []})));
+    }
+
+    fn close_text(&mut self, out: &mut Vec<Event>) {
+        let Some(text) = self.text.take() else { return };
+        let (id, index) = (self.message_id.clone(), self.items.len());
+        out.push(self.event(
+            "response.output_text.done",
+            json!({"item_id": id, "output_index": index, "content_index": 0, "text": text, "logprobs": []}),
+        ));
+        let part = json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []});
+        out.push(self.event(
+            "response.content_part.done",
+            json!({"item_id": id, "output_index": index, "content_index": 0, "part": part}),
+        ));
+        let item = message_item(&id, &text, "completed");
+        out.push(self.event("response.output_item.done", json!({"output_index": index, "item": item})));
+        self.items.push(item);
+    }
+
+    fn call(&mut self, call: &Value, out: &mut Vec<Event>) {
+        let item = call_item(call, "completed");
+        let index = self.items.len();
+        let mut added = item.clone();
+        added["arguments"] = json!("");
+        added["status"] = json!("in_progress");
+        out.push(self.event("response.output_item.added", json!({"output_index": index, "item": added})));
+        out.push(self.event(
+            "response.function_call_arguments.delta",
+            json!({"item_id": item["id"], "output_index": index, "delta": item["arguments"]}),
+        ));
+        out.push(self.event(
+            "response.function_call_arguments.done",
+            json!({"item_id": item["id"], "output_index": index, "name": item["name"], "arguments": item["arguments"]}),
+        ));
+        out.push(self.event("response.output_item.done", json!({"output_index": index, "item": item})));
+        self.items.push(item);
+    }
+
+    fn on(&mut self, frame: Frame) -> Rendered {
+        let mut out = Vec::new();
+        let mut kept = None;
+        match frame {
+            Frame::Chunk(chunk) => {
+                if !chunk["usage"].is_null() {
+                    self.usage = chunk["usage"].clone();
+                    self.pai = chunk["pai"].clone();
+                }
+                let choice = &chunk["choices"][0];
+                if let Some(delta) = choice["delta"]["content"].as_str()
+                    && (!delta.is_empty() || self.text.is_some())
+                {
+                    self.text_delta(delta, &mut out);
+                }
+                if let Some(calls) = choice["delta"]["tool_calls"].as_array() {
+                    self.close_text(&mut out);
+                    for call in calls {
+                        self.call(call, &mut out);
+                    }
+                }
+                if let Some(finish) = choice["finish_reason"].as_str() {
+                    self.finish = finish.to_string();
+                }
+            }
+            Frame::Done => {
+                if self.items.is_empty() && self.text.is_none() {
+                    // An empty answer is still one message.
+                    self.text_delta("", &mut out);
+                }
+                self.close_text(&mut out);
+                let status = status(&self.finish);
+                let usage = self.usage.clone();
+                let mut r = self.shell.response(status, self.items.clone(), Some(&usage));
+                r["pai"] = self.pai.clone();
+                let kind = if status == "incomplete" { "response.incomplete" } else { "response.completed" };
+                out.push(self.event(kind, json!({"response": r})));
+                kept = Some(self.items.clone());
+            }
+            Frame::Error(body) => {
+                let error = body["error"].clone();
+                out.push(self.event(
+                    "error",
+                    json!({"code": error["code"], "message": error["message"], "param": error["param"]}),
+                ));
+                let mut r = self.shell.response("failed", self.items.clone(), None);
+                r["error"] =
+                    json!({"code": error["code"].as_str().unwrap_or("server_error"), "message": error["message"]});
+                out.push(self.event("response.failed", json!({"response": r})));
+            }
+        }
+        Rendered { events: out, kept }
+    }
+}
