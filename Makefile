@@ -10,13 +10,16 @@ run: build fetch-models
 	./target/release/pai chat
 
 ## test: the whole test suite (unit, end-to-end on the real default models,
-## `pai serve` through the official OpenAI Python SDK and curl, and the web
+## `pai serve` through the official OpenAI Python SDK and curl, through the
+## clients people use (LangChain, LiteLLM, llm, Agents SDK, openai npm, Vercel
+## AI SDK, a browser page on another origin), and the web
 ## app in headless Chromium, and a sample of bench/conversation.sh on the real default model)
 # One profile (release) for tests, run and bench: llama.cpp compiles once.
 test: deps fetch-models
 	$(CARGO) test --release --workspace
 	$(CARGO) build --release -p pai
 	tests/openai-sdk/run.sh
+	tests/clients/run.sh
 	tests/web/run.sh
 	bench/conversation.sh --sample --gate
 

@@ -8,7 +8,8 @@ data=$(mktemp -d)
 log="$data/serve.log"
 server=
 cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null || true
+  # Wait for it to exit, so the next suite does not share the cores with it.
+  if [ -n "$server" ] && kill "$server" 2>/dev/null; then wait "$server" 2>/dev/null || true; fi
   rm -rf "$data"
 }
 trap cleanup EXIT

@@ -630,8 +630,13 @@ async fn a_tool_answer_cut_at_max_tokens_is_a_200_with_what_was_complete() {
             )
         };
         assert_eq!(reason, "length");
-        assert_eq!(calls.as_array().unwrap().len(), 1, "{calls}");
+        // The complete call, then the one being written, as far as it got (as OpenAI does).
+        assert_eq!(calls.as_array().unwrap().len(), 2, "{calls}");
         assert_eq!(calls[0]["function"]["arguments"], r#"{"city":"Busan"}"#);
+        assert_eq!(
+            (calls[1]["function"]["name"].as_str(), calls[1]["function"]["arguments"].as_str()),
+            (Some("get_weather"), Some(""))
+        );
     }
     // A reply cut in its text keeps the text so far.
     app.model.push(Ok(r#"{"content": "It is sunny in Busan today."}"#.into()));

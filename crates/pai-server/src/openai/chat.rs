@@ -821,7 +821,8 @@ async fn whole(
         };
         // pai runs its own tools and asks again; a client's tools go back to the client.
         let ours = !calls.is_empty() && calls.iter().all(|(n, _)| pai_assistant::tools::is_builtin(n));
-        if !ours || rounds == MAX_TOOL_ROUNDS {
+        // A cut call's arguments are unfinished: it is not run.
+        if !ours || rounds == MAX_TOOL_ROUNDS || completion.finish_reason == FinishReason::Length {
             // After the last round, calls go back to the client as they are.
             break (content, calls, pai_core::Completion { usage, ..completion });
         }

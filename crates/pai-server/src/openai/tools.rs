@@ -251,7 +251,11 @@ impl ToolMode {
             .then(|| (name.to_string(), c.get("arguments").cloned().unwrap_or(json!({})).to_string()))
     }
 
-    /// The complete calls of a cut answer, or the text of a cut reply.
+    /// The calls of a cut answer, or the text of a cut reply. As OpenAI
+    /// does, the call that was being written when the answer was cut is
+    /// kept too, with its arguments as far as they got (clients mark them
+    /// invalid; a client that required a call gets one): its name is known
+    /// once what was written of it fits one tool only.
     fn salvage(&self, text: &str) -> ToolAnswer {
         if let Some(list) = after_key(text, "tool_calls").and_then(|rest| rest.strip_prefix('[')) {
             let mut calls = Vec::new();
@@ -263,12 +267,30 @@ impl ToolMode {
                 }
                 rest = rest[end..].trim_start().trim_start_matches(',').trim_start();
             }
+            if rest.starts_with('{') {
+                calls.extend(self.partial_call(rest));
+            }
             if !calls.is_empty() {
                 return ToolAnswer::Calls(calls);
+            }
+        } else if !self.text_allowed {
+            // Cut before even "tool_calls": a call was required all the same.
+            if let Some(call) = self.partial_call("") {
+                return ToolAnswer::Calls(vec![call]);
             }
         }
         let partial = after_key(text, "content").and_then(|rest| rest.strip_prefix('"')).map(string_prefix);
         ToolAnswer::Text(partial.filter(|_| self.text_allowed).unwrap_or_default())
+    }
+
+    /// The call `text` began (an unfinished `{"name": …, "arguments": …`).
+    fn partial_call(&self, text: &str) -> Option<(String, String)> {
+        let begun = after_key(text, "name").and_then(|rest| rest.strip_prefix('"')).map(string_prefix);
+        let begun = begun.unwrap_or_default();
+        let mut fitting = self.tools.iter().filter(|f| f.name.starts_with(&begun));
+        let (Some(tool), None) = (fitting.next(), fitting.next()) else { return None };
+        let arguments = after_key(text, "arguments").unwrap_or("").trim_end();
+        Some((tool.name.clone(), arguments.to_string()))
     }
 }
 
@@ -389,7 +411,7 @@ mod tests {
             cut(
                 r#"{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Busan"}}, {"name": "get_weather", "argu"#
             ),
-            ToolAnswer::Calls(vec![busan.clone()])
+            ToolAnswer::Calls(vec![busan.clone(), ("get_weather".into(), String::new())])
         );
         assert_eq!(
             cut(
@@ -397,9 +419,21 @@ mod tests {
             ),
             ToolAnswer::Calls(vec![("get_weather".into(), r#"{"city":"Bu\"san}"}"#.into()), busan,])
         );
+        // The call being written is kept with its arguments so far, as OpenAI does.
         assert_eq!(
             cut(r#"{"tool_calls": [{"name": "get_weather", "arguments": {"ci"#),
-            ToolAnswer::Text(String::new())
+            ToolAnswer::Calls(vec![("get_weather".into(), r#"{"ci"#.into())])
+        );
+        assert_eq!(
+            cut(r#"{"tool_calls": [{"name": "get_w"#),
+            ToolAnswer::Calls(vec![("get_weather".into(), String::new())])
+        );
+        assert_eq!(cut(r#"{"tool_calls": [{"name": "nope"#), ToolAnswer::Text(String::new()));
+        // A call was required: even cut before its first key, it is one.
+        let required = ToolMode::new(Some(weather()), Some(ToolChoice::Mode("required".into()))).unwrap().unwrap();
+        assert_eq!(
+            required.parse(r#"{"tool_"#, true).unwrap(),
+            ToolAnswer::Calls(vec![("get_weather".into(), String::new())])
         );
         assert_eq!(cut(r#"{"content": "Hello, \"world\" and mo"#), ToolAnswer::Text(r#"Hello, "world" and mo"#.into()));
         assert_eq!(cut(r#"{"content": "caf\u00e9 \u00"#), ToolAnswer::Text("café ".into()));
