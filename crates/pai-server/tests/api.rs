@@ -1043,6 +1043,18 @@ impl Drop for DropFlag {
     }
 }
 
+impl Endless {
+    /// An app whose chat model is endless: whether its stream was dropped,
+    /// and how many tokens it gave.
+    async fn app() -> (App, Arc<AtomicBool>, Arc<AtomicUsize>) {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let tokens = Arc::new(AtomicUsize::new(0));
+        let endless = Arc::new(Endless { dropped: dropped.clone(), tokens: tokens.clone() });
+        let app = App::with_chat(ServerSettings::default(), Arc::new(FakeChatModel::default()), endless).await;
+        (app, dropped, tokens)
+    }
+}
+
 impl ChatModel for Endless {
     fn id(&self) -> &str {
         "fake"
@@ -1065,10 +1077,7 @@ impl ChatModel for Endless {
 /// minutes over one, past systemd's 90 s. The job goes back to the queue.
 #[tokio::test]
 async fn a_stopping_server_gives_the_memory_job_in_progress_back() {
-    let dropped = Arc::new(AtomicBool::new(false));
-    let tokens = Arc::new(AtomicUsize::new(0));
-    let endless = Arc::new(Endless { dropped: dropped.clone(), tokens: tokens.clone() });
-    let app = App::with_chat(ServerSettings::default(), Arc::new(FakeChatModel::default()), endless).await;
+    let (app, dropped, tokens) = Endless::app().await;
     let (minji, _) = app.user("minji", false).await;
     let store = app.store();
     let conversation = store.create_conversation(minji.id, "chat").await.unwrap().id;
@@ -1103,10 +1112,7 @@ async fn a_stopping_server_gives_the_memory_job_in_progress_back() {
 
 #[tokio::test]
 async fn a_client_that_disconnects_cancels_its_generation() {
-    let dropped = Arc::new(AtomicBool::new(false));
-    let tokens = Arc::new(AtomicUsize::new(0));
-    let endless = Arc::new(Endless { dropped: dropped.clone(), tokens: tokens.clone() });
-    let app = App::with_chat(ServerSettings::default(), Arc::new(FakeChatModel::default()), endless).await;
+    let (app, dropped, tokens) = Endless::app().await;
     let (_, key) = app.user("minji", false).await;
     let mut body = chat("talk forever");
     body["stream"] = json!(true);
