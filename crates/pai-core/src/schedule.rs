@@ -195,8 +195,10 @@ static EN_WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn number(word: &str) -> Option<u32> {
-    if let Ok(n) = word.parse() {
-        return Some(n);
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
+        // Too large for a u32 is still a number: the largest, which every
+        // caller then refuses as out of range (it used to be read as 1).
+        return Some(word.parse().unwrap_or(u32::MAX));
     }
     let n = match word {
         "한" | "a" | "an" | "one" => 1,

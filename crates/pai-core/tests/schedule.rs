@@ -303,3 +303,22 @@ fn times_are_found_inside_sentences() {
     assert_eq!(found("엄마한테 전화하라고 알려줘"), None);
     assert_eq!(found("what is the capital of France?"), None);
 }
+
+/// Numbers too large to schedule are refused, never read as 1 (issue 21:
+/// "in 99999999999 minutes" fired in a minute).
+#[test]
+fn numbers_too_large_are_refused_not_wrapped() {
+    let now = at(chrono_tz::Asia::Seoul, "2026-03-01 10:00");
+    for phrase in [
+        "in 99999999999 minutes",
+        "in 9999999999 days",
+        "in 4294967296 hours",
+        "99999999999분 뒤",
+        "9999999999일 후",
+        "at 99999999999",
+    ] {
+        let r = parse(phrase, now, chrono_tz::Asia::Seoul);
+        assert!(matches!(r, Err(WhenError::Invalid(_)) | Err(WhenError::Unclear(_))), "{phrase}: {r:?}");
+    }
+    assert!(parse("in 3660 days", now, chrono_tz::Asia::Seoul).is_ok());
+}

@@ -344,3 +344,11 @@ fn schema_answers_are_compact_and_end_within_a_small_budget() {
         }
     }
 }
+
+/// Text stored before NUL was refused must not break every later prompt
+/// that recalls it (issue 21): the engine drops the NUL.
+#[test]
+fn a_nul_in_a_message_does_not_break_the_prompt() {
+    let (text, _) = block_on(collect(model().chat(greedy(vec![Message::user("Say hi\0 to me.")], 4)))).unwrap();
+    assert!(!text.is_empty());
+}

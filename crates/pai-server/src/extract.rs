@@ -17,10 +17,53 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::bad_request("send the body as JSON with the header Content-Type: application/json"));
         }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than this server accepts")
+            } else {
+                ApiError::new(e.status(), e.body_text())
+            }
+        })?;
+        // Refused here, once for every route, before anything is stored:
+        // PostgreSQL cannot store NUL and a prompt ends at one.
+        if has_nul_escape(&bytes) {
+            return Err(ApiError::bad_request("text may not contain NUL characters (\\u0000)"));
+        }
+        axum::Json::<T>::from_bytes(&bytes).map(|axum::Json(v)| Json(v)).map_err(json_rejection)
+    }
+}
+
+/// `application/json`, or a `+json` type, as axum's own `Json` accepts.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Whether JSON text has a `\u0000` escape (a raw NUL byte is not valid
+/// JSON at all): the `\` must not itself be escaped, so the run of
+/// backslashes before `u0000` is odd.
+fn has_nul_escape(json: &[u8]) -> bool {
+    json.windows(5)
+        .enumerate()
+        .any(|(i, w)| w == b"u0000" && json[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_nul_escape;
+
+    #[test]
+    fn nul_escapes_are_found_and_escaped_backslashes_are_not() {
+        assert!(has_nul_escape(br#"{"content": "hi\u0000there"}"#));
+        assert!(has_nul_escape(br#"{"content": "\\\u0000"}"#), "a backslash, then NUL");
+        assert!(!has_nul_escape(br#"{"content": "C:\\u0000 is a path"}"#), "an escaped backslash, then text");
+        assert!(!has_nul_escape(br#"{"content": "u0000 and \u0001"}"#));
     }
 }
 
@@ -73,6 +116,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            return Err(ApiError::bad_request("text may not contain NUL characters (%00)"));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(Query(v)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {

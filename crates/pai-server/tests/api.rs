@@ -796,6 +796,55 @@ async fn responses_call_functions_and_find_earlier_items() {
     app.call("POST", "/v1/responses", Some(&other), Some(next)).await.assert_error(400);
 }
 
+/// One NUL character used to be stored and then break every later chat of
+/// the user (issue 21); on PostgreSQL it was a 500. It is refused at the edge
+/// on every route, before anything is stored.
+#[tokio::test]
+async fn nul_characters_are_refused_everywhere_and_store_nothing() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    let conv = app.call("POST", "/api/conversations", Some(&key), Some(json!({"title": "chat"}))).await.json();
+    let messages = format!("/api/conversations/{}/messages", conv["id"]);
+    let cases: Vec<(&str, &str, Option<&str>, Value)> = vec![
+        ("POST", "/v1/chat/completions", Some(&key), chat("hi\u{0}there")),
+        (
+            "POST",
+            "/v1/chat/completions",
+            Some(&key),
+            json!({"model": "pai", "conversation": "new", "messages": [{"role": "user", "content": "a\u{0}"}]}),
+        ),
+        ("POST", "/v1/responses", Some(&key), json!({"model": "pai", "input": "hi\u{0}there"})),
+        ("POST", "/v1/completions", Some(&key), json!({"model": "pai", "prompt": "hi\u{0}"})),
+        ("POST", "/v1/embeddings", Some(&key), json!({"model": "pai", "input": "hi\u{0}"})),
+        ("POST", "/api/memories", Some(&key), json!({"text": "My locker\u{0} is 42"})),
+        ("POST", "/api/reminders", Some(&key), json!({"text": "call\u{0} mom", "when": "tomorrow 9am"})),
+        ("POST", &messages, Some(&key), json!({"content": "hello\u{0}"})),
+        ("POST", "/api/conversations", Some(&key), json!({"title": "t\u{0}"})),
+        ("POST", "/api/session", None, json!({"name": "minji\u{0}", "password": "password-minji"})),
+    ];
+    for (method, path, auth, body) in cases {
+        let r = app.call(method, path, auth, Some(body)).await;
+        assert_eq!(r.status, 400, "{method} {path}: {}", r.text());
+        assert!(r.text().contains("NUL"), "{}", r.text());
+    }
+    let r = app.call("GET", "/api/memories/search?q=a%00b", Some(&key), None).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let store = app.store();
+    assert_eq!(store.conversations(minji.id).await.unwrap().len(), 1, "only the one made above");
+    assert!(
+        store
+            .messages(minji.id, pai_core::store::ConversationId(conv["id"].as_i64().unwrap()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(app.call("GET", "/api/memories/export", Some(&key), None).await.json()["memories"], json!([]));
+    assert_eq!(app.call("GET", "/api/reminders", Some(&key), None).await.json()["data"], json!([]));
+    // And the user's chat still works.
+    app.model.push(Ok("Hello!".into()));
+    assert_eq!(app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("hi"))).await.status, 200);
+}
+
 #[tokio::test]
 async fn bad_requests_are_clear_4xx_and_change_nothing() {
     let app = App::with(ServerSettings {

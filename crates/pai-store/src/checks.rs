@@ -26,6 +26,11 @@ pub(crate) fn check_text(what: &str, text: &str) -> Result<()> {
     if text.trim().is_empty() {
         return Err(Error::invalid(format!("{what} is empty")));
     }
+    // PostgreSQL cannot store NUL and llama.cpp's prompts end at one: text
+    // with one is refused before it is stored anywhere, on every backend.
+    if text.contains('\0') {
+        return Err(Error::invalid(format!("{what} contains a NUL character")));
+    }
     if text.len() > pai_core::store::MAX_TEXT_BYTES {
         return Err(Error::invalid(format!(
             "{what} is {} bytes; the limit is {}",
@@ -57,6 +62,9 @@ pub(crate) fn check_document(d: &NewDocument) -> Result<()> {
     }
     if d.chunks.is_empty() {
         return Err(Error::invalid(format!("{}: no text to index", d.source)));
+    }
+    if [&d.title, &d.source].iter().any(|t| t.contains('\0')) || d.chunks.iter().any(|c| c.text.contains('\0')) {
+        return Err(Error::invalid(format!("{}: a document's text may not contain NUL characters", d.source)));
     }
     if let Some(c) = d.chunks.iter().find(|c| c.text.trim().is_empty() || c.text.len() > MAX_TEXT_BYTES) {
         return Err(Error::invalid(format!(

@@ -184,6 +184,12 @@ async fn a_bad_batch_writes_nothing(db: Db) {
     assert!(matches!(err, Error::Invalid(_)));
     let huge = "가".repeat(pai_core::store::MAX_TEXT_BYTES);
     assert!(matches!(store.add_messages(user, conv, vec![msg(Role::User, &huge)]).await, Err(Error::Invalid(_))));
+    // NUL: PostgreSQL cannot store it (it was a 500), SQLite stored it and chat broke on it.
+    let before = store.messages(user, conv).await.unwrap().len();
+    let nul = store.add_messages(user, conv, vec![msg(Role::User, "fine"), msg(Role::User, "hi\0there")]).await;
+    assert!(matches!(nul, Err(Error::Invalid(ref m)) if m.contains("NUL")), "{nul:?}");
+    assert!(matches!(store.add_memory(user, memory("locker\0 42", vec![])).await, Err(Error::Invalid(_))));
+    assert_eq!(store.messages(user, conv).await.unwrap().len(), before, "nothing half-written");
     let dup = |id: &str| NewMessage { external_id: Some(id.into()), ..msg(Role::User, "imported") };
     store.add_messages(user, conv, vec![dup("a")]).await.unwrap();
     let err = store.add_messages(user, conv, vec![dup("b"), dup("a")]).await.unwrap_err();

@@ -91,6 +91,14 @@ pub fn parse(bytes: &[u8], options: &ParseOptions) -> Result<(Format, Vec<Conver
                     m.content.len()
                 )));
             }
+            if m.content.contains('\0') {
+                return Err(Error::invalid(format!(
+                    "conversation {} ({:?}), message {}: contains a NUL character",
+                    i + 1,
+                    c.title,
+                    j + 1
+                )));
+            }
         }
     }
     Ok((format, conversations))
@@ -442,6 +450,9 @@ mod tests {
             "a".repeat(MAX_TEXT_BYTES + 1)
         );
         assert!(parse(huge.as_bytes(), &ParseOptions::default()).unwrap_err().to_string().contains("limit"));
+        let nul =
+            br#"{"messages": [{"role": "user", "content": "hi\u0000there", "created_at": "2026-01-01T00:00:00Z"}]}"#;
+        assert!(parse(nul, &ParseOptions::default()).unwrap_err().to_string().contains("message 1: contains a NUL"));
     }
 
     #[test]

@@ -82,6 +82,14 @@ pub fn extract(name: &str, bytes: &[u8]) -> Result<Extracted> {
         DocumentFormat::Html => html(name, bytes)?,
         DocumentFormat::Pdf => pdf(name, bytes)?,
     };
+    // NUL is padding or damage in a document, never text (and PostgreSQL
+    // cannot store it): dropped here, refused everywhere else.
+    let no_nul = |s: &mut String| s.retain(|c| c != '\0');
+    for section in &mut out.sections {
+        no_nul(&mut section.text);
+        section.heading.as_mut().map(no_nul);
+    }
+    out.title.as_mut().map(no_nul);
     out.sections.retain(|s| !s.text.trim().is_empty());
     if out.sections.is_empty() {
         let hint = if format == DocumentFormat::Pdf { " (a scanned PDF needs OCR, which pai does not do)" } else { "" };
@@ -249,6 +257,17 @@ mod tests {
         assert_eq!(x.pages, Some(2));
         assert!(x.sections[0].text.contains("월세는 매달 5일에 낸다"), "{:?}", x.sections);
         assert!(x.sections[1].text.contains("반려동물은 서면 동의가") && x.sections[1].text.contains("Pets OK?"));
+    }
+
+    #[test]
+    fn nul_characters_are_dropped_from_document_text() {
+        let e = extract("notes.txt", "Jiwoo\0's school\0 starts at nine.".as_bytes()).unwrap();
+        assert_eq!(e.sections[0].text, "Jiwoo's school starts at nine.");
+        let e = extract("notes.md", "# Ti\0tle\n\nBody\0 text.".as_bytes()).unwrap();
+        assert!(
+            e.sections.iter().all(|s| !s.text.contains('\0') && !s.heading.as_deref().unwrap_or("").contains('\0'))
+        );
+        assert!(extract("nul.txt", b"\0\0\0").is_err(), "nothing but NUL is no text");
     }
 
     #[test]

@@ -203,11 +203,22 @@ fn choose_template(model: &LlamaModel, configured: Option<&str>, path: &Path) ->
 }
 
 fn render(model: &LlamaModel, template: &LlamaChatTemplate, messages: &[Message]) -> Result<String, Error> {
+    // Stores refuse NUL now, but text stored before they did must not make
+    // every later prompt that recalls it fail: llama.cpp's strings end at a
+    // NUL, so it is dropped here.
     let chat = messages
         .iter()
-        .map(|m| LlamaChatMessage::new(m.role.as_str().to_string(), m.content.clone()))
+        .map(|m| {
+            let content = if m.content.contains('\0') {
+                tracing::warn!("a NUL character was dropped from a prompt message");
+                m.content.replace('\0', "")
+            } else {
+                m.content.clone()
+            };
+            LlamaChatMessage::new(m.role.as_str().to_string(), content)
+        })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| Error::invalid("a message contains a NUL byte"))?;
+        .map_err(|_| Error::internal("a prompt message still contains a NUL byte"))?;
     model
         .apply_chat_template(template, &chat, true)
         .map_err(|e| Error::invalid(format!("cannot apply the chat template: {e}")))
