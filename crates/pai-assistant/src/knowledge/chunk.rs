@@ -29,8 +29,12 @@ pub fn chunk(sections: &[Section], size: ChunkSize, count: &dyn Fn(&str) -> usiz
     let mut out = Vec::new();
     let mut base = 0u64; // chars before this section in the joined text
     for s in sections {
+        // Offsets are in chars: the section is indexed once, so every slice
+        // below costs its own length, not the distance from the start.
+        let chars: Vec<char> = s.text.chars().collect();
+        let slice = |range: (usize, usize)| -> String { chars[range.0..range.1].iter().collect() };
         let emit = |range: (usize, usize), out: &mut Vec<NewChunk>| {
-            let text = char_slice(&s.text, range.0, range.1).trim().to_string();
+            let text = slice(range).trim().to_string();
             if !text.is_empty() {
                 out.push(NewChunk {
                     text,
@@ -44,14 +48,14 @@ pub fn chunk(sections: &[Section], size: ChunkSize, count: &dyn Fn(&str) -> usiz
         let mut current: Option<(usize, usize)> = None; // char range within the section
         let mut tokens = 0;
         // Pieces leave room for the overlap, so a carried tail always fits.
-        for (start, end, cost) in pieces(&s.text, size.tokens.saturating_sub(size.overlap).max(1), count) {
+        for (start, end, cost) in pieces(&chars, size.tokens.saturating_sub(size.overlap).max(1), count) {
             if let Some(range) = current
                 && tokens + cost > size.tokens
             {
                 emit(range, &mut out);
                 // The next passage starts with the tail of this one.
-                let tail = overlap_start(&s.text, range, size.overlap, count);
-                tokens = count(&char_slice(&s.text, tail, range.1));
+                let tail = overlap_start(&chars, range, size.overlap, count);
+                tokens = count(&slice((tail, range.1)));
                 current = (tokens + cost <= size.tokens && tail < range.1).then_some((tail, range.1));
                 if current.is_none() {
                     tokens = 0;
@@ -63,19 +67,14 @@ pub fn chunk(sections: &[Section], size: ChunkSize, count: &dyn Fn(&str) -> usiz
         if let Some(range) = current {
             emit(range, &mut out);
         }
-        base += s.text.chars().count() as u64 + 2;
+        base += chars.len() as u64 + 2;
     }
     out
 }
 
-fn char_slice(text: &str, start: usize, end: usize) -> String {
-    text.chars().skip(start).take(end - start).collect()
-}
-
 /// Where the overlap begins: the last sentence or words of `range` worth at
 /// most `budget` tokens.
-fn overlap_start(text: &str, range: (usize, usize), budget: usize, count: &dyn Fn(&str) -> usize) -> usize {
-    let chars: Vec<char> = text.chars().collect();
+fn overlap_start(chars: &[char], range: (usize, usize), budget: usize, count: &dyn Fn(&str) -> usize) -> usize {
     let mut start = range.1;
     // Step back word by word while the tail fits.
     while start > range.0 {
@@ -94,11 +93,10 @@ fn overlap_start(text: &str, range: (usize, usize), budget: usize, count: &dyn F
 
 /// The section cut into (start, end, tokens) pieces no larger than `max`:
 /// paragraphs, or sentences / words / characters of a paragraph too long.
-fn pieces(text: &str, max: usize, count: &dyn Fn(&str) -> usize) -> Vec<(usize, usize, usize)> {
-    let chars: Vec<char> = text.chars().collect();
+fn pieces(chars: &[char], max: usize, count: &dyn Fn(&str) -> usize) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
-    for (start, end) in split_keep(&chars, 0, chars.len(), is_paragraph_break) {
-        split_to_fit(&chars, start, end, max, count, 0, &mut out);
+    for (start, end) in split_keep(chars, 0, chars.len(), is_paragraph_break) {
+        split_to_fit(chars, start, end, max, count, 0, &mut out);
     }
     out
 }
@@ -121,6 +119,11 @@ fn split_to_fit(
     let parts: Vec<(usize, usize)> = match level {
         0 => split_keep(chars, start, end, is_sentence_end),
         1 => split_keep(chars, start, end, |c, i| c[i].is_whitespace()),
+        // No spaces (a long URL, Korean or Chinese without them, a binary
+        // dump): windows of `max` characters, each counted a few times, so a
+        // megabyte on one line stays linear. Halving is left for a window
+        // whose characters take more than a token each.
+        2 => (start..end).step_by(max).map(|s| (s, (s + max).min(end))).collect(),
         _ => {
             let mid = start + (end - start) / 2;
             vec![(start, mid), (mid, end)]
@@ -220,6 +223,22 @@ mod tests {
         assert_eq!(c.iter().map(|p| p.text.chars().count()).sum::<usize>() >= korean.chars().count(), true);
     }
 
+    /// A megabyte on one line without spaces (issue 21: 88 s of CPU for 5 MB)
+    /// is cut in linear work: the token counter reads each character a few
+    /// times, not once per level of halving.
+    #[test]
+    fn text_without_spaces_is_cut_in_linear_work() {
+        let text = "가".repeat(300_000);
+        let seen = std::cell::Cell::new(0usize);
+        let count = |s: &str| {
+            seen.set(seen.get() + s.chars().count());
+            s.chars().count()
+        };
+        let c = chunk(&[section(&text)], ChunkSize::default(), &count);
+        assert!(c.iter().all(|p| p.text.chars().count() <= ChunkSize::default().tokens));
+        assert!(seen.get() <= 8 * 300_000, "counted {} characters of 300,000", seen.get());
+    }
+
     #[test]
     fn sections_never_share_a_passage() {
         let s = [
@@ -229,5 +248,43 @@ mod tests {
         let c = chunk(&s, ChunkSize::default(), &words);
         assert_eq!(c.iter().map(|p| p.page).collect::<Vec<_>>(), [Some(1), Some(2)]);
         assert_eq!(c[1].start, "Page one.".len() as u64 + 2);
+    }
+}
+
+/// `bench/ingest.sh`: seconds to cut documents of growing size into
+/// passages, per MB, with a stand-in token count (4 bytes a token) so only
+/// the cutting is measured. Linear means the same seconds per MB each row.
+#[cfg(test)]
+mod bench {
+    use super::*;
+
+    #[test]
+    #[ignore = "a benchmark: bench/ingest.sh runs it"]
+    fn chunking_cost_per_mb() {
+        let count = |s: &str| s.len().div_ceil(4);
+        let prose = |mb: usize| {
+            let paragraph = "Jiwoo's school trip leaves from the main gate at nine. The bus is number 42, and parents may wait in the hall. ".repeat(6);
+            let mut text = String::new();
+            while text.len() < mb << 20 {
+                text.push_str(&paragraph);
+                text.push_str("\n\n");
+            }
+            text
+        };
+        println!("| input | MB | seconds | seconds per MB | passages |");
+        println!("|---|---|---|---|---|");
+        let inputs: Vec<(&str, usize, String)> = vec![
+            ("prose", 1, prose(1)),
+            ("prose", 2, prose(2)),
+            ("prose", 4, prose(4)),
+            ("one line, no spaces", 1, "가".repeat((1 << 20) / 3)),
+            ("one line, no spaces", 4, "가".repeat((4 << 20) / 3)),
+        ];
+        for (kind, mb, text) in inputs {
+            let started = std::time::Instant::now();
+            let passages = chunk(&[Section { heading: None, page: None, text }], ChunkSize::default(), &count);
+            let secs = started.elapsed().as_secs_f64();
+            println!("| {kind} | {mb} | {secs:.2} | {:.2} | {} |", secs / mb as f64, passages.len());
+        }
     }
 }
