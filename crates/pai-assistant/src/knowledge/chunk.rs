@@ -271,7 +271,7 @@ mod bench {
             }
             text
         };
-        println!("| input | MB | seconds | seconds per MB | passages |");
+        println!("\n| input | MB | seconds | seconds per MB | passages |");
         println!("|---|---|---|---|---|");
         let inputs: Vec<(&str, usize, String)> = vec![
             ("prose", 1, prose(1)),
