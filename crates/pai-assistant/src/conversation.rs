@@ -75,6 +75,8 @@ pub struct Assistant {
     pub indexer: Arc<crate::index::Indexer>,
     /// Fires reminders.
     pub scheduler: Arc<crate::reminders::Scheduler>,
+    /// Destructive tool calls the model proposed, waiting for the user.
+    pub confirmations: crate::tools::Confirmations,
     pub settings: Settings,
 }
 
@@ -111,7 +113,8 @@ impl Assistant {
         let extractor = Arc::new(Extractor::new(store.clone(), model.clone(), embedder.clone()));
         let indexer = Arc::new(crate::index::Indexer::new(store.clone(), embedder.clone()));
         let scheduler = Arc::new(crate::reminders::Scheduler::new(store.clone()));
-        Assistant { store, model, embedder, extractor, indexer, scheduler, settings }
+        let confirmations = Default::default();
+        Assistant { store, model, embedder, extractor, indexer, scheduler, confirmations, settings }
     }
 
     pub async fn begin(

@@ -4,10 +4,21 @@
 //! caller's user and feeds the results back until the model answers. Each
 //! works on the caller's data only; a failure is reported to the model as
 //! `{"error": …}`, not as a failed request.
+//!
+//! Least agency: a destructive tool (forgetting, cancelling) never runs on
+//! the model's word. The model's context holds text pai did not get from the
+//! user — recalled items, document passages, search results — and any of it
+//! may say "call pai_forget". Such a call names an id the model was shown in
+//! this conversation, and becomes a proposal with a token that the user
+//! confirms (`POST /api/confirmations/{token}`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use pai_core::store::{ConversationId, MemoryId, MemoryKind, NewMemory, ReminderId, Store, UserId};
-use pai_core::{Embedder, Error, Result};
+use pai_core::{Embedder, Error, Message, Result, Role};
 use serde_json::{Value, json};
 
 use crate::recall::{RecalledKind, recall};
@@ -57,6 +68,11 @@ pub fn is_builtin(name: &str) -> bool {
     definitions().iter().any(|(n, _, _)| *n == name)
 }
 
+/// Whether running `name` destroys something of the user's.
+pub fn is_destructive(name: &str) -> bool {
+    matches!(name, "pai_forget" | "pai_cancel_reminder")
+}
+
 /// Where a call runs: the caller's user, and the conversation of the request.
 pub struct ToolContext<'a> {
     pub store: &'a dyn Store,
@@ -64,6 +80,97 @@ pub struct ToolContext<'a> {
     pub user: UserId,
     pub conversation: Option<ConversationId>,
     pub now: DateTime<Utc>,
+    /// Ids pai's read tools showed the model in this conversation (`shown_ids`).
+    pub shown: &'a HashSet<i64>,
+    pub confirmations: &'a Confirmations,
+}
+
+/// The ids in the results of pai's read tools among `messages` (its own
+/// rounds, and earlier ones a client sends back): the only ids a destructive
+/// call may name.
+pub fn shown_ids(messages: &[Message]) -> HashSet<i64> {
+    let mut ids = HashSet::new();
+    for m in messages.iter().filter(|m| m.role == Role::Tool) {
+        let Ok(v) = serde_json::from_str::<Value>(&m.content) else { continue };
+        for list in ["results", "reminders"] {
+            for item in v.get(list).and_then(Value::as_array).into_iter().flatten() {
+                ids.extend(item.get("id").and_then(Value::as_i64));
+            }
+        }
+    }
+    ids
+}
+
+/// What a confirmed proposal does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Destructive {
+    Forget(MemoryId),
+    CancelReminder(ReminderId),
+}
+
+/// Destructive calls the model proposed, waiting for their user's yes.
+#[derive(Default)]
+pub struct Confirmations {
+    pending: Mutex<HashMap<String, (UserId, Destructive, Instant)>>,
+}
+
+/// How long a proposal waits.
+const PROPOSAL_LIFETIME: Duration = Duration::from_secs(3600);
+
+impl Confirmations {
+    fn propose(&self, user: UserId, action: Destructive) -> String {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).expect("the operating system's random source works");
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut pending = self.pending.lock().expect("not poisoned");
+        pending.retain(|_, (_, _, at)| at.elapsed() < PROPOSAL_LIFETIME);
+        pending.insert(token.clone(), (user, action, Instant::now()));
+        token
+    }
+
+    /// Carries out `user`'s proposal `token`, once. Another user's token, a
+    /// used or an expired one: not found.
+    pub async fn confirm(&self, store: &dyn Store, user: UserId, token: &str) -> Result<Value> {
+        let action = {
+            let mut pending = self.pending.lock().expect("not poisoned");
+            match pending.get(token) {
+                Some((owner, action, at)) if *owner == user && at.elapsed() < PROPOSAL_LIFETIME => {
+                    let action = *action;
+                    pending.remove(token);
+                    action
+                }
+                _ => return Err(Error::not_found("no such proposal (each is confirmed once, within an hour)")),
+            }
+        };
+        match action {
+            Destructive::Forget(id) => store.delete_memory(user, id).await.map(|()| json!({"forgotten": id})),
+            Destructive::CancelReminder(id) => {
+                store.cancel_reminder(user, id).await.map(|r| json!({"cancelled": r.id}))
+            }
+        }
+    }
+}
+
+/// A destructive call becomes a proposal for the user to confirm, when it
+/// names an item of theirs the model was shown.
+async fn propose(ctx: &ToolContext<'_>, name: &str, id: i64) -> Result<Value> {
+    if !ctx.shown.contains(&id) {
+        return Err(Error::invalid(format!(
+            "id {id} was not shown to you in this conversation: find it with pai_search_memories or pai_list_reminders first"
+        )));
+    }
+    let (action, what) = if name == "pai_forget" {
+        let memory = ctx.store.memory(ctx.user, MemoryId(id)).await?;
+        (Destructive::Forget(memory.id), format!("forget memory {id}: \"{}\"", memory.text))
+    } else {
+        let reminder = ctx.store.reminder(ctx.user, ReminderId(id)).await?;
+        (Destructive::CancelReminder(reminder.id), format!("cancel reminder {id}: \"{}\"", reminder.text))
+    };
+    let token = ctx.confirmations.propose(ctx.user, action);
+    Ok(json!({
+        "needs_confirmation": {"action": what, "token": token, "confirm": format!("POST /api/confirmations/{token}")},
+        "note": "Nothing was changed. Ask the user to confirm; pai never deletes on a model's word."
+    }))
 }
 
 /// Runs one call; `arguments` is the JSON the model produced.
@@ -94,9 +201,9 @@ pub async fn call(ctx: &ToolContext<'_>, name: &str, arguments: &str) -> Result<
                 ctx.store.add_memory(ctx.user, new).await.map(|m| json!({"remembered": m.id, "text": m.text}))
             }
         },
-        "pai_forget" => match id_arg() {
+        "pai_forget" | "pai_cancel_reminder" => match id_arg() {
             None => Err(Error::invalid("`id` (an integer) is required")),
-            Some(id) => ctx.store.delete_memory(ctx.user, MemoryId(id)).await.map(|()| json!({"forgotten": id})),
+            Some(id) => propose(ctx, name, id).await,
         },
         "pai_search_memories" | "pai_search_documents" => match str_arg("query") {
             None => Err(Error::invalid("`query` is required")),
@@ -140,10 +247,6 @@ pub async fn call(ctx: &ToolContext<'_>, name: &str, arguments: &str) -> Result<
                 .collect();
             json!({"reminders": list})
         }),
-        "pai_cancel_reminder" => match id_arg() {
-            None => Err(Error::invalid("`id` (an integer) is required")),
-            Some(id) => ctx.store.cancel_reminder(ctx.user, ReminderId(id)).await.map(|r| json!({"cancelled": r.id})),
-        },
         other => Err(Error::invalid(format!("{other} is not a pai tool"))),
     };
     match outcome {

@@ -65,6 +65,12 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "Memories",
         "{\"query\", \"k\"}: memories and messages as a prompt gets them, with provenance.",
     ),
+    (
+        "post",
+        "/api/confirmations/{token}",
+        "Memories",
+        "The user's yes to a destructive tool call the model proposed (pai_forget, pai_cancel_reminder): only then is it carried out.",
+    ),
     ("get", "/api/jobs", "Memories", "Memory extraction jobs (?state=pending|running|done|failed)."),
     ("post", "/api/jobs/{id}/retry", "Memories", "Queue a failed extraction job again."),
     ("get", "/api/imports", "Imports", "The caller's imports."),

@@ -1,6 +1,7 @@
 //! The REST API under `/api`, for the web app and scripts.
 
 pub mod admin;
+pub mod confirmations;
 pub mod conversations;
 pub mod documents;
 pub mod imports;
@@ -31,6 +32,7 @@ pub fn routes(import_limit: usize) -> Router<SharedState> {
         .route("/api/memories/export", get(memories::export))
         .route("/api/memories/{id}", get(memories::get).patch(memories::edit).delete(memories::delete))
         .route("/api/recall", post(memories::recall_items))
+        .route("/api/confirmations/{token}", post(confirmations::confirm))
         .route("/api/jobs", get(memories::jobs))
         .route("/api/jobs/{id}/retry", post(memories::retry_job))
         .route("/api/imports", get(imports::list).post(imports::create).layer(DefaultBodyLimit::max(import_limit)))

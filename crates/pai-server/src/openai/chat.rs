@@ -897,12 +897,15 @@ async fn run_builtins(
     calls: &[(String, String)],
     ran: &mut Vec<Value>,
 ) -> ApiResult<()> {
+    let ids = pai_assistant::tools::shown_ids(&prepared.request.messages);
     let ctx = pai_assistant::tools::ToolContext {
         store: &*state.store,
         embedder: &*state.assistant.embedder,
         user: prepared.user,
         conversation: prepared.conversation,
         now: Utc::now(),
+        shown: &ids,
+        confirmations: &state.assistant.confirmations,
     };
     let shown: Vec<(String, Value)> =
         calls.iter().map(|(n, a)| (n.clone(), serde_json::from_str(a).unwrap_or(json!({})))).collect();
