@@ -14,12 +14,30 @@ pub const SESSION_COOKIE: &str = "pai_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// An authenticated, enabled user within their request rate.
+#[derive(Clone)]
 pub struct Caller {
     pub user: User,
     /// Set when the request came with a session cookie (its CSRF token).
     pub csrf: Option<String>,
     /// The session token's digest, for logging out.
     pub session: Option<String>,
+    /// The API key's digest, when the request came with one.
+    pub key: Option<String>,
+}
+
+impl Caller {
+    /// Whether the credential this request came with still lets its user in
+    /// (the key not revoked, the session not ended, the user not disabled):
+    /// what a long-lived stream asks from time to time.
+    pub async fn still_valid(&self, state: &SharedState) -> bool {
+        let found = match (&self.key, &self.session) {
+            (Some(key), _) => state.accounts.authenticate_key(key).await.map(|k| k.map(|(user, _)| user.id)),
+            (None, Some(session)) => state.accounts.session(session).await.map(|s| s.map(|s| s.user.id)),
+            (None, None) => return false,
+        };
+        // A store that cannot answer now is not a revocation.
+        found.map_or(true, |user| user == Some(self.user.id))
+    }
 }
 
 impl FromRequestParts<SharedState> for Caller {
@@ -49,8 +67,9 @@ async fn authenticate(parts: &Parts, state: &SharedState) -> ApiResult<Caller> {
         if !token.starts_with(KEY_PREFIX) {
             return Err(invalid_key());
         }
-        let (user, _) = state.accounts.authenticate_key(&digest(token)).await?.ok_or_else(invalid_key)?;
-        return Ok(Caller { user, csrf: None, session: None });
+        let key = digest(token);
+        let (user, _) = state.accounts.authenticate_key(&key).await?.ok_or_else(invalid_key)?;
+        return Ok(Caller { user, csrf: None, session: None, key: Some(key) });
     }
     if let Some(token) = cookie(parts, SESSION_COOKIE) {
         let d = digest(&token);
@@ -65,7 +84,7 @@ async fn authenticate(parts: &Parts, state: &SharedState) -> ApiResult<Caller> {
                 return Err(ApiError::forbidden("missing or wrong X-CSRF-Token header").code("csrf_failed"));
             }
         }
-        return Ok(Caller { user: session.user, csrf: Some(session.csrf), session: Some(d) });
+        return Ok(Caller { user: session.user, csrf: Some(session.csrf), session: Some(d), key: None });
     }
     Err(ApiError::unauthorized("no credentials: send `Authorization: Bearer <API key>` (pai key create) or log in")
         .code("missing_credentials"))

@@ -1619,6 +1619,31 @@ async fn instructions_inside_a_document_are_data_not_commands() {
     assert!(app.store().decisions(minji.id, None).await.unwrap().iter().all(|d| d.action != "delete"));
 }
 
+/// An open notification stream used to outlive its credentials (issue 21):
+/// after the key was revoked it still delivered the next reminder.
+#[tokio::test]
+async fn a_notification_stream_ends_when_its_key_is_revoked() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let response = pai_server::router(app.state.clone())
+        .oneshot(request("GET", "/api/notifications/stream", Some(&key), None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut frames = response.into_body().into_data_stream();
+    let keys = app.call("GET", "/api/keys", Some(&key), None).await.json();
+    let id = keys["data"][0]["id"].as_i64().unwrap();
+    assert_eq!(app.call("DELETE", &format!("/api/keys/{id}"), Some(&key), None).await.status, 200);
+    // Generous: the stream checks every few seconds; it must end, not idle on.
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(frame) = frames.next().await {
+            frame.unwrap();
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream was still open a minute after its key was revoked");
+}
+
 #[tokio::test]
 async fn reminders_are_read_from_phrases_fire_live_and_stay_per_user() {
     use pai_core::reminders::Reminders;

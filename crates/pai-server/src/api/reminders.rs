@@ -114,18 +114,35 @@ pub async fn stream(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let user = caller.user.id;
     let live = state.assistant.scheduler.subscribe();
-    let events = futures_util::stream::unfold(live, move |mut live| async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            let event = match live.recv().await {
-                Ok(n) if n.user == user => Event::default().event("notification").data(json!(n).to_string()),
-                Ok(_) => continue,
-                // A slow reader missed some: they are in /api/notifications.
-                Err(RecvError::Lagged(_)) => Event::default().event("lagged").data("{}"),
-                Err(RecvError::Closed) => return None,
-            };
-            return Some((Ok(event), live));
+    let mut check = tokio::time::interval(CREDENTIAL_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let events = futures_util::stream::unfold((live, check), move |(mut live, mut check)| {
+        let (state, caller) = (state.clone(), caller.clone());
+        async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                let event = tokio::select! {
+                    received = live.recv() => match received {
+                        Ok(n) if n.user == user => Event::default().event("notification").data(json!(n).to_string()),
+                        Ok(_) => continue,
+                        // A slow reader missed some: they are in /api/notifications.
+                        Err(RecvError::Lagged(_)) => Event::default().event("lagged").data("{}"),
+                        Err(RecvError::Closed) => return None,
+                    },
+                    // A revoked key, an ended session or a disabled user ends the stream.
+                    _ = check.tick() => {
+                        if caller.still_valid(&state).await {
+                            continue;
+                        }
+                        return None;
+                    }
+                };
+                return Some((Ok(event), (live, check)));
+            }
         }
     });
     Sse::new(events).keep_alive(KeepAlive::default())
 }
+
+/// How often an open notification stream checks that its credential still holds.
+const CREDENTIAL_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
