@@ -33,6 +33,12 @@ impl From<Error> for ScheduleError {
 }
 
 /// Reads `when` in the user's timezone and stores the reminder.
+/// Longest time phrase read ("every other Monday at 8:30 in the morning"
+/// is 40): a longer one is not a time someone said.
+pub const MAX_PHRASE_CHARS: usize = 200;
+/// Longest reminder text.
+pub const MAX_REMINDER_CHARS: usize = 1000;
+
 pub async fn schedule_reminder(
     store: &dyn Store,
     user: UserId,
@@ -43,6 +49,14 @@ pub async fn schedule_reminder(
 ) -> std::result::Result<Reminder, ScheduleError> {
     if text.trim().is_empty() {
         return Err(ScheduleError::Invalid("say what to remind you of (`text` is empty)".into()));
+    }
+    if text.chars().count() > MAX_REMINDER_CHARS {
+        return Err(ScheduleError::Store(pai_core::Error::invalid(format!(
+            "what to remind you of (`text`) is at most {MAX_REMINDER_CHARS} characters"
+        ))));
+    }
+    if when.chars().count() > MAX_PHRASE_CHARS {
+        return Err(ScheduleError::Invalid(format!("a time phrase is at most {MAX_PHRASE_CHARS} characters")));
     }
     let profile = store.user(user).await?;
     let tz: chrono_tz::Tz = profile

@@ -1644,6 +1644,31 @@ async fn a_notification_stream_ends_when_its_key_is_revoked() {
     assert!(ended.is_ok(), "the stream was still open a minute after its key was revoked");
 }
 
+/// Smaller holes from issue 21: a 10 kB time phrase was accepted, an
+/// oversize upload was a 400 "the upload broke off".
+#[tokio::test]
+async fn oversize_phrases_and_uploads_are_refused_clearly() {
+    let app = App::with(ServerSettings {
+        limits: pai_server::limits::Limits { max_import_bytes: 64 << 10, ..Default::default() },
+        ..Default::default()
+    })
+    .await;
+    let (_, key) = app.user("minji", false).await;
+    let long_when = format!("tomorrow at 9am {}", "and then ".repeat(1200));
+    let r = app.call("POST", "/api/reminders", Some(&key), Some(json!({"text": "call mom", "when": long_when}))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["param"], "when");
+    let r = app
+        .call("POST", "/api/reminders", Some(&key), Some(json!({"text": "x".repeat(10_000), "when": "tomorrow 9am"})))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("text"), "{}", r.text());
+    assert_eq!(app.call("GET", "/api/reminders", Some(&key), None).await.json()["data"], json!([]));
+    let big = vec![b'a'; 200 << 10];
+    let r = app.send(common::upload("/api/documents", &key, &[("big.txt", &big)])).await;
+    assert_eq!(r.status, 413, "{}", r.text());
+}
+
 #[tokio::test]
 async fn reminders_are_read_from_phrases_fire_live_and_stay_per_user() {
     use pai_core::reminders::Reminders;

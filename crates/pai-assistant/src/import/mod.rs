@@ -80,6 +80,12 @@ pub fn parse(bytes: &[u8], options: &ParseOptions) -> Result<(Format, Vec<Conver
         Format::ChatGpt => chatgpt(json(text)?)?,
         Format::KakaoTalk => kakao::parse(text, options.me.as_deref(), options.zone.unwrap_or(chrono_tz::UTC))?,
     };
+    // A conversation with no messages would be stored empty, learned from never.
+    let mut conversations = conversations;
+    conversations.retain(|c| !c.messages.is_empty());
+    if conversations.is_empty() {
+        return Err(Error::invalid("the file has no messages to import"));
+    }
     for (i, c) in conversations.iter().enumerate() {
         for (j, m) in c.messages.iter().enumerate() {
             if m.content.len() > MAX_TEXT_BYTES {
@@ -450,6 +456,9 @@ mod tests {
             "a".repeat(MAX_TEXT_BYTES + 1)
         );
         assert!(parse(huge.as_bytes(), &ParseOptions::default()).unwrap_err().to_string().contains("limit"));
+        assert!(
+            parse(br#"{"messages": []}"#, &ParseOptions::default()).unwrap_err().to_string().contains("no messages")
+        );
         let nul =
             br#"{"messages": [{"role": "user", "content": "hi\u0000there", "created_at": "2026-01-01T00:00:00Z"}]}"#;
         assert!(parse(nul, &ParseOptions::default()).unwrap_err().to_string().contains("message 1: contains a NUL"));

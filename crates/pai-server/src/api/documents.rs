@@ -50,6 +50,12 @@ pub async fn upload(
         };
         let bytes = match field.bytes().await {
             Ok(b) => b.to_vec(),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("{name}: the upload is larger than this server accepts"),
+                ));
+            }
             Err(e) => return Err(ApiError::bad_request(format!("{name}: the upload broke off ({e})"))),
         };
         // Uploads are their own sources, by name: the same name again replaces.
