@@ -1413,6 +1413,13 @@ async fn metrics_health_and_openapi() {
     let docs = app.call("GET", "/docs", None, None).await;
     assert_eq!(docs.status, 200);
     assert!(docs.text().contains("/openapi.json"));
+    // The same protection as the web app's pages (issue 21: /docs had none).
+    for path in ["/docs", "/docs/swagger-ui-bundle.js"] {
+        let r = app.call("GET", path, None, None).await;
+        assert_eq!(r.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"), "{path}: {csp}");
+    }
 }
 
 #[tokio::test]
