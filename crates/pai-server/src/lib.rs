@@ -163,7 +163,28 @@ async fn readyz(State(state): State<SharedState>) -> Response {
     }
 }
 
-async fn metrics_text(State(state): State<SharedState>) -> Response {
+/// Metrics say how busy the server is and how many users it has: for the
+/// machine itself, or a scraper that shows `[server] metrics_token`.
+fn may_read_metrics(state: &SharedState, request: &Request) -> bool {
+    let token = state.settings.metrics_token.as_deref().filter(|t| !t.is_empty());
+    let shown = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if let (Some(token), Some(shown)) = (token, shown) {
+        return shown.strip_prefix("Bearer ").is_some_and(|s| secrets::same(s.trim(), token));
+    }
+    // No peer address: a request from inside the process (tests), not a socket.
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_none_or(|peer| peer.0.ip().is_loopback())
+}
+
+async fn metrics_text(State(state): State<SharedState>, request: Request) -> Response {
+    if !may_read_metrics(&state, &request) {
+        return ApiError::forbidden(
+            "/metrics answers this machine only; set [server] metrics_token and scrape with Authorization: Bearer <token>",
+        )
+        .into_response();
+    }
     let (running, waiting) = state.gate.depth();
     let jobs = state.store.extraction_job_counts().await.unwrap_or_default();
     let gauges = Gauges {
@@ -219,7 +240,7 @@ pub async fn serve(
     let webhook = tokio::spawn(webhook::deliver(state.clone(), stopped(stop_rx)));
     let flag = state.clone();
     let app = router(state);
-    let result = axum::serve(listener, app)
+    let result = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             flag.ready.store(false, Ordering::SeqCst);

@@ -38,6 +38,9 @@ pub struct ServerSettings {
     /// ends on another origin. `/api`, which takes session cookies, never
     /// answers another origin. Empty: no cross-origin calls.
     pub cors_origins: Vec<String>,
+    /// A bearer token that lets `/metrics` answer scrapers from other hosts;
+    /// without it (or without the token) it answers loopback only.
+    pub metrics_token: Option<String>,
 }
 
 /// Which of pai's models an alias names.
@@ -59,6 +62,7 @@ impl Default for ServerSettings {
             webhook: Default::default(),
             model_aliases: BTreeMap::new(),
             cors_origins: Vec::new(),
+            metrics_token: None,
         }
     }
 }

@@ -1676,6 +1676,29 @@ async fn oversize_phrases_and_uploads_are_refused_clearly() {
     assert_eq!(r.status, 413, "{}", r.text());
 }
 
+/// `/metrics` was open to anyone who could reach the port (issue 21).
+#[tokio::test]
+async fn metrics_answer_this_machine_or_a_scraper_with_the_token() {
+    let from = |ip: [u8; 4], token: Option<&str>| {
+        let mut r = request("GET", "/metrics", None, None);
+        r.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((ip, 40000))));
+        if let Some(t) = token {
+            r.headers_mut().insert(header::AUTHORIZATION, format!("Bearer {t}").parse().unwrap());
+        }
+        r
+    };
+    let open = App::new().await;
+    assert_eq!(open.send(from([127, 0, 0, 1], None)).await.status, 200);
+    let r = open.send(from([192, 0, 2, 7], None)).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("metrics_token"));
+    let guarded =
+        App::with(ServerSettings { metrics_token: Some("scrape-secret-42".into()), ..Default::default() }).await;
+    assert_eq!(guarded.send(from([192, 0, 2, 7], Some("scrape-secret-42"))).await.status, 200);
+    assert_eq!(guarded.send(from([192, 0, 2, 7], Some("wrong"))).await.status, 403);
+    assert_eq!(guarded.send(from([192, 0, 2, 7], None)).await.status, 403);
+}
+
 #[tokio::test]
 async fn reminders_are_read_from_phrases_fire_live_and_stay_per_user() {
     use pai_core::reminders::Reminders;
