@@ -47,8 +47,10 @@ pub async fn schedule_reminder(
     conversation: Option<ConversationId>,
     now: DateTime<Utc>,
 ) -> std::result::Result<Reminder, ScheduleError> {
+    // About `text`, not the time: not a ScheduleError::Invalid, which callers
+    // report against `when`.
     if text.trim().is_empty() {
-        return Err(ScheduleError::Invalid("say what to remind you of (`text` is empty)".into()));
+        return Err(ScheduleError::Store(pai_core::Error::invalid("say what to remind you of (`text` is empty)")));
     }
     if text.chars().count() > MAX_REMINDER_CHARS {
         return Err(ScheduleError::Store(pai_core::Error::invalid(format!(

@@ -1670,6 +1670,9 @@ async fn oversize_phrases_and_uploads_are_refused_clearly() {
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("text"), "{}", r.text());
+    let r = app.call("POST", "/api/reminders", Some(&key), Some(json!({"text": " ", "when": "tomorrow 9am"}))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_ne!(r.json()["error"]["param"], "when", "an empty text is not the time's fault");
     assert_eq!(app.call("GET", "/api/reminders", Some(&key), None).await.json()["data"], json!([]));
     let big = vec![b'a'; 200 << 10];
     let r = app.send(common::upload("/api/documents", &key, &[("big.txt", &big)])).await;
