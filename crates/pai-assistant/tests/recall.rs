@@ -158,7 +158,7 @@ async fn chat(
             external_id: Some(format!("t{days_ago}-{i}")),
         })
         .collect();
-    let (_, stored) = store.import_conversation(user, "chat", messages).await.unwrap();
+    let (_, stored) = store.import_conversation(user, "chat", messages, &[]).await.unwrap();
     stored.iter().map(|m| m.id).collect()
 }
 

@@ -461,12 +461,16 @@ pub trait Store: crate::reminders::Reminders + Send + Sync {
         conversation: ConversationId,
         messages: Vec<NewMessage>,
     ) -> Result<Vec<StoredMessage>>;
-    /// Creates a conversation with its messages in one transaction: all or nothing.
+    /// Creates a conversation with its messages and queues an extraction job
+    /// for each group in `jobs` (positions in `messages`), in one
+    /// transaction: all or nothing, so an import is never stored without
+    /// being learned from (a re-upload skips what is stored).
     async fn import_conversation(
         &self,
         user: UserId,
         title: &str,
         messages: Vec<NewMessage>,
+        jobs: &[Vec<usize>],
     ) -> Result<(Conversation, Vec<StoredMessage>)>;
     /// The user's first message with this external id (to skip what was imported before).
     async fn message_by_external_id(&self, user: UserId, external_id: &str) -> Result<Option<StoredMessage>>;

@@ -174,8 +174,9 @@ macro_rules! store_impls {
                 user: UserId,
                 title: &str,
                 messages: Vec<NewMessage>,
+                jobs: &[Vec<usize>],
             ) -> Result<(Conversation, Vec<StoredMessage>)> {
-                messages::import_conversation(&self.pool, user, title, messages).await
+                messages::import_conversation(&self.pool, user, title, messages, jobs).await
             }
 
             async fn message_by_external_id(&self, user: UserId, external_id: &str) -> Result<Option<StoredMessage>> {

@@ -544,18 +544,27 @@ async fn an_imported_conversation_lands_whole_or_not_at_all(db: Db) {
     let [(u, _, _), (other, _, _)] = two_users(&*store).await;
     let mut bad = vec![msg(Role::User, "first"), msg(Role::User, "   ")];
     bad[0].external_id = Some("chatgpt-1".into());
-    assert!(matches!(store.import_conversation(u, "broken", bad).await, Err(Error::Invalid(_))));
+    assert!(matches!(store.import_conversation(u, "broken", bad, &[vec![0]]).await, Err(Error::Invalid(_))));
     assert_eq!(store.conversations(u).await.unwrap().len(), 1, "no empty conversation left behind");
     assert!(store.message_by_external_id(u, "chatgpt-1").await.unwrap().is_none());
+    // A job that cannot be queued takes the messages with it: never stored
+    // without being learned from (a re-upload would skip them).
+    let unqueued = vec![msg(Role::User, "first"), msg(Role::Assistant, "second")];
+    assert!(matches!(store.import_conversation(u, "x", unqueued, &[vec![0], vec![7]]).await, Err(Error::Invalid(_))));
+    assert_eq!(store.conversations(u).await.unwrap().len(), 1, "nothing of it left behind");
+    assert!(store.extraction_jobs(u, None).await.unwrap().is_empty());
 
-    let mut good = vec![msg(Role::User, "first"), msg(Role::Assistant, "second")];
+    let mut good = vec![msg(Role::User, "first"), msg(Role::Assistant, "second"), msg(Role::User, "third")];
     good[0].external_id = Some("chatgpt-1".into());
-    let (conv, msgs) = store.import_conversation(u, " Trip plans ", good).await.unwrap();
-    assert_eq!((conv.title.as_str(), msgs.len()), ("Trip plans", 2));
+    let (conv, msgs) = store.import_conversation(u, " Trip plans ", good, &[vec![0, 2]]).await.unwrap();
+    assert_eq!((conv.title.as_str(), msgs.len()), ("Trip plans", 3));
+    let jobs = store.extraction_jobs(u, None).await.unwrap();
+    assert_eq!(jobs.len(), 1, "queued with the messages");
+    assert_eq!(jobs[0].messages, vec![msgs[0].id, msgs[2].id]);
     assert_eq!(store.message_by_external_id(u, "chatgpt-1").await.unwrap().unwrap().id, msgs[0].id);
     assert!(store.message_by_external_id(other, "chatgpt-1").await.unwrap().is_none());
     assert!(matches!(
-        store.import_conversation(UserId(999), "x", vec![msg(Role::User, "x")]).await,
+        store.import_conversation(UserId(999), "x", vec![msg(Role::User, "x")], &[]).await,
         Err(Error::NotFound(_))
     ));
     assert_eq!(store.user_by_name("Tom").await.unwrap().unwrap().id, other);

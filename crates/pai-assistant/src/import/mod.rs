@@ -366,16 +366,16 @@ pub async fn import(
         if seen {
             report.skipped += 1;
         } else {
-            let (conv, stored) = store.import_conversation(user, &c.title, c.messages).await?;
+            // The user's own words, a few at a time, with the replies between
+            // them as context; queued with the messages, in one transaction.
+            let own: Vec<usize> = (0..c.messages.len())
+                .filter(|&i| c.messages[i].role == Role::User && c.messages[i].speaker.is_none())
+                .collect();
+            let jobs: Vec<Vec<usize>> = own.chunks(MESSAGES_PER_JOB).map(<[usize]>::to_vec).collect();
+            let (_, stored) = store.import_conversation(user, &c.title, c.messages, &jobs).await?;
             report.conversations += 1;
             report.messages += stored.len();
-            // The user's own words, a few at a time, with the replies between them as context.
-            let own: Vec<_> = stored.iter().filter(|m| m.role == Role::User && m.speaker.is_none()).collect();
-            for chunk in own.chunks(MESSAGES_PER_JOB) {
-                let ids: Vec<_> = chunk.iter().map(|m| m.id).collect();
-                store.enqueue_extraction(user, conv.id, &ids).await?;
-                report.jobs += 1;
-            }
+            report.jobs += jobs.len();
         }
         progress(Progress::Stored { done: i + 1, total });
     }

@@ -38,10 +38,22 @@ pub(super) async fn enqueue(
     conversation: ConversationId,
     messages: &[MessageId],
 ) -> Result<ExtractionJob> {
+    let mut tx = pool.begin().await.db()?;
+    let id = insert_job(&mut tx, user, conversation, messages).await?;
+    tx.commit().await.db()?;
+    job(pool, user, id).await
+}
+
+/// Queues a job over `messages` inside `tx` (an import's, or its own).
+pub(super) async fn insert_job(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user: UserId,
+    conversation: ConversationId,
+    messages: &[MessageId],
+) -> Result<JobId> {
     if messages.is_empty() {
         return Err(Error::invalid("an extraction job needs at least one message"));
     }
-    let mut tx = pool.begin().await.db()?;
     let now = now();
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO extraction_jobs (user_id, conversation_id, state, created_at, updated_at)
@@ -50,7 +62,7 @@ pub(super) async fn enqueue(
     .bind(now)
     .bind(user.0)
     .bind(conversation.0)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await
     .db()?;
     let id = id.ok_or_else(|| Error::not_found(format!("no conversation {conversation}")))?;
@@ -67,15 +79,14 @@ pub(super) async fn enqueue(
         .bind(user.0)
         .bind(m.0)
         .bind(conversation.0)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .db()?;
         if linked.rows_affected() == 0 {
             return Err(Error::invalid(format!("message {m} is not in conversation {conversation}")));
         }
     }
-    tx.commit().await.db()?;
-    job(pool, user, JobId(id)).await
+    Ok(JobId(id))
 }
 
 pub(super) async fn claim(pool: &PgPool, instance: i32) -> Result<Option<ExtractionJob>> {

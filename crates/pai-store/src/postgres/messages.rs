@@ -113,6 +113,7 @@ pub(super) async fn import_conversation(
     user: UserId,
     title: &str,
     new: Vec<NewMessage>,
+    jobs: &[Vec<usize>],
 ) -> Result<(Conversation, Vec<StoredMessage>)> {
     let new = checked(new)?;
     let created_at = new.first().map(|m| m.created_at).unwrap_or_else(now);
@@ -128,6 +129,13 @@ pub(super) async fn import_conversation(
     .db()?;
     let conversation = ConversationId(id.ok_or_else(|| Error::not_found(format!("no user {user}")))?);
     let ids = insert(&mut tx, user, conversation, &new).await?;
+    for group in jobs {
+        let messages = group
+            .iter()
+            .map(|&i| ids.get(i).copied().ok_or_else(|| Error::invalid(format!("no message {i} to learn from"))))
+            .collect::<Result<Vec<_>>>()?;
+        super::jobs::insert_job(&mut tx, user, conversation, &messages).await?;
+    }
     tx.commit().await.db()?;
     let conv = Conversation { id: conversation, user, title: title.trim().to_string(), created_at };
     Ok((conv, stored(conversation, ids, new)))

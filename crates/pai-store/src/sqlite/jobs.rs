@@ -35,10 +35,22 @@ pub(super) async fn enqueue(
     conversation: ConversationId,
     messages: &[MessageId],
 ) -> Result<ExtractionJob> {
+    let mut tx = super::write_tx(pool).await?;
+    let id = insert_job(&mut tx, user, conversation, messages).await?;
+    tx.commit().await.db()?;
+    job(pool, user, id).await
+}
+
+/// Queues a job over `messages` inside `tx` (an import's, or its own).
+pub(super) async fn insert_job(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user: UserId,
+    conversation: ConversationId,
+    messages: &[MessageId],
+) -> Result<JobId> {
     if messages.is_empty() {
         return Err(Error::invalid("an extraction job needs at least one message"));
     }
-    let mut tx = super::write_tx(pool).await?;
     let now = Utc::now();
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO extraction_jobs (user_id, conversation_id, state, created_at, updated_at)
@@ -48,7 +60,7 @@ pub(super) async fn enqueue(
     .bind(now)
     .bind(conversation.0)
     .bind(user.0)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await
     .db()?;
     let id = id.ok_or_else(|| Error::not_found(format!("no conversation {conversation}")))?;
@@ -61,15 +73,14 @@ pub(super) async fn enqueue(
         .bind(m.0)
         .bind(user.0)
         .bind(conversation.0)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .db()?;
         if linked.rows_affected() == 0 {
             return Err(Error::invalid(format!("message {m} is not in conversation {conversation}")));
         }
     }
-    tx.commit().await.db()?;
-    job(pool, user, JobId(id)).await
+    Ok(JobId(id))
 }
 
 pub(super) async fn claim(pool: &SqlitePool) -> Result<Option<ExtractionJob>> {
