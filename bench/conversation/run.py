@@ -42,13 +42,20 @@ def language(text):
     return "ko" if hangul and hangul * 2 >= latin else "en"
 
 
+def repeats_a_sentence(text):
+    """A sentence of 20+ characters said twice, word for word: what pai's
+    engine ends an answer at before it is shown, so the gate asks it."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?。])\s+|\n+", text) if len(s.strip()) >= 20]
+    return len(sentences) != len(set(sentences))
+
+
 def loops(text, run=4):
     """A reply loops when a sentence of 20+ characters comes back, or a run of
-    `run` words comes three times. Four words is the measure reported; the gate
-    asks eight, which a sampled answer with a short refrain (code printing the
-    same line) does not reach by chance but a runaway repetition does."""
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?。])\s+|\n+", text) if len(s.strip()) >= 20]
-    if len(sentences) != len(set(sentences)):
+    `run` words comes three times. Four words and eight ("runaway") are
+    reported, not gated: pai stops repeated sentences only, and a sampled
+    answer that prints lines of code with the same start reaches eight now
+    and then (turn 14 did, once in five runs)."""
+    if repeats_a_sentence(text):
         return True
     words = text.split()
     grams = {}
@@ -97,6 +104,7 @@ def main():
         checks["language"] = language(said) == t["lang"]
         checks["no loop"] = not loops(said)
         checks["no runaway"] = not loops(said, run=8)
+        checks["no repeated sentence"] = not repeats_a_sentence(said)
         checks["no recall copy"] = "[said on" not in said
         if t.get("names"):
             checks["names"] = all(name.lower() in reply.lower() for name in t["names"])
@@ -139,6 +147,7 @@ def main():
     print(f"    model replies, English             {fmt(share(lang_ok, [r for r in model if r[1]['lang'] == 'en']))}")
     print(f"    model replies, Korean              {fmt(share(lang_ok, [r for r in model if r[1]['lang'] == 'ko']))}")
     print(f"  replies with a loop                  {fmt(share(lambda r: not r[3]['no loop'], rows))}")
+    print(f"  replies with a runaway (8 words ×3)  {fmt(share(lambda r: not r[3]['no runaway'], rows))}")
     print(f"  replies copying the recall format    {fmt(share(lambda r: not r[3]['no recall copy'], rows))}")
     print(f"  request answers naming what it is    {fmt(share(lambda r: r[3].get('names', True), requests))}")
     print(f"  forgotten, and recalled nowhere      {fmt(share(lambda r: r[3]['forgotten everywhere'], [r for r in rows if 'forgotten everywhere' in r[3]]))}")
@@ -149,12 +158,13 @@ def main():
             for n, t, reply, checks in rows:
                 out.write(f"**{t['who']} ({t['conv']})**: {t['say']}\n\n> " + reply.replace("\n", "\n> ") + "\n\n")
     if args.gate:
-        # What pai guarantees whatever the model: no runaway repetition, memory
-        # requests answered in the user's language and naming what they are
-        # about, forgetting that forgets, no leaks. The default model speaks
-        # English only, so its Korean replies are reported, not gated; answers
-        # are sampled, so a short refrain (the four-word measure) is reported too.
-        reported = ("language", "no loop")
+        # What pai guarantees whatever the model: no sentence said twice,
+        # memory requests answered in the user's language and naming what
+        # they are about, forgetting that forgets, no leaks. The default model
+        # speaks English only, so its Korean replies are reported, not gated;
+        # answers are sampled, so refrains of four and eight words are
+        # reported too (pai does not stop those yet).
+        reported = ("language", "no loop", "no runaway")
         gated = [(n, b) for n, b in failures
                  if any(c not in reported for c in b) or rows[n - 1][1]["kind"] in ("remember", "forget", "know")]
         if gated:
