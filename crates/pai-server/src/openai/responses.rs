@@ -7,7 +7,7 @@
 //! and its answer is rendered here as a response object or its events.
 //!
 //! pai keeps responses and their output items in memory, per user and
-//! bounded, not in the database: they are a client's working state, only
+//! bounded (20,000 entries, 64 MiB of text), not in the database: they are a client's working state, only
 //! worth keeping while its loop runs. After a restart a reference to one is
 //! a clear 400.
 
@@ -71,29 +71,38 @@ pub struct Kept {
 
 #[derive(Default)]
 struct KeptInner {
-    by_id: HashMap<String, (UserId, Vec<Value>)>,
+    by_id: HashMap<String, (UserId, Vec<Value>, usize)>,
     order: VecDeque<String>,
+    /// Text kept, all entries together.
+    bytes: usize,
 }
 
-/// Responses and items kept, all users together; the oldest go first.
+/// Responses and items kept, all users together; the oldest go first when
+/// there are more, or more text, than this.
 const KEPT: usize = 20_000;
+const KEPT_BYTES: usize = 64 << 20;
 
 impl Kept {
     fn put(&self, user: UserId, id: String, messages: Vec<Value>) {
+        let size: usize = messages.iter().map(|m| m.to_string().len()).sum();
         let mut k = self.inner.lock().expect("not poisoned");
-        if k.by_id.insert(id.clone(), (user, messages)).is_none() {
-            k.order.push_back(id);
+        k.bytes += size;
+        match k.by_id.insert(id.clone(), (user, messages, size)) {
+            Some((_, _, old)) => k.bytes -= old,
+            None => k.order.push_back(id),
         }
-        while k.order.len() > KEPT {
+        while k.order.len() > KEPT || (k.bytes > KEPT_BYTES && k.order.len() > 1) {
             let old = k.order.pop_front().expect("not empty");
-            k.by_id.remove(&old);
+            if let Some((_, _, size)) = k.by_id.remove(&old) {
+                k.bytes -= size;
+            }
         }
     }
 
     /// Only the user's own: another user's id is as unknown as a made-up one.
     fn get(&self, user: UserId, id: &str) -> Option<Vec<Value>> {
         let k = self.inner.lock().expect("not poisoned");
-        k.by_id.get(id).filter(|(owner, _)| *owner == user).map(|(_, m)| m.clone())
+        k.by_id.get(id).filter(|(owner, _, _)| *owner == user).map(|(_, m, _)| m.clone())
     }
 }
 
@@ -614,5 +623,24 @@ impl Events {
             }
         }
         Rendered { events: out, kept }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_responses_are_bounded_by_their_text_too() {
+        let kept = Kept::default();
+        let big = vec![json!({"role": "user", "content": "x".repeat(1 << 20)})];
+        for i in 0..100 {
+            kept.put(UserId(1), format!("resp_{i}"), big.clone());
+        }
+        let k = kept.inner.lock().unwrap();
+        assert!(k.bytes <= KEPT_BYTES && k.order.len() < 100, "{} bytes in {}", k.bytes, k.order.len());
+        assert!(k.by_id.contains_key("resp_99") && !k.by_id.contains_key("resp_0"), "the oldest went first");
+        drop(k);
+        assert!(kept.get(UserId(2), "resp_99").is_none(), "another user's id is unknown");
     }
 }
