@@ -251,6 +251,18 @@ impl Drop for Permit {
 mod tests {
     use super::*;
 
+    /// Waits, generously, until `waiting` requests are in line: spawned
+    /// tasks queue when the runtime gets to them, not after a fixed time.
+    async fn until_waiting(gate: &FairGate, waiting: usize) {
+        for _ in 0..10_000 {
+            if gate.depth().1 == waiting {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("never {waiting} waiting: {:?}", gate.depth());
+    }
+
     #[test]
     fn buckets_refuse_bursts_and_say_when_to_return() {
         let r = RateLimiter::new(3);
@@ -271,15 +283,14 @@ mod tests {
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for (user, name) in [(a, "a2"), (a, "a3"), (b, "b1")] {
-            let (gate, order) = (gate.clone(), order.clone());
+            let (queued, order) = (gate.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
-                let p = gate.acquire(user).await.unwrap();
+                let p = queued.acquire(user).await.unwrap();
                 order.lock().unwrap().push(name);
                 tokio::task::yield_now().await;
                 drop(p);
             }));
-            tokio::task::yield_now().await;
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            until_waiting(&gate, tasks.len()).await;
         }
         assert_eq!(gate.depth(), (1, 3));
         // A's queue (2) is full: a fourth is refused.
@@ -318,7 +329,7 @@ mod tests {
             let gate = gate.clone();
             async move { gate.acquire(a).await.map(|_p| ()) }
         });
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        until_waiting(&gate, 1).await;
         assert_eq!(gate.depth(), (1, 1), "a's second waits: a may run one at a time");
         // A slot is free and b is not at its cap: b runs at once, past a's waiting request.
         let other = gate.acquire(b).await.unwrap();
