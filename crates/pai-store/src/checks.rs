@@ -1,6 +1,6 @@
 //! What a store refuses before it writes anything, the same for every backend.
 
-use pai_core::store::{ItemRef, MAX_TEXT_BYTES, NewDocument, NewMemory};
+use pai_core::store::{ItemRef, MAX_TEXT_BYTES, MessageId, NewDocument, NewMemory};
 use pai_core::{Error, Result};
 
 /// The trimmed user name, when it and the zone are acceptable.
@@ -110,4 +110,13 @@ pub(crate) fn check_query_vector(dimension: usize, query: &[f32]) -> Result<()> 
         )));
     }
     Ok(())
+}
+
+/// The stored ids of one import job's messages, given by their positions
+/// among the imported messages (`ids`, in order).
+pub(crate) fn job_messages(ids: &[MessageId], positions: &[usize]) -> Result<Vec<MessageId>> {
+    positions
+        .iter()
+        .map(|&i| ids.get(i).copied().ok_or_else(|| Error::invalid(format!("no message {i} to learn from"))))
+        .collect()
 }

@@ -129,10 +129,7 @@ pub(super) async fn import_conversation(
     let conversation = ConversationId(id.ok_or_else(|| Error::not_found(format!("no user {user}")))?);
     let ids = insert(&mut tx, user, conversation, &new).await?;
     for group in jobs {
-        let messages = group
-            .iter()
-            .map(|&i| ids.get(i).copied().ok_or_else(|| Error::invalid(format!("no message {i} to learn from"))))
-            .collect::<Result<Vec<_>>>()?;
+        let messages = crate::checks::job_messages(&ids, group)?;
         super::jobs::insert_job(&mut tx, user, conversation, &messages).await?;
     }
     tx.commit().await.db()?;
