@@ -7,38 +7,33 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use pai_core::reminders::{NewReminder, Notification, Reminder};
+use pai_core::reminders::{MAX_PHRASE_CHARS, MAX_REMINDER_CHARS, NewReminder, Notification, Reminder};
 use pai_core::schedule::{Schedule, WhenError, next_occurrence, parse, written_in_korean};
 use pai_core::store::{ConversationId, NewMessage, Store, UserId};
 use pai_core::{Error, Result, Role};
 use tokio::sync::{Notify, broadcast};
 
-/// Why a reminder was not scheduled.
+/// Why a reminder was not scheduled, by the input to fix.
 #[derive(Debug)]
 pub enum ScheduleError {
     /// The time phrase needs the user's answer to this question.
     Unclear(String),
-    /// Nothing to schedule: past, impossible, bad text, unknown zone.
-    Invalid(String),
+    /// The time (`when`): past, impossible, too long, or the user's zone unknown.
+    BadTime(String),
+    /// What to remind of (`text`): empty or too long.
+    BadText(String),
+    /// Everything else, the store's own refusals included: never blamed on
+    /// one of the two inputs above.
     Store(Error),
 }
 
 impl From<Error> for ScheduleError {
     fn from(e: Error) -> Self {
-        match e {
-            Error::Invalid(m) => ScheduleError::Invalid(m),
-            e => ScheduleError::Store(e),
-        }
+        ScheduleError::Store(e)
     }
 }
 
 /// Reads `when` in the user's timezone and stores the reminder.
-/// Longest time phrase read ("every other Monday at 8:30 in the morning"
-/// is 40): a longer one is not a time someone said.
-pub const MAX_PHRASE_CHARS: usize = 200;
-/// Longest reminder text.
-pub const MAX_REMINDER_CHARS: usize = 1000;
-
 pub async fn schedule_reminder(
     store: &dyn Store,
     user: UserId,
@@ -47,27 +42,25 @@ pub async fn schedule_reminder(
     conversation: Option<ConversationId>,
     now: DateTime<Utc>,
 ) -> std::result::Result<Reminder, ScheduleError> {
-    // About `text`, not the time: not a ScheduleError::Invalid, which callers
-    // report against `when`.
     if text.trim().is_empty() {
-        return Err(ScheduleError::Store(pai_core::Error::invalid("say what to remind you of (`text` is empty)")));
+        return Err(ScheduleError::BadText("say what to remind you of (`text` is empty)".into()));
     }
     if text.chars().count() > MAX_REMINDER_CHARS {
-        return Err(ScheduleError::Store(pai_core::Error::invalid(format!(
+        return Err(ScheduleError::BadText(format!(
             "what to remind you of (`text`) is at most {MAX_REMINDER_CHARS} characters"
-        ))));
+        )));
     }
     if when.chars().count() > MAX_PHRASE_CHARS {
-        return Err(ScheduleError::Invalid(format!("a time phrase is at most {MAX_PHRASE_CHARS} characters")));
+        return Err(ScheduleError::BadTime(format!("a time phrase is at most {MAX_PHRASE_CHARS} characters")));
     }
     let profile = store.user(user).await?;
     let tz: chrono_tz::Tz = profile
         .timezone
         .parse()
-        .map_err(|_| ScheduleError::Invalid(format!("unknown timezone {:?}; set an IANA zone", profile.timezone)))?;
+        .map_err(|_| ScheduleError::BadTime(format!("unknown timezone {:?}; set an IANA zone", profile.timezone)))?;
     let schedule = parse(when, now, tz).map_err(|e| match e {
         WhenError::Unclear(q) => ScheduleError::Unclear(q),
-        WhenError::Invalid(r) => ScheduleError::Invalid(r),
+        WhenError::Invalid(r) => ScheduleError::BadTime(r),
     })?;
     let new = new_reminder(&schedule, text.trim(), when.trim(), &profile.timezone, conversation);
     Ok(store.create_reminder(user, new).await?)

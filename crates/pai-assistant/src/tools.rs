@@ -233,7 +233,7 @@ pub async fn call(ctx: &ToolContext<'_>, name: &str, arguments: &str) -> Result<
                 match schedule_reminder(ctx.store, ctx.user, text, when, ctx.conversation, ctx.now).await {
                     Ok(r) => Ok(json!({"reminder": r.id, "text": r.text, "next_at": r.next_at, "rule": r.rule})),
                     Err(ScheduleError::Unclear(q)) => Ok(json!({"question_for_the_user": q})),
-                    Err(ScheduleError::Invalid(m)) => Err(Error::invalid(m)),
+                    Err(ScheduleError::BadTime(m) | ScheduleError::BadText(m)) => Err(Error::invalid(m)),
                     Err(ScheduleError::Store(e)) => Err(e),
                 }
             }

@@ -61,7 +61,7 @@ async fn bad_phrases_schedule_nothing() {
     }
     assert!(matches!(
         schedule_reminder(&*store, user, "  ", "내일 9시", None, now()).await,
-        Err(ScheduleError::Store(pai_core::Error::Invalid(_)))
+        Err(ScheduleError::BadText(_))
     ));
     // A conversation of another user cannot be the reminder's.
     let other = store.create_user("tom", "UTC").await.unwrap().id;

@@ -43,6 +43,12 @@ impl ReminderState {
     }
 }
 
+/// Longest reminder text, in characters (a Korean one is three bytes each).
+pub const MAX_REMINDER_CHARS: usize = 1000;
+/// Longest time phrase read ("every other Monday at 8:30 in the morning" is
+/// 40): a longer one is not a time someone said.
+pub const MAX_PHRASE_CHARS: usize = 200;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewReminder {
     /// What to remind of.

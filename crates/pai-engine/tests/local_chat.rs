@@ -244,6 +244,18 @@ fn an_invalid_grammar_is_an_invalid_request() {
     assert!(matches!(err, Error::Invalid(_)), "{err}");
 }
 
+/// llama.cpp would turn an unanchored pattern into "any string" and only warn
+/// on stderr; the request is refused instead of answered against a weaker schema.
+#[test]
+fn a_schema_pattern_the_grammar_cannot_express_is_an_invalid_request() {
+    let mut req = greedy(vec![Message::user("Give me a code")], 8);
+    req.constraint = Some(Constraint::JsonSchema(
+        json!({"type": "object", "properties": {"code": {"type": "string", "pattern": "[0-9]{4}"}}}),
+    ));
+    let err = block_on(collect(model().chat(req))).unwrap_err();
+    assert!(matches!(&err, Error::Invalid(m) if m.contains("[0-9]{4}")), "{err}");
+}
+
 #[test]
 fn wrong_missing_and_corrupt_model_files_are_explained() {
     let err = LlamaChatModel::load(&support::model(DEFAULT_EMBEDDING_MODEL), &LocalConfig::default()).err().unwrap();

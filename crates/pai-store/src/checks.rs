@@ -1,5 +1,6 @@
 //! What a store refuses before it writes anything, the same for every backend.
 
+use pai_core::reminders::NewReminder;
 use pai_core::store::{ItemRef, MAX_TEXT_BYTES, MessageId, NewDocument, NewMemory};
 use pai_core::{Error, Result};
 
@@ -36,6 +37,21 @@ pub(crate) fn check_text(what: &str, text: &str) -> Result<()> {
             "{what} is {} bytes; the limit is {}",
             text.len(),
             pai_core::store::MAX_TEXT_BYTES
+        )));
+    }
+    Ok(())
+}
+
+/// The assistant's own limits, counted the same way: a text it accepts is
+/// never refused here, and a direct caller gets the same answer.
+pub(crate) fn check_reminder(new: &NewReminder) -> Result<()> {
+    use pai_core::reminders::{MAX_PHRASE_CHARS, MAX_REMINDER_CHARS};
+    if new.text.trim().is_empty() || new.text.chars().count() > MAX_REMINDER_CHARS {
+        return Err(Error::invalid(format!("a reminder needs a text of at most {MAX_REMINDER_CHARS} characters")));
+    }
+    if new.phrase.chars().count() > MAX_PHRASE_CHARS || new.text.contains('\0') || new.phrase.contains('\0') {
+        return Err(Error::invalid(format!(
+            "a reminder's time phrase is at most {MAX_PHRASE_CHARS} characters, and neither it nor the text may contain NUL"
         )));
     }
     Ok(())

@@ -441,6 +441,48 @@ fn compact(grammar: String) -> String {
         .join("\n")
 }
 
+fn schema_grammar(schema: &serde_json::Value) -> Result<String, Error> {
+    llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+        .map(compact)
+        .map_err(|e| Error::invalid(format!("the JSON schema cannot be turned into a grammar: {e}")))
+}
+
+/// llama.cpp turns a `pattern` it cannot express (not anchored with `^…$`,
+/// lookarounds, backreferences, `\b`…) into "any string" with only a warning
+/// on stderr; the client would get output that breaks its own schema. Each
+/// pattern is converted alone first: the fallback is the only way a `string`
+/// rule appears in a one-string schema's grammar.
+fn refuse_unsupported_patterns(schema: &serde_json::Value) -> Result<(), Error> {
+    let mut patterns = Vec::new();
+    collect_patterns(schema, &mut patterns);
+    for pattern in patterns {
+        let alone = schema_grammar(&serde_json::json!({"type": "string", "pattern": pattern}))?;
+        if alone.lines().any(|line| line.starts_with("string ::=")) {
+            return Err(Error::invalid(format!(
+                "the JSON schema's pattern {pattern:?} is not supported here: the local model's grammar takes \
+                 patterns anchored with ^ and $ made of literals, character classes, groups, alternation and \
+                 the quantifiers ? * + {{m,n}} (write [0-9] for \\d)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn collect_patterns<'a>(schema: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("pattern", serde_json::Value::String(p)) => out.push(p),
+                    _ => collect_patterns(value, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_patterns(v, out)),
+        _ => {}
+    }
+}
+
 pub(super) fn build_sampler(
     model: &LlamaModel,
     s: &Sampling,
@@ -450,9 +492,10 @@ pub(super) fn build_sampler(
     if let Some(constraint) = constraint {
         let grammar = match constraint {
             Constraint::Grammar(g) => g.clone(),
-            Constraint::JsonSchema(schema) => llama_cpp_2::json_schema_to_grammar(&schema.to_string())
-                .map(compact)
-                .map_err(|e| Error::invalid(format!("the JSON schema cannot be turned into a grammar: {e}")))?,
+            Constraint::JsonSchema(schema) => {
+                refuse_unsupported_patterns(schema)?;
+                schema_grammar(schema)?
+            }
         };
         chain.push(
             LlamaSampler::grammar(model, &grammar, "root")
@@ -494,7 +537,23 @@ pub(super) fn build_sampler(
 
 #[cfg(test)]
 mod tests {
-    use super::compact;
+    use super::{compact, refuse_unsupported_patterns};
+
+    #[test]
+    fn patterns_the_grammar_cannot_express_are_refused_not_dropped() {
+        let with =
+            |p: &str| serde_json::json!({"type": "object", "properties": {"code": {"type": "string", "pattern": p}}});
+        for unsupported in [r"[0-9]{4}", r"^\d{4}$", r"^(?=a)b$", r"^\bword$"] {
+            let err = refuse_unsupported_patterns(&with(unsupported)).unwrap_err();
+            assert!(err.to_string().contains("not supported"), "{unsupported}: {err}");
+        }
+        for supported in [r"^[0-9]{4}-[A-Z]+$", r"^(ab|cd)*$", "^.+$"] {
+            refuse_unsupported_patterns(&with(supported)).unwrap_or_else(|e| panic!("{supported}: {e}"));
+        }
+        // A property named "pattern" is not a pattern.
+        let named = serde_json::json!({"type": "object", "properties": {"pattern": {"type": "string"}}});
+        refuse_unsupported_patterns(&named).unwrap();
+    }
 
     #[test]
     fn schema_grammars_leave_no_room_for_free_whitespace() {

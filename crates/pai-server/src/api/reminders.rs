@@ -57,7 +57,8 @@ pub async fn create(
             ScheduleError::Unclear(question) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, question).code("unclear_time").param("when")
             }
-            ScheduleError::Invalid(reason) => ApiError::bad_request(reason).param("when"),
+            ScheduleError::BadTime(reason) => ApiError::bad_request(reason).param("when"),
+            ScheduleError::BadText(reason) => ApiError::bad_request(reason).param("text"),
             ScheduleError::Store(e) => e.into(),
         })?;
     state.assistant.scheduler.wake();

@@ -10,13 +10,12 @@ use pai_core::{Error, Result};
 use sqlx::{AssertSqlSafe, PgPool};
 
 use super::{micros, now};
+use crate::checks;
 use crate::errors::SqlxResult;
 use crate::rows::{self, NOTIFICATION_COLUMNS, REMINDER_COLUMNS as COLUMNS};
 
 pub(super) async fn create(pool: &PgPool, user: UserId, new: NewReminder) -> Result<Reminder> {
-    if new.text.trim().is_empty() || new.text.len() > 2000 {
-        return Err(Error::invalid("a reminder needs a text of at most 2000 bytes"));
-    }
+    checks::check_reminder(&new)?;
     let mut tx = pool.begin().await.db()?;
     if let Some(c) = new.conversation {
         super::require_owned(&mut tx, "conversations", "conversation", c.0, user).await?;

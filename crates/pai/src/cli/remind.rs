@@ -38,7 +38,7 @@ pub async fn run(config: &Config, cmd: RemindCommand) -> anyhow::Result<()> {
                     println!("Reminder {}: \"{}\" at {}{repeat}", r.id, r.text, next.unwrap_or_default());
                 }
                 Err(ScheduleError::Unclear(q)) => bail!("{q}"),
-                Err(ScheduleError::Invalid(r)) => bail!("{r}"),
+                Err(ScheduleError::BadTime(r) | ScheduleError::BadText(r)) => bail!("{r}"),
                 Err(ScheduleError::Store(e)) => return Err(e.into()),
             }
         }
