@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod client_address;
 pub mod error;
 pub mod extract;
 pub mod limits;
@@ -171,11 +172,13 @@ fn may_read_metrics(state: &SharedState, request: &Request) -> bool {
     if let (Some(token), Some(shown)) = (token, shown) {
         return shown.strip_prefix("Bearer ").is_some_and(|s| secrets::same(s.trim(), token));
     }
-    // No peer address: a request from inside the process (tests), not a socket.
+    // No peer address: a request from inside the process (tests), not a
+    // socket. Behind a proxy on this machine every peer is loopback: the
+    // client the trusted proxy names is the one that counts.
     request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .is_none_or(|peer| peer.0.ip().is_loopback())
+        .is_none_or(|peer| state.settings.trusted_proxies.client(peer.0.ip(), request.headers()).is_loopback())
 }
 
 async fn metrics_text(State(state): State<SharedState>, request: Request) -> Response {

@@ -42,6 +42,10 @@ pub struct Limits {
     /// Largest embeddings request: a batch of that many passages is
     /// megabytes, beyond `max_body_bytes`.
     pub max_embedding_body_bytes: usize,
+    /// Failed logins per minute from one client address, whatever the names
+    /// (bursts up to the same number); successful ones don't count, so an
+    /// office behind one address is not locked out by its own users.
+    pub login_failures_per_address: u32,
 }
 
 impl Default for Limits {
@@ -58,6 +62,7 @@ impl Default for Limits {
             generation_slots: 1,
             max_embedding_inputs: 2048,
             max_embedding_body_bytes: 16 << 20,
+            login_failures_per_address: 10,
         }
     }
 }
@@ -71,6 +76,15 @@ pub struct RateLimiter {
 impl RateLimiter {
     pub fn new(per_minute: u32) -> Self {
         RateLimiter { per_minute: per_minute.max(1) as f64, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Whether `key` has a token, without taking it.
+    pub fn ready(&self, key: &str) -> Result<(), Duration> {
+        let rate = self.per_minute / 60.0;
+        let buckets = self.buckets.lock().expect("not poisoned");
+        let Some((tokens, at)) = buckets.get(key) else { return Ok(()) };
+        let tokens = (tokens + at.elapsed().as_secs_f64() * rate).min(self.per_minute);
+        if tokens >= 1.0 { Ok(()) } else { Err(Duration::from_secs_f64((1.0 - tokens) / rate)) }
     }
 
     /// Takes one token for `key`, or says how long until one is free.

@@ -41,6 +41,10 @@ pub struct ServerSettings {
     /// A bearer token that lets `/metrics` answer scrapers from other hosts;
     /// without it (or without the token) it answers loopback only.
     pub metrics_token: Option<String>,
+    /// Reverse proxies (addresses or networks, `["127.0.0.1", "10.0.0.0/8"]`)
+    /// whose `X-Forwarded-For` names the client, for per-address limits.
+    /// Empty: the socket's peer is the client and the header is ignored.
+    pub trusted_proxies: crate::client_address::TrustedProxies,
 }
 
 /// Which of pai's models an alias names.
@@ -63,6 +67,7 @@ impl Default for ServerSettings {
             model_aliases: BTreeMap::new(),
             cors_origins: Vec::new(),
             metrics_token: None,
+            trusted_proxies: Default::default(),
         }
     }
 }
@@ -76,6 +81,8 @@ pub struct AppState {
     pub gate: Arc<FairGate>,
     pub rate: RateLimiter,
     pub logins: RateLimiter,
+    /// Failed logins per client address: one password tried over many names.
+    pub login_failures: RateLimiter,
     /// False while starting and once shutting down (`/readyz`).
     pub ready: AtomicBool,
     /// Each user's conversation for requests that name none (their messages
@@ -104,6 +111,7 @@ impl AppState {
             ),
             rate: RateLimiter::new(limits.requests_per_minute),
             logins: RateLimiter::new(10),
+            login_failures: RateLimiter::new(limits.login_failures_per_address),
             store,
             accounts,
             assistant,

@@ -2003,3 +2003,50 @@ async fn the_web_app_is_served_with_a_strict_policy_and_time_zones_can_change() 
     app.call("PATCH", "/api/me", Some(&key), Some(json!({"timezone": "UTC", "admin": true}))).await.assert_error(400);
     assert_eq!(app.call("GET", "/api/me", Some(&key), None).await.json()["timezone"], "America/New_York");
 }
+
+/// Login throttling was per name only: one password tried over 12 names got
+/// 12 plain 401s (issue 21). Failures now count per client address too; a
+/// trusted proxy's `X-Forwarded-For` names the client, anyone else's is ignored.
+#[tokio::test]
+async fn failed_logins_are_throttled_per_client_address() {
+    let app = App::with(ServerSettings {
+        trusted_proxies: serde_json::from_value(json!(["10.0.0.0/8"])).unwrap(),
+        ..Default::default()
+    })
+    .await;
+    app.user("minji", false).await;
+    let login = |peer: [u8; 4], forwarded: Option<&str>, name: &str, password: &str| {
+        let mut r =
+            request("POST", "/api/session", None, Some(json!({"name": name, "password": password}).to_string()));
+        r.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((peer, 40000))));
+        if let Some(f) = forwarded {
+            r.headers_mut().insert("x-forwarded-for", f.parse().unwrap());
+        }
+        app.send(r)
+    };
+    let attacker = [203, 0, 113, 9];
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        // The header is the attacker's own: not believed from an untrusted peer.
+        statuses
+            .push(login(attacker, Some(&format!("198.51.100.{i}")), &format!("user{i}"), "Winter2026!").await.status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 10, "{statuses:?}");
+    assert_eq!(statuses[10..], [429, 429], "{statuses:?}");
+    // Even the right password waits from that address; another address is not held up.
+    assert_eq!(login(attacker, None, "minji", "password-minji").await.status, 429);
+    assert_eq!(login([192, 0, 2, 1], None, "minji", "password-minji").await.status, 200);
+    // Behind the trusted proxy, each client is counted on its own.
+    for _ in 0..10 {
+        assert_eq!(login([10, 0, 0, 2], Some("198.51.100.20"), "nobody", "x").await.status, 401);
+    }
+    assert_eq!(login([10, 0, 0, 2], Some("198.51.100.20"), "nobody2", "x").await.status, 429);
+    assert_eq!(login([10, 0, 0, 2], Some("198.51.100.21"), "minji", "password-minji").await.status, 200);
+    // Successful logins don't use up an address's allowance.
+    for _ in 0..3 {
+        assert_eq!(login([192, 0, 2, 7], None, "minji", "password-minji").await.status, 200);
+    }
+    for i in 0..10 {
+        assert_eq!(login([192, 0, 2, 7], None, &format!("typo{i}"), "x").await.status, 401);
+    }
+}

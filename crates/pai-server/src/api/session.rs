@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{Caller, SESSION_COOKIE};
+use crate::client_address::ClientAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::secrets::{digest, hash_password, random_hex, verify_password};
@@ -26,13 +27,24 @@ pub fn user_json(u: &User) -> Value {
            "created_at": u.created_at})
 }
 
-pub async fn login(State(state): State<SharedState>, Json(body): Json<Login>) -> ApiResult<Response> {
+pub async fn login(
+    State(state): State<SharedState>,
+    ClientAddress(address): ClientAddress,
+    Json(body): Json<Login>,
+) -> ApiResult<Response> {
+    let address = address.map(|a| format!("address:{a}"));
+    if let Some(Err(wait)) = address.as_deref().map(|a| state.login_failures.ready(a)) {
+        return Err(ApiError::too_many("too many failed logins from this address; wait a little", wait));
+    }
     if let Err(wait) = state.logins.check(&format!("login:{}", body.name.trim())) {
         return Err(ApiError::too_many("too many login attempts for this name; wait a little", wait));
     }
     let found = state.accounts.login(&body.name).await?;
     let hash = found.as_ref().map(|(_, h)| h.clone());
     if !verify_password(body.password, hash).await {
+        if let Some(a) = &address {
+            let _ = state.login_failures.check(a);
+        }
         return Err(ApiError::unauthorized("wrong name or password").code("invalid_credentials"));
     }
     let (user, _) = found.expect("verified");
