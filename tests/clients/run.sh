@@ -111,11 +111,16 @@ check() { if eval "$2"; then echo "ok   server: $1"; else echo "FAIL server: $1"
 check "x-request-id on a /v1 response" \
   'curl -sS -D - -o /dev/null -H "Authorization: Bearer $key" "$PAI_URL/v1/models" | grep -qi "^x-request-id: "'
 working=$(curl -sS "$PAI_URL/metrics" | grep -E '^pai_extraction_jobs\{state="(running|pending)"\}' | awk '{s+=$2} END {print s+0}')
+# A web app tab's notification stream stays open: it must not hold the shutdown.
+curl -sSN -H "Authorization: Bearer $key" "$PAI_URL/api/notifications/stream" >/dev/null 2>&1 &
+sse=$!
+sleep 1
 t0=$(date +%s.%N)
 kill -TERM "$server"
 for _ in $(seq 1 900); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
 took=$(python3 -c "print('%.1f' % ($(date +%s.%N) - $t0))")
-check "SIGTERM with $working memory jobs queued or running: exited in $took s (systemd allows 90)" '! kill -0 "$server" 2>/dev/null'
+check "SIGTERM with $working memory jobs queued or running and a notification stream open: exited in $took s (systemd allows 90)" '! kill -0 "$server" 2>/dev/null'
+kill "$sse" 2>/dev/null || true
 wait "$server" 2>/dev/null || true
 server=
 

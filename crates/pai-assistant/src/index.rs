@@ -6,7 +6,7 @@ use pai_core::store::{ChunkId, ItemRef, MemoryId, MessageId, Store, UserId};
 use pai_core::{EmbedKind, Embedder, Error, Result};
 
 /// How long a claim on items keeps other indexers off them: far longer than
-/// a pass takes (64 items, seconds); after it, unfinished items are taken again.
+/// a pass takes (32 items, seconds); after it, unfinished items are taken again.
 const CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// Items embedded per embedder call.
@@ -84,8 +84,9 @@ async fn texts(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<Vec
 }
 
 /// Items one background pass embeds before it looks at other users and at a
-/// stop request: a big upload does not hold up everyone else's.
-const PASS: usize = 64;
+/// stop request: a big upload does not hold up everyone else's, nor a
+/// shutdown for more than one embedder call.
+const PASS: usize = BATCH;
 
 /// Embeds in the background what was stored without a vector (uploaded
 /// documents, mostly), user by user in turn. Nothing is lost by stopping it:

@@ -247,6 +247,7 @@ pub async fn serve(
         .with_graceful_shutdown(async move {
             shutdown.await;
             flag.ready.store(false, Ordering::SeqCst);
+            flag.stopping.send_replace(true);
             tracing::info!("shutting down: finishing open requests");
         })
         .await;

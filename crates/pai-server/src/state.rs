@@ -85,6 +85,9 @@ pub struct AppState {
     pub login_failures: RateLimiter,
     /// False while starting and once shutting down (`/readyz`).
     pub ready: AtomicBool,
+    /// Becomes true when shutdown begins: endless streams (notifications)
+    /// end then, or the graceful shutdown would wait for them forever.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     /// Each user's conversation for requests that name none (their messages
     /// are kept there so memories can point at their sources).
     pub api_conversations: Mutex<HashMap<UserId, ConversationId>>,
@@ -119,6 +122,7 @@ impl AppState {
             metrics: Metrics::default(),
             responses: Default::default(),
             ready: AtomicBool::new(true),
+            stopping: tokio::sync::watch::Sender::new(false),
             api_conversations: Mutex::new(HashMap::new()),
         })
     }

@@ -1651,6 +1651,29 @@ async fn a_notification_stream_ends_when_its_key_is_revoked() {
     assert!(ended.is_ok(), "the stream was still open a minute after its key was revoked");
 }
 
+/// A notification stream never ends by itself, so a graceful shutdown waited
+/// for it forever (issue 21: PostgreSQL shutdown took 25-40 s, which was a
+/// browser tab's stream). It ends when the server starts stopping.
+#[tokio::test]
+async fn a_notification_stream_ends_when_the_server_stops() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let response = pai_server::router(app.state.clone())
+        .oneshot(request("GET", "/api/notifications/stream", Some(&key), None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut frames = response.into_body().into_data_stream();
+    app.state.stopping.send_replace(true);
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(frame) = frames.next().await {
+            frame.unwrap();
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream was still open a minute after shutdown began");
+}
+
 /// Smaller holes from issue 21: a 10 kB time phrase was accepted, an
 /// oversize upload was a 400 "the upload broke off".
 #[tokio::test]

@@ -83,7 +83,7 @@ fn main() -> ExitCode {
             config.database = Some(url);
         }
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        runtime.block_on(async move {
+        let result = runtime.block_on(async move {
             match cli.command {
                 Command::Chat(args) => cli::chat::run(&config, args).await,
                 Command::Model(cmd) => cli::model::run(&config, cmd).await,
@@ -99,7 +99,13 @@ fn main() -> ExitCode {
                 Command::Key(cmd) => cli::user::run_key(&config, cmd).await,
                 Command::Migrate(args) => cli::migrate::run(&config, args).await,
             }
-        })
+        });
+        // Dropping the runtime would wait for every blocking task: a
+        // generation or an embedding whose answer nobody waits for any more
+        // (its job was handed back to the queue) held the exit for tens of
+        // seconds. What was acknowledged is stored already.
+        runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+        result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

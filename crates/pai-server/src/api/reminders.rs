@@ -117,12 +117,15 @@ pub async fn stream(
     let live = state.assistant.scheduler.subscribe();
     let mut check = tokio::time::interval(CREDENTIAL_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let events = futures_util::stream::unfold((live, check), move |(mut live, mut check)| {
+    let stopping = state.stopping.subscribe();
+    let events = futures_util::stream::unfold((live, check, stopping), move |(mut live, mut check, mut stopping)| {
         let (state, caller) = (state.clone(), caller.clone());
         async move {
             use tokio::sync::broadcast::error::RecvError;
             loop {
                 let event = tokio::select! {
+                    // The server is stopping: the client reconnects to the next one.
+                    _ = stopped(&mut stopping) => return None,
                     received = live.recv() => match received {
                         Ok(n) if n.user == user => Event::default().event("notification").data(json!(n).to_string()),
                         Ok(_) => continue,
@@ -138,11 +141,16 @@ pub async fn stream(
                         return None;
                     }
                 };
-                return Some((Ok(event), (live, check)));
+                return Some((Ok(event), (live, check, stopping)));
             }
         }
     });
     Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    // The guard `wait_for` returns may not be held across an await.
+    let _ = stopping.wait_for(|s| *s).await.is_ok();
 }
 
 /// How often an open notification stream checks that its credential still holds.
