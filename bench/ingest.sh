@@ -2,7 +2,7 @@
 # Documents (issue "Knowledge"): ingestion throughput of 1,000 generated
 # documents with real e5 embeddings, and recall latency among 100k passages.
 # PAI_BENCH_DOCS / PAI_BENCH_CHUNKS scale it down for a quick run.
-# First, the cost of cutting one large document into passages, per MB
+# First, the cost of reading (txt, HTML, PDF) and cutting one large document into passages, per MB
 # (issue 21: it was quadratic; each row should show the same seconds per MB).
 # PAI_BENCH_CHUNKING_ONLY=1 stops after that table.
 set -euo pipefail

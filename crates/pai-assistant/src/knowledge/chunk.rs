@@ -271,20 +271,44 @@ mod bench {
             }
             text
         };
+        let html = |mb: usize| {
+            let mut page = String::from("<html><head><title>Notices</title></head><body>");
+            while page.len() < mb << 20 {
+                page.push_str(
+                    "<h2>School trip</h2><p>Jiwoo's <b>school trip</b> leaves from the main gate at nine.</p>",
+                );
+                page.push_str("<table><tr><td>bus</td><td>42</td></tr></table><ul><li>lunch</li><li>hat</li></ul>");
+            }
+            page + "</body></html>"
+        };
+        let nested = |depth: usize| format!("{}text{}", "<div><b>".repeat(depth), "</b></div>".repeat(depth));
+        let pdf = |mb: usize| {
+            let page = "Jiwoo's school trip leaves from the main gate at nine. The bus is number 42. ".repeat(25);
+            let pages = vec![page.as_str(); (mb << 20) / page.len()];
+            crate::knowledge::sample_pdf(&pages)
+        };
         println!("\n| input | MB | seconds | seconds per MB | passages |");
         println!("|---|---|---|---|---|");
-        let inputs: Vec<(&str, usize, String)> = vec![
-            ("prose", 1, prose(1)),
-            ("prose", 2, prose(2)),
-            ("prose", 4, prose(4)),
-            ("one line, no spaces", 1, "가".repeat((1 << 20) / 3)),
-            ("one line, no spaces", 4, "가".repeat((4 << 20) / 3)),
+        let inputs: Vec<(&str, &str, Vec<u8>)> = vec![
+            ("prose", "a.txt", prose(1).into_bytes()),
+            ("prose", "a.txt", prose(2).into_bytes()),
+            ("prose", "a.txt", prose(4).into_bytes()),
+            ("one line, no spaces", "a.txt", "가".repeat((1 << 20) / 3).into_bytes()),
+            ("one line, no spaces", "a.txt", "가".repeat((4 << 20) / 3).into_bytes()),
+            ("HTML, headings, tables, lists", "a.html", html(1).into_bytes()),
+            ("HTML, headings, tables, lists", "a.html", html(4).into_bytes()),
+            ("HTML nested 100,000 deep", "a.html", nested(100_000).into_bytes()),
+            ("HTML nested 400,000 deep", "a.html", nested(400_000).into_bytes()),
+            ("PDF, pages of text", "a.pdf", pdf(1)),
+            ("PDF, pages of text", "a.pdf", pdf(4)),
         ];
-        for (kind, mb, text) in inputs {
+        for (kind, name, bytes) in inputs {
+            let mb = bytes.len() as f64 / (1 << 20) as f64;
             let started = std::time::Instant::now();
-            let passages = chunk(&[Section { heading: None, page: None, text }], ChunkSize::default(), &count);
+            let sections = crate::knowledge::formats::extract(name, &bytes).expect("readable").sections;
+            let passages = chunk(&sections, ChunkSize::default(), &count);
             let secs = started.elapsed().as_secs_f64();
-            println!("| {kind} | {mb} | {secs:.2} | {:.2} | {} |", secs / mb as f64, passages.len());
+            println!("| {kind} | {mb:.1} | {secs:.2} | {:.2} | {} |", secs / mb, passages.len());
         }
     }
 }

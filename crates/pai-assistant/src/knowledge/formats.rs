@@ -132,34 +132,9 @@ fn markdown(text: &str) -> Extracted {
     Extracted { format: DocumentFormat::Markdown, title, pages: None, sections }
 }
 
-/// html2text renders headings as "# …" lines; those start sections. Scripts
-/// and styles are not text.
 fn html(name: &str, bytes: &[u8]) -> Result<Extracted> {
-    let source = decode_text(name, bytes)?;
-    let title =
-        between(&source, "<title", "</title>").map(|t| t.split_once('>').map_or(t, |(_, r)| r).trim().to_string());
-    let rendered = html2text::from_read(source.as_bytes(), 10_000)
-        .map_err(|e| Error::invalid(format!("{name}: not readable as HTML ({e})")))?;
-    let mut sections = vec![Section { heading: None, page: None, text: String::new() }];
-    for line in rendered.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with('#') && trimmed.trim_start_matches('#').starts_with(' ') {
-            let h = trimmed.trim_start_matches('#').trim().to_string();
-            sections.push(Section { heading: Some(h), page: None, text: String::new() });
-        } else {
-            let s = sections.last_mut().expect("one section");
-            s.text.push_str(line);
-            s.text.push('\n');
-        }
-    }
-    Ok(Extracted { format: DocumentFormat::Html, title: title.filter(|t| !t.is_empty()), pages: None, sections })
-}
-
-fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let lower = s.to_ascii_lowercase();
-    let i = lower.find(start)?;
-    let j = lower[i..].find(end)? + i;
-    Some(&s[i + start.len()..j])
+    let (title, sections) = super::html::read(&decode_text(name, bytes)?);
+    Ok(Extracted { format: DocumentFormat::Html, title, pages: None, sections })
 }
 
 /// Page by page. pdf-extract can panic on malformed files: that is a bad
@@ -167,7 +142,7 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 fn pdf(name: &str, bytes: &[u8]) -> Result<Extracted> {
     let encrypted = pdf_extract::Document::load_mem(bytes).map(|d| d.is_encrypted()).unwrap_or(false);
     let owned = bytes.to_vec();
-    let pages = std::panic::catch_unwind(move || pdf_extract::extract_text_from_mem_by_pages(&owned))
+    let pages = std::panic::catch_unwind(move || super::pdf::pages(&owned))
         .map_err(|_| Error::invalid(format!("{name}: the PDF is damaged (its text could not be read)")))?
         .map_err(|e| {
             if encrypted {

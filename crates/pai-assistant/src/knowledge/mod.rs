@@ -5,6 +5,8 @@
 
 pub mod chunk;
 pub mod formats;
+mod html;
+mod pdf;
 
 use std::path::{Path, PathBuf};
 
