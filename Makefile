@@ -12,8 +12,10 @@ run: build fetch-models
 ## test: the whole test suite (unit, end-to-end on the real default models,
 ## `pai serve` through the official OpenAI Python SDK and curl, through the
 ## clients people use (LangChain, LiteLLM, llm, Agents SDK, openai npm, Vercel
-## AI SDK, a browser page on another origin), and the web
-## app in headless Chromium, and a sample of bench/conversation.sh on the real default model)
+## AI SDK, a browser page on another origin), the web app in headless
+## Chromium, kill -9 under write load on SQLite and PostgreSQL (every
+## acknowledged write read back), and a sample of bench/conversation.sh on the
+## real default model)
 # One profile (release) for tests, run and bench: llama.cpp compiles once.
 test: deps fetch-models
 	$(CARGO) test --release --workspace
@@ -21,6 +23,7 @@ test: deps fetch-models
 	tests/openai-sdk/run.sh
 	tests/clients/run.sh
 	tests/web/run.sh
+	tests/crash.sh
 	bench/conversation.sh --sample --gate
 
 ## bench: pai's engine against llama.cpp's llama-bench on the default model
