@@ -14,7 +14,7 @@ run: build fetch-models
 ## clients people use (LangChain, LiteLLM, llm, Agents SDK, openai npm, Vercel
 ## AI SDK, a browser page on another origin), the web app in headless
 ## Chromium, kill -9 under write load on SQLite and PostgreSQL (every
-## acknowledged write read back), 30 s of fuzzing per parser, and a sample of bench/conversation.sh on the
+## acknowledged write read back), 150 s of schemathesis (no 5xx), 30 s of fuzzing per parser, and a sample of bench/conversation.sh on the
 ## real default model)
 # One profile (release) for tests, run and bench: llama.cpp compiles once.
 test: deps fetch-models
@@ -24,6 +24,7 @@ test: deps fetch-models
 	tests/clients/run.sh
 	tests/web/run.sh
 	tests/crash.sh
+	tests/schemathesis/run.sh
 	bench/fuzz.sh --sample
 	bench/conversation.sh --sample --gate
 

@@ -140,6 +140,8 @@ pub fn document() -> Value {
         });
         if path.contains("{id}") {
             op["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}]);
+        } else if path.contains("{token}") {
+            op["parameters"] = json!([{"name": "token", "in": "path", "required": true, "schema": {"type": "string"}}]);
         }
         if matches!(*method, "post" | "patch") {
             let body = match *path {
