@@ -2080,3 +2080,150 @@ async fn failed_logins_are_throttled_per_client_address() {
         assert_eq!(login([192, 0, 2, 7], None, &format!("typo{i}"), "x").await.status, 401);
     }
 }
+
+/// What a user can see of their own data, to tell that a refused request changed nothing.
+async fn footprint(app: &App, key: &str, conversation: i64) -> Vec<usize> {
+    let count = |v: Value, field: &str| v[field].as_array().map_or(usize::MAX, |a| a.len());
+    vec![
+        count(app.call("GET", "/api/memories/export", Some(key), None).await.json(), "memories"),
+        count(app.call("GET", "/api/conversations", Some(key), None).await.json(), "data"),
+        count(
+            app.call("GET", &format!("/api/conversations/{conversation}/messages"), Some(key), None).await.json(),
+            "data",
+        ),
+        count(app.call("GET", "/api/reminders", Some(key), None).await.json(), "data"),
+        count(app.call("GET", "/api/documents", Some(key), None).await.json(), "data"),
+        count(app.call("GET", "/api/keys", Some(key), None).await.json(), "data"),
+        count(app.call("GET", "/api/imports", Some(key), None).await.json(), "data"),
+    ]
+}
+
+/// Every route that takes text, fed generated strings (NUL and other control
+/// characters, byte-order marks, bidi overrides, combining marks, Korean,
+/// emoji, quotes, markup, very long runs) at a fixed seed (issue 21): never a
+/// 5xx; a refusal changes nothing the user can see; nothing stored holds a
+/// NUL; and the user's chat works after all of it.
+#[tokio::test]
+async fn every_text_route_refuses_or_stores_clean_text_and_a_refusal_changes_nothing() {
+    // Each case reads the user's whole footprint twice: past the default rate.
+    let app = App::with(ServerSettings {
+        limits: pai_server::limits::Limits { requests_per_minute: 1_000_000, ..Default::default() },
+        ..Default::default()
+    })
+    .await;
+    let (_, key) = app.user("minji", false).await;
+    let conv = app.call("POST", "/api/conversations", Some(&key), Some(json!({"title": "chat"}))).await.json();
+    let conv = conv["id"].as_i64().unwrap();
+    let memory = app.call("POST", "/api/memories", Some(&key), Some(json!({"text": "My locker is 42"}))).await.json();
+    let memory = memory["id"].as_i64().unwrap();
+    let pieces = [
+        "\u{0}",
+        "\u{1}",
+        "\u{7f}",
+        "\u{1b}[31m",
+        "\u{feff}",
+        "\u{202e}",
+        "\u{200b}",
+        "가",
+        "읽",
+        "😀",
+        "e\u{301}",
+        " ",
+        "\n",
+        "\t",
+        "a",
+        "Z",
+        "9",
+        "\"",
+        "\\",
+        "'",
+        "<script>",
+        "%00",
+        "{{",
+        "}}",
+        "'; DROP TABLE memories;--",
+        "\u{10ffff}",
+        "\u{fffd}",
+        "내일 9시",
+        "tomorrow 9am",
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    type Route = fn(&str, i64, i64) -> (&'static str, String, Value);
+    let routes: Vec<Route> = vec![
+        |s, _, _| ("POST", "/api/memories".into(), json!({"text": s})),
+        |s, _, m| ("PATCH", format!("/api/memories/{m}"), json!({"text": s})),
+        |s, _, _| ("POST", "/api/reminders".into(), json!({"text": s, "when": "tomorrow 9am"})),
+        |s, _, _| ("POST", "/api/reminders".into(), json!({"text": "call mom", "when": s})),
+        |s, _, _| ("POST", "/api/conversations".into(), json!({"title": s})),
+        |s, c, _| ("PATCH", format!("/api/conversations/{c}"), json!({"title": s})),
+        |s, c, _| ("POST", format!("/api/conversations/{c}/messages"), json!({"content": s})),
+        |s, _, _| ("POST", "/v1/chat/completions".into(), chat(s)),
+        |s, _, _| ("POST", "/v1/responses".into(), json!({"model": "pai", "input": s})),
+        |s, _, _| ("POST", "/v1/embeddings".into(), json!({"model": "pai", "input": s})),
+        |s, _, _| ("POST", "/api/recall".into(), json!({"query": s})),
+        |s, _, _| ("POST", "/api/keys".into(), json!({"name": s})),
+        |s, _, _| ("PATCH", "/api/me".into(), json!({"timezone": s})),
+        |s, _, _| {
+            let file = json!({"messages": [{"role": "user", "content": s, "created_at": "2026-03-01T10:00:00Z"}]});
+            ("POST", "/api/imports?name=x.json".into(), file)
+        },
+    ];
+    let mut refused = 0;
+    for round in 0..12 {
+        for (r, route) in routes.iter().enumerate() {
+            let mut text = String::new();
+            for _ in 0..next() % 12 {
+                text.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            if round == 11 && r % 3 == 0 {
+                text.push_str(&"x".repeat(300_000));
+            }
+            let (method, path, body) = route(&text, conv, memory);
+            app.model.push(Ok("Noted.".into()));
+            let before = footprint(&app, &key, conv).await;
+            let response = app.call(method, &path, Some(&key), Some(body)).await;
+            assert!(
+                response.status.as_u16() < 500,
+                "{method} {path} {text:?}: {} {}",
+                response.status,
+                response.text()
+            );
+            if response.status.as_u16() >= 400 {
+                refused += 1;
+                assert_eq!(
+                    footprint(&app, &key, conv).await,
+                    before,
+                    "{method} {path} {text:?} was refused but changed"
+                );
+            }
+        }
+    }
+    assert!(refused > 20, "the generator should reach refusals: {refused}");
+    // Imports run in the background: let them end before looking at everything stored.
+    for _ in 0..600 {
+        let imports = app.call("GET", "/api/imports", Some(&key), None).await.json();
+        if imports["data"].as_array().unwrap().iter().all(|i| i["state"] != "running") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let everything = [
+        app.call("GET", "/api/memories/export", Some(&key), None).await.text(),
+        app.call("GET", "/api/conversations", Some(&key), None).await.text(),
+        app.call("GET", &format!("/api/conversations/{conv}/messages"), Some(&key), None).await.text(),
+        app.call("GET", "/api/reminders", Some(&key), None).await.text(),
+        app.call("GET", "/api/keys", Some(&key), None).await.text(),
+    ];
+    for listing in everything {
+        assert!(!listing.contains("\\u0000"), "a NUL was stored: {listing}");
+    }
+    app.model.push(Ok("Hello!".into()));
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("hi"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
