@@ -39,7 +39,7 @@ set +e
   --phases examples,coverage,fuzzing \
   --generation-allow-x00 true \
   --max-time "$seconds" --request-timeout 120 --workers 1 --seed 21 \
-  --suppress-health-check all --warnings off --no-color \
+  --suppress-health-check all --warnings off --no-color --generation-database none \
   --report junit --report-dir "$report" >"$data/st.log" 2>&1
 status=$?
 set -e

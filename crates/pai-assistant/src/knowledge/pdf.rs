@@ -6,7 +6,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use pdf_extract::{ConvertToFmt, Document, MediaBox, OutputDev, OutputError, PlainTextOutput, Transform};
+use std::collections::HashSet;
+
+use pdf_extract::content::Content;
+use pdf_extract::{
+    ConvertToFmt, Dictionary, Document, MediaBox, Object, ObjectId, OutputDev, OutputError, PlainTextOutput, Transform,
+};
 
 /// Each page's text, in order. Errors as pdf-extract gives them; it may also panic on
 /// malformed files, which the caller catches.
@@ -16,9 +21,93 @@ pub fn pages(bytes: &[u8]) -> Result<Vec<String>, OutputError> {
         // Encrypted with an empty user password: readable, as pdf-extract does.
         doc.decrypt("")?;
     }
+    refuse_cycles(&doc).map_err(|what| OutputError::PdfError(pdf_extract::Error::InvalidStream(what)))?;
     let mut splitter = Pages::default();
     pdf_extract::output_doc(&doc, &mut splitter)?;
     Ok(splitter.done)
+}
+
+/// Deepest chain of pages' parents, or of forms drawing forms, that is read.
+const MAX_DEPTH: usize = 64;
+/// Forms drawn per page, all nestings together: forms that draw each other
+/// twice at every level would otherwise cost 2^depth.
+const MAX_DRAWN_FORMS: usize = 10_000;
+
+/// pdf-extract follows a page's `/Parent` chain for inherited attributes and
+/// draws a form XObject (`Do`) by recursing into it, neither with a guard:
+/// a page that is its own parent spun forever, and a form that draws itself
+/// would overflow the stack, which no `catch_unwind` survives (found by
+/// fuzzing). The same walks are made here first, with limits.
+fn refuse_cycles(doc: &Document) -> Result<(), String> {
+    let has_forms = doc.objects.values().any(|o| {
+        o.as_stream().is_ok_and(|s| s.dict.get(b"Subtype").and_then(Object::as_name).is_ok_and(|n| n == b"Form"))
+    });
+    for page in doc.page_iter() {
+        let dict = doc.get_dictionary(page).map_err(|e| e.to_string())?;
+        let resources = inherited_resources(doc, dict)?;
+        if has_forms {
+            let content = doc.get_page_content(page).unwrap_or_default();
+            forms_end(doc, &content, resources, &mut Vec::new(), &mut { MAX_DRAWN_FORMS })?;
+        }
+    }
+    Ok(())
+}
+
+/// The page's resources, found up its parents as pdf-extract looks for them.
+fn inherited_resources<'a>(doc: &'a Document, mut dict: &'a Dictionary) -> Result<Option<&'a Dictionary>, String> {
+    let mut seen = HashSet::new();
+    for _ in 0..MAX_DEPTH {
+        if let Ok(r) = dict.get(b"Resources") {
+            return Ok(deref(doc, r).as_dict().ok());
+        }
+        let Ok(parent) = dict.get(b"Parent").and_then(Object::as_reference) else { return Ok(None) };
+        if !seen.insert(parent) {
+            return Err("the page tree loops back on itself".into());
+        }
+        let Ok(next) = doc.get_dictionary(parent) else { return Ok(None) };
+        dict = next;
+    }
+    Err("the page tree is nested too deep".into())
+}
+
+/// Follows every `Do` of `content` into the forms it draws; a form on its own
+/// drawing path, a path deeper than `MAX_DEPTH` or more than
+/// `MAX_DRAWN_FORMS` forms in all are refused.
+fn forms_end(
+    doc: &Document,
+    content: &[u8],
+    resources: Option<&Dictionary>,
+    path: &mut Vec<ObjectId>,
+    budget: &mut usize,
+) -> Result<(), String> {
+    if path.len() >= MAX_DEPTH {
+        return Err("forms drawing forms nest too deep".into());
+    }
+    let Some(resources) = resources else { return Ok(()) };
+    let Ok(operations) = Content::decode(content) else { return Ok(()) };
+    let xobjects = resources.get(b"XObject").map(|x| deref(doc, x)).ok().and_then(|x| x.as_dict().ok());
+    for op in operations.operations.iter().filter(|op| op.operator == "Do") {
+        let Some(name) = op.operands.first().and_then(|n| n.as_name().ok()) else { continue };
+        let Some(Ok(id)) = xobjects.and_then(|x| x.get(name).ok()).map(Object::as_reference) else { continue };
+        let Ok(form) = doc.get_object(id).and_then(Object::as_stream) else { continue };
+        if path.contains(&id) {
+            return Err("a form draws itself".into());
+        }
+        *budget = budget.checked_sub(1).ok_or("a page draws too many forms")?;
+        let own = form.dict.get(b"Resources").ok().map(|r| deref(doc, r)).and_then(|r| r.as_dict().ok());
+        let inner = form.decompressed_content().unwrap_or_else(|_| form.content.clone());
+        path.push(id);
+        forms_end(doc, &inner, own.or(Some(resources)), path, budget)?;
+        path.pop();
+    }
+    Ok(())
+}
+
+fn deref<'a>(doc: &'a Document, o: &'a Object) -> &'a Object {
+    match o {
+        Object::Reference(id) => doc.get_object(*id).unwrap_or(o),
+        _ => o,
+    }
 }
 
 /// Where a page's text is written.
@@ -102,6 +191,46 @@ impl OutputDev for Pages {
 
 #[cfg(test)]
 mod tests {
+    use pdf_extract::{Document, Object, Stream, dictionary};
+
+    /// Found by fuzzing: page 1's `/Parent` is page 1 (pdf-extract spun for ever).
+    #[test]
+    fn a_page_that_is_its_own_parent_is_refused() {
+        let bytes = super::super::sample_pdf(&["Rent is due on the fifth."]);
+        let mut doc = Document::load_mem(&bytes).unwrap();
+        let page = *doc.get_pages().get(&1).unwrap();
+        let dict = doc.get_dictionary_mut(page).unwrap();
+        dict.remove(b"Resources");
+        dict.set("Parent", page);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        let err = super::pages(&out).unwrap_err();
+        assert!(err.to_string().contains("loops back"), "{err}");
+    }
+
+    /// A form XObject that draws itself would recurse until the stack overflows.
+    #[test]
+    fn a_form_that_draws_itself_is_refused() {
+        let bytes = super::super::sample_pdf(&["Rent is due on the fifth."]);
+        let mut doc = Document::load_mem(&bytes).unwrap();
+        let form = doc.new_object_id();
+        let resources = dictionary! {"XObject" => dictionary! {"X1" => form}};
+        let stream = Stream::new(
+            dictionary! {"Type" => "XObject", "Subtype" => "Form",
+            "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()], "Resources" => resources.clone()},
+            b"/X1 Do".to_vec(),
+        );
+        doc.objects.insert(form, Object::Stream(stream));
+        let page = *doc.get_pages().get(&1).unwrap();
+        let contents = doc.get_page_contents(page)[0];
+        doc.get_dictionary_mut(page).unwrap().set("Resources", resources);
+        doc.get_object_mut(contents).unwrap().as_stream_mut().unwrap().set_plain_content(b"/X1 Do".to_vec());
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        let err = super::pages(&out).unwrap_err();
+        assert!(err.to_string().contains("draws itself"), "{err}");
+    }
+
     #[test]
     fn the_same_pages_as_pdf_extracts_own_reader() {
         let bytes = super::super::sample_pdf(&["Rent is due on the fifth.", "Pets need written consent.", "월세"]);
