@@ -53,18 +53,21 @@ fn refuse_cycles(doc: &Document) -> Result<(), String> {
     Ok(())
 }
 
-/// The page's resources, found up its parents as pdf-extract looks for them.
-fn inherited_resources<'a>(doc: &'a Document, mut dict: &'a Dictionary) -> Result<Option<&'a Dictionary>, String> {
+/// The page's resources, found up its parents as pdf-extract looks for them
+/// (and for `MediaBox`, so the whole chain is walked).
+fn inherited_resources<'a>(doc: &'a Document, page: &'a Dictionary) -> Result<Option<&'a Dictionary>, String> {
     let mut seen = HashSet::new();
+    let mut resources = None;
+    let mut dict = page;
     for _ in 0..MAX_DEPTH {
-        if let Ok(r) = dict.get(b"Resources") {
-            return Ok(deref(doc, r).as_dict().ok());
+        if let (None, Ok(r)) = (resources, dict.get(b"Resources")) {
+            resources = Some(deref(doc, r).as_dict().ok());
         }
-        let Ok(parent) = dict.get(b"Parent").and_then(Object::as_reference) else { return Ok(None) };
+        let Ok(parent) = dict.get(b"Parent").and_then(Object::as_reference) else { return Ok(resources.flatten()) };
         if !seen.insert(parent) {
             return Err("the page tree loops back on itself".into());
         }
-        let Ok(next) = doc.get_dictionary(parent) else { return Ok(None) };
+        let Ok(next) = doc.get_dictionary(parent) else { return Ok(resources.flatten()) };
         dict = next;
     }
     Err("the page tree is nested too deep".into())
@@ -199,8 +202,9 @@ mod tests {
         let bytes = super::super::sample_pdf(&["Rent is due on the fifth."]);
         let mut doc = Document::load_mem(&bytes).unwrap();
         let page = *doc.get_pages().get(&1).unwrap();
+        // Resources on the page, but no MediaBox: looked for up the parents.
         let dict = doc.get_dictionary_mut(page).unwrap();
-        dict.remove(b"Resources");
+        dict.remove(b"MediaBox");
         dict.set("Parent", page);
         let mut out = Vec::new();
         doc.save_to(&mut out).unwrap();
