@@ -38,8 +38,10 @@ async function ask(page, text) {
   let sawPartial = false;
   for (let i = 0; i < 3600; i++) {
     const sending = await page.locator("#stop").isVisible();
-    const streaming = await page.locator(".msg.assistant.streaming .body").count();
-    if (streaming && (await page.locator(".msg.assistant.streaming .body").innerText()).trim()) sawPartial = true;
+    // Read in one step: between a count and a read the answer can finish and
+    // the streaming bubble go, and a locator would wait 30 s for it.
+    const partial = await page.evaluate(() => document.querySelector(".msg.assistant.streaming .body")?.innerText ?? "");
+    if (partial.trim()) sawPartial = true;
     if (!sending && i > 0) {
       if (process.env.DEBUG) console.log(`ask ${text}: done after ${i} polls`);
       return { text: (await answer.locator(".body").innerText()).trim(), sawPartial };
