@@ -109,6 +109,18 @@ pub fn recall_message(lines: &[String]) -> Message {
 
 /// One line per recalled item, with the tag an answer can cite. `citation`
 /// is the passage's number among the document passages of this prompt.
+/// Whether a recalled item may go into a prompt. Rows stored before NUL was
+/// refused at the edge (issue 21) may still hold one; llama.cpp's prompt
+/// would end there, so such an item is left out and named in the log, for
+/// whoever looks after the store to clean it.
+pub fn promptable(r: &Recalled) -> bool {
+    if r.text.contains('\0') {
+        tracing::warn!(item = ?r.item, "a recalled item holds a NUL character; left out of the prompt");
+        return false;
+    }
+    true
+}
+
 pub fn item_line(r: &Recalled, citation: usize) -> String {
     match (r.kind, r.item) {
         (RecalledKind::Memory, ItemRef::Memory(id)) => match r.valid_to {
@@ -162,7 +174,7 @@ pub fn assemble(input: &PromptInput, budget: Budget, count: &dyn Fn(&str) -> usi
     let mut spent = 0;
     let header_cost = count(RECALL_HEADER);
     let mut cited = 0;
-    for r in input.recalled {
+    for r in input.recalled.iter().filter(|r| promptable(r)) {
         let citation = cited + usize::from(r.kind == RecalledKind::Chunk);
         let line = item_line(r, citation);
         let cost = count(&line) + 1;
@@ -268,6 +280,23 @@ mod tests {
         // Plenty of room: all of them.
         let out = assemble(&input, Budget { context: 4000, answer: 100, memory_share: 0.3 }, &words);
         assert_eq!(out.used.len(), 20);
+    }
+
+    #[test]
+    fn a_recalled_item_holding_a_nul_is_left_out() {
+        let recalled = vec![memory(1, "my locker\0 is 42"), memory(2, "I live in Busan")];
+        let input = PromptInput {
+            persona: "You are pai.",
+            today: "2026-11-29",
+            recalled: &recalled,
+            summary: None,
+            history: &[],
+            user_message: "hello",
+            language: Language::English,
+        };
+        let out = assemble(&input, Budget { context: 4000, answer: 100, memory_share: 0.3 }, &words);
+        assert_eq!(out.used, vec![ItemRef::Memory(MemoryId(2))]);
+        assert!(out.messages.iter().all(|m| !m.content.contains('\0') && !m.content.contains("[m1]")));
     }
 
     #[test]

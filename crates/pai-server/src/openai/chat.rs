@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures_util::StreamExt;
 use pai_assistant::conversation::{DEFAULT_PERSONA, Turn};
-use pai_assistant::prompt::{RECALL_HEADER, citations, item_line, recall_message};
+use pai_assistant::prompt::{RECALL_HEADER, citations, item_line, promptable, recall_message};
 use pai_assistant::recall::{Recalled, RecalledKind, recall};
 use pai_core::store::{ConversationId, NewMessage, UserId};
 use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
@@ -574,7 +574,7 @@ fn with_memories(
     let mut lines = Vec::new();
     let mut used = Vec::new();
     let mut cited = 0;
-    for r in recalled {
+    for r in recalled.into_iter().filter(promptable) {
         let citation = cited + usize::from(r.kind == RecalledKind::Chunk);
         let line = item_line(&r, citation);
         spent += model.count_tokens(&line) + 1;
