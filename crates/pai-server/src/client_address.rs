@@ -1,6 +1,6 @@
 //! Which client a request came from: the socket's peer, or, when that peer is
 //! a reverse proxy the operator named in `[server] trusted_proxies`, the
-//! address the proxy saw (`X-Forwarded-For`). Without the setting the header
+//! address the proxy saw (`Forwarded: for=…`, RFC 7239, else `X-Forwarded-For`). Without the setting the header
 //! is ignored: anyone can write it, so believing it would let one client
 //! pose as many and slip past per-address limits.
 
@@ -61,13 +61,13 @@ impl TrustedProxies {
         if !self.contains(peer) {
             return peer;
         }
-        let hops = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|hop| hop.trim().parse::<IpAddr>().ok())
-            .collect::<Vec<_>>();
+        let values = |name: &str| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+        let forwarded = values("forwarded");
+        let hops: Vec<Option<IpAddr>> = if forwarded.is_empty() {
+            values("x-forwarded-for").into_iter().flat_map(|v| v.split(',')).map(address).collect()
+        } else {
+            forwarded.into_iter().flat_map(|v| v.split(',')).map(forwarded_for).collect()
+        };
         let mut client = peer;
         for hop in hops.into_iter().rev() {
             // A hop that is not an address was written by someone we don't
@@ -80,6 +80,28 @@ impl TrustedProxies {
         }
         client
     }
+}
+
+/// An address as proxies write it: `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`
+/// or `[2001:db8::1]:4711`, quoted or not.
+fn address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim().trim_matches('"');
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = hop.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    hop.parse::<SocketAddr>().ok().map(|s| s.ip())
+}
+
+/// The `for=` of one `Forwarded` element (`for=192.0.2.60;proto=http`).
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    let value = element.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        key.trim().eq_ignore_ascii_case("for").then_some(value)
+    })?;
+    address(value)
 }
 
 fn prefix(net: u128, addr: u128, width: u32, bits: u8) -> bool {
@@ -128,6 +150,22 @@ mod tests {
         assert_eq!(lan.client(ip("::ffff:10.0.0.1"), &forwarded("198.51.100.7")), ip("198.51.100.7"));
         assert_eq!(lan.client(ip("198.51.100.8"), &forwarded("1.1.1.1")), ip("198.51.100.8"));
         assert_eq!(lan.client(ip("10.1.2.3"), &HeaderMap::new()), ip("10.1.2.3"));
+    }
+
+    #[test]
+    fn ports_brackets_and_the_standard_forwarded_header() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let lan = proxies(&["10.0.0.0/8"]);
+        assert_eq!(lan.client(ip("10.0.0.1"), &forwarded("198.51.100.7:4711")), ip("198.51.100.7"));
+        assert_eq!(lan.client(ip("10.0.0.1"), &forwarded("[2001:db8::1]:443")), ip("2001:db8::1"));
+        let mut h = HeaderMap::new();
+        h.insert("forwarded", r#"for=6.6.6.6, for="[2001:db8::7]:4711";proto=https, For=10.0.0.9"#.parse().unwrap());
+        // X-Forwarded-For is not read when the standard header is there.
+        h.insert("x-forwarded-for", "1.1.1.1".parse().unwrap());
+        assert_eq!(lan.client(ip("10.0.0.1"), &h), ip("2001:db8::7"));
+        let mut h = HeaderMap::new();
+        h.insert("forwarded", "for=unknown".parse().unwrap());
+        assert_eq!(lan.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
     }
 
     #[test]
