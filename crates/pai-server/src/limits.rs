@@ -78,13 +78,12 @@ impl RateLimiter {
         RateLimiter { per_minute: per_minute.max(1) as f64, buckets: Mutex::new(HashMap::new()) }
     }
 
-    /// Whether `key` has a token, without taking it.
-    pub fn ready(&self, key: &str) -> Result<(), Duration> {
-        let rate = self.per_minute / 60.0;
-        let buckets = self.buckets.lock().expect("not poisoned");
-        let Some((tokens, at)) = buckets.get(key) else { return Ok(()) };
-        let tokens = (tokens + at.elapsed().as_secs_f64() * rate).min(self.per_minute);
-        if tokens >= 1.0 { Ok(()) } else { Err(Duration::from_secs_f64((1.0 - tokens) / rate)) }
+    /// Gives back the token a `check` took, for an attempt that turned out
+    /// not to count (a successful login).
+    pub fn refund(&self, key: &str) {
+        if let Some((tokens, _)) = self.buckets.lock().expect("not poisoned").get_mut(key) {
+            *tokens = (*tokens + 1.0).min(self.per_minute);
+        }
     }
 
     /// Takes one token for `key`, or says how long until one is free.

@@ -2069,6 +2069,12 @@ async fn failed_logins_are_throttled_per_client_address() {
     }
     assert_eq!(login([10, 0, 0, 2], Some("198.51.100.20"), "nobody2", "x").await.status, 429);
     assert_eq!(login([10, 0, 0, 2], Some("198.51.100.21"), "minji", "password-minji").await.status, 200);
+    // Guesses sent at once are counted before their passwords are checked:
+    // they cannot all pass a limit none of them has reached yet.
+    let names: Vec<String> = (0..20).map(|i| format!("guess{i}")).collect();
+    let at_once: Vec<_> = names.iter().map(|name| login([192, 0, 2, 99], None, name, "Winter2026!")).collect();
+    let statuses: Vec<u16> = futures_util::future::join_all(at_once).await.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 10, "{statuses:?}");
     // Successful logins don't use up an address's allowance.
     for _ in 0..3 {
         assert_eq!(login([192, 0, 2, 7], None, "minji", "password-minji").await.status, 200);

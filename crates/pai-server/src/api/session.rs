@@ -32,8 +32,10 @@ pub async fn login(
     ClientAddress(address): ClientAddress,
     Json(body): Json<Login>,
 ) -> ApiResult<Response> {
+    // Taken before the password is checked, given back when it is right:
+    // concurrent guesses cannot all slip past a limit they have not yet hit.
     let address = address.map(|a| format!("address:{a}"));
-    if let Some(Err(wait)) = address.as_deref().map(|a| state.login_failures.ready(a)) {
+    if let Some(Err(wait)) = address.as_deref().map(|a| state.login_failures.check(a)) {
         return Err(ApiError::too_many("too many failed logins from this address; wait a little", wait));
     }
     if let Err(wait) = state.logins.check(&format!("login:{}", body.name.trim())) {
@@ -42,10 +44,10 @@ pub async fn login(
     let found = state.accounts.login(&body.name).await?;
     let hash = found.as_ref().map(|(_, h)| h.clone());
     if !verify_password(body.password, hash).await {
-        if let Some(a) = &address {
-            let _ = state.login_failures.check(a);
-        }
         return Err(ApiError::unauthorized("wrong name or password").code("invalid_credentials"));
+    }
+    if let Some(a) = &address {
+        state.login_failures.refund(a);
     }
     let (user, _) = found.expect("verified");
     let token = random_hex(32);
