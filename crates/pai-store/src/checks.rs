@@ -46,13 +46,13 @@ pub(crate) fn check_text(what: &str, text: &str) -> Result<()> {
 /// never refused here, and a direct caller gets the same answer.
 pub(crate) fn check_reminder(new: &NewReminder) -> Result<()> {
     use pai_core::reminders::{MAX_PHRASE_CHARS, MAX_REMINDER_CHARS};
-    if new.text.trim().is_empty() || new.text.chars().count() > MAX_REMINDER_CHARS {
-        return Err(Error::invalid(format!("a reminder needs a text of at most {MAX_REMINDER_CHARS} characters")));
+    check_text("a reminder's text", &new.text)?;
+    if new.text.chars().count() > MAX_REMINDER_CHARS {
+        return Err(Error::invalid(format!("a reminder's text is at most {MAX_REMINDER_CHARS} characters")));
     }
-    if new.phrase.chars().count() > MAX_PHRASE_CHARS || new.text.contains('\0') || new.phrase.contains('\0') {
-        return Err(Error::invalid(format!(
-            "a reminder's time phrase is at most {MAX_PHRASE_CHARS} characters, and neither it nor the text may contain NUL"
-        )));
+    check_text("a reminder's time phrase", &new.phrase)?;
+    if new.phrase.chars().count() > MAX_PHRASE_CHARS {
+        return Err(Error::invalid(format!("a reminder's time phrase is at most {MAX_PHRASE_CHARS} characters")));
     }
     Ok(())
 }
