@@ -2,6 +2,7 @@
 //! (`Store`, `Embedder`, `ChatModel`) so the server and the CLI share them and
 //! tests can run them on fakes. No SQL, no HTTP, no model code here.
 
+pub mod agent_memory;
 pub mod conversation;
 pub mod export;
 pub mod extract;

@@ -42,7 +42,7 @@ pub async fn handle(
     if !has_request(&message.content) {
         return Ok(None);
     }
-    let pipeline = Pipeline { store, model, embedder };
+    let pipeline = Pipeline { store, model: Some(model), embedder };
     let (decisions, rest) = pipeline.by_rule(user, std::slice::from_ref(message), tz).await?;
     // What is deleted is read before it goes: the reply names it, and its words
     // are taken out of the messages that said it.

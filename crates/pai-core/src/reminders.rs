@@ -83,6 +83,24 @@ pub struct Reminder {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Reminder {
+    /// The next time on the user's wall clock (RFC 3339 with the zone's
+    /// offset), as people read it.
+    pub fn next_at_local(&self) -> Option<String> {
+        let tz: chrono_tz::Tz = self.timezone.parse().ok()?;
+        Some(self.next_at?.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string())
+    }
+
+    /// The reminder as the APIs show it: the stored fields, the next time
+    /// also on the wall clock, and whether it repeats.
+    pub fn view(&self) -> serde_json::Value {
+        let mut v = serde_json::json!(self);
+        v["next_at_local"] = serde_json::json!(self.next_at_local());
+        v["recurring"] = serde_json::json!(self.rule.is_some());
+        v
+    }
+}
+
 /// One firing of a reminder, as delivered.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notification {

@@ -1,5 +1,5 @@
 //! pai's HTTP server: the OpenAI-compatible API (`/v1`), the REST API
-//! (`/api`), accounts, health and metrics. Handlers are thin: they check the
+//! (`/api`), MCP (`/mcp`), accounts, health and metrics. Handlers are thin: they check the
 //! request, take the owner from the credentials (`auth`), and call
 //! pai-assistant and the store.
 
@@ -9,6 +9,7 @@ pub mod client_address;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod mcp;
 pub mod metrics;
 pub mod openai;
 pub mod openapi;
@@ -52,6 +53,7 @@ pub fn router(state: SharedState) -> Router {
     Router::new()
         .merge(v1)
         .merge(api::routes(limits.max_import_bytes))
+        .merge(mcp::routes(&state))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

@@ -2230,3 +2230,35 @@ async fn every_text_route_refuses_or_stores_clean_text_and_a_refusal_changes_not
     let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("hi"))).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[tokio::test]
+async fn mcp_over_http_answers_the_keys_user_only() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let (_, other) = app.user("ada", false).await;
+    // No key, a wrong key: the API's 401, before MCP sees the request.
+    app.mcp(None, "tools/list", json!({})).await.assert_error(401);
+    app.mcp(Some("pai-wrong"), "tools/list", json!({})).await.assert_error(401);
+    let listed = app.mcp(Some(&key), "tools/list", json!({})).await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    let names: Vec<String> = listed.json()["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().into())
+        .collect();
+    for want in ["remember", "recall", "list_memories", "forget", "search_documents", "create_reminder"] {
+        assert!(names.iter().any(|n| n == want), "{names:?}");
+    }
+    let r = app.tool(&key, "remember", json!({"text": "I live in Seoul."})).await;
+    assert_eq!(r["structuredContent"]["decisions"][0]["action"], "add", "{r}");
+    let r = app.tool(&key, "remember", json!({"text": "I moved to Busan."})).await;
+    assert_eq!(r["structuredContent"]["decisions"][0]["action"], "supersede", "{r}");
+    let r = app.tool(&key, "recall", json!({"query": "where do I live", "k": 5})).await;
+    assert!(r["content"][0]["text"].as_str().unwrap().contains("Busan"), "{r}");
+    // The other key's user sees none of it.
+    let r = app.tool(&other, "recall", json!({"query": "where do I live Busan Seoul", "k": 50})).await;
+    assert_eq!(r["structuredContent"]["items"], json!([]), "{r}");
+    let r = app.tool(&other, "list_memories", json!({"history": true})).await;
+    assert_eq!(r["structuredContent"]["memories"], json!([]), "{r}");
+}

@@ -57,8 +57,10 @@ enum Command {
     /// Schedule, list and cancel reminders ("내일 오전 9시", "every Monday 8am").
     #[command(subcommand)]
     Remind(cli::remind::RemindCommand),
-    /// Serve the OpenAI-compatible API, the REST API and accounts over HTTP.
+    /// Serve the OpenAI-compatible API, the REST API, MCP (/mcp) and accounts over HTTP.
     Serve(cli::serve::ServeArgs),
+    /// Serve your memory, documents and reminders to an MCP client (Claude Desktop, Cursor) over stdio.
+    Mcp(cli::mcp::McpArgs),
     /// Manage the server's users.
     #[command(subcommand)]
     User(cli::user::UserCommand),
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
                 Command::Docs(cmd) => cli::docs::run(&config, cmd).await,
                 Command::Remind(cmd) => cli::remind::run(&config, cmd).await,
                 Command::Serve(args) => cli::serve::run(&config, args).await,
+                Command::Mcp(args) => cli::mcp::run(&config, args).await,
                 Command::User(cmd) => cli::user::run_user(&config, cmd).await,
                 Command::Key(cmd) => cli::user::run_key(&config, cmd).await,
                 Command::Migrate(args) => cli::migrate::run(&config, args).await,

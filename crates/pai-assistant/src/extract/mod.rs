@@ -54,7 +54,9 @@ enum Origin {
 /// Everything extraction needs, borrowed for one job.
 pub struct Pipeline<'a> {
     pub store: &'a dyn Store,
-    pub model: &'a dyn ChatModel,
+    /// None: the rules alone (what `remember_statement` and `by_rule` use);
+    /// `decide` then refuses what only the model can read.
+    pub model: Option<&'a dyn ChatModel>,
     pub embedder: &'a dyn Embedder,
 }
 
@@ -146,35 +148,73 @@ impl Pipeline<'_> {
                     None => plain.push(sentence),
                 }
             }
-            let mut rest: Vec<&str> = Vec::new();
-            let today = local_day(m.created_at, tz);
-            let mut ruled: Option<Candidate> = None;
-            for clause in plain.iter().flat_map(|s| rules::clauses(s)) {
-                let dated = !pai_core::when::find(clause, today).is_empty();
-                if let Some(c) = rules::fact(clause, dated) {
-                    if let Some(done) = ruled.replace(c) {
-                        self.consider(user, done, m, tz, Origin::Rule, &mut out).await?;
-                    }
-                } else if let Some(fact) = ruled.as_mut().filter(|_| rules::continues(clause)) {
-                    // A short sentence right after a fact goes on about it ("우리 딸 이름은
-                    // 지우야. 올해 일곱 살이야.", "…named Nabi. She is 2."): kept with it.
-                    fact.text = format!("{}. {}", fact.text, rules::cleaned(clause));
-                } else {
-                    if let Some(done) = ruled.take() {
-                        self.consider(user, done, m, tz, Origin::Rule, &mut out).await?;
-                    }
-                    rest.push(clause);
-                }
-            }
-            if let Some(done) = ruled.take() {
-                self.consider(user, done, m, tz, Origin::Rule, &mut out).await?;
-            }
-            let rest = rest.join(" ");
+            let rest = self.facts_by_rule(user, m, &plain, tz, &mut out).await?.join(" ");
             if !rest.is_empty() && !is_chitchat(&rest) {
                 for_model.push(StoredMessage { content: rest, ..m.clone() });
             }
         }
         Ok((out, for_model))
+    }
+
+    /// What the user asked another agent to remember for them (MCP's
+    /// `remember`): the whole message is their statement. The common facts
+    /// are read by rule and compared by subject (so a new home city
+    /// supersedes the old one); what no rule knows is kept as said. Nothing
+    /// here deletes: a statement to remember is never taken for a request to
+    /// forget. Changes nothing, like `by_rule`.
+    pub async fn remember_statement(&self, user: UserId, message: &StoredMessage, tz: Tz) -> Result<Vec<Decision>> {
+        let mut out = Vec::new();
+        // "Remember that …" around the statement is not part of it.
+        let said: Vec<String> = sentences(&message.content)
+            .into_iter()
+            .filter_map(|s| match explicit::detect(s) {
+                Some(Explicit::Remember(content)) if explicit::is_reference(&content) => None,
+                Some(Explicit::Remember(content)) => Some(content),
+                _ => Some(s.to_string()),
+            })
+            .collect();
+        let said: Vec<&str> = said.iter().map(String::as_str).collect();
+        let rest = self.facts_by_rule(user, message, &said, tz, &mut out).await?.join(" ");
+        if !rest.trim().is_empty() {
+            out.push(self.remember(user, message, &rest, tz, &out).await?);
+        }
+        Ok(out)
+    }
+
+    /// Decides the facts a rule reads in `plain` (sentences of `m`) into
+    /// `out`, and returns the clauses no rule knows.
+    async fn facts_by_rule<'t>(
+        &self,
+        user: UserId,
+        m: &StoredMessage,
+        plain: &[&'t str],
+        tz: Tz,
+        out: &mut Vec<Decision>,
+    ) -> Result<Vec<&'t str>> {
+        let mut rest: Vec<&str> = Vec::new();
+        let today = local_day(m.created_at, tz);
+        let mut ruled: Option<Candidate> = None;
+        for clause in plain.iter().flat_map(|s| rules::clauses(s)) {
+            let dated = !pai_core::when::find(clause, today).is_empty();
+            if let Some(c) = rules::fact(clause, dated) {
+                if let Some(done) = ruled.replace(c) {
+                    self.consider(user, done, m, tz, Origin::Rule, out).await?;
+                }
+            } else if let Some(fact) = ruled.as_mut().filter(|_| rules::continues(clause)) {
+                // A short sentence right after a fact goes on about it ("우리 딸 이름은
+                // 지우야. 올해 일곱 살이야.", "…named Nabi. She is 2."): kept with it.
+                fact.text = format!("{}. {}", fact.text, rules::cleaned(clause));
+            } else {
+                if let Some(done) = ruled.take() {
+                    self.consider(user, done, m, tz, Origin::Rule, out).await?;
+                }
+                rest.push(clause);
+            }
+        }
+        if let Some(done) = ruled.take() {
+            self.consider(user, done, m, tz, Origin::Rule, out).await?;
+        }
+        Ok(rest)
     }
 
     async fn remember(
@@ -292,7 +332,8 @@ impl Pipeline<'_> {
         let last = messages.last().expect("not empty");
         let day = local_day(last.created_at, tz);
         let dated = format!("on {} ({})", day.format("%Y-%m-%d"), day.format("%A"));
-        let answer = candidates::propose(self.model, user, &user_text, &dated, attempt).await?;
+        let model = self.model.ok_or_else(|| Error::internal("memory extraction needs the chat model"))?;
+        let answer = candidates::propose(model, user, &user_text, &dated, attempt).await?;
         let (kept, rejected) = candidates::parse(&answer, &user_text)?;
         for r in rejected {
             out.push(Decision {
@@ -424,6 +465,11 @@ fn requests_and_sentences(text: &str) -> Vec<&str> {
     let parts = sentences(text);
     let leads = parts.first().is_some_and(|first| explicit::detect(first).is_some());
     if !leads && explicit::detect(text).is_some() { vec![text] } else { parts }
+}
+
+/// True when a sentence of `text` asks to forget ("forget my …", "잊어 줘").
+pub fn asks_to_forget(text: &str) -> bool {
+    sentences(text).iter().any(|s| matches!(explicit::detect(s), Some(Explicit::Forget(_))))
 }
 
 /// True when a message holds an explicit memory request ("remember …",

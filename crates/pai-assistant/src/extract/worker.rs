@@ -71,7 +71,7 @@ impl Extractor {
     /// start. Once decided, the job is finished: applying it is quick.
     pub async fn run_one_unless(&self, stop: impl Future<Output = ()>) -> Result<Option<Outcome>> {
         let Some(job) = self.store.claim_extraction_job().await? else { return Ok(None) };
-        let pipeline = Pipeline { store: &*self.store, model: &*self.model, embedder: &*self.embedder };
+        let pipeline = Pipeline { store: &*self.store, model: Some(&*self.model), embedder: &*self.embedder };
         let decided = tokio::select! {
             decided = pipeline.decide(&job) => decided,
             () = stop => {

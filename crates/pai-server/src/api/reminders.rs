@@ -32,18 +32,6 @@ pub struct NewReminderBody {
     conversation: Option<i64>,
 }
 
-/// A reminder with its next time also on the user's wall clock.
-fn view(r: &Reminder) -> Value {
-    let mut v = json!(r);
-    let local = r.next_at.and_then(|t| {
-        let tz: chrono_tz::Tz = r.timezone.parse().ok()?;
-        Some(t.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string())
-    });
-    v["next_at_local"] = json!(local);
-    v["recurring"] = json!(r.rule.is_some());
-    v
-}
-
 pub async fn create(
     State(state): State<SharedState>,
     caller: Caller,
@@ -62,16 +50,16 @@ pub async fn create(
             ScheduleError::Store(e) => e.into(),
         })?;
     state.assistant.scheduler.wake();
-    Ok((StatusCode::CREATED, axum::Json(view(&reminder))))
+    Ok((StatusCode::CREATED, axum::Json(reminder.view())))
 }
 
 pub async fn list(State(state): State<SharedState>, caller: Caller) -> ApiResult<axum::Json<Value>> {
     let reminders = state.store.reminders(caller.user.id).await?;
-    Ok(axum::Json(json!({"data": reminders.iter().map(view).collect::<Vec<_>>()})))
+    Ok(axum::Json(json!({"data": reminders.iter().map(Reminder::view).collect::<Vec<_>>()})))
 }
 
 pub async fn get(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(view(&state.store.reminder(caller.user.id, ReminderId(id)).await?)))
+    Ok(axum::Json(state.store.reminder(caller.user.id, ReminderId(id)).await?.view()))
 }
 
 /// Cancels: it stays listed as cancelled and never fires.

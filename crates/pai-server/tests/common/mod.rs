@@ -101,6 +101,25 @@ impl App {
         self.send(request(method, path, key, body.map(|b| b.to_string()))).await
     }
 
+    /// One MCP request to `/mcp` (JSON-RPC; stateless, so no session or
+    /// initialize first): the JSON-RPC response, or the HTTP refusal.
+    pub async fn mcp(&self, key: Option<&str>, method: &str, params: Value) -> Response {
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let mut r = request("POST", "/mcp", key, Some(body.to_string()));
+        r.headers_mut().insert(header::ACCEPT, "application/json, text/event-stream".parse().unwrap());
+        r.headers_mut().insert(header::HOST, "pai.example".parse().unwrap());
+        self.send(r).await
+    }
+
+    /// An MCP tool call's result (`isError` or not); panics on a JSON-RPC or HTTP error.
+    pub async fn tool(&self, key: &str, name: &str, arguments: Value) -> Value {
+        let r = self.mcp(Some(key), "tools/call", serde_json::json!({"name": name, "arguments": arguments})).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert!(v["error"].is_null(), "{name}: {v}");
+        v["result"].clone()
+    }
+
     pub fn store(&self) -> &dyn Store {
         &*self.store
     }

@@ -5,6 +5,7 @@ pub mod chat;
 pub mod docs;
 pub mod embed;
 pub mod import;
+pub mod mcp;
 pub mod memory;
 pub mod migrate;
 pub mod model;
