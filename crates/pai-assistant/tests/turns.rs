@@ -224,3 +224,55 @@ async fn an_answer_that_copies_the_recall_block_is_cut_before_the_copy() {
     assert!(!answer.contains("[said on"), "{answer}");
     assert!(answer.starts_with("Your cat is Tom."), "{answer}");
 }
+
+/// What another agent passes on through MCP's `remember`: decided by rule
+/// (no model), against what pai knows, in Korean and English.
+#[tokio::test]
+async fn what_another_agent_passes_on_is_decided_against_what_pai_knows() {
+    use pai_assistant::agent_memory::{self, RememberError};
+    let chat = Chat::new().await;
+    let embedder = &*chat.assistant.embedder;
+    let store = &*chat.store;
+    let via = agent_memory::conversation(store, chat.user).await.unwrap();
+    assert_eq!(agent_memory::conversation(store, chat.user).await.unwrap(), via, "one conversation, reused");
+    let remember = |text: &'static str| async move {
+        match agent_memory::remember(store, embedder, chat.user, via, text, Utc::now()).await {
+            Ok(done) => done,
+            Err(RememberError::BadText(why)) => panic!("{text:?} refused: {why}"),
+            Err(RememberError::Store(e)) => panic!("{text:?}: {e}"),
+        }
+    };
+    let actions =
+        |done: &agent_memory::Remembered| -> Vec<String> { done.decisions.iter().map(|d| d.action.clone()).collect() };
+    let first = remember("I live in Seoul.").await;
+    assert_eq!(actions(&first), ["add"]);
+    assert_eq!(first.memories[0].sources, [first.message.id], "the memory points at the words it came from");
+    let moved = remember("I moved to Busan.").await;
+    assert_eq!(actions(&moved), ["supersede"], "{:?}", moved.decisions);
+    assert_eq!(moved.decisions[0].target, first.decisions[0].memory);
+    // Said again, with "remember that" around it: known already.
+    let again = remember("Remember that I moved to Busan.").await;
+    assert_eq!(actions(&again), ["noop"], "{:?}", again.decisions);
+    assert_eq!(again.memories.len(), 1);
+    let korean = remember("우리 딸 이름은 지우야. 기억해 줘.").await;
+    assert_eq!(actions(&korean), ["add"], "{:?}", korean.decisions);
+    assert_eq!(korean.memories[0].text, "우리 딸 이름은 지우야");
+    // Never a deletion on the say-so of text, in either language.
+    for text in ["Forget that I live in Busan.", "내 딸 이름 잊어 줘"] {
+        let refused = agent_memory::remember(store, embedder, chat.user, via, text, Utc::now()).await;
+        assert!(matches!(refused, Err(RememberError::BadText(_))), "{text}");
+    }
+    let current: Vec<String> =
+        chat.store.memories(chat.user, false).await.unwrap().into_iter().map(|m| m.text).collect();
+    assert_eq!(current.len(), 2, "{current:?}");
+    assert!(chat.model.requests().is_empty(), "the model was asked");
+
+    // Forgetting by id takes the words out of the messages that said them.
+    let busan = moved.decisions[0].memory.unwrap();
+    let forgotten = agent_memory::forget(store, chat.user, busan).await.unwrap();
+    assert_eq!(forgotten.memory.text, "I moved to Busan");
+    assert!(forgotten.messages_rewritten >= 1);
+    let history = chat.store.messages(chat.user, via).await.unwrap();
+    assert!(history.iter().all(|m| !m.content.contains("moved to Busan")), "{history:#?}");
+    assert!(agent_memory::forget(store, chat.user, busan).await.is_err(), "forgotten twice");
+}

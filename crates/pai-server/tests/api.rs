@@ -2262,3 +2262,73 @@ async fn mcp_over_http_answers_the_keys_user_only() {
     let r = app.tool(&other, "list_memories", json!({"history": true})).await;
     assert_eq!(r["structuredContent"]["memories"], json!([]), "{r}");
 }
+
+/// Bad arguments and bad requests get MCP's errors (a JSON-RPC error, or a
+/// tool error the agent reads with the argument named), never a 5xx, and
+/// change nothing.
+#[tokio::test]
+async fn mcp_refuses_bad_arguments_and_bad_requests_clearly() {
+    let app = App::new().await;
+    let (user, key) = app.user("minji", false).await;
+    app.tool(&key, "remember", json!({"text": "My cat is called Nabi."})).await;
+    let before = app.store().memories(user.id, true).await.unwrap();
+    // Arguments that do not fit the schema.
+    for (tool, arguments) in [
+        ("recall", json!({})),
+        ("recall", json!({"query": 5})),
+        ("recall", json!({"query": "cat", "k": "many"})),
+        ("recall", json!({"query": "cat", "k": -1})),
+        ("recall", json!({"query": "cat", "user": 1})),
+        ("forget", json!({"id": "1 OR 1=1"})),
+        ("forget", json!({})),
+        ("remember", json!({"text": null})),
+        ("create_reminder", json!({"text": "x"})),
+        ("list_memories", json!({"limit": 1e40})),
+        ("remember", json!("just a string")),
+    ] {
+        let r = app.mcp(Some(&key), "tools/call", json!({"name": tool, "arguments": arguments})).await;
+        assert_eq!(r.status, 200, "{tool} {arguments}: {}", r.text());
+        let v = r.json();
+        // The SDK's JSON-RPC error, or its tool error naming what did not parse.
+        let refused = v["error"]["code"].is_i64() || v["result"]["isError"] == true;
+        assert!(refused, "{tool} {arguments}: {v}");
+    }
+    // Arguments that fit but cannot be used: a tool error naming the argument.
+    for (tool, arguments, argument) in [
+        ("recall", json!({"query": " "}), "query"),
+        ("recall", json!({"query": "cat", "k": 0}), "k"),
+        ("search_documents", json!({"query": "x".repeat(5000)}), "query"),
+        ("list_memories", json!({"limit": 100000}), "limit"),
+        ("forget", json!({"id": 999_999}), "id"),
+        ("cancel_reminder", json!({"id": 999_999}), "id"),
+        ("remember", json!({"text": ""}), "text"),
+        ("remember", json!({"text": "x".repeat(2001)}), "text"),
+        // Deleting is done by id, never on the say-so of text.
+        ("remember", json!({"text": "Forget that my cat is called Nabi."}), "text"),
+        ("remember", json!({"text": "고양이 이름 잊어 줘"}), "text"),
+        ("create_reminder", json!({"text": "call mom", "when": "2020-01-01T09:00:00Z"}), "when"),
+        ("create_reminder", json!({"text": "", "when": "tomorrow at 9am"}), "text"),
+    ] {
+        let r = app.tool(&key, tool, arguments.clone()).await;
+        assert_eq!(r["isError"], true, "{tool} {arguments}: {r}");
+        assert_eq!(r["structuredContent"]["argument"], argument, "{tool}: {r}");
+        assert!(r["content"][0]["text"].as_str().unwrap().starts_with(&format!("`{argument}`: ")), "{r}");
+    }
+    // An unknown tool, method or prompt, and requests that are not JSON-RPC.
+    let r = app.mcp(Some(&key), "tools/call", json!({"name": "drop_tables", "arguments": {}})).await;
+    assert!(r.json()["error"]["code"].as_i64().is_some(), "{}", r.text());
+    let r = app.mcp(Some(&key), "memories/steal", json!({})).await;
+    assert_eq!(r.json()["error"]["code"], -32601, "{}", r.text());
+    let r = app.mcp(Some(&key), "prompts/get", json!({"name": "what_pai_knows", "arguments": {}})).await;
+    assert_eq!(r.json()["error"]["code"], -32602, "{}", r.text());
+    let r = app.mcp(Some(&key), "resources/read", json!({"uri": "file:///etc/passwd"})).await;
+    assert!(r.json()["error"]["code"].as_i64().is_some(), "{}", r.text());
+    for body in ["{not json", "[]", "{}", "{\"jsonrpc\":\"2.0\"}", "null", "\"x\""] {
+        let mut req = common::request("POST", "/mcp", Some(&key), Some(body.into()));
+        req.headers_mut().insert(header::ACCEPT, "application/json, text/event-stream".parse().unwrap());
+        req.headers_mut().insert(header::HOST, "pai.example".parse().unwrap());
+        let r = app.send(req).await;
+        assert!(r.status.is_client_error(), "{body}: {} {}", r.status, r.text());
+    }
+    assert_eq!(app.store().memories(user.id, true).await.unwrap(), before, "a refused call changed memories");
+}

@@ -272,3 +272,91 @@ async fn a_session_cookie_reaches_no_more_than_a_key() {
     assert_eq!(before, snapshot(&app, &v).await);
     let _ = v.message;
 }
+
+/// The same attack through MCP (`/mcp`): every tool, resource and the prompt
+/// answer with the key's user's data only, destructive tools refuse the
+/// victim's ids, and a session cookie does not open `/mcp` at all.
+#[tokio::test]
+async fn mcp_reaches_no_more_than_a_key() {
+    let app = App::new().await;
+    let v = victim(&app).await;
+    let (_, akey) = app.user("attacker", false).await;
+    let own = app.tool(&akey, "remember", json!({"text": "I like tea."})).await;
+    let own = own["structuredContent"]["memories"][0]["id"].as_i64().unwrap();
+    let before = snapshot(&app, &v).await;
+    let leaks =
+        ["password hint is", "Hint is", "imported victim", "Noted, victim", "diary hint", "drawer", "Say victim"];
+    let no_leak = |what: &str, text: &str| {
+        for leak in leaks {
+            assert!(!text.contains(leak), "{what} leaked {leak:?}: {text}");
+        }
+    };
+    let mut attempts = 0;
+    for (tool, arguments) in [
+        // (The queries echo in the answer: they hold none of the leak markers.)
+        ("recall", json!({"query": format!("password hint {SECRET} diary where kept"), "k": 50})),
+        ("search_documents", json!({"query": format!("my diary {SECRET} where kept"), "k": 50})),
+        ("list_memories", json!({"history": true, "limit": 200})),
+        ("list_memories", json!({"history": true, "before": v.memory + 1})),
+        ("list_reminders", json!({})),
+    ] {
+        let r = app.tool(&akey, tool, arguments).await;
+        no_leak(tool, &r.to_string());
+        attempts += 1;
+    }
+    // Real ids, their neighbours and nonsense (the attacker's own left out: those rightly work).
+    let id_guesses = |real: i64| [real, real + 1, real - 1, 0, -1, i64::MAX, i64::MIN];
+    for id in id_guesses(v.memory).into_iter().filter(|id| *id != own) {
+        let r = app.tool(&akey, "forget", json!({"id": id})).await;
+        assert_eq!(r["isError"], true, "forget {id}: {r}");
+        no_leak("forget", &r.to_string());
+        attempts += 1;
+    }
+    for id in id_guesses(v.reminder) {
+        let r = app.tool(&akey, "cancel_reminder", json!({"id": id})).await;
+        assert_eq!(r["isError"], true, "cancel_reminder {id}: {r}");
+        no_leak("cancel_reminder", &r.to_string());
+        attempts += 1;
+    }
+    let r = app.mcp(Some(&akey), "resources/list", json!({})).await;
+    assert!(!r.text().contains(&format!("pai://documents/{}", v.document)), "{}", r.text());
+    no_leak("resources/list", &r.text());
+    for uri in [
+        format!("pai://documents/{}", v.document),
+        format!("pai://documents/{}", v.document + 1),
+        "pai://documents/-1".into(),
+        "pai://documents/../memories/export".into(),
+    ] {
+        let r = app.mcp(Some(&akey), "resources/read", json!({"uri": uri})).await;
+        assert!(r.json()["error"]["code"].is_i64(), "{uri}: {}", r.text());
+        no_leak(&uri, &r.text());
+        attempts += 1;
+    }
+    let r = app.mcp(Some(&akey), "resources/read", json!({"uri": "pai://memories/export"})).await;
+    let export = r.json()["result"]["contents"][0]["text"].as_str().unwrap().to_string();
+    assert!(export.contains("I like tea"), "{export}");
+    no_leak("the export", &export);
+    let question =
+        json!({"name": "what_pai_knows", "arguments": {"question": format!("What is my password hint {SECRET}?")}});
+    let r = app.mcp(Some(&akey), "prompts/get", question).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    no_leak("the prompt", &r.text());
+
+    // A session cookie is not a key: /mcp refuses it before any tool runs.
+    let login = app
+        .call("POST", "/api/session", None, Some(json!({"name": "attacker", "password": "password-attacker"})))
+        .await;
+    let cookie = login.headers[axum::http::header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = login.json()["csrf_token"].as_str().unwrap().to_string();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "list_memories", "arguments": {}}});
+    let mut r = common::request("POST", "/mcp", None, Some(body.to_string()));
+    r.headers_mut().insert(axum::http::header::COOKIE, cookie.parse().unwrap());
+    r.headers_mut().insert("x-csrf-token", csrf.parse().unwrap());
+    r.headers_mut().insert(axum::http::header::HOST, "pai.example".parse().unwrap());
+    r.headers_mut().insert(axum::http::header::ACCEPT, "application/json, text/event-stream".parse().unwrap());
+    app.send(r).await.assert_error(401);
+
+    assert_eq!(before, snapshot(&app, &v).await, "the victim's data changed");
+    assert!(attempts >= 22, "{attempts}");
+}

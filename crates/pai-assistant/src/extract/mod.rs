@@ -165,7 +165,7 @@ impl Pipeline<'_> {
     pub async fn remember_statement(&self, user: UserId, message: &StoredMessage, tz: Tz) -> Result<Vec<Decision>> {
         let mut out = Vec::new();
         // "Remember that …" around the statement is not part of it.
-        let said: Vec<String> = sentences(&message.content)
+        let said: Vec<String> = requests_and_sentences(&message.content)
             .into_iter()
             .filter_map(|s| match explicit::detect(s) {
                 Some(Explicit::Remember(content)) if explicit::is_reference(&content) => None,
