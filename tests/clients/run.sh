@@ -4,10 +4,13 @@
 # OpenAI Agents SDK (Python, pinned in requirements.txt, in
 # target/clients-venv), the openai npm package and the Vercel AI SDK (Node,
 # pinned in package-lock.json), and a page on another origin in headless
-# Chromium. Each check prints `ok   CLIENT: WHAT` or `FAIL CLIENT: WHAT: DETAIL`;
+# Chromium; and the MCP clients: the official Python SDK and the MCP
+# Inspector's CLI, each on stdio (`pai mcp`) and Streamable HTTP (`/mcp`).
+# Each check prints `ok   CLIENT: WHAT` or `FAIL CLIENT: WHAT: DETAIL`;
 # the last line counts them. Offline once installed. Called by `make test`.
 #   PAI_BIN=/path/to/pai tests/clients/run.sh     # another binary
 #   CLIENTS_TIMES=1 tests/clients/run.sh           # each check's seconds on stderr
+#   CLIENTS_ONLY="mcp mcp-inspector" tests/clients/run.sh   # some parts only
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -79,10 +82,15 @@ EOF
 echo "client-tests-password" | "$pai" --data-dir "$data" user add ada --password-stdin --timezone UTC >/dev/null
 key=$("$pai" --data-dir "$data" key create --user ada --name clients 2>/dev/null)
 [[ $key == pai-* ]] || fail "pai key create printed no key"
+# A second user, whose key must see nothing of ada's (MCP).
+echo "client-tests-password" | "$pai" --data-dir "$data" user add bob --password-stdin --timezone UTC >/dev/null
+key2=$("$pai" --data-dir "$data" key create --user bob --name clients 2>/dev/null)
 start_server
 
 export PAI_URL="http://127.0.0.1:$port" PAI_KEY=$key LLM_USER_PATH="$data/llm"
 export ALLOWED_PORT=$allowed_port OTHER_PORT=$other_port
+# MCP clients start `pai mcp` themselves (stdio) on the server's data.
+export PAI_KEY2=$key2 PAI_BIN=$pai PAI_DATA=$data
 results="$data/results.txt"
 : >"$results"
 # One part: its lines go to the screen and to $results; a part that dies
@@ -90,6 +98,7 @@ results="$data/results.txt"
 part() {
   local label=$1 status=0
   shift
+  if [ -n "${CLIENTS_ONLY:-}" ] && [[ " $CLIENTS_ONLY " != *" $label "* ]]; then return 0; fi
   (cd "$here" && "$@") 2>&1 | tee "$data/part.txt" || status=$?
   cat "$data/part.txt" >>"$results"
   if [ "$status" != 0 ] && ! grep -q '^FAIL ' "$data/part.txt"; then
@@ -103,6 +112,8 @@ part openai-agents "$venv/bin/python" test_agents.py
 part openai-npm node test_openai.mjs
 part ai-sdk node test_ai_sdk.mjs
 part browser node test_browser.mjs
+part mcp "$venv/bin/python" test_mcp.py
+part mcp-inspector node test_mcp_inspector.mjs
 
 # Operations: a request id on every response, and SIGTERM with the memory jobs
 # the suite queued still running exits within systemd's 90 s (the job in

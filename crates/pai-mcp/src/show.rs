@@ -26,13 +26,13 @@ fn day(at: chrono::DateTime<chrono::Utc>) -> String {
 pub fn remembered(done: &Remembered) -> String {
     let mut out = String::new();
     for d in &done.decisions {
-        let what = match (d.action.as_str(), d.memory.or(d.target)) {
-            ("noop", Some(id)) => format!("already known as memory {id}"),
-            ("noop", None) => "nothing stored".to_string(),
-            (action, Some(id)) => format!("{action}: memory {id}"),
-            (action, None) => action.to_string(),
-        };
-        out.push_str(&format!("- {what}: \"{}\" ({})\n", one_line(&d.candidate), d.reason));
+        let memory = d.memory.or(d.target).map(|id| format!(" memory {id}")).unwrap_or_default();
+        out.push_str(&format!(
+            "- {}{memory}: \"{}\" ({})\n",
+            d.action.to_uppercase(),
+            one_line(&d.candidate),
+            d.reason
+        ));
     }
     if out.is_empty() {
         out.push_str("- nothing in it to remember\n");

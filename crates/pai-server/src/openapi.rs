@@ -120,6 +120,14 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("post", "/api/admin/users", "Admin", "Create a user: {\"name\", \"password\", \"timezone\", \"admin\"}."),
     ("patch", "/api/admin/users/{id}", "Admin", "Disable/enable or set a password: {\"disabled\", \"password\"}."),
     ("delete", "/api/admin/users/{id}", "Admin", "Delete a user and all their data."),
+    (
+        "post",
+        "/mcp",
+        "MCP",
+        "The Model Context Protocol over Streamable HTTP (stateless JSON-RPC, `Accept: application/json, \
+         text/event-stream`) with an API key: tools remember, recall, list_memories, forget, search_documents, \
+         create_reminder, list_reminders, cancel_reminder; resources; the prompt what_pai_knows. See the README.",
+    ),
     ("get", "/healthz", "Operations", "The process is up."),
     ("get", "/readyz", "Operations", "Ready to serve (database reachable, not shutting down)."),
     ("get", "/metrics", "Operations", "Prometheus metrics."),
