@@ -257,6 +257,11 @@ async fn what_another_agent_passes_on_is_decided_against_what_pai_knows() {
     let korean = remember("우리 딸 이름은 지우야. 기억해 줘.").await;
     assert_eq!(actions(&korean), ["add"], "{:?}", korean.decisions);
     assert_eq!(korean.memories[0].text, "우리 딸 이름은 지우야");
+    // "Don't forget …" asks to remember.
+    for text in ["Don't forget that my mom's birthday is May 3.", "엄마 생일은 5월 3일이야. 잊지 마."] {
+        let done = remember(text).await;
+        assert_eq!(actions(&done), ["add"], "{text}: {:?}", done.decisions);
+    }
     // Never a deletion on the say-so of text, in either language.
     for text in ["Forget that I live in Busan.", "내 딸 이름 잊어 줘"] {
         let refused = agent_memory::remember(store, embedder, chat.user, via, text, Utc::now()).await;
@@ -264,7 +269,7 @@ async fn what_another_agent_passes_on_is_decided_against_what_pai_knows() {
     }
     let current: Vec<String> =
         chat.store.memories(chat.user, false).await.unwrap().into_iter().map(|m| m.text).collect();
-    assert_eq!(current.len(), 2, "{current:?}");
+    assert_eq!(current.len(), 4, "{current:?}");
     assert!(chat.model.requests().is_empty(), "the model was asked");
 
     // Forgetting by id takes the words out of the messages that said them.

@@ -60,6 +60,16 @@ enum Command {
     /// Serve the OpenAI-compatible API, the REST API, MCP (/mcp) and accounts over HTTP.
     Serve(cli::serve::ServeArgs),
     /// Serve your memory, documents and reminders to an MCP client (Claude Desktop, Cursor) over stdio.
+    ///
+    /// The client starts this command and speaks JSON-RPC on its stdin and
+    /// stdout. Tools: remember, recall, list_memories, forget,
+    /// search_documents, create_reminder, list_reminders, cancel_reminder.
+    /// Resources: the memory export and each document. Prompt:
+    /// what_pai_knows. It answers for the configured user (`user` in pai.toml,
+    /// PAI_USER) and loads only the embedding model; logs go to stderr. For
+    /// clients on other machines, use /mcp on `pai serve` with an API key.
+    ///
+    /// Claude Desktop: {"mcpServers": {"pai": {"command": "pai", "args": ["mcp"]}}}
     Mcp(cli::mcp::McpArgs),
     /// Manage the server's users.
     #[command(subcommand)]

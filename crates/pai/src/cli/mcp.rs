@@ -7,14 +7,7 @@ use clap::Args;
 
 use crate::config::Config;
 
-/// Serve pai's memory, documents and reminders to an MCP client over stdio.
-///
-/// The client starts this command and speaks JSON-RPC on its stdin and
-/// stdout: tools remember, recall, list_memories, forget, search_documents,
-/// create_reminder, list_reminders, cancel_reminder; the memory export and
-/// each document as resources; the prompt what_pai_knows. It answers for the
-/// configured user (`user` in pai.toml, PAI_USER). For clients on other
-/// machines, use `/mcp` on `pai serve` with an API key.
+/// No options: the data directory and database are the global ones.
 #[derive(Args)]
 pub struct McpArgs {}
 
