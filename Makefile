@@ -14,8 +14,8 @@ run: build fetch-models
 ## clients people use (LangChain, LiteLLM, llm, Agents SDK, openai npm, Vercel
 ## AI SDK, a browser page on another origin), the web app in headless
 ## Chromium, kill -9 under write load on SQLite and PostgreSQL (every
-## acknowledged write read back), 150 s of schemathesis (no 5xx), 30 s of fuzzing per parser, and a sample of bench/conversation.sh on the
-## real default model)
+## acknowledged write read back), 150 s of schemathesis (no 5xx), 30 s of fuzzing per parser, and samples of bench/conversation.sh
+## (gated) and bench/grounded.sh on the real default model)
 # One profile (release) for tests, run and bench: llama.cpp compiles once.
 test: deps fetch-models
 	$(CARGO) test --release --workspace
@@ -27,6 +27,7 @@ test: deps fetch-models
 	tests/schemathesis/run.sh
 	bench/fuzz.sh --sample
 	bench/conversation.sh --sample --gate
+	bench/grounded.sh --sample
 
 ## bench: pai's engine against llama.cpp's llama-bench on the default model
 bench: deps fetch-models
