@@ -140,6 +140,11 @@ async fn observe(State(state): State<SharedState>, request: Request, next: Next)
         response.headers_mut().insert(REQUEST_ID, value);
     }
     let ms = elapsed.as_secs_f64() * 1000.0;
+    // The log names the MCP call too; the metrics keep the route template.
+    let route = match response.extensions().get::<mcp::McpCall>() {
+        Some(call) => format!("{route} {}", call.0),
+        None => route,
+    };
     let reason = response.extensions().get::<error::FailureReason>();
     let why = reason.map_or("", |r| r.message.as_str());
     let param = reason.and_then(|r| r.param.as_deref()).unwrap_or("");

@@ -4,7 +4,9 @@
 //! reaches it.
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use pai_mcp::{McpUser, PaiMcp};
@@ -36,5 +38,43 @@ async fn authenticate(State(state): State<SharedState>, request: Request, next: 
             .into_response();
     }
     parts.extensions.insert(McpUser(caller.user.id));
-    next.run(Request::from_parts(parts, body)).await
+    // Read here (the SDK would read it anyway, with the same limit) so the
+    // request's log line can say which call it was.
+    let limit = state.settings.limits.max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than this server accepts")
+            .into_response();
+    };
+    let call = McpCall::of(&bytes);
+    let mut response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    response.extensions_mut().insert(call);
+    response
+}
+
+/// What an MCP request asked for ("tools/call remember", "tools/list"), for
+/// its log line; bounded by what the client sent, shortened.
+#[derive(Debug, Clone)]
+pub struct McpCall(pub String);
+
+impl McpCall {
+    fn of(body: &[u8]) -> McpCall {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return McpCall("(not JSON)".into());
+        };
+        let one = |m: &serde_json::Value| {
+            let method = m["method"].as_str().unwrap_or("(response)");
+            match m["params"]["name"].as_str().or(m["params"]["uri"].as_str()) {
+                Some(name) => format!("{method} {name}"),
+                None => method.to_string(),
+            }
+        };
+        let mut text = match &v {
+            serde_json::Value::Array(batch) => format!("batch of {}", batch.len()),
+            single => one(single),
+        };
+        if text.chars().count() > 80 {
+            text = text.chars().take(80).chain(std::iter::once('…')).collect();
+        }
+        McpCall(text.replace(|c: char| c.is_control(), " "))
+    }
 }

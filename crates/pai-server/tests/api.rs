@@ -2345,3 +2345,18 @@ async fn mcp_refuses_bad_arguments_and_bad_requests_clearly() {
     }
     assert_eq!(app.store().memories(user.id, true).await.unwrap(), before, "a refused call changed memories");
 }
+
+/// An MCP request's log line says which call it was (the metrics keep `/mcp`).
+#[tokio::test]
+async fn an_mcp_requests_log_line_names_the_call() {
+    let logs = server_log();
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let r = app.mcp(Some(&key), "tools/call", json!({"name": "recall", "arguments": {"query": "tea"}})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.headers["x-request-id"].to_str().unwrap().to_string();
+    let line = logs.text().lines().find(|l| l.contains(&id)).map(str::to_string).unwrap_or_default();
+    assert!(line.contains("route=/mcp tools/call recall"), "{line}");
+    let metrics = app.call("GET", "/metrics", None, None).await.text();
+    assert!(metrics.contains("route=\"/mcp\""), "{metrics}");
+}
