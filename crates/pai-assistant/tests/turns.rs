@@ -235,6 +235,11 @@ async fn what_another_agent_passes_on_is_decided_against_what_pai_knows() {
     let store = &*chat.store;
     let via = agent_memory::conversation(store, chat.user).await.unwrap();
     assert_eq!(agent_memory::conversation(store, chat.user).await.unwrap(), via, "one conversation, reused");
+    // A new user's first calls at once make one conversation.
+    let jun = store.create_user("jun", "Asia/Seoul").await.unwrap().id;
+    let ids = futures_util::future::join_all((0..8).map(|_| agent_memory::conversation(store, jun))).await;
+    assert!(ids.iter().all(|id| id.as_ref().unwrap() == ids[0].as_ref().unwrap()), "{ids:?}");
+    assert_eq!(store.conversations(jun).await.unwrap().len(), 1);
     let remember = |text: &'static str| async move {
         match agent_memory::remember(store, embedder, chat.user, via, text, Utc::now()).await {
             Ok(done) => done,
