@@ -234,12 +234,16 @@ def ask(url, keys, out, sample, label, max_tokens):
             questions = [q for q in questions if q["id"] in SAMPLE]
         for q in questions:
             started = time.monotonic()
-            r = call(url, keys[lang], "POST", "/v1/chat/completions", {
-                "model": "pai",
-                "messages": [{"role": "user", "content": q["question"]}],
-                "max_tokens": max_tokens,
-                "temperature": 0,
-            })
+            try:
+                r = call(url, keys[lang], "POST", "/v1/chat/completions", {
+                    "model": "pai",
+                    "messages": [{"role": "user", "content": q["question"]}],
+                    "max_tokens": max_tokens,
+                    "temperature": 0,
+                })
+            except SystemExit as e:  # a refused or failed answer is a wrong answer, and said
+                print(e, flush=True)
+                r = {"choices": [{"message": {"content": f"(error: {e})"}}], "pai": {}}
             answer = r["choices"][0]["message"]["content"] or ""
             pai = r.get("pai", {})
             recalled = pai.get("recalled", [])
@@ -252,6 +256,8 @@ def ask(url, keys, out, sample, label, max_tokens):
                 "unsupported": unsupported(answer, q["question"], recalled),
                 "cites": bool(CITATION.search(answer)),
                 "says_not_found": bool(NOT_FOUND.search(answer)),
+                # The sentence pai would quote and its score (`pai.grounded`, when the build has it).
+                "quote": pai.get("grounded"),
             }
             if q["answerable"]:
                 row["gold"] = norm(gold) in norm(answer)

@@ -272,9 +272,13 @@ impl<'m> Scheduler<'m> {
 
         let index = match saved {
             Some((entry, n)) if n > in_slot.1 + SAVE_AT_LEAST => {
+                // Taken before the eviction: saving the evicted slot puts into
+                // the cache and may remove entries, which moved `entry` (the
+                // chat worker panicked on the stale index, and every later
+                // answer failed; bench/grounded.sh reached it).
+                let entry = self.cache.take(entry);
                 let index = self.victim(&free);
                 self.evict(ctx, index);
-                let entry = self.cache.take(entry);
                 let slot = &mut self.slots[index];
                 if ctx.state_seq_set(&entry.state, slot.seq).is_ok() {
                     slot.tokens = entry.tokens;
