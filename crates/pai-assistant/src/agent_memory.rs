@@ -12,7 +12,6 @@ use pai_core::store::{
 use pai_core::{Embedder, Error, Result, Role};
 
 use crate::extract::{Pipeline, asks_to_forget, zone};
-use crate::index::embed_pending;
 use crate::redact;
 
 /// The conversation that holds what other agents passed on.
@@ -99,8 +98,10 @@ pub async fn remember(
         .await?
         .pop()
         .ok_or_else(|| Error::internal("the store stored no message"))?;
-    // Comparisons need every memory embedded, the newest included.
-    while embed_pending(store, embedder, user, 512).await? > 0 {}
+    // No catching up on the user's unembedded items here (a fresh upload's
+    // passages could take minutes): memories are embedded when stored, and
+    // the comparison finds any that are not by their words, as chat's
+    // "remember" does.
     let pipeline = Pipeline { store, model: None, embedder };
     let decisions = pipeline.remember_statement(user, &message, tz).await?;
     let records = store.apply_decisions(user, decisions).await?;
