@@ -232,6 +232,15 @@ impl Assistant {
             crate::prompt::guard_recall(&mut sampling);
         }
         let request = ChatRequest { messages: assembled.messages, sampling, owner: Some(user), ..Default::default() };
+        // A question that a recalled passage or memory answers gets that
+        // sentence, cited, not the model's retelling of it (issue 24).
+        let (direct, preface) = match direct {
+            Some(d) => (Some(d), preface),
+            None => match crate::grounded::direct_answer(text, &recalled) {
+                Some(quoted) => (Some(quoted), None),
+                None => (None, preface),
+            },
+        };
         Ok(Turn { user, conversation, user_message, request, recalled, direct, learned, preface })
     }
 

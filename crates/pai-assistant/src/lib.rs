@@ -6,6 +6,7 @@ pub mod agent_memory;
 pub mod conversation;
 pub mod export;
 pub mod extract;
+pub mod grounded;
 pub mod import;
 pub mod index;
 pub mod knowledge;

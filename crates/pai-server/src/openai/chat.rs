@@ -536,8 +536,8 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
                 conversation,
                 user_message: stored,
                 request: ChatRequest::new(Vec::new()),
+                direct: pai_assistant::grounded::direct_answer(&last_user, &recalled),
                 recalled,
-                direct: None,
                 learned: false,
                 preface: None,
             }
@@ -727,6 +727,12 @@ fn pai_extension(p: &Prepared) -> Value {
         })
         .collect();
     let mut v = json!({"conversation": p.conversation, "recalled": recalled, "citations": cited});
+    // The sentence pai would quote, and how sure it is (bench/grounded calibrates on it).
+    if let Some(turn) = &p.turn {
+        let quote = pai_assistant::grounded::best_quote(&turn.user_message.content, &p.recalled);
+        v["grounded"] = json!(quote.map(|q| json!({"sentence": q.sentence, "citation": q.citation,
+            "score": q.score, "answers": q.answers(), "question": pai_assistant::grounded::is_question(&turn.user_message.content)})));
+    }
     if !p.tool_results.is_empty() {
         v["tool_results"] = json!(p.tool_results);
     }

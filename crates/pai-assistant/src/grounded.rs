@@ -1,0 +1,257 @@
+//! Answers from the source (issue 24): when a recalled passage or memory
+//! holds the answer to a question, pai says that sentence, quoted and cited,
+//! instead of asking the model to retell it (small models pad, contradict or
+//! garble the very passage they cite). Chosen by rule at sentence level in
+//! the best recalled items; the threshold is what `bench/grounded.sh`'s dev
+//! part chose.
+
+use pai_core::lexicon;
+use pai_core::store::ItemRef;
+
+use crate::extract::text::content_terms;
+use crate::language::Language;
+use crate::prompt::citations;
+use crate::recall::{Recalled, RecalledKind};
+
+/// Recalled items whose sentences are looked at, best first.
+const LOOKED_AT: usize = 3;
+/// Least share of the question's content terms a sentence must hold to be
+/// the answer (chosen on the dev part of bench/grounded).
+pub const ANSWERS: f32 = 0.6;
+/// Longest quoted sentence, in characters: a longer one is not an answer.
+const MAX_QUOTE: usize = 400;
+
+/// The best sentence found for a question, fired or not (for the benchmark's
+/// calibration and the `pai` extension).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Quote {
+    pub sentence: String,
+    pub item: ItemRef,
+    /// The tag the answer cites it by: `[n]` for a passage, `[m<id>]` for a memory.
+    pub citation: String,
+    /// Share of the question's content terms in the sentence (both languages).
+    pub score: f32,
+}
+
+impl Quote {
+    /// Whether the quote is sure enough to be the answer.
+    pub fn answers(&self) -> bool {
+        self.score >= ANSWERS
+    }
+
+    /// The answer as said to the user, in the question's language.
+    pub fn answer(&self, question: &str) -> String {
+        let sentence = self.sentence.trim_end_matches(['.', '。']).trim();
+        match (self.item, Language::of(question)) {
+            (ItemRef::Memory(_), Language::Korean) => format!("기억하고 있는 내용이에요: \"{sentence}\" {}", self.citation),
+            (ItemRef::Memory(_), Language::English) => format!("You told me: \"{sentence}\" {}", self.citation),
+            _ => format!("{sentence}. {}", self.citation),
+        }
+    }
+}
+
+/// pai's own answer to `message` when it is a question that a recalled
+/// memory or passage answers: the sentence, quoted and cited.
+pub fn direct_answer(message: &str, recalled: &[Recalled]) -> Option<String> {
+    if !is_question(message) {
+        return None;
+    }
+    best_quote(message, recalled).filter(Quote::answers).map(|q| q.answer(message))
+}
+
+/// Whether a message asks something (a statement is never answered with a quote).
+pub fn is_question(text: &str) -> bool {
+    const EN: &[&str] = &[
+        "what", "when", "where", "who", "whom", "whose", "which", "why", "how", "is", "are", "am", "do", "does",
+        "did", "can", "could", "should", "would", "will", "may", "have", "has", "tell me",
+    ];
+    const KO: &[&str] = &[
+        "알려줘", "알려줘요", "알려주세요", "뭐야", "뭐지", "뭐였지", "뭐였어", "뭐더라", "더라", "나요", "까요", "니", "냐",
+        "인가", "인지", "어때",
+    ];
+    let text = text.trim();
+    if text.ends_with(['?', '？']) {
+        return true;
+    }
+    let lower = text.to_lowercase();
+    let squashed: String = lower.chars().filter(|c| !c.is_whitespace() && !matches!(c, '.' | '!')).collect();
+    EN.iter().any(|w| lower.starts_with(w) && !lower[w.len()..].starts_with(|c: char| c.is_alphanumeric()))
+        || KO.iter().any(|e| squashed.ends_with(e))
+}
+
+/// The sentence of the best recalled memories and passages that most
+/// answers `question`, or None when none says anything it asks about.
+pub fn best_quote(question: &str, recalled: &[Recalled]) -> Option<Quote> {
+    let asked = asked_terms(question);
+    if asked.is_empty() {
+        return None;
+    }
+    let numbers = citations(recalled);
+    let mut best: Option<Quote> = None;
+    let candidates = recalled.iter().filter(|r| matches!(r.kind, RecalledKind::Memory | RecalledKind::Chunk));
+    for r in candidates.take(LOOKED_AT) {
+        let citation = match r.item {
+            ItemRef::Memory(id) => format!("[m{id}]"),
+            item => match numbers.iter().find(|(_, c)| c.item == item) {
+                Some((n, _)) => format!("[{n}]"),
+                None => continue,
+            },
+        };
+        for sentence in sentences(&r.text) {
+            if sentence.chars().count() > MAX_QUOTE {
+                continue;
+            }
+            let score = coverage(&asked, sentence);
+            if best.as_ref().is_none_or(|b| score > b.score) {
+                best = Some(Quote { sentence: sentence.to_string(), item: r.item, citation: citation.clone(), score });
+            }
+        }
+    }
+    best.filter(|b| b.score > 0.0)
+}
+
+/// Korean endings and particles cut from a question's words before they are
+/// compared ("보일러에" → "보일러", "바꿔야" → "바꿔"), longest first: the
+/// analyzer's bigrams would otherwise count "러에" as something asked about.
+const KO_ENDINGS: &[&str] = &[
+    "이었어", "이었지", "에서는", "으로는", "이에요", "해야돼", "해야해", "에서", "으로", "로는", "에는", "에게", "한테",
+    "까지", "부터", "이랑", "하고", "이야", "예요", "해야", "하면", "하는", "했어", "는데", "인데", "더라", "였지",
+    "였어", "이지", "나요", "까요", "은", "는", "이", "가", "을", "를", "에", "로", "도", "만", "의", "와", "과", "야",
+    "해", "돼", "어", "아", "지", "니", "냐", "까",
+];
+/// Korean words that make a question, not what it is about.
+const KO_QUESTION_WORDS: &[&str] = &[
+    "뭐", "뭐야", "뭐지", "무엇", "언제", "어디", "얼마", "얼마나", "몇", "어떻게", "어떡", "누구", "무슨", "왜", "어느",
+    "알려줘", "알려", "있어", "있나", "있지", "되", "해도", "돼", "나", "내", "우리", "저", "제",
+];
+
+/// The words a question asks about, Korean ones without their endings.
+fn asked_words(question: &str) -> String {
+    let mut out = Vec::new();
+    for token in question.split_whitespace() {
+        let token = token.trim_matches(|c: char| !c.is_alphanumeric());
+        if !token.chars().any(|c| ('\u{ac00}'..='\u{d7a3}').contains(&c)) {
+            out.push(token.to_string());
+            continue;
+        }
+        let mut stem = token;
+        if let Some(end) = KO_ENDINGS.iter().find(|e| stem.ends_with(*e) && stem.len() > e.len()) {
+            stem = &stem[..stem.len() - end.len()];
+        }
+        if !KO_QUESTION_WORDS.contains(&stem) && !KO_QUESTION_WORDS.contains(&token) {
+            out.push(stem.to_string());
+        }
+    }
+    out.join(" ")
+}
+
+/// The question's content terms, with their forms in the other language.
+fn asked_terms(question: &str) -> Vec<Vec<String>> {
+    let translated = lexicon::translate(question);
+    content_terms(&asked_words(question))
+        .into_iter()
+        .map(|t| {
+            let mut forms = vec![stem(&t)];
+            // A word the lexicon knows may be found in either language.
+            for other in content_terms(&lexicon::translate(&t)) {
+                let other = stem(&other);
+                if translated.contains(&other) && !forms.contains(&other) {
+                    forms.push(other);
+                }
+            }
+            forms
+        })
+        .collect()
+}
+
+/// An English word without its plural or tense ending ("dogs", "kept" stay
+/// apart, but "dogs" and "dog", "cleaning" and "clean" meet); other terms as they are.
+fn stem(term: &str) -> String {
+    if !term.chars().all(|c| c.is_ascii_lowercase()) {
+        return term.to_string();
+    }
+    for (end, shortest) in [("ing", 6), ("ies", 5), ("es", 5), ("ed", 5), ("s", 4)] {
+        if term.len() >= shortest && term.ends_with(end) && !term.ends_with("ss") {
+            let base = &term[..term.len() - end.len()];
+            return if end == "ies" { format!("{base}y") } else { base.to_string() };
+        }
+    }
+    term.to_string()
+}
+
+/// Share of the asked terms (any of each one's forms) that `sentence` holds.
+fn coverage(asked: &[Vec<String>], sentence: &str) -> f32 {
+    let have: std::collections::HashSet<String> = content_terms(sentence).iter().map(|t| stem(t)).collect();
+    let found = asked.iter().filter(|forms| forms.iter().any(|f| have.contains(f))).count();
+    found as f32 / asked.len() as f32
+}
+
+/// A passage's sentences and lines (headings, list items, table rows).
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut start = 0;
+        let mut chars = line.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let end = i + c.len_utf8();
+            let boundary = matches!(c, '.' | '!' | '?' | '。') && chars.peek().is_none_or(|(_, n)| n.is_whitespace());
+            if boundary {
+                push(&mut out, &line[start..end]);
+                start = end;
+            }
+        }
+        push(&mut out, &line[start..]);
+    }
+    out
+}
+
+fn push<'t>(out: &mut Vec<&'t str>, s: &'t str) {
+    let s = s.trim().trim_start_matches(['-', '*', '#', '•']).trim();
+    if s.chars().any(char::is_alphanumeric) {
+        out.push(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recall::Provenance;
+    use pai_core::store::{ChunkId, MemoryId};
+
+    fn item(kind: RecalledKind, item: ItemRef, text: &str) -> Recalled {
+        Recalled {
+            kind,
+            item,
+            text: text.into(),
+            score: 1.0,
+            provenance: Provenance {
+                conversation: None,
+                messages: vec![],
+                external_ids: vec![],
+                created_at: chrono::Utc::now(),
+                document: None,
+            },
+            valid_to: None,
+        }
+    }
+
+    #[test]
+    fn the_sentence_that_answers_is_quoted_with_its_citation() {
+        let recalled = [
+            item(
+                RecalledKind::Chunk,
+                ItemRef::Chunk(ChunkId(7)),
+                "# Boiler\nThe boiler must be serviced yearly. If it locks out, enter the reset code 4417-ZETA.",
+            ),
+            item(RecalledKind::Memory, ItemRef::Memory(MemoryId(3)), "보일러 필터는 석 달마다 교체합니다."),
+        ];
+        let q = best_quote("What is the boiler reset code?", &recalled).unwrap();
+        assert!(q.answers(), "{q:?}");
+        assert_eq!(q.answer("What is the boiler reset code?"), "If it locks out, enter the reset code 4417-ZETA. [1]");
+        let q = best_quote("보일러 필터 얼마나 자주 교체해?", &recalled).unwrap();
+        assert_eq!(q.citation, "[m3]");
+        assert!(q.answer("보일러 필터 얼마나 자주 교체해?").contains("석 달마다"), "{q:?}");
+        // Nothing it asks about: no quote.
+        assert!(best_quote("Who won the 1998 World Cup?", &recalled).is_none_or(|q| !q.answers()));
+    }
+}
