@@ -2360,3 +2360,62 @@ async fn an_mcp_requests_log_line_names_the_call() {
     let metrics = app.call("GET", "/metrics", None, None).await.text();
     assert!(metrics.contains("route=\"/mcp\""), "{metrics}");
 }
+
+/// Issue 24: a question that the user's own document answers gets that
+/// sentence, cited, not the model's story around it; in `/v1` (stream and
+/// not) and in the web app's REST turn. On the code before, the scripted
+/// model's padded answer came back every time.
+#[tokio::test]
+async fn a_question_the_users_document_answers_gets_the_sentence_cited() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let manual = "# Home\n\n## Boiler\n\nIf the boiler locks out, enter the reset code 4417-ZETA on the keypad.\n\n\
+                  ## 필터\n\n보일러 필터는 석 달마다 교체합니다.\n\n## Lease\n\nPets, including dogs, are not permitted in the flat.";
+    let r = app.send(common::upload("/api/documents", &key, &[("home.md", manual.as_bytes())])).await;
+    assert!(r.status.is_success(), "{}", r.text());
+    let padded = "The boiler reset code is 4417-ZETA, which is a code used in boiler repair machines.";
+    for (question, quoted, stream) in [
+        ("What is the boiler reset code?", "enter the reset code 4417-ZETA on the keypad. [", false),
+        ("보일러 필터는 얼마나 자주 바꿔야 해?", "보일러 필터는 석 달마다 교체합니다. [", false),
+        ("Can I keep a dog in my flat?", "Pets, including dogs, are not permitted in the flat. [", true),
+    ] {
+        app.model.push(Ok(padded.into()));
+        let asked = app.model.requests().len();
+        let body = json!({"model": "pai", "stream": stream, "messages": [{"role": "user", "content": question}]});
+        let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let answer = if stream {
+            sse_data(&r.text())
+                .iter()
+                .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+                .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+                .collect::<String>()
+        } else {
+            r.json()["choices"][0]["message"]["content"].as_str().unwrap().to_string()
+        };
+        // The sentence, then its citation ("[2]": the passage's number among those recalled).
+        let (said, cited) = answer.rsplit_once(" [").unwrap_or_else(|| panic!("{question}: {answer}"));
+        assert!(format!("{said} [").ends_with(quoted), "{question}: {answer}");
+        assert!(cited.trim_end_matches(']').parse::<usize>().is_ok(), "{question}: {answer}");
+        assert!(!answer.contains("repair machines"), "{question}: {answer}");
+        assert_eq!(app.model.requests().len(), asked, "{question}: the model was asked to retell it");
+    }
+    // The web app's turn: the same answer, stored in the conversation.
+    let conversation = app.call("POST", "/api/conversations", Some(&key), Some(json!({"title": "flat"}))).await;
+    let id = conversation.json()["id"].as_i64().unwrap();
+    app.model.push(Ok("Yes! Dogs can travel on a flatbed. In other countries, dogs are prohibited.".into()));
+    let path = format!("/api/conversations/{id}/messages");
+    let r = app.call("POST", &path, Some(&key), Some(json!({"content": "Can I keep pets in my flat?"}))).await;
+    assert!(r.status.is_success(), "{}", r.text());
+    assert!(r.text().contains("Pets, including dogs, are not permitted in the flat. ["), "{}", r.text());
+    assert!(!r.text().contains("flatbed"), "{}", r.text());
+    // What no passage answers, and a statement, go to the model.
+    for message in ["Who won the 1998 World Cup?", "My boiler reset code is 4417-ZETA."] {
+        app.model.push(Ok("Noted.".into()));
+        let asked = app.model.requests().len();
+        let body = json!({"model": "pai", "messages": [{"role": "user", "content": message}]});
+        let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+        assert_eq!(app.model.requests().len(), asked + 1, "{message}: {}", r.text());
+        assert!(!r.json()["choices"][0]["message"]["content"].as_str().unwrap().contains("[1]"), "{}", r.text());
+    }
+}
