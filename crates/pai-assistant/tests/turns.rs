@@ -219,7 +219,8 @@ async fn an_answer_that_copies_the_recall_block_is_cut_before_the_copy() {
     let chat = Chat { conversation: other, ..chat };
     // A small model continues the recall block's lines instead of answering.
     chat.model.push(Ok("Your cat is Tom. - [said on 2026-12-01] My cat is called Tom and he is orange.".into()));
-    let (turn, answer) = chat.say("What is my cat called?").await;
+    // (Not a question: one that a memory answers gets the memory quoted, issue 24.)
+    let (turn, answer) = chat.say("Write a line about my cat").await;
     assert!(turn.request.messages.iter().any(|m| m.content.contains("[said on ")), "the old message was recalled");
     assert!(!answer.contains("[said on"), "{answer}");
     assert!(answer.starts_with("Your cat is Tom."), "{answer}");
