@@ -12,6 +12,7 @@ use pai_core::{ChatModel, ChatRequest, Embedder, Message, Result, Role, Sampling
 
 use futures_util::StreamExt;
 
+use crate::answer_check::AnswerCheck;
 use crate::extract::{Extractor, local_day, zone};
 use crate::language::Language;
 use crate::prompt::{Assembled, Budget, PromptInput, assemble};
@@ -96,8 +97,11 @@ pub struct Turn {
     /// carried out by rule, nothing left for the model): `finish` queues no
     /// extraction for it.
     pub learned: bool,
-    /// Said before the model's answer (the English-only notice).
+    /// Said before the model's answer (the English-only notice, "not found").
     pub preface: Option<String>,
+    /// How the model's answer is checked as it streams (a question's answer
+    /// from its sources, or a general one): `grounded::plan`.
+    pub check: Option<AnswerCheck>,
 }
 
 const SUMMARISE: &str = "Summarise this conversation in a few sentences for the assistant's own notes. \
@@ -182,6 +186,15 @@ impl Assistant {
         recalled.retain(|r| {
             r.provenance.conversation != Some(conversation) || r.kind != crate::recall::RecalledKind::Message
         });
+        let mut said: Vec<&str> = history.iter().map(|m| m.content.as_str()).collect();
+        said.extend(summary.as_ref().map(|s| s.text.as_str()));
+        // A question nothing answers gets a general answer, without the
+        // recalled items to cite (issue 24).
+        let nothing = direct.is_none() && crate::grounded::nothing_answers(text, &recalled, &said);
+        let said: Vec<String> = said.into_iter().map(str::to_string).collect();
+        if nothing {
+            recalled.clear();
+        }
 
         let local = local_day(now, tz);
         let today = format!("{} ({}), {}", local.format("%Y-%m-%d"), local.format("%A"), profile.timezone);
@@ -232,26 +245,38 @@ impl Assistant {
             crate::prompt::guard_recall(&mut sampling);
         }
         let request = ChatRequest { messages: assembled.messages, sampling, owner: Some(user), ..Default::default() };
-        // A question that a recalled passage or memory answers gets that
-        // sentence, cited, not the model's retelling of it (issue 24).
-        let (direct, preface) = match direct {
-            Some(d) => (Some(d), preface),
-            None => match crate::grounded::direct_answer(text, &recalled) {
-                Some(quoted) => (Some(quoted), None),
-                None => (None, preface),
-            },
+        let (direct, preface, check) = match direct {
+            Some(d) => (Some(d), preface, None),
+            None => {
+                // A question that a recalled passage or memory answers gets
+                // that sentence, cited, not the model's retelling (issue 24).
+                let said: Vec<&str> = said.iter().map(String::as_str).collect();
+                let english_only = self.settings.english_only_model.as_deref();
+                let plan = crate::grounded::plan(text, nothing, &recalled, &said, english_only);
+                let preface = match (plan.direct.is_some(), preface, plan.preface) {
+                    (true, _, _) => None,
+                    (false, Some(notice), Some(p)) => Some(format!("{notice}{p}")),
+                    (false, notice, p) => notice.or(p),
+                };
+                (plan.direct, preface, plan.check)
+            }
         };
-        Ok(Turn { user, conversation, user_message, request, recalled, direct, learned, preface })
+        Ok(Turn { user, conversation, user_message, request, recalled, direct, learned, preface, check })
     }
 
-    /// The answer's stream: the model's, or pai's own `direct` answer as one
-    /// delta (a reminder confirmation needs no model); a `preface` comes first.
-    pub fn respond(&self, request: ChatRequest, direct: Option<&str>, preface: Option<&str>) -> pai_core::ChatStream {
-        let answer = self.answer(request, direct);
-        match preface {
+    /// The answer's stream for `turn` (None: the model's, unchecked): pai's
+    /// own `direct` answer as one delta (a reminder confirmation needs no
+    /// model) or the model's, checked; the turn's `preface` comes first.
+    pub fn respond(&self, request: ChatRequest, turn: Option<&Turn>) -> pai_core::ChatStream {
+        let Some(turn) = turn else { return self.model.chat(request) };
+        let answer = match (&turn.direct, &turn.check) {
+            (None, Some(check)) => crate::answer_check::checked(self.model.chat(request), check.clone()),
+            (direct, _) => self.answer(request, direct.as_deref()),
+        };
+        match &turn.preface {
             None => answer,
             Some(p) => {
-                let first = futures_util::stream::once(std::future::ready(Ok(pai_core::ChatEvent::Delta(p.into()))));
+                let first = futures_util::stream::once(std::future::ready(Ok(pai_core::ChatEvent::Delta(p.clone()))));
                 Box::pin(first.chain(answer))
             }
         }

@@ -8,6 +8,7 @@
 use pai_core::lexicon;
 use pai_core::store::ItemRef;
 
+use crate::answer_check::AnswerCheck;
 use crate::extract::text::content_terms;
 use crate::language::Language;
 use crate::prompt::citations;
@@ -18,6 +19,12 @@ const LOOKED_AT: usize = 3;
 /// Least share of the question's content terms a sentence must hold to be
 /// the answer (chosen on the dev part of bench/grounded).
 pub const ANSWERS: f32 = 0.6;
+/// Least share of the question's content terms one recalled item or earlier
+/// message must hold for the question to be about what the user has: below
+/// it in all of them, nothing answers ("not found"). Between this and
+/// `ANSWERS` the model answers from the sources, checked. (Not tuned: less
+/// than half of what is asked, anywhere, is not the same subject.)
+pub const RELATED: f32 = 0.5;
 /// Longest quoted sentence, in characters: a longer one is not an answer.
 const MAX_QUOTE: usize = 400;
 
@@ -59,6 +66,103 @@ pub fn direct_answer(message: &str, recalled: &[Recalled]) -> Option<String> {
         return None;
     }
     best_quote(message, recalled).filter(Quote::answers).map(|q| q.answer(message))
+}
+
+/// True when `question` asks about something (not "How are you?") that
+/// nothing recalled or said before is about: no recalled memory, passage or
+/// message, nor an earlier message of the conversation (`said`), holds half
+/// of what it asks. Such a question gets "not found"
+/// and a general answer without the recalled items, so that the model cannot
+/// dress a story up with citations.
+pub fn nothing_answers(question: &str, recalled: &[Recalled], said: &[&str]) -> bool {
+    let asked = asked_terms(question);
+    if !is_question(question) || asked.is_empty() {
+        return false;
+    }
+    let texts = recalled.iter().map(|r| r.text.as_str()).chain(said.iter().copied());
+    !texts.into_iter().any(|text| coverage(&asked, text) >= RELATED)
+}
+
+/// Said first when nothing the user has answers the question.
+pub fn not_found(language: Language) -> &'static str {
+    match language {
+        Language::English => "I don't find this in your documents or memories.",
+        Language::Korean => "문서나 기억에서 이 내용을 찾지 못했어요.",
+    }
+}
+
+/// The label of the model's general answer that follows `not_found`.
+pub fn general_label(language: Language) -> &'static str {
+    match language {
+        Language::English => "\n\nGeneral answer, not from your documents or memories: ",
+        Language::Korean => "\n\n문서나 기억에 근거하지 않은 일반적인 답변이에요: ",
+    }
+}
+
+/// Said after `not_found` when the chat model cannot answer in Korean.
+pub fn no_general_answer_in_korean(model: &str) -> String {
+    format!(
+        " 지금 대화 모델 {model}은(는) 한국어로 답하지 못해 일반적인 답변은 생략했어요. \
+         `pai model recommend`로 한국어를 하는 모델을 고를 수 있어요."
+    )
+}
+
+/// How pai answers a message that pai did not carry out itself (a reminder,
+/// a memory request): decided from what was recalled and put in the prompt.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// pai's own answer; the model is not asked.
+    pub direct: Option<String>,
+    /// Said before the model's answer.
+    pub preface: Option<String>,
+    /// How the model's answer is checked as it streams.
+    pub check: Option<AnswerCheck>,
+}
+
+/// The plan for `message`. `nothing`: `nothing_answers` said so before the
+/// prompt was assembled (and the prompt holds no recalled item); `said`: the
+/// conversation's earlier messages; `english_only`: the chat model, when it speaks
+/// English only.
+pub fn plan(message: &str, nothing: bool, recalled: &[Recalled], said: &[&str], english_only: Option<&str>) -> Plan {
+    let language = Language::of(message);
+    if nothing {
+        return match english_only {
+            Some(model) if language == Language::Korean => Plan {
+                direct: Some(format!("{}{}", not_found(language), no_general_answer_in_korean(model))),
+                ..Plan::default()
+            },
+            _ => Plan {
+                preface: Some(not_found(language).into()),
+                check: Some(AnswerCheck {
+                    language,
+                    support: None,
+                    lead: general_label(language).into(),
+                    fallback: String::new(),
+                }),
+                ..Plan::default()
+            },
+        };
+    }
+    if let Some(quoted) = direct_answer(message, recalled) {
+        return Plan { direct: Some(quoted), ..Plan::default() };
+    }
+    if !is_question(message) || asked_terms(message).is_empty() {
+        return Plan::default();
+    }
+    // The model answers from the sources and the conversation: what it adds
+    // must come from them, in the user's language.
+    let mut support: Vec<&str> = vec![message];
+    support.extend(said);
+    support.extend(recalled.iter().map(|r| r.text.as_str()));
+    Plan {
+        check: Some(AnswerCheck {
+            language,
+            support: Some(support.join("\n")),
+            lead: String::new(),
+            fallback: not_found(language).into(),
+        }),
+        ..Plan::default()
+    }
 }
 
 /// Whether a message asks something (a statement is never answered with a quote).
@@ -103,7 +207,7 @@ pub fn best_quote(question: &str, recalled: &[Recalled]) -> Option<Quote> {
         return None;
     }
     let numbers = citations(recalled);
-    let mut best: Option<Quote> = None;
+    let mut looked_at = Vec::new();
     let candidates = recalled.iter().filter(|r| matches!(r.kind, RecalledKind::Memory | RecalledKind::Chunk));
     for r in candidates.take(LOOKED_AT) {
         let citation = match r.item {
@@ -113,13 +217,29 @@ pub fn best_quote(question: &str, recalled: &[Recalled]) -> Option<Quote> {
                 None => continue,
             },
         };
-        for sentence in sentences(&r.text) {
-            if sentence.chars().count() > MAX_QUOTE {
-                continue;
-            }
-            let score = coverage(&asked, sentence);
-            if best.as_ref().is_none_or(|b| score > b.score) {
-                best = Some(Quote { sentence: sentence.to_string(), item: r.item, citation: citation.clone(), score });
+        looked_at.push((r, citation, sentences(&r.text)));
+    }
+    let mut best: Option<Quote> = None;
+    let consider = |best: &mut Option<Quote>, sentence: String, r: &Recalled, citation: &String| {
+        if sentence.chars().count() > MAX_QUOTE {
+            return;
+        }
+        let score = coverage(&asked, &sentence);
+        if best.as_ref().is_none_or(|b| score > b.score) {
+            *best = Some(Quote { sentence, item: r.item, citation: citation.clone(), score });
+        }
+    };
+    for (r, citation, single) in &looked_at {
+        for s in single {
+            consider(&mut best, s.to_string(), r, citation);
+        }
+    }
+    // Two sentences in a row when the answer spans them ("It may lock out.
+    // To reset it, enter …"), only when no one sentence answers.
+    if best.as_ref().is_none_or(|b| !b.answers()) {
+        for (r, citation, single) in &looked_at {
+            for pair in single.windows(2) {
+                consider(&mut best, format!("{} {}", pair[0], pair[1]), r, citation);
             }
         }
     }
@@ -184,8 +304,13 @@ const KO_ENDINGS: &[&str] = &[
     "냐",
     "까",
 ];
+/// English words that ask, or ask for what the answer holds ("What is my cat
+/// called?" asks for a name: a memory "Has a cat named Nabi" answers it).
+const EN_QUESTION_WORDS: &[&str] =
+    &["name", "named", "called", "tell", "told", "ask", "asked", "say", "said", "something", "anything"];
 /// Korean words that make a question, not what it is about.
 const KO_QUESTION_WORDS: &[&str] = &[
+    "이름",
     "뭐",
     "뭐야",
     "뭐지",
@@ -223,7 +348,9 @@ fn asked_words(question: &str) -> String {
     for token in question.split_whitespace() {
         let token = token.trim_matches(|c: char| !c.is_alphanumeric());
         if !token.chars().any(|c| ('\u{ac00}'..='\u{d7a3}').contains(&c)) {
-            out.push(token.to_string());
+            if !EN_QUESTION_WORDS.contains(&token.to_lowercase().as_str()) {
+                out.push(token.to_string());
+            }
             continue;
         }
         let mut stem = token;
@@ -345,5 +472,30 @@ mod tests {
         assert!(q.answer("보일러 필터 얼마나 자주 교체해?").contains("석 달마다"), "{q:?}");
         // Nothing it asks about: no quote.
         assert!(best_quote("Who won the 1998 World Cup?", &recalled).is_none_or(|q| !q.answers()));
+    }
+
+    #[test]
+    fn what_nothing_is_about_is_not_found_and_what_something_is_about_is_not() {
+        let recalled = [
+            item(RecalledKind::Memory, ItemRef::Memory(MemoryId(1)), "My dentist is Dr. Kim at Smile Clinic"),
+            item(RecalledKind::Memory, ItemRef::Memory(MemoryId(2)), "Has a cat named Nabi"),
+        ];
+        assert!(nothing_answers("What is my dentist's phone number?", &recalled, &[]));
+        assert!(nothing_answers("Who won the 1998 World Cup?", &recalled, &[]));
+        assert!(nothing_answers("내 여권 번호가 뭐지?", &recalled, &[]));
+        // About something recalled, or said before; not a question; asks about nothing.
+        assert!(!nothing_answers("Tell me something nice about my dentist", &recalled, &[]));
+        assert!(!nothing_answers("What is my gym locker code?", &recalled, &["My gym locker code is 2231."]));
+        assert!(!nothing_answers("I want a new phone.", &recalled, &[]));
+        assert!(!nothing_answers("How are you?", &recalled, &[]));
+        // "called" asks for the name: the memory answers it, quoted.
+        let plan = plan("What is my cat called?", false, &recalled, &[], None);
+        assert_eq!(plan.direct.as_deref(), Some("You told me: \"Has a cat named Nabi\" [m2]"));
+        // Not found: a general answer checked as one, or none from a model without Korean.
+        let plan = super::plan("What is my dentist's phone number?", true, &[], &[], None);
+        assert_eq!(plan.preface.as_deref(), Some(not_found(Language::English)));
+        assert!(plan.check.is_some_and(|c| c.support.is_none() && c.lead.contains("General answer")));
+        let plan = super::plan("내 여권 번호가 뭐지?", true, &[], &[], Some("smollm2"));
+        assert!(plan.direct.is_some_and(|d| d.starts_with(not_found(Language::Korean))) && plan.check.is_none());
     }
 }

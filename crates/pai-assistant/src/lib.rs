@@ -3,6 +3,7 @@
 //! tests can run them on fakes. No SQL, no HTTP, no model code here.
 
 pub mod agent_memory;
+pub mod answer_check;
 pub mod conversation;
 pub mod export;
 pub mod extract;

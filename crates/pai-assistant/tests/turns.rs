@@ -50,11 +50,9 @@ impl Chat {
         let now = Utc::now();
         let turn = self.assistant.begin(self.user, self.conversation, text, Sampling::default(), now).await.unwrap();
         let (answer, _) =
-            collect(self.assistant.respond(turn.request.clone(), turn.direct.as_deref(), turn.preface.as_deref()))
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("{text:?} reached the model: {e}");
-                });
+            collect(self.assistant.respond(turn.request.clone(), Some(&turn))).await.unwrap_or_else(|e| {
+                panic!("{text:?} reached the model: {e}");
+            });
         self.assistant.finish(&turn, &answer, now).await.unwrap();
         self.assistant.extractor.run_until_idle().await.unwrap();
         (turn, answer)
@@ -196,9 +194,17 @@ async fn an_english_only_model_is_owned_up_to_once_per_conversation_in_korean() 
     assert!(answer.contains("`pai model recommend`") && answer.ends_with("Hello, Minji."), "{answer}");
     // The next one: not again; and the model never sees the notice in its history.
     chat.model.push(Ok("Sure.".into()));
-    let (turn, answer) = chat.say("오늘 날씨 어때?").await;
+    let (turn, answer) = chat.say("오늘은 좀 피곤해").await;
     assert!(turn.preface.is_none() && answer == "Sure.", "{answer}");
     assert!(turn.request.messages.iter().all(|m| !m.content.contains("영어만")), "{:?}", turn.request.messages);
+    // A Korean question nothing answers: "not found", and no general answer
+    // from a model that cannot write Korean (issue 24).
+    let (turn, answer) = chat.say("오늘 날씨 어때?").await;
+    assert!(
+        answer.starts_with("문서나 기억에서 이 내용을 찾지 못했어요.") && answer.contains("smollm2-135m"),
+        "{answer}"
+    );
+    assert!(turn.direct.is_some(), "{answer}");
     // pai's own Korean answers need no notice.
     let (turn, _) = Chat::with(Settings { english_only_model: Some("x".into()), ..Settings::default() })
         .await

@@ -88,7 +88,7 @@ async fn a_completion_has_openai_shape_uses_memory_and_is_kept_for_learning() {
     app.model.push(Ok("Jiwoo is your daughter.".into()));
     let body = json!({"model": "pai", "messages": [
         {"role": "system", "content": "Be terse."},
-        {"role": "user", "content": "What is my daughter's name?"}
+        {"role": "user", "content": "Write a short poem for my daughter."}
     ], "max_tokens": 50, "temperature": 0, "seed": 7});
     let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -115,7 +115,7 @@ async fn a_completion_has_openai_shape_uses_memory_and_is_kept_for_learning() {
     let stored = app.store().messages(minji.id, conv).await.unwrap();
     assert_eq!(
         stored.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
-        ["What is my daughter's name?", "Jiwoo is your daughter."]
+        ["Write a short poem for my daughter.", "Jiwoo is your daughter."]
     );
     let jobs = app.store().extraction_jobs(minji.id, Some(JobState::Pending)).await.unwrap();
     assert_eq!(jobs.len(), 1);
@@ -145,7 +145,8 @@ async fn a_stateless_request_recalls_memories_not_other_requests() {
     let first = chat("Write a test: assert that the cat is called John and the cat sleeps all day.");
     assert_eq!(app.call("POST", "/v1/chat/completions", Some(&key), Some(first)).await.status, 200);
     app.model.push(Ok("Nabi.".into()));
-    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("What is the cat called?"))).await;
+    // (Not a question: one that a memory answers gets the memory quoted, issue 24.)
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("Write a haiku about the cat."))).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let sent: String = app.model.requests().last().unwrap().messages.iter().map(|m| m.content.clone()).collect();
     assert!(sent.contains("Nabi"), "{sent}");
@@ -163,7 +164,7 @@ async fn an_api_answer_that_copies_the_recall_block_is_cut() {
     app.store().add_memory(minji.id, cat_named_nabi()).await.unwrap();
     // A small model goes on from the recall header instead of answering.
     app.model.push(Ok("Nabi. What you know about the user (cite a memory as [m1] when you use it)".into()));
-    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("What is my cat called?"))).await;
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("Write a line about my cat."))).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let answer = r.json()["choices"][0]["message"]["content"].as_str().unwrap().to_string();
     assert_eq!(answer.trim(), "Nabi.", "{answer}");
@@ -2363,8 +2364,8 @@ async fn an_mcp_requests_log_line_names_the_call() {
 
 /// Issue 24: a question that the user's own document answers gets that
 /// sentence, cited, not the model's story around it; in `/v1` (stream and
-/// not) and in the web app's REST turn. On the code before, the scripted
-/// model's padded answer came back every time.
+/// not), the web app's request and the REST turn. The fake model has no
+/// reply scripted: on the code before, each of these asked it and failed.
 #[tokio::test]
 async fn a_question_the_users_document_answers_gets_the_sentence_cited() {
     let app = App::new().await;
@@ -2373,13 +2374,11 @@ async fn a_question_the_users_document_answers_gets_the_sentence_cited() {
                   ## 필터\n\n보일러 필터는 석 달마다 교체합니다.\n\n## Lease\n\nPets, including dogs, are not permitted in the flat.";
     let r = app.send(common::upload("/api/documents", &key, &[("home.md", manual.as_bytes())])).await;
     assert!(r.status.is_success(), "{}", r.text());
-    let padded = "The boiler reset code is 4417-ZETA, which is a code used in boiler repair machines.";
     for (question, quoted, stream) in [
         ("What is the boiler reset code?", "enter the reset code 4417-ZETA on the keypad. [", false),
         ("보일러 필터는 얼마나 자주 바꿔야 해?", "보일러 필터는 석 달마다 교체합니다. [", false),
         ("Can I keep a dog in my flat?", "Pets, including dogs, are not permitted in the flat. [", true),
     ] {
-        app.model.push(Ok(padded.into()));
         let asked = app.model.requests().len();
         let body = json!({"model": "pai", "stream": stream, "messages": [{"role": "user", "content": question}]});
         let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
@@ -2397,25 +2396,103 @@ async fn a_question_the_users_document_answers_gets_the_sentence_cited() {
         let (said, cited) = answer.rsplit_once(" [").unwrap_or_else(|| panic!("{question}: {answer}"));
         assert!(format!("{said} [").ends_with(quoted), "{question}: {answer}");
         assert!(cited.trim_end_matches(']').parse::<usize>().is_ok(), "{question}: {answer}");
-        assert!(!answer.contains("repair machines"), "{question}: {answer}");
         assert_eq!(app.model.requests().len(), asked, "{question}: the model was asked to retell it");
     }
-    // The web app's turn: the same answer, stored in the conversation.
+    // The web app's request (a stream kept in a new conversation): the same
+    // answer, stored there.
+    let (answer, r) = web_turn(&app, &key, "Can I keep pets in my flat?").await;
+    assert!(answer.starts_with("Pets, including dogs, are not permitted in the flat. ["), "{answer}");
+    let conversation: i64 = r.headers["x-pai-conversation"].to_str().unwrap().parse().unwrap();
+    let stored = app.call("GET", &format!("/api/conversations/{conversation}/messages"), Some(&key), None).await;
+    assert!(stored.text().contains("are not permitted in the flat. ["), "{}", stored.text());
+    // The REST turn too.
     let conversation = app.call("POST", "/api/conversations", Some(&key), Some(json!({"title": "flat"}))).await;
     let id = conversation.json()["id"].as_i64().unwrap();
-    app.model.push(Ok("Yes! Dogs can travel on a flatbed. In other countries, dogs are prohibited.".into()));
     let path = format!("/api/conversations/{id}/messages");
     let r = app.call("POST", &path, Some(&key), Some(json!({"content": "Can I keep pets in my flat?"}))).await;
     assert!(r.status.is_success(), "{}", r.text());
     assert!(r.text().contains("Pets, including dogs, are not permitted in the flat. ["), "{}", r.text());
     assert!(!r.text().contains("flatbed"), "{}", r.text());
-    // What no passage answers, and a statement, go to the model.
-    for message in ["Who won the 1998 World Cup?", "My boiler reset code is 4417-ZETA."] {
-        app.model.push(Ok("Noted.".into()));
-        let asked = app.model.requests().len();
-        let body = json!({"model": "pai", "messages": [{"role": "user", "content": message}]});
+    // A statement goes to the model, as before.
+    app.model.push(Ok("Noted.".into()));
+    let asked = app.model.requests().len();
+    let body = json!({"model": "pai", "messages": [{"role": "user", "content": "My boiler reset code is 4417-ZETA."}]});
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+    assert_eq!(app.model.requests().len(), asked + 1, "{}", r.text());
+    assert_eq!(r.json()["choices"][0]["message"]["content"], "Noted.", "{}", r.text());
+}
+
+/// The web app's chat request: `/v1/chat/completions`, streamed, in a new
+/// conversation. Returns the answer's text and the response.
+async fn web_turn(app: &App, key: &str, text: &str) -> (String, common::Response) {
+    let body = json!({"model": "pai", "stream": true, "stream_options": {"include_usage": true},
+                      "messages": [{"role": "user", "content": text}]});
+    let mut request = common::request("POST", "/v1/chat/completions", Some(key), Some(body.to_string()));
+    request.headers_mut().insert("x-pai-conversation", "new".parse().unwrap());
+    let r = app.send(request).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answer = sse_data(&r.text())
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .collect::<String>();
+    (answer, r)
+}
+
+/// Issue 24: a question nothing of the user's answers is said to be not
+/// found, then gets the model's general answer, marked, with no citations and
+/// no recalled items to dress it up (on the code before, the model got the
+/// unrelated passages and its answer came back citing them).
+#[tokio::test]
+async fn a_question_nothing_answers_is_not_found_then_answered_in_general() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let manual = "# Home\n\n## Boiler\n\nIf the boiler locks out, enter the reset code 4417-ZETA on the keypad.";
+    let r = app.send(common::upload("/api/documents", &key, &[("home.md", manual.as_bytes())])).await;
+    assert!(r.status.is_success(), "{}", r.text());
+    for stream in [false, true] {
+        app.model.push(Ok("Paris is the capital of France [1].".into()));
+        let body = json!({"model": "pai", "stream": stream, "stream_options": {"include_usage": true},
+                          "messages": [{"role": "user", "content": "What is the capital of France?"}]});
         let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
-        assert_eq!(app.model.requests().len(), asked + 1, "{message}: {}", r.text());
-        assert!(!r.json()["choices"][0]["message"]["content"].as_str().unwrap().contains("[1]"), "{}", r.text());
+        assert_eq!(r.status, 200, "{}", r.text());
+        let (answer, pai) = if stream {
+            let chunks: Vec<Value> = sse_data(&r.text()).iter().filter_map(|d| serde_json::from_str(d).ok()).collect();
+            let text = chunks.iter().filter_map(|v| v["choices"][0]["delta"]["content"].as_str()).collect::<String>();
+            (text, chunks.iter().find(|v| v.get("pai").is_some()).unwrap()["pai"].clone())
+        } else {
+            (r.json()["choices"][0]["message"]["content"].as_str().unwrap().to_string(), r.json()["pai"].clone())
+        };
+        assert_eq!(
+            answer,
+            "I don't find this in your documents or memories.\n\nGeneral answer, not from your documents or memories: \
+             Paris is the capital of France."
+        );
+        assert_eq!(pai["citations"], json!([]), "{pai}");
+        let prompt =
+            app.model.requests().last().unwrap().messages.iter().map(|m| m.content.clone()).collect::<String>();
+        assert!(!prompt.contains("4417-ZETA"), "the unrelated passage was in the prompt: {prompt}");
     }
+    // What the user said before covers it: the model answers from it, and
+    // what it adds that neither the user nor a source said is dropped.
+    app.model.push(Ok("Your locker code is 2231 [1]. Mr Park set it in 2019.".into()));
+    let body = json!({"model": "pai", "messages": [
+        {"role": "user", "content": "My gym locker code is 2231."},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": "What is my gym locker code?"}]});
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+    assert_eq!(r.json()["choices"][0]["message"]["content"], "Your locker code is 2231 [1].", "{}", r.text());
+    // A Korean question whose answer the model writes in English: not said.
+    app.model.push(Ok("Your locker code is 2231.".into()));
+    let body = json!({"model": "pai", "messages": [
+        {"role": "user", "content": "내 헬스장 사물함 번호는 2231이야."},
+        {"role": "assistant", "content": "알겠어요."},
+        {"role": "user", "content": "내 헬스장 사물함 번호가 뭐지?"}]});
+    let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "문서나 기억에서 이 내용을 찾지 못했어요.",
+        "{}",
+        r.text()
+    );
 }

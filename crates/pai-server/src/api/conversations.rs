@@ -88,7 +88,7 @@ pub async fn say(
     let _permit = state.gate.acquire(user).await?;
     let sampling = Sampling { max_tokens: Some(state.settings.limits.max_tokens), ..Sampling::default() };
     let turn = state.assistant.begin(user, conversation, &body.content, sampling, Utc::now()).await?;
-    let stream = state.assistant.respond(turn.request.clone(), turn.direct.as_deref(), turn.preface.as_deref());
+    let stream = state.assistant.respond(turn.request.clone(), Some(&turn));
     let (text, _) = pai_core::model::collect(stream).await?;
     let answer = state.assistant.finish(&turn, &text, Utc::now()).await?;
     Ok(axum::Json(json!({"user_message": turn.user_message, "answer": answer, "recalled": turn.recalled})))

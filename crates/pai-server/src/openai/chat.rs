@@ -442,10 +442,7 @@ fn speaking_turn(prepared: &Prepared) -> Option<&Turn> {
 
 /// The answer's events: pai's direct answer or the model's, after pai's notice.
 fn answer_stream(state: &SharedState, prepared: &Prepared) -> pai_core::ChatStream {
-    let turn = speaking_turn(prepared);
-    let direct = turn.and_then(|t| t.direct.as_deref());
-    let preface = turn.and_then(|t| t.preface.as_deref());
-    state.assistant.respond(prepared.request.clone(), direct, preface)
+    state.assistant.respond(prepared.request.clone(), speaking_turn(prepared))
 }
 
 struct Prepared {
@@ -529,17 +526,30 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
                 recall(&*state.store, &*assistant.embedder, user, &last_user, STATELESS_RECALL * 3, now).await?;
             recalled.retain(|r| r.kind != RecalledKind::Message);
             recalled.truncate(STATELESS_RECALL);
+            // The conversation so far, as the client sends it.
+            let earlier = &c.messages[..c.messages.iter().rposition(|m| m.role == Role::User).expect("checked")];
+            let said: Vec<&str> =
+                earlier.iter().filter(|m| m.role != Role::System).map(|m| m.content.as_str()).collect();
+            // A question nothing answers gets a general answer, without the
+            // recalled items to cite (issue 24).
+            let nothing = pai_assistant::grounded::nothing_answers(&last_user, &recalled, &said);
+            if nothing {
+                recalled.clear();
+            }
             request_messages = c.messages.clone();
             let recalled = with_memories(state, &mut request_messages, recalled, room);
+            let english_only = assistant.settings.english_only_model.as_deref();
+            let plan = pai_assistant::grounded::plan(&last_user, nothing, &recalled, &said, english_only);
             Turn {
                 user,
                 conversation,
                 user_message: stored,
                 request: ChatRequest::new(Vec::new()),
-                direct: pai_assistant::grounded::direct_answer(&last_user, &recalled),
+                direct: plan.direct,
                 recalled,
                 learned: false,
-                preface: None,
+                preface: plan.preface,
+                check: plan.check,
             }
         }
     };
@@ -696,6 +706,12 @@ pub(super) async fn run(
     let mut prepared = prepare(state, user, &mut c, context - needed).await?;
     if c.tools.is_some() {
         add_instructions(&mut prepared.request.messages, &instructions);
+        // A tool answer is JSON for pai or the client to parse: nothing goes
+        // before it, and it is not sentences to check.
+        if let Some(turn) = &mut prepared.turn {
+            turn.check = None;
+            turn.preface = None;
+        }
     }
     prepared.request.constraint = c.constraint.clone();
     let conversation = prepared.conversation;

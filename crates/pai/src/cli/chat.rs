@@ -61,9 +61,7 @@ impl Session {
     /// reminder), else the model's.
     fn respond(&self, request: ChatRequest, turn: &Option<Turn>) -> pai_core::ChatStream {
         match (self, turn) {
-            (Session::Remembering { assistant, .. }, Some(t)) => {
-                assistant.respond(request, t.direct.as_deref(), t.preface.as_deref())
-            }
+            (Session::Remembering { assistant, .. }, Some(t)) => assistant.respond(request, Some(t)),
             _ => self.model().chat(request),
         }
     }
