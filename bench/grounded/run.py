@@ -10,7 +10,8 @@ Per question (through /v1/chat/completions, memory on, one user per language):
   answer could have quoted: retrieval's ceiling);
 - cited: the answer cites ([n] or [m<id>]) an item that holds the gold span;
 - unsupported: the answer states a number, code or name found neither in what
-  pai recalled nor in the question;
+  pai recalled nor in the question (a general answer pai labels as such is
+  counted apart: "in general answer");
 - language: the answer is in the question's language (Hangul against Latin
   letters, as pai decides);
 - not found: an unanswerable question is answered "not found" (in either
@@ -201,6 +202,17 @@ CITATION = re.compile(r"\[(m?)(\d+)\]")
 DETAIL = re.compile(r"[A-Za-z]*\d[\w.:/-]*|\b[A-Z]{2,}[A-Z-]*\b|(?<=[a-z,;] )[A-Z][a-z]+")
 
 
+# pai's label of a general answer (issue 24): what follows it is not presented
+# as coming from the user's data, and its details are counted apart.
+GENERAL = re.compile(r"General answer, not from your documents or memories:|문서나 기억에 근거하지 않은 일반적인 답변이에요:")
+
+
+def parts(answer):
+    """The part presented as from the user's data, and the labelled general answer."""
+    m = GENERAL.search(answer)
+    return (answer[:m.start()], answer[m.end():]) if m else (answer, "")
+
+
 def unsupported(answer, question, recalled):
     support = norm(question + " " + " ".join(r["text"] for r in recalled))
     found = []
@@ -253,7 +265,8 @@ def ask(url, keys, out, sample, label, max_tokens):
                 "answerable": q["answerable"], "question": q["question"], "answer": answer,
                 "seconds": round(time.monotonic() - started, 1),
                 "language_ok": language(answer) == q.get("lang", lang),
-                "unsupported": unsupported(answer, q["question"], recalled),
+                "unsupported": unsupported(parts(answer)[0], q["question"], recalled),
+                "general_unsupported": unsupported(parts(answer)[1], q["question"], recalled),
                 "cites": bool(CITATION.search(answer)),
                 "says_not_found": bool(NOT_FOUND.search(answer)),
                 # The sentence pai would quote and its score (`pai.grounded`, when the build has it).
@@ -281,6 +294,7 @@ def table(paths):
         ("answerable", "retrieved", lambda r: r["retrieved"]),
         ("answerable", "cited", lambda r: r["cited"]),
         ("all", "unsupported", lambda r: bool(r["unsupported"])),
+        ("all", "in general answer", lambda r: bool(r.get("general_unsupported"))),
         ("all", "language", lambda r: r["language_ok"]),
         ("unanswerable", "not found", lambda r: r["says_not_found"] and not r["cites"]),
         ("unanswerable", "cited anyway", lambda r: r["cites"]),

@@ -251,7 +251,7 @@ impl Assistant {
                 // A question that a recalled passage or memory answers gets
                 // that sentence, cited, not the model's retelling (issue 24).
                 let said: Vec<&str> = said.iter().map(String::as_str).collect();
-                let english_only = self.settings.english_only_model.as_deref();
+                let english_only = self.settings.english_only_model.is_some();
                 let plan = crate::grounded::plan(text, nothing, &recalled, &said, english_only);
                 let preface = match (plan.direct.is_some(), preface, plan.preface) {
                     (true, _, _) => None,

@@ -100,12 +100,8 @@ pub fn general_label(language: Language) -> &'static str {
 }
 
 /// Said after `not_found` when the chat model cannot answer in Korean.
-pub fn no_general_answer_in_korean(model: &str) -> String {
-    format!(
-        " 지금 대화 모델 {model}은(는) 한국어로 답하지 못해 일반적인 답변은 생략했어요. \
-         `pai model recommend`로 한국어를 하는 모델을 고를 수 있어요."
-    )
-}
+pub const NO_GENERAL_ANSWER_IN_KOREAN: &str = " 지금 대화 모델은 한국어로 답하지 못해 일반적인 답변은 생략했어요. \
+     `pai model recommend`로 한국어를 하는 모델을 고를 수 있어요.";
 
 /// How pai answers a message that pai did not carry out itself (a reminder,
 /// a memory request): decided from what was recalled and put in the prompt.
@@ -121,14 +117,14 @@ pub struct Plan {
 
 /// The plan for `message`. `nothing`: `nothing_answers` said so before the
 /// prompt was assembled (and the prompt holds no recalled item); `said`: the
-/// conversation's earlier messages; `english_only`: the chat model, when it speaks
+/// conversation's earlier messages; `english_only`: the chat model speaks
 /// English only.
-pub fn plan(message: &str, nothing: bool, recalled: &[Recalled], said: &[&str], english_only: Option<&str>) -> Plan {
+pub fn plan(message: &str, nothing: bool, recalled: &[Recalled], said: &[&str], english_only: bool) -> Plan {
     let language = Language::of(message);
     if nothing {
         return match english_only {
-            Some(model) if language == Language::Korean => Plan {
-                direct: Some(format!("{}{}", not_found(language), no_general_answer_in_korean(model))),
+            true if language == Language::Korean => Plan {
+                direct: Some(format!("{}{NO_GENERAL_ANSWER_IN_KOREAN}", not_found(language))),
                 ..Plan::default()
             },
             _ => Plan {
@@ -489,13 +485,13 @@ mod tests {
         assert!(!nothing_answers("I want a new phone.", &recalled, &[]));
         assert!(!nothing_answers("How are you?", &recalled, &[]));
         // "called" asks for the name: the memory answers it, quoted.
-        let plan = plan("What is my cat called?", false, &recalled, &[], None);
+        let plan = plan("What is my cat called?", false, &recalled, &[], false);
         assert_eq!(plan.direct.as_deref(), Some("You told me: \"Has a cat named Nabi\" [m2]"));
         // Not found: a general answer checked as one, or none from a model without Korean.
-        let plan = super::plan("What is my dentist's phone number?", true, &[], &[], None);
+        let plan = super::plan("What is my dentist's phone number?", true, &[], &[], false);
         assert_eq!(plan.preface.as_deref(), Some(not_found(Language::English)));
         assert!(plan.check.is_some_and(|c| c.support.is_none() && c.lead.contains("General answer")));
-        let plan = super::plan("내 여권 번호가 뭐지?", true, &[], &[], Some("smollm2"));
+        let plan = super::plan("내 여권 번호가 뭐지?", true, &[], &[], true);
         assert!(plan.direct.is_some_and(|d| d.starts_with(not_found(Language::Korean))) && plan.check.is_none());
     }
 }

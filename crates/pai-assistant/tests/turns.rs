@@ -201,7 +201,7 @@ async fn an_english_only_model_is_owned_up_to_once_per_conversation_in_korean() 
     // from a model that cannot write Korean (issue 24).
     let (turn, answer) = chat.say("오늘 날씨 어때?").await;
     assert!(
-        answer.starts_with("문서나 기억에서 이 내용을 찾지 못했어요.") && answer.contains("smollm2-135m"),
+        answer.starts_with("문서나 기억에서 이 내용을 찾지 못했어요.") && answer.contains("pai model recommend"),
         "{answer}"
     );
     assert!(turn.direct.is_some(), "{answer}");

@@ -538,7 +538,7 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
             }
             request_messages = c.messages.clone();
             let recalled = with_memories(state, &mut request_messages, recalled, room);
-            let english_only = assistant.settings.english_only_model.as_deref();
+            let english_only = assistant.settings.english_only_model.is_some();
             let plan = pai_assistant::grounded::plan(&last_user, nothing, &recalled, &said, english_only);
             Turn {
                 user,
