@@ -199,7 +199,7 @@ async fn an_english_only_model_is_owned_up_to_once_per_conversation_in_korean() 
     assert!(turn.request.messages.iter().all(|m| !m.content.contains("영어만")), "{:?}", turn.request.messages);
     // A Korean question nothing answers: "not found", and no general answer
     // from a model that cannot write Korean (issue 24).
-    let (turn, answer) = chat.say("오늘 날씨 어때?").await;
+    let (turn, answer) = chat.say("내 여권 번호가 뭐지?").await;
     assert!(
         answer.starts_with("문서나 기억에서 이 내용을 찾지 못했어요.") && answer.contains("pai model recommend"),
         "{answer}"
