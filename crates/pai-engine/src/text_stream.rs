@@ -41,11 +41,12 @@ impl Utf8Decoder {
         }
     }
 
-    /// Whatever is left when generation ends (an unfinished character).
-    pub fn finish(&mut self) -> String {
-        let rest = String::from_utf8_lossy(&self.pending).into_owned();
-        self.pending.clear();
-        rest
+    /// Ends generation. Only an unfinished character can be pending: the token
+    /// limit cut it (an emoji is 4 bytes, often two tokens), so it is dropped
+    /// rather than shown as a replacement character that would also be stored
+    /// and fed back as history. Returns how many bytes were dropped.
+    pub fn finish(&mut self) -> usize {
+        std::mem::take(&mut self.pending).len()
     }
 }
 
@@ -249,7 +250,7 @@ mod tests {
             }
         }
         assert_eq!(pieces, vec!["안", "녕", "하", "세", "요"]);
-        assert_eq!(dec.finish(), "");
+        assert_eq!(dec.finish(), 0);
     }
 
     #[test]
@@ -257,7 +258,8 @@ mod tests {
         let mut dec = Utf8Decoder::default();
         assert_eq!(dec.push(&[b'a', 0xff, b'b']), "a\u{fffd}b");
         assert_eq!(dec.push(&[0xec, 0x95]), "");
-        assert_eq!(dec.finish(), "\u{fffd}");
+        // Cut by the token limit: the half character is dropped, not garbled.
+        assert_eq!(dec.finish(), 2);
     }
 
     #[test]

@@ -409,8 +409,8 @@ fn advance(
 }
 
 fn finish_run(mut run: Run, finish: FinishReason) {
-    let tail = run.stops.push(&run.decoder.finish());
-    let rest = if tail.stopped { tail.text } else { tail.text + &run.stops.finish() };
+    run.decoder.finish();
+    let rest = run.stops.finish();
     if !rest.is_empty() {
         let _ = run.events.send(Ok(ChatEvent::Delta(rest)));
     }
