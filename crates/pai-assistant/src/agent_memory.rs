@@ -45,23 +45,9 @@ impl From<Error> for RememberError {
     }
 }
 
-/// The conversation `remember` writes to, made on first use. Two first
-/// calls at once in one process make one conversation, not two (the lock is
-/// taken only to make it).
+/// The conversation `remember` writes to, made on first use.
 pub async fn conversation(store: &dyn Store, user: UserId) -> Result<ConversationId> {
-    static MAKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    if let Some(id) = existing(store, user).await? {
-        return Ok(id);
-    }
-    let _one_at_a_time = MAKING.lock().await;
-    match existing(store, user).await? {
-        Some(id) => Ok(id),
-        None => Ok(store.create_conversation(user, CONVERSATION_TITLE).await?.id),
-    }
-}
-
-async fn existing(store: &dyn Store, user: UserId) -> Result<Option<ConversationId>> {
-    Ok(store.conversations(user).await?.into_iter().find(|c| c.title == CONVERSATION_TITLE).map(|c| c.id))
+    crate::turn::titled_conversation(store, user, CONVERSATION_TITLE).await
 }
 
 /// Stores `text` as the user's words in `conversation` and decides, by rule,

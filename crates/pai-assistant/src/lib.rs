@@ -3,8 +3,9 @@
 //! tests can run them on fakes. No SQL, no HTTP, no model code here.
 
 pub mod agent_memory;
+pub mod answer;
 pub mod answer_check;
-pub mod conversation;
+pub mod assistant;
 pub mod export;
 pub mod extract;
 pub mod grounded;
@@ -18,3 +19,4 @@ pub mod recall;
 pub mod redact;
 pub mod reminders;
 pub mod tools;
+pub mod turn;

@@ -159,6 +159,43 @@ pub fn citations(recalled: &[Recalled]) -> Vec<(usize, &Recalled)> {
     recalled.iter().filter(|r| r.kind == RecalledKind::Chunk).enumerate().map(|(i, r)| (i + 1, r)).collect()
 }
 
+/// Recalled items that fit a prompt, as `recall_message` lines.
+pub struct RecallBlock {
+    pub lines: Vec<String>,
+    /// Indexes into the recalled items of those used, in order.
+    pub used: Vec<usize>,
+    /// Tokens the lines and the header take (0 when no item fits).
+    pub tokens: usize,
+}
+
+/// The one rule for what recall puts in a prompt, for stored conversations
+/// and stateless requests alike: items best first, as many as fit in
+/// `budget` tokens with the header. An item that does not fit is skipped,
+/// since a shorter one further down may still fit. Passages are numbered for
+/// citation among those used.
+pub fn fit_recalled(recalled: &[Recalled], budget: usize, count: &dyn Fn(&str) -> usize) -> RecallBlock {
+    let header = count(RECALL_HEADER);
+    let mut block = RecallBlock { lines: Vec::new(), used: Vec::new(), tokens: 0 };
+    let mut spent = 0;
+    let mut cited = 0;
+    for (i, r) in recalled.iter().enumerate().filter(|(_, r)| promptable(r)) {
+        let citation = cited + usize::from(r.kind == RecalledKind::Chunk);
+        let line = item_line(r, citation);
+        let cost = count(&line) + 1;
+        if header + spent + cost > budget {
+            continue;
+        }
+        cited = citation;
+        spent += cost;
+        block.lines.push(line);
+        block.used.push(i);
+    }
+    if !block.lines.is_empty() {
+        block.tokens = header + spent;
+    }
+    block
+}
+
 pub fn assemble(input: &PromptInput, budget: Budget, count: &dyn Fn(&str) -> usize) -> Assembled {
     let user_cost = count(input.user_message) + PER_MESSAGE;
     let mut system = format!("{}\nToday is {}. {}", input.persona.trim(), input.today, language_line(input.language));
@@ -169,27 +206,10 @@ pub fn assemble(input: &PromptInput, budget: Budget, count: &dyn Fn(&str) -> usi
 
     // Recalled items, best first, while they fit their share.
     let memory_budget = (available as f32 * budget.memory_share) as usize;
-    let mut used = Vec::new();
-    let mut lines = Vec::new();
-    let mut spent = 0;
-    let header_cost = count(RECALL_HEADER);
-    let mut cited = 0;
-    for r in input.recalled.iter().filter(|r| promptable(r)) {
-        let citation = cited + usize::from(r.kind == RecalledKind::Chunk);
-        let line = item_line(r, citation);
-        let cost = count(&line) + 1;
-        if header_cost + spent + cost > memory_budget {
-            continue; // a shorter item further down may still fit
-        }
-        cited = citation;
-        spent += cost;
-        lines.push(line);
-        used.push(r.item);
-    }
-    let recall_block = (!lines.is_empty()).then(|| {
-        spent += header_cost + PER_MESSAGE;
-        recall_message(&lines)
-    });
+    let block = fit_recalled(input.recalled, memory_budget, count);
+    let used = block.used.iter().map(|&i| input.recalled[i].item).collect();
+    let spent = if block.lines.is_empty() { 0 } else { block.tokens + PER_MESSAGE };
+    let recall_block = (!block.lines.is_empty()).then(|| recall_message(&block.lines));
 
     // The newest turns that fit; older ones overflow (contiguous, oldest first).
     let mut left = available.saturating_sub(spent);

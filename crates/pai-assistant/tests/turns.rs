@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::Utc;
-use pai_assistant::conversation::{Assistant, Settings, Turn};
+use futures_util::StreamExt;
+use pai_assistant::assistant::{Assistant, Settings};
 use pai_assistant::index::embed_pending;
 use pai_assistant::recall::recall;
-use pai_core::store::{ConversationId, MemoryKind, NewMemory, Store, UserId};
-use pai_core::{Sampling, model::collect};
+use pai_assistant::turn::Turn;
+use pai_core::store::{ConversationId, JobState, MemoryKind, NewMemory, Store, UserId};
+use pai_core::{ChatEvent, Role, Sampling};
 use pai_engine::{FakeChatModel, FakeEmbedder};
 use pai_store::SqliteStore;
 
@@ -24,7 +26,7 @@ fn db_path() -> PathBuf {
 }
 
 struct Chat {
-    assistant: Assistant,
+    assistant: Arc<Assistant>,
     model: Arc<FakeChatModel>,
     store: Arc<dyn Store>,
     user: UserId,
@@ -41,21 +43,37 @@ impl Chat {
         let user = store.create_user("minji", "Asia/Seoul").await.unwrap().id;
         let conversation = store.create_conversation(user, "chat").await.unwrap().id;
         let model = Arc::new(FakeChatModel::scripted(Vec::<String>::new()));
-        let assistant = Assistant::new(store.clone(), model.clone(), Arc::new(FakeEmbedder::new(64)), settings);
+        let assistant =
+            Arc::new(Assistant::new(store.clone(), model.clone(), Arc::new(FakeEmbedder::new(64)), settings));
         Chat { assistant, model, store, user, conversation }
     }
 
-    /// One turn: pai's own answer (the model is never asked), stored like any answer.
+    /// One turn answered whole, stored like any answer (`Assistant::say`).
     async fn say(&self, text: &str) -> (Turn, String) {
-        let now = Utc::now();
-        let turn = self.assistant.begin(self.user, self.conversation, text, Sampling::default(), now).await.unwrap();
-        let (answer, _) =
-            collect(self.assistant.respond(turn.request.clone(), Some(&turn))).await.unwrap_or_else(|e| {
-                panic!("{text:?} reached the model: {e}");
-            });
-        self.assistant.finish(&turn, &answer, now).await.unwrap();
+        let said = self
+            .assistant
+            .say(self.user, self.conversation, text, Sampling::default())
+            .await
+            .unwrap_or_else(|e| panic!("{text:?} reached the model: {e}"));
         self.assistant.extractor.run_until_idle().await.unwrap();
-        (turn, answer)
+        (said.turn, said.text)
+    }
+
+    /// A turn begun, its answer not yet read.
+    async fn answer(&self, text: &str) -> pai_assistant::answer::Answer {
+        let turn =
+            self.assistant.begin(self.user, self.conversation, text, Sampling::default(), Utc::now()).await.unwrap();
+        let request = turn.request.clone();
+        self.assistant.answer(turn, request)
+    }
+
+    async fn stored(&self) -> Vec<(Role, String)> {
+        let messages = self.store.messages(self.user, self.conversation).await.unwrap();
+        messages.into_iter().map(|m| (m.role, m.content)).collect()
+    }
+
+    async fn queued(&self) -> usize {
+        self.store.extraction_jobs(self.user, Some(JobState::Pending)).await.unwrap().len()
     }
 
     /// A turn the model answers (`reply`): no request in it.
@@ -292,4 +310,52 @@ async fn what_another_agent_passes_on_is_decided_against_what_pai_knows() {
     let history = chat.store.messages(chat.user, via).await.unwrap();
     assert!(history.iter().all(|m| !m.content.contains("moved to Busan")), "{history:#?}");
     assert!(agent_memory::forget(store, chat.user, busan).await.is_err(), "forgotten twice");
+}
+
+/// The answer stores itself: before `Done` reaches the client (who may read
+/// it back at once), never when the client went away, what was shown when
+/// the user stopped it, and nothing but the user's message for learning when
+/// the model failed.
+#[tokio::test]
+async fn an_answer_is_kept_by_how_it_ended() {
+    let chat = Chat::new().await;
+    let user = |t: &str| (Role::User, t.to_string());
+    let pai = |t: &str| (Role::Assistant, t.to_string());
+
+    chat.model.push(Ok("Lunch is at noon.".into()));
+    let mut answer = chat.answer("Write a line about lunch.").await;
+    let mut done = false;
+    while let Some(event) = answer.next().await {
+        if let ChatEvent::Done(_) = event.unwrap() {
+            done = true;
+            assert_eq!(chat.stored().await.last(), Some(&pai("Lunch is at noon.")), "stored before Done");
+        }
+    }
+    assert!(done);
+    assert_eq!(answer.stored().map(|m| m.content.as_str()), Some("Lunch is at noon."));
+    assert_eq!(chat.queued().await, 1, "the exchange is queued for extraction");
+    chat.assistant.extractor.run_until_idle().await.unwrap();
+
+    // The client went away after the first words: nothing more is kept.
+    chat.model.push(Ok("Dinner is at seven tonight.".into()));
+    let mut answer = chat.answer("Write a line about dinner.").await;
+    assert!(matches!(answer.next().await, Some(Ok(ChatEvent::Delta(_)))));
+    drop(answer);
+    assert_eq!(chat.stored().await.last(), Some(&user("Write a line about dinner.")));
+
+    // Stopped by the user: what was shown is kept.
+    chat.model.push(Ok("Breakfast is at eight.".into()));
+    let mut answer = chat.answer("Write a line about breakfast.").await;
+    let Some(Ok(ChatEvent::Delta(first))) = answer.next().await else { panic!("no first words") };
+    answer.stop().await.unwrap();
+    assert_eq!(chat.stored().await.last(), Some(&pai(&first)));
+
+    // The model failed: the user's message alone is queued for learning.
+    chat.assistant.extractor.run_until_idle().await.unwrap();
+    chat.model.push(Err(pai_core::Error::internal("the model crashed")));
+    let mut answer = chat.answer("Write a line about tea.").await;
+    assert!(matches!(answer.next().await, Some(Err(_))));
+    assert!(answer.next().await.is_none());
+    assert_eq!(chat.stored().await.last(), Some(&user("Write a line about tea.")));
+    assert_eq!(chat.queued().await, 1);
 }

@@ -1,14 +1,13 @@
 //! What every handler shares.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use pai_assistant::conversation::Assistant;
+use pai_assistant::assistant::Assistant;
 use pai_core::accounts::Accounts;
-use pai_core::store::{ConversationId, Store, UserId};
+use pai_core::store::Store;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
 
 use crate::limits::{FairGate, Limits, RateLimiter};
 use crate::metrics::Metrics;
@@ -88,9 +87,6 @@ pub struct AppState {
     /// Becomes true when shutdown begins: endless streams (notifications)
     /// end then, or the graceful shutdown would wait for them forever.
     pub stopping: tokio::sync::watch::Sender<bool>,
-    /// Each user's conversation for requests that name none (their messages
-    /// are kept there so memories can point at their sources).
-    pub api_conversations: Mutex<HashMap<UserId, ConversationId>>,
     /// `/v1/responses` answers and items that later requests may point at.
     pub responses: crate::openai::responses::Kept,
 }
@@ -123,7 +119,6 @@ impl AppState {
             responses: Default::default(),
             ready: AtomicBool::new(true),
             stopping: tokio::sync::watch::Sender::new(false),
-            api_conversations: Mutex::new(HashMap::new()),
         })
     }
 }

@@ -79,6 +79,5 @@ pub async fn delete(State(state): State<SharedState>, Admin(admin): Admin, Id(id
         return Err(ApiError::bad_request("you cannot delete yourself"));
     }
     state.accounts.delete_user(UserId(id)).await?;
-    state.api_conversations.lock().await.remove(&UserId(id));
     Ok(StatusCode::NO_CONTENT)
 }

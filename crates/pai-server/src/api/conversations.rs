@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
 use pai_core::Sampling;
 use pai_core::store::ConversationId;
 use serde::Deserialize;
@@ -87,9 +86,8 @@ pub async fn say(
     let conversation = state.store.conversation(user, ConversationId(id)).await?.id;
     let _permit = state.gate.acquire(user).await?;
     let sampling = Sampling { max_tokens: Some(state.settings.limits.max_tokens), ..Sampling::default() };
-    let turn = state.assistant.begin(user, conversation, &body.content, sampling, Utc::now()).await?;
-    let stream = state.assistant.respond(turn.request.clone(), Some(&turn));
-    let (text, _) = pai_core::model::collect(stream).await?;
-    let answer = state.assistant.finish(&turn, &text, Utc::now()).await?;
-    Ok(axum::Json(json!({"user_message": turn.user_message, "answer": answer, "recalled": turn.recalled})))
+    let said = state.assistant.say(user, conversation, &body.content, sampling).await?;
+    Ok(axum::Json(
+        json!({"user_message": said.turn.user_message, "answer": said.answer, "recalled": said.turn.recalled}),
+    ))
 }

@@ -17,10 +17,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures_util::StreamExt;
-use pai_assistant::conversation::{DEFAULT_PERSONA, Turn};
-use pai_assistant::prompt::{RECALL_HEADER, citations, item_line, promptable, recall_message};
-use pai_assistant::recall::{Recalled, RecalledKind, recall};
-use pai_core::store::{ConversationId, NewMessage, UserId};
+use pai_assistant::prompt::citations;
+use pai_assistant::recall::Recalled;
+use pai_assistant::turn::Turn;
+use pai_core::store::{ConversationId, UserId};
 use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -36,10 +36,6 @@ use crate::secrets::random_hex;
 use crate::state::SharedState;
 
 pub const CONVERSATION_HEADER: &str = "x-pai-conversation";
-/// Title of the conversation that keeps requests which name none.
-const API_CONVERSATION: &str = "API";
-/// Recalled items offered to a stateless request's system prompt.
-const STATELESS_RECALL: usize = 8;
 
 /// Parameters OpenAI defines that pai accepts and ignores (they change
 /// nothing about a local answer): clients send them by default, and refusing
@@ -432,19 +428,17 @@ fn message(i: usize, m: InMessage) -> ApiResult<Message> {
     Ok(Message::new(role, text))
 }
 
+/// The answer's events. Without tools, the assistant's own answer stream,
+/// which stores itself when it ends; with tools, pai parses the model's
+/// output first and stores it with `keep`.
+fn answer_stream(state: &SharedState, prepared: &Prepared, tools: bool) -> pai_core::ChatStream {
+    match (&prepared.turn, tools) {
+        (Some(turn), false) => Box::pin(state.assistant.answer(turn.clone(), prepared.request.clone())),
+        (turn, _) => state.assistant.respond(prepared.request.clone(), turn.as_ref()),
+    }
+}
+
 /// The prompt, where the answer goes, and what was recalled.
-/// The turn whose own words pai may say (its direct answer, the English-only
-/// notice), unless the client constrained the output (a JSON schema or
-/// tools: those answers come from the model alone).
-fn speaking_turn(prepared: &Prepared) -> Option<&Turn> {
-    prepared.turn.as_ref().filter(|_| prepared.request.constraint.is_none())
-}
-
-/// The answer's events: pai's direct answer or the model's, after pai's notice.
-fn answer_stream(state: &SharedState, prepared: &Prepared) -> pai_core::ChatStream {
-    state.assistant.respond(prepared.request.clone(), speaking_turn(prepared))
-}
-
 struct Prepared {
     user: UserId,
     request: ChatRequest,
@@ -457,9 +451,8 @@ struct Prepared {
 }
 
 /// `room`: tokens of the context the request's own messages leave free.
-async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize) -> ApiResult<Prepared> {
+async fn prepare(state: &SharedState, user: UserId, c: &Checked, room: usize) -> ApiResult<Prepared> {
     let now = Utc::now();
-    let last_user = c.messages.iter().rev().find(|m| m.role == Role::User).expect("checked").content.clone();
     if !c.memory {
         let request = ChatRequest {
             messages: c.messages.clone(),
@@ -477,9 +470,9 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
         });
     }
     let assistant = &state.assistant;
-    let mut request_messages;
     let turn = match c.conversation.clone() {
         Some(reference) => {
+            let last_user = c.messages.iter().rev().find(|m| m.role == Role::User).expect("checked").content.as_str();
             let conversation = match reference {
                 ConversationRef::Text(t) if t == "new" => {
                     let title: String = last_user.chars().take(60).collect();
@@ -491,135 +484,23 @@ async fn prepare(state: &SharedState, user: UserId, c: &mut Checked, room: usize
                 },
                 ConversationRef::Id(id) => state.store.conversation(user, ConversationId(id)).await?.id,
             };
-            let turn = assistant.begin(user, conversation, &last_user, c.sampling.clone(), now).await?;
-            request_messages = turn.request.messages.clone();
+            let mut turn = assistant.begin(user, conversation, last_user, c.sampling.clone(), now).await?;
             // The client's own instructions join pai's.
             let client_system: Vec<&str> =
                 c.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
-            if !client_system.is_empty() {
-                request_messages[0].content.push_str(&format!("\n\n{}", client_system.join("\n")));
-            }
+            turn.add_instructions(&client_system.join("\n"));
             turn
         }
-        None => {
-            let conversation = api_conversation(state, user).await?;
-            let stored = state
-                .store
-                .add_messages(
-                    user,
-                    conversation,
-                    vec![NewMessage {
-                        role: Role::User,
-                        speaker: None,
-                        content: last_user.trim().to_string(),
-                        created_at: now,
-                        external_id: None,
-                    }],
-                )
-                .await?
-                .remove(0);
-            // A stateless request gets what pai knows (memories, documents),
-            // not the raw text of other requests of the same key: those are
-            // other clients' prompts, not facts ("What is the cat called?"
-            // must not find another client's test prompt about a cat).
-            let mut recalled =
-                recall(&*state.store, &*assistant.embedder, user, &last_user, STATELESS_RECALL * 3, now).await?;
-            recalled.retain(|r| r.kind != RecalledKind::Message);
-            recalled.truncate(STATELESS_RECALL);
-            // The conversation so far, as the client sends it.
-            let earlier = &c.messages[..c.messages.iter().rposition(|m| m.role == Role::User).expect("checked")];
-            let said: Vec<&str> =
-                earlier.iter().filter(|m| m.role != Role::System).map(|m| m.content.as_str()).collect();
-            // A question nothing answers gets a general answer, without the
-            // recalled items to cite (issue 24).
-            let nothing = pai_assistant::grounded::nothing_answers(&last_user, &recalled, &said);
-            if nothing {
-                recalled.clear();
-            }
-            request_messages = c.messages.clone();
-            let recalled = with_memories(state, &mut request_messages, recalled, room);
-            let english_only = assistant.settings.english_only_model.is_some();
-            let plan = pai_assistant::grounded::plan(&last_user, nothing, &recalled, &said, english_only);
-            Turn {
-                user,
-                conversation,
-                user_message: stored,
-                request: ChatRequest::new(Vec::new()),
-                direct: plan.direct,
-                recalled,
-                learned: false,
-                preface: plan.preface,
-                check: plan.check,
-            }
-        }
+        None => assistant.begin_stateless(user, c.messages.clone(), c.sampling.clone(), room, now).await?,
     };
-    let mut sampling = c.sampling.clone();
-    if !turn.recalled.is_empty() {
-        pai_assistant::prompt::guard_recall(&mut sampling);
-    }
     Ok(Prepared {
         user,
         tool_results: Vec::new(),
-        request: ChatRequest { messages: request_messages, sampling, owner: Some(user), ..Default::default() },
+        request: turn.request.clone(),
         conversation: Some(turn.conversation),
         recalled: turn.recalled.clone(),
         turn: Some(turn),
     })
-}
-
-/// Adds what pai recalls to a stateless request, as many items as fit in a
-/// third of the context (and half the room the messages leave, the rest being
-/// the answer's), in a system message just before the last user message: a
-/// client that re-sends the conversation then re-sends an unchanged prefix,
-/// which the engine's KV cache skips. Returns the items used.
-fn with_memories(
-    state: &SharedState,
-    messages: &mut Vec<Message>,
-    recalled: Vec<Recalled>,
-    room: usize,
-) -> Vec<Recalled> {
-    let model = &state.assistant.model;
-    let budget = (model.context_length() as usize / 3).min(room / 2);
-    let mut spent = model.count_tokens(RECALL_HEADER);
-    let mut lines = Vec::new();
-    let mut used = Vec::new();
-    let mut cited = 0;
-    for r in recalled.into_iter().filter(promptable) {
-        let citation = cited + usize::from(r.kind == RecalledKind::Chunk);
-        let line = item_line(&r, citation);
-        spent += model.count_tokens(&line) + 1;
-        if spent > budget {
-            break;
-        }
-        cited = citation;
-        lines.push(line);
-        used.push(r);
-    }
-    if used.is_empty() {
-        return used;
-    }
-    if messages.first().is_none_or(|m| m.role != Role::System) {
-        messages.insert(0, Message::system(DEFAULT_PERSONA));
-    }
-    let last_user = messages.iter().rposition(|m| m.role == Role::User).expect("checked: a user message");
-    messages.insert(last_user, recall_message(&lines));
-    used
-}
-
-async fn api_conversation(state: &SharedState, user: UserId) -> ApiResult<ConversationId> {
-    let mut cache = state.api_conversations.lock().await;
-    if let Some(id) = cache.get(&user)
-        && state.store.conversation(user, *id).await.is_ok()
-    {
-        return Ok(*id);
-    }
-    let existing = state.store.conversations(user).await?.into_iter().find(|c| c.title == API_CONVERSATION);
-    let id = match existing {
-        Some(c) => c.id,
-        None => state.store.create_conversation(user, API_CONVERSATION).await?.id,
-    };
-    cache.insert(user, id);
-    Ok(id)
 }
 
 /// Tokens the prompt takes, roughly as the template will render it.
@@ -703,15 +584,14 @@ pub(super) async fn run(
     }
     let permit = state.gate.acquire(user).await?;
     let started = Instant::now();
-    let mut prepared = prepare(state, user, &mut c, context - needed).await?;
+    let mut prepared = prepare(state, user, &c, context - needed).await?;
     if c.tools.is_some() {
         add_instructions(&mut prepared.request.messages, &instructions);
-        // A tool answer is JSON for pai or the client to parse: nothing goes
-        // before it, and it is not sentences to check.
-        if let Some(turn) = &mut prepared.turn {
-            turn.check = None;
-            turn.preface = None;
-        }
+    }
+    if c.constraint.is_some()
+        && let Some(turn) = &mut prepared.turn
+    {
+        turn.quiet();
     }
     prepared.request.constraint = c.constraint.clone();
     let conversation = prepared.conversation;
@@ -785,7 +665,7 @@ fn tool_calls_json(calls: &[(String, String)], streaming: bool) -> Value {
     )
 }
 
-/// Stores the answer and queues extraction (memory mode only).
+/// Stores a tool answer and queues extraction (memory mode only).
 async fn keep(state: &SharedState, p: &Prepared, answer: &str) {
     if let Some(turn) = &p.turn
         && let Err(e) = state.assistant.finish(turn, answer, Utc::now()).await
@@ -809,7 +689,7 @@ async fn whole(
     let mut rounds = 0;
     let mut usage = pai_core::Usage { prompt_tokens: 0, completion_tokens: 0 };
     let (content, calls, completion) = loop {
-        let mut events = answer_stream(&state, &prepared);
+        let mut events = answer_stream(state, &prepared, c.tools.is_some());
         let mut text = String::new();
         let mut first = None;
         let mut completion = None;
@@ -833,12 +713,10 @@ async fn whole(
         usage.prompt_tokens += completion.usage.prompt_tokens;
         usage.completion_tokens += completion.usage.completion_tokens;
         let (content, calls) = match &c.tools {
-            Some(tools) if speaking_turn(&prepared).and_then(|t| t.direct.as_ref()).is_none() => {
-                match tools.parse(&text, completion.finish_reason == FinishReason::Length)? {
-                    ToolAnswer::Text(t) => (Some(t), Vec::new()),
-                    ToolAnswer::Calls(calls) => (None, calls),
-                }
-            }
+            Some(tools) => match tools.parse(&text, completion.finish_reason == FinishReason::Length)? {
+                ToolAnswer::Text(t) => (Some(t), Vec::new()),
+                ToolAnswer::Calls(calls) => (None, calls),
+            },
             _ => (Some(text), Vec::new()),
         };
         // pai runs its own tools and asks again; a client's tools go back to the client.
@@ -855,7 +733,9 @@ async fn whole(
     if !ran.is_empty() {
         prepared.tool_results = ran;
     }
-    keep(state, &prepared, content.as_deref().unwrap_or(&calls_text(&calls))).await;
+    if c.tools.is_some() {
+        keep(state, &prepared, content.as_deref().unwrap_or(&calls_text(&calls))).await;
+    }
     let mut message = json!({"role": "assistant", "content": content, "refusal": null});
     if !calls.is_empty() {
         message["tool_calls"] = tool_calls_json(&calls, false);
@@ -978,7 +858,7 @@ fn stream(
     let usage_chunk = move |usage: Value, pai: Value| frame(json!([]), Some((usage, pai)));
     tokio::spawn(async move {
         let _permit = permit;
-        let mut events = answer_stream(&state, &prepared);
+        let mut events = answer_stream(&state, &prepared, c.tools.is_some());
         if tx.send(chunk(json!({"role": "assistant", "content": ""}), None)).is_err() {
             return;
         }
@@ -1033,7 +913,9 @@ fn stream(
             },
             None => text,
         };
-        keep(&state, &prepared, &answer).await;
+        if c.tools.is_some() {
+            keep(&state, &prepared, &answer).await;
+        }
         let _ = tx.send(chunk(json!({}), Some(reason)));
         if c.include_usage {
             let _ = tx.send(usage_chunk(usage_json(usage), pai_extension(&prepared)));

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use pai_assistant::conversation::{Assistant, Settings};
+use pai_assistant::assistant::{Assistant, Settings};
 use pai_core::accounts::Accounts;
 use pai_core::store::{Store, User};
 use pai_core::{ChatModel, Embedder};

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::bail;
 use chrono::Utc;
 use futures_util::StreamExt;
-use pai_assistant::conversation::{Assistant, DEFAULT_PERSONA, Settings, Turn};
+use pai_assistant::answer::Answer;
+use pai_assistant::assistant::{Assistant, DEFAULT_PERSONA, Settings};
 use pai_core::store::{ConversationId, JobState, UserId};
 use pai_core::{ChatEvent, ChatModel, ChatRequest, Completion, FinishReason, Message, Sampling};
 
@@ -44,8 +45,15 @@ Commands: /memory (what pai knows about you), /reset (start a new conversation),
 
 /// Where turns go: a remembering conversation, or plain history (--no-memory).
 enum Session {
-    Remembering { assistant: Assistant, user: UserId, conversation: Option<ConversationId> },
+    Remembering { assistant: Arc<Assistant>, user: UserId, conversation: Option<ConversationId> },
     Plain { model: Arc<dyn ChatModel>, history: Vec<Message> },
+}
+
+/// An answer on its way. A remembering turn's answer stores itself when it
+/// ends (`pai_assistant::answer`); a plain one joins the session's history.
+enum Reply {
+    Remembering(Answer),
+    Plain(pai_core::ChatStream),
 }
 
 impl Session {
@@ -56,17 +64,10 @@ impl Session {
         }
     }
 
-    /// The request for `input`, storing the user's message first when remembering.
-    /// The answer: pai's own when the turn was carried out by rule (a
-    /// reminder), else the model's.
-    fn respond(&self, request: ChatRequest, turn: &Option<Turn>) -> pai_core::ChatStream {
-        match (self, turn) {
-            (Session::Remembering { assistant, .. }, Some(t)) => assistant.respond(request, Some(t)),
-            _ => self.model().chat(request),
-        }
-    }
-
-    async fn begin(&mut self, input: &str, sampling: Sampling) -> anyhow::Result<(ChatRequest, Option<Turn>)> {
+    /// Begins the turn for `input` (storing the user's message first when
+    /// remembering) and starts its answer: pai's own when the turn was
+    /// carried out by rule (a reminder), else the model's.
+    async fn ask(&mut self, input: &str, sampling: Sampling) -> anyhow::Result<Reply> {
         match self {
             Session::Remembering { assistant, user, conversation } => {
                 let conv = match conversation {
@@ -79,25 +80,27 @@ impl Session {
                     }
                 };
                 let turn = assistant.begin(*user, conv, input, sampling, Utc::now()).await?;
-                Ok((turn.request.clone(), Some(turn)))
+                let request = turn.request.clone();
+                Ok(Reply::Remembering(assistant.answer(turn, request)))
             }
-            Session::Plain { history, .. } => {
+            Session::Plain { model, history } => {
                 history.push(Message::user(input));
-                Ok((ChatRequest { messages: history.clone(), sampling, ..Default::default() }, None))
+                Ok(Reply::Plain(model.chat(ChatRequest { messages: history.clone(), sampling, ..Default::default() })))
             }
         }
     }
 
-    async fn finish(&mut self, turn: Option<Turn>, answer: &str) -> anyhow::Result<()> {
-        match (self, turn) {
-            (Session::Remembering { assistant, .. }, Some(turn)) => {
-                assistant.finish(&turn, answer, Utc::now()).await?;
-            }
+    /// After the answer: `shown` is what was printed, `stopped` whether the
+    /// user stopped it (or it failed) before its end. A stopped remembering
+    /// answer keeps what was shown; a plain one joins the history.
+    async fn settle(&mut self, reply: Reply, shown: &str, stopped: bool) -> anyhow::Result<()> {
+        match (self, reply) {
+            (Session::Remembering { .. }, Reply::Remembering(answer)) if stopped => answer.stop().await?,
             (Session::Plain { history, .. }, _) => {
-                if answer.is_empty() {
+                if shown.is_empty() {
                     history.pop();
                 } else {
-                    history.push(Message::assistant(answer));
+                    history.push(Message::assistant(shown));
                 }
             }
             _ => {}
@@ -130,7 +133,7 @@ async fn open_session(config: &Config, args: &ChatArgs) -> anyhow::Result<Sessio
         english_only_model: super::english_only_model(config, args.model.as_deref()),
         ..Settings::default()
     };
-    let assistant = Assistant::new(memory.store, model, memory.embedder, settings);
+    let assistant = Arc::new(Assistant::new(memory.store, model, memory.embedder, settings));
     Ok(Session::Remembering { assistant, user: memory.user, conversation })
 }
 
@@ -169,17 +172,17 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
             bail!("no prompt on stdin: pipe one in, e.g. `echo 'hello' | pai chat`");
         }
         let mut session = open_session(config, &args).await?;
-        let (request, turn) = session.begin(prompt.trim(), sampling).await?;
-        let (text, outcome) = stream_answer(session.respond(request, &turn), None).await?;
+        let mut reply = session.ask(prompt.trim(), sampling).await?;
+        let (text, outcome) = stream_answer(&mut reply, None).await?;
         println!();
-        if let Outcome::Done(c) = outcome {
+        if let Outcome::Done(c) = &outcome {
             tracing::info!(
                 prompt_tokens = c.usage.prompt_tokens,
                 completion_tokens = c.usage.completion_tokens,
                 "done"
             );
         }
-        session.finish(turn, &text).await?;
+        session.settle(reply, &text, matches!(outcome, Outcome::Stopped)).await?;
         return learn_before_exit(&session, true).await;
     }
 
@@ -239,35 +242,34 @@ pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<()> {
         }
         // From here a Ctrl-C stops this answer, even one pressed while memory is searched.
         interrupts.clear();
-        let (request, turn) = match session.begin(input.trim(), sampling.clone()).await {
+        let mut reply = match session.ask(input.trim(), sampling.clone()).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("pai: {e:#}");
                 continue;
             }
         };
-        match stream_answer(session.respond(request, &turn), Some(&mut interrupts)).await {
+        let settled = match stream_answer(&mut reply, Some(&mut interrupts)).await {
             Ok((text, outcome)) => {
                 println!();
-                match outcome {
+                match &outcome {
                     Outcome::Done(c) if c.finish_reason == FinishReason::Length => {
                         println!("(answer cut at the length limit)")
                     }
                     Outcome::Stopped => println!("(stopped)"),
                     _ => {}
                 }
-                if let Err(e) = session.finish(turn, &text).await {
-                    eprintln!("pai: {e:#}");
-                }
+                session.settle(reply, &text, matches!(outcome, Outcome::Stopped)).await
             }
             Err(e) => {
                 println!();
                 eprintln!("pai: {e}");
-                // The user's message is kept; extraction still sees it.
-                if let Err(e) = session.finish(turn, "").await {
-                    eprintln!("pai: {e:#}");
-                }
+                // A failed answer keeps nothing; its turn queued the user's message already.
+                session.settle(reply, "", false).await
             }
+        };
+        if let Err(e) = settled {
+            eprintln!("pai: {e:#}");
         }
     }
     let _ = stop_tx.send(());
@@ -340,10 +342,11 @@ impl Interrupts {
 /// Prints the answer as it streams. With `interrupts`, Ctrl-C ends the answer
 /// (dropping the stream cancels generation) instead of the program; the caller
 /// clears stale ones when the turn starts.
-async fn stream_answer(
-    mut stream: pai_core::ChatStream,
-    interrupts: Option<&mut Interrupts>,
-) -> anyhow::Result<(String, Outcome)> {
+async fn stream_answer(reply: &mut Reply, interrupts: Option<&mut Interrupts>) -> anyhow::Result<(String, Outcome)> {
+    let stream: &mut (dyn futures_util::Stream<Item = pai_core::Result<ChatEvent>> + Unpin + Send) = match reply {
+        Reply::Remembering(answer) => answer,
+        Reply::Plain(events) => events,
+    };
     let mut text = String::new();
     let mut stdout = std::io::stdout();
     let ctrl_c = async {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use pai_assistant::conversation::{Assistant, Settings};
+use pai_assistant::assistant::{Assistant, Settings};
 use pai_core::accounts::Accounts;
 use pai_core::store::Store;
 use pai_server::{AppState, secrets};

@@ -1,50 +1,22 @@
-//! A remembering conversation turn, shared by `pai chat` and the server:
-//! store the user's message (acknowledged before any model work), recall,
-//! assemble the prompt (summarising turns that no longer fit), and after the
-//! answer store it and queue memory extraction, which runs in the background
-//! and never delays the reply.
-
-use std::sync::Arc;
+//! A remembering conversation turn: store the user's message (acknowledged
+//! before any model work), carry out what it asks by rule, recall, assemble
+//! the prompt (summarising turns that no longer fit) and plan the answer
+//! (pai's own, or the model's, checked). A stored conversation has its
+//! history in the store; a stateless one (OpenAI's model) sends it along and
+//! is kept in the user's "API" conversation so memories can cite it.
 
 use chrono::{DateTime, Utc};
 use pai_core::store::{ConversationId, NewMessage, Store, StoredMessage, UserId};
-use pai_core::{ChatModel, ChatRequest, Embedder, Message, Result, Role, Sampling};
+use pai_core::{ChatRequest, Message, Result, Role, Sampling};
 
 use futures_util::StreamExt;
 
 use crate::answer_check::AnswerCheck;
-use crate::extract::{Extractor, local_day, zone};
+use crate::assistant::Assistant;
+use crate::extract::{local_day, zone};
 use crate::language::Language;
 use crate::prompt::{Assembled, Budget, PromptInput, assemble};
 use crate::recall::{Recalled, recall};
-
-pub const DEFAULT_PERSONA: &str = "You are pai, the user's personal assistant. Answer briefly and truthfully, \
-in the language the user writes in. Use what you know about the user when it helps; never invent facts about them.";
-
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub persona: String,
-    /// Recalled items considered for each prompt (the budget decides how many fit).
-    pub recall_k: usize,
-    /// Tokens kept free for the answer.
-    pub answer_tokens: usize,
-    pub memory_share: f32,
-    /// The chat model's name when it speaks English only (pai's catalog says
-    /// so): a Korean message is then told so once per conversation.
-    pub english_only_model: Option<String>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            persona: DEFAULT_PERSONA.into(),
-            recall_k: 12,
-            answer_tokens: 512,
-            memory_share: 0.35,
-            english_only_model: None,
-        }
-    }
-}
 
 /// How the English-only notice begins: a conversation that has it has been told.
 const NOTICE_START: &str = "(참고: 지금 대화 모델 ";
@@ -67,21 +39,8 @@ fn without_notice(answer: &str) -> &str {
     }
 }
 
-pub struct Assistant {
-    pub store: Arc<dyn Store>,
-    pub model: Arc<dyn ChatModel>,
-    pub embedder: Arc<dyn Embedder>,
-    pub extractor: Arc<Extractor>,
-    /// Embeds uploads in the background.
-    pub indexer: Arc<crate::index::Indexer>,
-    /// Fires reminders.
-    pub scheduler: Arc<crate::reminders::Scheduler>,
-    /// Destructive tool calls the model proposed, waiting for the user.
-    pub confirmations: crate::tools::Confirmations,
-    pub settings: Settings,
-}
-
 /// A prepared turn: send `request` to the model, then call `Assistant::finish`.
+#[derive(Clone)]
 pub struct Turn {
     pub user: UserId,
     pub conversation: ConversationId,
@@ -104,23 +63,56 @@ pub struct Turn {
     pub check: Option<AnswerCheck>,
 }
 
+impl Turn {
+    /// The client constrained the output (a JSON schema, tools): the answer
+    /// is the model's alone, for a program to parse, so pai says nothing of
+    /// its own before or instead of it and checks no sentences.
+    pub fn quiet(&mut self) {
+        self.direct = None;
+        self.preface = None;
+        self.check = None;
+    }
+
+    /// Adds a client's own instructions to pai's system prompt.
+    pub fn add_instructions(&mut self, instructions: &str) {
+        if instructions.trim().is_empty() {
+            return;
+        }
+        match self.request.messages.first_mut().filter(|m| m.role == Role::System) {
+            Some(system) => system.content.push_str(&format!("\n\n{instructions}")),
+            None => self.request.messages.insert(0, Message::system(instructions)),
+        }
+    }
+}
+
+/// Title of the conversation that keeps stateless requests.
+pub const API_CONVERSATION: &str = "API";
+
+/// Recalled items offered to a stateless request.
+const STATELESS_RECALL: usize = 8;
+
+/// The user's conversation titled `title`, made on first use. Two first calls
+/// at once in one process make one conversation, not two (the lock is taken
+/// only to make it).
+pub async fn titled_conversation(store: &dyn Store, user: UserId, title: &str) -> Result<ConversationId> {
+    static MAKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let existing = async || -> Result<Option<ConversationId>> {
+        Ok(store.conversations(user).await?.into_iter().find(|c| c.title == title).map(|c| c.id))
+    };
+    if let Some(id) = existing().await? {
+        return Ok(id);
+    }
+    let _one_at_a_time = MAKING.lock().await;
+    match existing().await? {
+        Some(id) => Ok(id),
+        None => Ok(store.create_conversation(user, title).await?.id),
+    }
+}
+
 const SUMMARISE: &str = "Summarise this conversation in a few sentences for the assistant's own notes. \
 Keep names, dates, numbers, decisions and open questions; drop greetings.";
 
 impl Assistant {
-    pub fn new(
-        store: Arc<dyn Store>,
-        model: Arc<dyn ChatModel>,
-        embedder: Arc<dyn Embedder>,
-        settings: Settings,
-    ) -> Self {
-        let extractor = Arc::new(Extractor::new(store.clone(), model.clone(), embedder.clone()));
-        let indexer = Arc::new(crate::index::Indexer::new(store.clone(), embedder.clone()));
-        let scheduler = Arc::new(crate::reminders::Scheduler::new(store.clone()));
-        let confirmations = Default::default();
-        Assistant { store, model, embedder, extractor, indexer, scheduler, confirmations, settings }
-    }
-
     pub async fn begin(
         &self,
         user: UserId,
@@ -264,6 +256,80 @@ impl Assistant {
         Ok(Turn { user, conversation, user_message, request, recalled, direct, learned, preface, check })
     }
 
+    /// A stateless turn (OpenAI's model): `messages` are the whole
+    /// conversation as the client sends it, with at least one user message;
+    /// `room` is the tokens of the context they leave free. The newest user
+    /// message is kept in the user's "API" conversation, and what pai recalls
+    /// goes in a system message just before it: a client that re-sends the
+    /// conversation then re-sends an unchanged prefix, which the engine's KV
+    /// cache skips.
+    pub async fn begin_stateless(
+        &self,
+        user: UserId,
+        messages: Vec<Message>,
+        sampling: Sampling,
+        room: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Turn> {
+        let last = messages
+            .iter()
+            .rposition(|m| m.role == Role::User)
+            .ok_or_else(|| pai_core::Error::invalid("the messages need at least one user message"))?;
+        let text = messages[last].content.clone();
+        let conversation = titled_conversation(&*self.store, user, API_CONVERSATION).await?;
+        let new = NewMessage {
+            role: Role::User,
+            speaker: None,
+            content: text.trim().to_string(),
+            created_at: now,
+            external_id: None,
+        };
+        let user_message = self.store.add_messages(user, conversation, vec![new]).await?.remove(0);
+        // What pai knows (memories, documents), not the raw text of other
+        // requests of the same key: those are other clients' prompts, not
+        // facts ("What is the cat called?" must not find another client's
+        // test prompt about a cat).
+        let mut recalled = recall(&*self.store, &*self.embedder, user, &text, STATELESS_RECALL * 3, now).await?;
+        recalled.retain(|r| r.kind != crate::recall::RecalledKind::Message);
+        recalled.truncate(STATELESS_RECALL);
+        let said: Vec<&str> =
+            messages[..last].iter().filter(|m| m.role != Role::System).map(|m| m.content.as_str()).collect();
+        // A question nothing answers gets a general answer, without the
+        // recalled items to cite (issue 24).
+        let nothing = crate::grounded::nothing_answers(&text, &recalled, &said);
+        if nothing {
+            recalled.clear();
+        }
+        // A third of the context, and half the room the messages leave (the
+        // rest is the answer's).
+        let budget = (self.model.context_length() as usize / 3).min(room / 2);
+        let block = crate::prompt::fit_recalled(&recalled, budget, &|s: &str| self.model.count_tokens(s));
+        let recalled: Vec<Recalled> = block.used.iter().map(|&i| recalled[i].clone()).collect();
+        let mut prompt = messages.clone();
+        let mut sampling = sampling;
+        if !block.lines.is_empty() {
+            if prompt.first().is_none_or(|m| m.role != Role::System) {
+                prompt.insert(0, Message::system(&self.settings.persona));
+            }
+            let last = prompt.iter().rposition(|m| m.role == Role::User).expect("found above");
+            prompt.insert(last, crate::prompt::recall_message(&block.lines));
+            crate::prompt::guard_recall(&mut sampling);
+        }
+        let english_only = self.settings.english_only_model.is_some();
+        let plan = crate::grounded::plan(&text, nothing, &recalled, &said, english_only);
+        Ok(Turn {
+            user,
+            conversation,
+            user_message,
+            request: ChatRequest { messages: prompt, sampling, owner: Some(user), ..Default::default() },
+            recalled,
+            direct: plan.direct,
+            learned: false,
+            preface: plan.preface,
+            check: plan.check,
+        })
+    }
+
     /// The answer's stream for `turn` (None: the model's, unchecked): pai's
     /// own `direct` answer as one delta (a reminder confirmation needs no
     /// model) or the model's, checked; the turn's `preface` comes first.
@@ -271,7 +337,7 @@ impl Assistant {
         let Some(turn) = turn else { return self.model.chat(request) };
         let answer = match (&turn.direct, &turn.check) {
             (None, Some(check)) => crate::answer_check::checked(self.model.chat(request), check.clone()),
-            (direct, _) => self.answer(request, direct.as_deref()),
+            (direct, _) => self.direct_or_model(request, direct.as_deref()),
         };
         match &turn.preface {
             None => answer,
@@ -282,7 +348,7 @@ impl Assistant {
         }
     }
 
-    fn answer(&self, request: ChatRequest, direct: Option<&str>) -> pai_core::ChatStream {
+    fn direct_or_model(&self, request: ChatRequest, direct: Option<&str>) -> pai_core::ChatStream {
         match direct {
             None => self.model.chat(request),
             Some(text) => {
