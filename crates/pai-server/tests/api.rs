@@ -157,6 +157,37 @@ async fn a_stateless_request_recalls_memories_not_other_requests() {
     assert!(kinds.iter().all(|k| *k != "message"), "{kinds:?}");
 }
 
+/// Requests that name no conversation are kept in the user's one "API"
+/// conversation, found in the store (no per-server cache: any of several
+/// servers may take the next request) and made again when the user deleted
+/// it. (First calls racing on the lookup: turns.rs, through MCP's helper.)
+#[tokio::test]
+async fn stateless_requests_are_kept_in_one_api_conversation() {
+    let app = App::new().await;
+    let (minji, key) = app.user("minji", false).await;
+    for _ in 0..4 {
+        app.model.push(Ok("Noted.".into()));
+    }
+    let calls =
+        (0..4).map(|i| app.call("POST", "/v1/chat/completions", Some(&key), Some(chat(&format!("Write line {i}.")))));
+    for r in futures_util::future::join_all(calls).await {
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let conversations = app.store().conversations(minji.id).await.unwrap();
+    assert_eq!(conversations.iter().map(|c| c.title.as_str()).collect::<Vec<_>>(), vec!["API"]);
+    let kept = app.store().messages(minji.id, conversations[0].id).await.unwrap();
+    assert_eq!(kept.iter().filter(|m| m.role == Role::User).count(), 4);
+    assert_eq!(kept.iter().filter(|m| m.content == "Noted.").count(), 4, "each answer stored before its response");
+
+    let path = format!("/api/conversations/{}", conversations[0].id);
+    assert_eq!(app.call("DELETE", &path, Some(&key), None).await.status, 204);
+    app.model.push(Ok("Noted.".into()));
+    assert_eq!(app.call("POST", "/v1/chat/completions", Some(&key), Some(chat("Write line 5."))).await.status, 200);
+    let conversations = app.store().conversations(minji.id).await.unwrap();
+    assert_eq!(conversations.len(), 1);
+    assert_eq!(app.store().messages(minji.id, conversations[0].id).await.unwrap().len(), 2);
+}
+
 #[tokio::test]
 async fn an_api_answer_that_copies_the_recall_block_is_cut() {
     let app = App::new().await;
