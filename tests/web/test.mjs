@@ -18,6 +18,10 @@ const check = (ok, what) => {
 
 async function session(name, password, locale) {
   const context = await browser.newContext({ locale, viewport: { width: 1100, height: 760 } });
+  // Playwright's default is 30 s a wait; on a busy machine (CI, a build on
+  // the same two cores) the small model's first answer can take longer.
+  // Generous, since only a failing check waits this long.
+  context.setDefaultTimeout(180_000);
   const page = await context.newPage();
   page.on("pageerror", (e) => check(false, `no script error (${e.message})`));
   await page.goto(url);

@@ -123,14 +123,7 @@ impl Assistant {
     ) -> Result<Turn> {
         let profile = self.store.user(user).await?;
         let tz = zone(&profile.timezone)?;
-        let new = NewMessage {
-            role: Role::User,
-            speaker: None,
-            content: text.trim().into(),
-            created_at: now,
-            external_id: None,
-        };
-        let user_message = self.store.add_messages(user, conversation, vec![new]).await?.remove(0);
+        let user_message = self.keep_user_message(user, conversation, text, now).await?;
         let mut learned = false;
         let direct = match crate::reminders::reminder_request(text, now, tz) {
             Some(request) => {
@@ -256,6 +249,29 @@ impl Assistant {
         Ok(Turn { user, conversation, user_message, request, recalled, direct, learned, preface, check })
     }
 
+    /// The user's message, stored before any model work: once this returns,
+    /// what they said is kept whatever happens to the answer.
+    async fn keep_user_message(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredMessage> {
+        let new = NewMessage {
+            role: Role::User,
+            speaker: None,
+            content: text.trim().into(),
+            created_at: now,
+            external_id: None,
+        };
+        self.store
+            .add_messages(user, conversation, vec![new])
+            .await?
+            .pop()
+            .ok_or_else(|| pai_core::Error::internal("the store stored no message"))
+    }
+
     /// A stateless turn (OpenAI's model): `messages` are the whole
     /// conversation as the client sends it, with at least one user message;
     /// `room` is the tokens of the context they leave free. The newest user
@@ -277,14 +293,7 @@ impl Assistant {
             .ok_or_else(|| pai_core::Error::invalid("the messages need at least one user message"))?;
         let text = messages[last].content.clone();
         let conversation = titled_conversation(&*self.store, user, API_CONVERSATION).await?;
-        let new = NewMessage {
-            role: Role::User,
-            speaker: None,
-            content: text.trim().to_string(),
-            created_at: now,
-            external_id: None,
-        };
-        let user_message = self.store.add_messages(user, conversation, vec![new]).await?.remove(0);
+        let user_message = self.keep_user_message(user, conversation, &text, now).await?;
         // What pai knows (memories, documents), not the raw text of other
         // requests of the same key: those are other clients' prompts, not
         // facts ("What is the cat called?" must not find another client's

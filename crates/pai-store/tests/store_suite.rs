@@ -939,15 +939,10 @@ async fn postgres_takes_over_only_the_work_of_a_dead_server() {
     assert!(b.claim_extraction_job().await.unwrap().is_none());
     // a dies (its connections close): b takes the job over and fails the import.
     drop(a);
-    let mut taken = None;
-    for _ in 0..100 {
-        taken = b.claim_extraction_job().await.unwrap();
-        if taken.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let taken = taken.expect("the dead server's job is taken over");
+    let taken = pai_testkit::eventually("the dead server's job to be taken over", async || {
+        b.claim_extraction_job().await.unwrap()
+    })
+    .await;
     assert_eq!((taken.id, taken.state, taken.attempts), (job.id, JobState::Running, 2));
     assert_eq!(b.fail_interrupted_imports().await.unwrap(), 1);
     assert_eq!(b.import_record(u, import.id).await.unwrap().state, pai_core::store::ImportState::Failed);

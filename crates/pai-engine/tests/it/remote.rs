@@ -1,6 +1,6 @@
 //! The OpenAI-compatible backend against a scripted server on loopback.
 
-mod support;
+use crate::support;
 
 use futures_util::StreamExt;
 use pai_core::model::collect;

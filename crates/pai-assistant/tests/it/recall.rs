@@ -86,13 +86,10 @@ async fn the_background_indexer_finishes_what_a_stopped_one_left() {
         let second = second.clone();
         async move { second.run(async { rx.await.unwrap_or(()) }).await }
     });
-    for _ in 0..200 {
-        if store.users_with_unembedded_items(10).await.unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(store.users_with_unembedded_items(10).await.unwrap().is_empty());
+    pai_testkit::eventually("the worker to embed every user's items", async || {
+        store.users_with_unembedded_items(10).await.unwrap().is_empty().then_some(())
+    })
+    .await;
     assert_eq!(embed_pending(&*store, &*embedder, minji, 100).await.unwrap(), 0);
     let _ = tx.send(());
     worker.await.unwrap();

@@ -1,6 +1,6 @@
 //! The server's behaviour through its HTTP surface, on a scripted model.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -1176,13 +1176,10 @@ async fn a_stopping_server_gives_the_memory_job_in_progress_back() {
         let extractor = app.state.assistant.extractor.clone();
         async move { extractor.run(async { stopped.await.unwrap_or(()) }).await }
     });
-    for _ in 0..3000 {
-        if tokens.load(Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(tokens.load(Ordering::SeqCst) > 0, "the model never started on the job");
+    pai_testkit::eventually("the model to start on the job", async || {
+        (tokens.load(Ordering::SeqCst) > 0).then_some(())
+    })
+    .await;
     stop.send(()).unwrap();
     // Generous: the generation never ends by itself, so only giving up returns.
     tokio::time::timeout(Duration::from_secs(60), worker).await.expect("the worker waited for the job").unwrap();
@@ -1207,13 +1204,10 @@ async fn a_client_that_disconnects_cancels_its_generation() {
     }
     assert_eq!(app.state.gate.depth().0, 1);
     drop(frames);
-    for _ in 0..100 {
-        if dropped.load(Ordering::SeqCst) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(dropped.load(Ordering::SeqCst), "generation still running after the client left");
+    pai_testkit::eventually("the generation to stop after the client left", async || {
+        dropped.load(Ordering::SeqCst).then_some(())
+    })
+    .await;
     let at_drop = tokens.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(tokens.load(Ordering::SeqCst), at_drop);
@@ -1311,17 +1305,13 @@ async fn conversations_over_rest() {
     app.call("GET", &path, Some(&key), None).await.assert_error(404);
 }
 
-/// The import at `path` once it is no longer running (its last record if it never ends).
+/// The import at `path` once it is no longer running.
 async fn import_finished(app: &App, key: &str, path: &str) -> Value {
-    let mut record = Value::Null;
-    for _ in 0..200 {
-        record = app.call("GET", path, Some(key), None).await.json();
-        if record["state"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    record
+    pai_testkit::eventually("the import to end", async || {
+        let record = app.call("GET", path, Some(key), None).await.json();
+        (record["state"] != "running").then_some(record)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -2254,13 +2244,11 @@ async fn every_text_route_refuses_or_stores_clean_text_and_a_refusal_changes_not
     }
     assert!(refused > 20, "the generator should reach refusals: {refused}");
     // Imports run in the background: let them end before looking at everything stored.
-    for _ in 0..600 {
+    pai_testkit::eventually("every import to end", async || {
         let imports = app.call("GET", "/api/imports", Some(&key), None).await.json();
-        if imports["data"].as_array().unwrap().iter().all(|i| i["state"] != "running") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        imports["data"].as_array().unwrap().iter().all(|i| i["state"] != "running").then_some(())
+    })
+    .await;
     let everything = [
         app.call("GET", "/api/memories/export", Some(&key), None).await.text(),
         app.call("GET", "/api/conversations", Some(&key), None).await.text(),

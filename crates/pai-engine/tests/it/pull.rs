@@ -1,6 +1,6 @@
 //! `pull` against a loopback server: full download, resume, checksum and errors.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

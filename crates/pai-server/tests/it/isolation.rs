@@ -4,9 +4,7 @@
 //! a 404 (or 403 for admin-only routes), no response carries the victim's
 //! data, and the victim's data is byte-for-byte unchanged afterwards.
 
-mod common;
-
-use std::time::Duration;
+use crate::common;
 
 use common::App;
 use pai_core::store::{JobState, UserId};
@@ -48,13 +46,11 @@ async fn victim(app: &App) -> Victim {
     let file = json!({"title": SECRET, "messages": [{"role": "user", "content": format!("imported {SECRET}"),
                       "created_at": "2026-01-01T00:00:00Z", "external_id": "v1"}]});
     let import = app.call("POST", "/api/imports", Some(&key), Some(file)).await.json()["id"].as_i64().unwrap();
-    for _ in 0..200 {
+    pai_testkit::eventually("the import to end", async || {
         let r = app.call("GET", &format!("/api/imports/{import}"), Some(&key), None).await.json();
-        if r["state"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (r["state"] != "running").then_some(())
+    })
+    .await;
     let key_id = app.call("GET", "/api/keys", Some(&key), None).await.json()["data"][0]["id"].as_i64().unwrap();
     let doc = format!("# Diary\n\nMy diary hint is {SECRET}, kept in the drawer.");
     let r = app.send(common::upload("/api/documents", &key, &[("diary.md", doc.as_bytes())])).await;

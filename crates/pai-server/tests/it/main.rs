@@ -1,0 +1,6 @@
+//! Integration tests in one binary: each test binary links llama.cpp, so one
+//! link instead of one a file.
+
+mod api;
+mod common;
+mod isolation;
