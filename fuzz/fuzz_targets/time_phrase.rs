@@ -3,7 +3,7 @@
 #![no_main]
 use chrono::TimeZone;
 use libfuzzer_sys::fuzz_target;
-use pai_core::schedule::{find_in, parse};
+use pai_core::reminder_times::{find_in, parse};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(phrase) = std::str::from_utf8(data) else { return };

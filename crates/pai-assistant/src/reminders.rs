@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use pai_core::reminder_times::{Schedule, WhenError, next_occurrence, parse, written_in_korean};
 use pai_core::reminders::{MAX_PHRASE_CHARS, MAX_REMINDER_CHARS, NewReminder, Notification, Reminder};
-use pai_core::schedule::{Schedule, WhenError, next_occurrence, parse, written_in_korean};
 use pai_core::store::{ConversationId, NewMessage, Store, UserId};
 use pai_core::{Error, Result, Role};
 use tokio::sync::{Notify, broadcast};
@@ -194,7 +194,7 @@ fn rand_u32() -> u32 {
 pub struct ReminderRequest {
     /// What to remind of ("엄마한테 전화하기", "call mom").
     pub task: String,
-    pub when: pai_core::schedule::FoundTime,
+    pub when: pai_core::reminder_times::FoundTime,
 }
 
 static KO_TRIGGER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -214,7 +214,7 @@ pub fn reminder_request(text: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Op
     if !korean && !EN_TRIGGER.is_match(text) {
         return None;
     }
-    let when = pai_core::schedule::find_in(text, now, tz)?;
+    let when = pai_core::reminder_times::find_in(text, now, tz)?;
     let rest = format!("{} {}", &text[..when.span.start], &text[when.span.end..]);
     let task = if korean {
         let m = KO_TRIGGER.captures(&rest)?;

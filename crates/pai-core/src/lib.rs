@@ -6,13 +6,14 @@ pub mod analyzer;
 pub mod chat;
 pub mod error;
 pub mod fusion;
+pub mod ids;
 pub mod lexicon;
 pub mod memory;
 pub mod model;
+pub mod relative_dates;
+pub mod reminder_times;
 pub mod reminders;
-pub mod schedule;
 pub mod store;
-pub mod when;
 
 pub use chat::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
 pub use error::{Error, Result};

@@ -13,20 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::chat::Role;
 use crate::error::Result;
 
-macro_rules! id_type {
-    ($($name:ident),*) => {$(
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub i64);
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    )*};
-}
-id_type!(UserId, ConversationId, MessageId, MemoryId, JobId, ImportId, DocumentId, ChunkId, ReminderId, NotificationId);
+pub use crate::ids::{
+    ChunkId, ConversationId, DocumentId, ImportId, JobId, MemoryId, MessageId, NotificationId, ReminderId, UserId,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {

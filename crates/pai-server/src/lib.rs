@@ -7,7 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod client_address;
 pub mod error;
-pub mod extract;
+pub mod extractors;
 pub mod limits;
 pub mod mcp;
 pub mod metrics;

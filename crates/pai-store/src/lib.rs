@@ -4,10 +4,10 @@
 //! (`tests/store_suite.rs`) checks both backends.
 
 mod checks;
+pub mod copy_to_postgres;
 mod delegate;
 mod errors;
 mod indexed;
-pub mod migrate;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

@@ -988,9 +988,10 @@ async fn a_sqlite_database_migrates_to_postgres_whole() {
         (u, new, chunk, tom)
     };
     let mut seen = Vec::new();
-    let report = pai_store::migrate::migrate(&from.0, &to.0, |t, done, total| seen.push((t.to_string(), done, total)))
-        .await
-        .unwrap();
+    let report =
+        pai_store::copy_to_postgres::copy(&from.0, &to.0, |t, done, total| seen.push((t.to_string(), done, total)))
+            .await
+            .unwrap();
     let rows = |t: &str| report.iter().find(|r| r.table == t).unwrap().rows;
     assert_eq!((rows("users"), rows("messages"), rows("memories"), rows("memory_sources")), (2, 4, 3, 3));
     assert_eq!((rows("memory_decisions"), rows("chunks"), rows("memory_vectors"), rows("chunk_vectors")), (1, 1, 1, 1));
@@ -1018,11 +1019,14 @@ async fn a_sqlite_database_migrates_to_postgres_whole() {
     assert!(next.id.0 > key_user.0);
 
     // Into a database that has users: refused, nothing added.
-    let again = pai_store::migrate::migrate(&from.0, &to.0, |_, _, _| {}).await;
+    let again = pai_store::copy_to_postgres::copy(&from.0, &to.0, |_, _, _| {}).await;
     assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
     assert_eq!(pg.count_users().await.unwrap(), 3);
     let missing = Database::Sqlite(std::env::temp_dir().join(format!("pai-absent-{}.db", next_name())));
     let empty = Db::postgres().await;
-    assert!(matches!(pai_store::migrate::migrate(&missing, &empty.0, |_, _, _| {}).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        pai_store::copy_to_postgres::copy(&missing, &empty.0, |_, _, _| {}).await,
+        Err(Error::NotFound(_))
+    ));
     assert!(matches!(missing, Database::Sqlite(ref p) if !p.exists()));
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use pai_core::when::{self, DateSpan};
+use pai_core::relative_dates::{self, DateSpan};
 use pai_core::{Error, Result};
 
 /// The user's zone; a stored zone pai cannot read is an error, never a silent UTC.
@@ -51,7 +51,7 @@ fn format(span: DateSpan, latin: bool) -> String {
 /// `text` with each relative date replaced by the dates it means, and the
 /// first date found (for `valid_from` of events).
 pub fn resolve(text: &str, today: NaiveDate) -> (String, Option<DateSpan>) {
-    let found = when::find(text, today);
+    let found = relative_dates::find(text, today);
     let first = found.first().map(|f| f.dates);
     let mut out = String::with_capacity(text.len() + 16);
     let mut last = 0;

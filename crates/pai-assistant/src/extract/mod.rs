@@ -195,7 +195,7 @@ impl Pipeline<'_> {
         let today = local_day(m.created_at, tz);
         let mut ruled: Option<Candidate> = None;
         for clause in plain.iter().flat_map(|s| rules::clauses(s)) {
-            let dated = !pai_core::when::find(clause, today).is_empty();
+            let dated = !pai_core::relative_dates::find(clause, today).is_empty();
             if let Some(c) = rules::fact(clause, dated) {
                 if let Some(done) = ruled.replace(c) {
                     self.consider(user, done, m, tz, Origin::Rule, out).await?;
@@ -369,7 +369,7 @@ impl Pipeline<'_> {
         c.text = text;
         if when.is_none() && c.kind == MemoryKind::Event {
             // Models often drop "tomorrow"; the user's message still has it.
-            if let [found] = pai_core::when::find(&source.content, today).as_slice() {
+            if let [found] = pai_core::relative_dates::find(&source.content, today).as_slice() {
                 when = Some(found.dates);
                 c.text = format!("{} ({})", c.text, dates::resolve(&source.content[found.span.clone()], today).0);
             }

@@ -56,7 +56,7 @@ const WHEN_KO: &[&str] =
     &["언제", "며칠", "몇 월", "몇월", "몇 일", "무슨 요일", "무슨 날", "날짜", "몇 년", "몇년", "몇 시", "몇시"];
 
 /// Words that date what a turn tells, besides the relative phrases
-/// `pai_core::when` resolves: month and weekday names, clock times.
+/// `pai_core::relative_dates` resolves: month and weekday names, clock times.
 const TIME_WORDS: &[&str] = &[
     "january",
     "february",
@@ -151,7 +151,7 @@ pub fn asks_when(query: &str) -> bool {
 pub fn mentions_time(text: &str) -> bool {
     let lower = text.to_lowercase();
     let day = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
-    if !pai_core::when::find(text, day).is_empty() {
+    if !pai_core::relative_dates::find(text, day).is_empty() {
         return true;
     }
     if TIME_WORDS.iter().any(|w| if w.is_ascii() { contains_word(&lower, w) } else { lower.contains(w) }) {

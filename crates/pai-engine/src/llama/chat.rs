@@ -1,5 +1,5 @@
 //! Local chat generation: prompt templating, tokenising, and the worker
-//! thread that runs the [`Scheduler`] (continuous batching, prefix reuse)
+//! thread that runs the [`Batcher`] (continuous batching, prefix reuse)
 //! and the engine benchmark.
 
 use std::num::NonZeroU32;
@@ -16,7 +16,7 @@ use llama_cpp_2::token::LlamaToken;
 use pai_core::{ChatModel, ChatRequest, ChatStream, Error, Message, PromptCacheStats};
 use tokio::sync::mpsc;
 
-use super::slots::{ChatJob, Scheduler};
+use super::slots::{Batcher, ChatJob};
 use super::{LocalConfig, internal, load_model, model_id, spawn_worker};
 use crate::gguf::ModelKind;
 use crate::text_stream::Utf8Decoder;
@@ -73,8 +73,8 @@ impl LlamaChatModel {
         let cache_stats = Arc::new(Mutex::new(PromptCacheStats::default()));
         let shared = cache_stats.clone();
         let serve = move |model: &LlamaModel, ctx: &mut LlamaContext, jobs| {
-            let scheduler = Scheduler::new(model, ctx, parallel, n_ctx as usize, cache_bytes, shared);
-            serve(model, ctx, jobs, scheduler)
+            let batcher = Batcher::new(model, ctx, parallel, n_ctx as usize, cache_bytes, shared);
+            serve(model, ctx, jobs, batcher)
         };
         let jobs = spawn_worker(&format!("pai-chat-{}", info.architecture()), model.clone(), params, serve)?;
         Ok(LlamaChatModel { id: model_id(path), n_ctx, parallel, model, template, jobs, cache_stats })
@@ -224,14 +224,14 @@ fn render(model: &LlamaModel, template: &LlamaChatTemplate, messages: &[Message]
         .map_err(|e| Error::invalid(format!("cannot apply the chat template: {e}")))
 }
 
-fn serve(model: &LlamaModel, ctx: &mut LlamaContext, jobs: std_mpsc::Receiver<Job>, mut scheduler: Scheduler<'_>) {
+fn serve(model: &LlamaModel, ctx: &mut LlamaContext, jobs: std_mpsc::Receiver<Job>, mut batcher: Batcher<'_>) {
     let mut batch = LlamaBatch::new(ctx.n_batch() as usize, 1);
     let mut benches = Vec::new();
     let mut open = true;
-    while open || scheduler.busy() {
-        let idle = !scheduler.busy() && benches.is_empty();
+    while open || batcher.busy() {
+        let idle = !batcher.busy() && benches.is_empty();
         let mut accept = |job| match job {
-            Job::Chat(job) => scheduler.submit(job),
+            Job::Chat(job) => batcher.submit(job),
             Job::Bench { prompt_tokens, generated_tokens, reply } => {
                 benches.push((prompt_tokens, generated_tokens, reply))
             }
@@ -254,17 +254,17 @@ fn serve(model: &LlamaModel, ctx: &mut LlamaContext, jobs: std_mpsc::Receiver<Jo
         }
         if !benches.is_empty() {
             // A benchmark needs the context alone: no new admissions until running answers finish.
-            if !scheduler.running() {
+            if !batcher.running() {
                 for (pp, tg, reply) in benches.drain(..) {
-                    let _ = reply.send(bench(model, ctx, pp, tg, scheduler.n_ctx_seq()));
+                    let _ = reply.send(bench(model, ctx, pp, tg, batcher.n_ctx_seq()));
                 }
                 ctx.clear_kv_cache();
-                scheduler.forget_slots();
+                batcher.forget_slots();
                 continue;
             }
-            scheduler.step(ctx, &mut batch, false);
+            batcher.step(ctx, &mut batch, false);
         } else {
-            scheduler.step(ctx, &mut batch, true);
+            batcher.step(ctx, &mut batch, true);
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The chat worker's scheduler: continuous batching over a few decoding slots,
+//! The chat worker's batcher: continuous batching over a few decoding slots,
 //! each with the KV cache of the conversation it last served.
 //!
 //! Every step builds one llama.cpp batch holding the next token of every slot
@@ -73,7 +73,7 @@ struct Run {
     logits_at: Option<i32>,
 }
 
-pub(super) struct Scheduler<'m> {
+pub(super) struct Batcher<'m> {
     model: &'m LlamaModel,
     /// Most tokens one sequence may hold (the context window a caller sees).
     n_ctx_seq: usize,
@@ -89,7 +89,7 @@ pub(super) struct Scheduler<'m> {
     shared: Arc<Mutex<PromptCacheStats>>,
 }
 
-impl<'m> Scheduler<'m> {
+impl<'m> Batcher<'m> {
     /// `n_ctx_seq`: the context window one conversation may fill.
     pub fn new(
         model: &'m LlamaModel,
@@ -102,7 +102,7 @@ impl<'m> Scheduler<'m> {
         let slots = (0..parallel)
             .map(|seq| Slot { seq: seq as i32, owner: None, tokens: Vec::new(), used_at: 0, run: None })
             .collect();
-        Scheduler {
+        Batcher {
             model,
             // llama.cpp may round the context up, never down.
             n_ctx_seq: n_ctx_seq.min(ctx.n_ctx() as usize / parallel),

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::session::{create_user, user_json};
 use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Id, Json};
+use crate::extractors::{Id, Json};
 use crate::secrets::hash_password;
 use crate::state::SharedState;
 

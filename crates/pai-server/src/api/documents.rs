@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Id;
+use crate::extractors::Id;
 use crate::state::SharedState;
 
 pub async fn upload(

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Id, Query};
+use crate::extractors::{Id, Query};
 use crate::state::SharedState;
 
 #[derive(Deserialize)]

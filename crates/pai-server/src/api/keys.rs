@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::extract::{Id, Json};
+use crate::extractors::{Id, Json};
 use crate::secrets::{digest, new_api_key};
 use crate::state::SharedState;
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Id, Json, Query};
+use crate::extractors::{Id, Json, Query};
 use crate::state::SharedState;
 
 /// Most items one search or recall returns.

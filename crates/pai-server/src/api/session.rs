@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::auth::{Caller, SESSION_COOKIE};
 use crate::client_address::ClientAddress;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
+use crate::extractors::Json;
 use crate::secrets::{digest, hash_password, random_hex, verify_password};
 use crate::state::SharedState;
 

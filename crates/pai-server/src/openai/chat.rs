@@ -30,7 +30,7 @@ use super::tools::{
 };
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
+use crate::extractors::Json;
 use crate::limits::Permit;
 use crate::secrets::random_hex;
 use crate::state::SharedState;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
+use crate::extractors::Json;
 use crate::state::{ModelRole, SharedState};
 
 pub async fn models(State(state): State<SharedState>, _caller: Caller) -> axum::Json<Value> {

@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 use super::chat::{self, Frame, Output};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
+use crate::extractors::Json;
 use crate::secrets::random_hex;
 use crate::state::SharedState;
 

@@ -15,7 +15,7 @@ use super::chat::{self, Frame, Output};
 use super::token_ids;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
+use crate::extractors::Json;
 use crate::secrets::random_hex;
 use crate::state::SharedState;
 

@@ -30,7 +30,7 @@ pub async fn run(config: &Config, args: MigrateArgs) -> anyhow::Result<()> {
     bar.set_style(
         ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len}").expect("valid template").progress_chars("=> "),
     );
-    let report = pai_store::migrate::migrate(&from, &to, |table, done, total| {
+    let report = pai_store::copy_to_postgres::copy(&from, &to, |table, done, total| {
         bar.set_message(table.to_string());
         bar.set_length(total);
         bar.set_position(done);

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use pai_core::schedule::{Schedule, WhenError, next_occurrence, parse, resolve};
+use pai_core::reminder_times::{Schedule, WhenError, next_occurrence, parse, resolve};
 
 const SUNDAY_2PM: &str = "2026-11-29 14:00";
 
@@ -288,7 +288,7 @@ fn recurrences_keep_their_wall_time_across_dst_and_fire_once_in_a_repeated_hour(
 fn times_are_found_inside_sentences() {
     let tz = chrono_tz::Asia::Seoul;
     let now = at(tz, SUNDAY_2PM);
-    let found = |s: &str| pai_core::schedule::find_in(s, now, tz);
+    let found = |s: &str| pai_core::reminder_times::find_in(s, now, tz);
     let f = found("내일 오전 9시에 엄마한테 전화하라고 알려줘").unwrap();
     assert_eq!(
         (f.phrase.as_str(), &f.schedule),

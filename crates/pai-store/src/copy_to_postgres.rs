@@ -361,7 +361,7 @@ pub struct TableReport {
 
 /// Copies `from` (SQLite) into `to` (an empty PostgreSQL database) and
 /// verifies every table; `progress(table, done, total)` is called as rows go.
-pub async fn migrate(
+pub async fn copy(
     from: &Database,
     to: &Database,
     mut progress: impl FnMut(&str, u64, u64),
