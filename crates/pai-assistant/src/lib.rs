@@ -18,5 +18,6 @@ pub mod prompt;
 pub mod recall;
 pub mod redact;
 pub mod reminders;
+pub mod tool_rounds;
 pub mod tools;
 pub mod turn;

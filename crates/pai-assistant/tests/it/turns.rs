@@ -359,3 +359,44 @@ async fn an_answer_is_kept_by_how_it_ended() {
     assert_eq!(chat.stored().await.last(), Some(&user("Write a line about tea.")));
     assert_eq!(chat.queued().await, 1);
 }
+
+/// Under a tools constraint pai's own tools run between rounds, their
+/// results go back to the model, and the final text is stored as the answer;
+/// a client's tool call ends the rounds and is stored as the calls.
+#[tokio::test]
+async fn pais_tools_run_between_rounds_and_the_final_answer_is_kept() {
+    use pai_assistant::tool_rounds::ToolAnswer;
+    let chat = Chat::new().await;
+    let parse = |text: &str, _cut: bool| -> pai_core::Result<ToolAnswer> {
+        Ok(match text.strip_prefix("CALL ") {
+            Some(name) => ToolAnswer::Calls(vec![(name.trim().to_string(), "{}".to_string())]),
+            None => ToolAnswer::Text(text.to_string()),
+        })
+    };
+    let ask = async |text: &str| {
+        let turn =
+            chat.assistant.begin(chat.user, chat.conversation, text, Sampling::default(), Utc::now()).await.unwrap();
+        let request = turn.request.clone();
+        let mut rounds = 0;
+        let done =
+            chat.assistant.answer_with_tools(chat.user, Some(&turn), request, parse, |_, _| rounds += 1).await.unwrap();
+        (done, rounds)
+    };
+
+    chat.model.push(Ok("CALL pai_current_time".into()));
+    chat.model.push(Ok("It is late.".into()));
+    let (done, rounds) = ask("Write the time in a line.").await;
+    assert_eq!(rounds, 2);
+    assert_eq!(done.content.as_deref(), Some("It is late."));
+    assert_eq!(done.ran.len(), 1, "pai's tool ran once");
+    assert_eq!(done.ran[0]["name"], "pai_current_time");
+    let second = chat.model.requests().last().unwrap().clone();
+    assert!(second.messages.iter().any(|m| m.role == Role::Tool), "its result went back to the model");
+    assert_eq!(chat.stored().await.last().map(|(_, t)| t.as_str()), Some("It is late."));
+
+    chat.model.push(Ok("CALL get_weather".into()));
+    let (done, rounds) = ask("Write the weather in a line.").await;
+    assert_eq!((rounds, done.content, done.ran.len()), (1, None, 0), "a client's tool goes back to the client");
+    assert_eq!(done.calls, vec![("get_weather".to_string(), "{}".to_string())]);
+    assert_eq!(chat.stored().await.last().map(|(_, t)| t.as_str()), Some("(called get_weather with {})"));
+}

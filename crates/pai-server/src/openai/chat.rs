@@ -25,9 +25,7 @@ use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Mes
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::tools::{
-    FunctionDef, NamedFunction, ToolAnswer, ToolChoice, ToolDef, ToolMode, add_instructions, calls_as_text,
-};
+use super::tools::{FunctionDef, NamedFunction, ToolChoice, ToolDef, ToolMode, add_instructions, calls_as_text};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extractors::Json;
@@ -428,13 +426,12 @@ fn message(i: usize, m: InMessage) -> ApiResult<Message> {
     Ok(Message::new(role, text))
 }
 
-/// The answer's events. Without tools, the assistant's own answer stream,
-/// which stores itself when it ends; with tools, pai parses the model's
-/// output first and stores it with `keep`.
-fn answer_stream(state: &SharedState, prepared: &Prepared, tools: bool) -> pai_core::ChatStream {
-    match (&prepared.turn, tools) {
-        (Some(turn), false) => Box::pin(state.assistant.answer(turn.clone(), prepared.request.clone())),
-        (turn, _) => state.assistant.respond(prepared.request.clone(), turn.as_ref()),
+/// The answer's events: the turn's answer, which stores itself when it ends
+/// (`pai_assistant::answer`), or the model's alone when memory is off.
+fn answer_stream(state: &SharedState, prepared: &Prepared) -> pai_core::ChatStream {
+    match &prepared.turn {
+        Some(turn) => Box::pin(state.assistant.answer(turn.clone(), prepared.request.clone())),
+        None => state.assistant.model.chat(prepared.request.clone()),
     }
 }
 
@@ -596,8 +593,9 @@ pub(super) async fn run(
     prepared.request.constraint = c.constraint.clone();
     let conversation = prepared.conversation;
     let id = format!("chatcmpl-{}", random_hex(12));
-    let ours = c.tools.as_ref().is_some_and(|t| t.has_builtins());
-    let output = if c.stream && !ours {
+    // A tool answer is parsed before anything is sent: a streaming request
+    // with tools gets the whole answer replayed as chunks.
+    let output = if c.stream && c.tools.is_none() {
         Output::Chunks(stream(state.clone(), prepared, c, id, permit, started))
     } else {
         let body = whole(state, prepared, &c, id, permit, started).await?;
@@ -665,18 +663,10 @@ fn tool_calls_json(calls: &[(String, String)], streaming: bool) -> Value {
     )
 }
 
-/// Stores a tool answer and queues extraction (memory mode only).
-async fn keep(state: &SharedState, p: &Prepared, answer: &str) {
-    if let Some(turn) = &p.turn
-        && let Err(e) = state.assistant.finish(turn, answer, Utc::now()).await
-    {
-        tracing::error!(error = %e, "storing an answer failed");
-    }
-}
-
-/// Rounds of pai's own tool calls before the model must answer.
-const MAX_TOOL_ROUNDS: usize = 3;
-
+/// The whole answer: with tools, pai-assistant's rounds (pai's own tools
+/// run between generations, the client's come back as calls); without, the
+/// turn's answer stream collected. Either way the answer is stored by
+/// pai-assistant before this returns.
 async fn whole(
     state: &SharedState,
     mut prepared: Prepared,
@@ -685,57 +675,46 @@ async fn whole(
     permit: Permit,
     started: Instant,
 ) -> ApiResult<Value> {
-    let mut ran: Vec<Value> = Vec::new();
-    let mut rounds = 0;
-    let mut usage = pai_core::Usage { prompt_tokens: 0, completion_tokens: 0 };
-    let (content, calls, completion) = loop {
-        let mut events = answer_stream(state, &prepared, c.tools.is_some());
-        let mut text = String::new();
-        let mut first = None;
-        let mut completion = None;
-        while let Some(event) = events.next().await {
-            match event? {
-                ChatEvent::Delta(piece) => {
-                    first.get_or_insert_with(|| started.elapsed());
-                    text.push_str(&piece);
+    let metrics = |done: &Completion, first: Option<Instant>| {
+        let first = first.map(|f| f.duration_since(started));
+        state.metrics.generation(done.usage.prompt_tokens, done.usage.completion_tokens, first, started.elapsed());
+    };
+    let (content, calls, completion) = match &c.tools {
+        Some(tools) => {
+            let rounds = state
+                .assistant
+                .answer_with_tools(
+                    prepared.user,
+                    prepared.turn.as_ref(),
+                    prepared.request.clone(),
+                    |text, cut| tools.parse(text, cut),
+                    metrics,
+                )
+                .await?;
+            prepared.tool_results = rounds.ran;
+            (rounds.content, rounds.calls, rounds.completion)
+        }
+        None => {
+            let mut events = answer_stream(state, &prepared);
+            let mut text = String::new();
+            let mut first = None;
+            let mut completion = None;
+            while let Some(event) = events.next().await {
+                match event? {
+                    ChatEvent::Delta(piece) => {
+                        first.get_or_insert_with(Instant::now);
+                        text.push_str(&piece);
+                    }
+                    ChatEvent::Done(done) => completion = Some(done),
                 }
-                ChatEvent::Done(done) => completion = Some(done),
             }
+            let completion =
+                completion.ok_or_else(|| ApiError::from(pai_core::Error::internal("the answer ended early")))?;
+            metrics(&completion, first);
+            (Some(text), Vec::new(), completion)
         }
-        let completion =
-            completion.ok_or_else(|| ApiError::from(pai_core::Error::internal("the answer ended early")))?;
-        state.metrics.generation(
-            completion.usage.prompt_tokens,
-            completion.usage.completion_tokens,
-            first,
-            started.elapsed(),
-        );
-        usage.prompt_tokens += completion.usage.prompt_tokens;
-        usage.completion_tokens += completion.usage.completion_tokens;
-        let (content, calls) = match &c.tools {
-            Some(tools) => match tools.parse(&text, completion.finish_reason == FinishReason::Length)? {
-                ToolAnswer::Text(t) => (Some(t), Vec::new()),
-                ToolAnswer::Calls(calls) => (None, calls),
-            },
-            _ => (Some(text), Vec::new()),
-        };
-        // pai runs its own tools and asks again; a client's tools go back to the client.
-        let ours = !calls.is_empty() && calls.iter().all(|(n, _)| pai_assistant::tools::is_builtin(n));
-        // A cut call's arguments are unfinished: it is not run.
-        if !ours || rounds == MAX_TOOL_ROUNDS || completion.finish_reason == FinishReason::Length {
-            // After the last round, calls go back to the client as they are.
-            break (content, calls, pai_core::Completion { usage, ..completion });
-        }
-        run_builtins(state, &mut prepared, &calls, &mut ran).await?;
-        rounds += 1;
     };
     drop(permit);
-    if !ran.is_empty() {
-        prepared.tool_results = ran;
-    }
-    if c.tools.is_some() {
-        keep(state, &prepared, content.as_deref().unwrap_or(&calls_text(&calls))).await;
-    }
     let mut message = json!({"role": "assistant", "content": content, "refusal": null});
     if !calls.is_empty() {
         message["tool_calls"] = tool_calls_json(&calls, false);
@@ -791,39 +770,6 @@ fn replay_as_chunks(body: Value, include_usage: bool) -> futures_util::stream::B
     futures_util::stream::iter(events).boxed()
 }
 
-/// Runs pai's tools the model called, for the request's user, and puts the
-/// calls and their results into the conversation the model sees next.
-async fn run_builtins(
-    state: &SharedState,
-    prepared: &mut Prepared,
-    calls: &[(String, String)],
-    ran: &mut Vec<Value>,
-) -> ApiResult<()> {
-    let ids = pai_assistant::tools::shown_ids(&prepared.request.messages);
-    let ctx = pai_assistant::tools::ToolContext {
-        store: &*state.store,
-        embedder: &*state.assistant.embedder,
-        user: prepared.user,
-        conversation: prepared.conversation,
-        now: Utc::now(),
-        shown: &ids,
-        confirmations: &state.assistant.confirmations,
-    };
-    let shown: Vec<(String, Value)> =
-        calls.iter().map(|(n, a)| (n.clone(), serde_json::from_str(a).unwrap_or(json!({})))).collect();
-    prepared.request.messages.push(Message { role: Role::Assistant, content: calls_as_text(&shown) });
-    for (name, arguments) in calls {
-        let result = pai_assistant::tools::call(&ctx, name, arguments).await?;
-        prepared.request.messages.push(Message { role: Role::Tool, content: result.to_string() });
-        ran.push(json!({"name": name, "arguments": arguments, "result": result}));
-    }
-    Ok(())
-}
-
-fn calls_text(calls: &[(String, String)]) -> String {
-    calls.iter().map(|(n, a)| format!("(called {n} with {a})")).collect::<Vec<_>>().join(" ")
-}
-
 /// Server-sent events. Generation runs in its own task and stops as soon as
 /// the client goes away (its channel closes), freeing the slot for others.
 fn stream(
@@ -858,11 +804,10 @@ fn stream(
     let usage_chunk = move |usage: Value, pai: Value| frame(json!([]), Some((usage, pai)));
     tokio::spawn(async move {
         let _permit = permit;
-        let mut events = answer_stream(&state, &prepared, c.tools.is_some());
+        let mut events = answer_stream(&state, &prepared);
         if tx.send(chunk(json!({"role": "assistant", "content": ""}), None)).is_err() {
             return;
         }
-        let mut text = String::new();
         let mut first = None;
         let mut completion: Option<Completion> = None;
         loop {
@@ -871,9 +816,7 @@ fn stream(
                 event = events.next() => match event {
                     Some(Ok(ChatEvent::Delta(piece))) => {
                         first.get_or_insert_with(|| started.elapsed());
-                        text.push_str(&piece);
-                        // Tool answers are JSON for pai to parse, not text for the client.
-                        if c.tools.is_none() && tx.send(chunk(json!({"content": piece}), None)).is_err() {
+                        if tx.send(chunk(json!({"content": piece}), None)).is_err() {
                             break;
                         }
                     }
@@ -894,28 +837,7 @@ fn stream(
         let usage = completion.as_ref().map(|d| d.usage).unwrap_or_default();
         state.metrics.generation(usage.prompt_tokens, usage.completion_tokens, first, started.elapsed());
         let Some(done) = completion else { return };
-        let mut reason = finish_reason(&done, false);
-        let answer = match &c.tools {
-            Some(tools) => match tools.parse(&text, done.finish_reason == FinishReason::Length) {
-                Ok(ToolAnswer::Text(t)) => {
-                    let _ = tx.send(chunk(json!({"content": t}), None));
-                    t
-                }
-                Ok(ToolAnswer::Calls(calls)) => {
-                    reason = finish_reason(&done, true);
-                    let _ = tx.send(chunk(json!({"tool_calls": tool_calls_json(&calls, true)}), None));
-                    calls_text(&calls)
-                }
-                Err(e) => {
-                    let _ = tx.send(Frame::Error(e.body()));
-                    return;
-                }
-            },
-            None => text,
-        };
-        if c.tools.is_some() {
-            keep(&state, &prepared, &answer).await;
-        }
+        let reason = finish_reason(&done, false);
         let _ = tx.send(chunk(json!({}), Some(reason)));
         if c.include_usage {
             let _ = tx.send(usage_chunk(usage_json(usage), pai_extension(&prepared)));

@@ -52,12 +52,7 @@ pub struct ToolMode {
     parallel: bool,
 }
 
-/// A parsed answer: text, or calls (name, arguments as a JSON string).
-#[derive(Debug, PartialEq)]
-pub enum ToolAnswer {
-    Text(String),
-    Calls(Vec<(String, String)>),
-}
+pub use pai_assistant::tool_rounds::{ToolAnswer, calls_as_text};
 
 impl ToolMode {
     /// `None` when there are no tools or the choice is "none".
@@ -346,12 +341,6 @@ fn string_prefix(raw: &str) -> String {
         body = &body[..last];
     }
     String::new()
-}
-
-/// How an assistant turn that called tools is shown to the model again.
-pub fn calls_as_text(calls: &[(String, Value)]) -> String {
-    let calls: Vec<Value> = calls.iter().map(|(name, args)| json!({"name": name, "arguments": args})).collect();
-    json!({"tool_calls": calls}).to_string()
 }
 
 /// Puts the tool instructions at the end of the first system message (adding one if needed).
