@@ -9,7 +9,7 @@ use std::time::Instant;
 use chrono::Utc;
 use futures_util::StreamExt;
 use pai_core::store::UserId;
-use pai_core::{ChatEvent, ChatRequest, Completion, FinishReason, Message, Role, Usage};
+use pai_core::{ChatEvent, ChatRequest, ChatStream, Completion, FinishReason, Message, Role, Usage};
 use serde_json::{Value, json};
 
 use crate::assistant::Assistant;
@@ -44,6 +44,23 @@ pub fn calls_as_text(calls: &[(String, Value)]) -> String {
     json!({"tool_calls": calls}).to_string()
 }
 
+/// A stream read to its end: the text, the completion, and when the first
+/// text came (the time to first token, for metrics).
+pub async fn read_whole(mut events: ChatStream) -> pai_core::Result<(String, Completion, Option<Instant>)> {
+    let mut text = String::new();
+    let mut first = None;
+    while let Some(event) = events.next().await {
+        match event? {
+            ChatEvent::Delta(piece) => {
+                first.get_or_insert_with(Instant::now);
+                text.push_str(&piece);
+            }
+            ChatEvent::Done(done) => return Ok((text, done, first)),
+        }
+    }
+    Err(pai_core::Error::internal("the answer ended early"))
+}
+
 /// How calls are stored as the answer of a turn.
 pub fn calls_text(calls: &[(String, String)]) -> String {
     calls.iter().map(|(n, a)| format!("(called {n} with {a})")).collect::<Vec<_>>().join(" ")
@@ -65,20 +82,7 @@ impl Assistant {
         let mut ran = Vec::new();
         let mut usage = Usage { prompt_tokens: 0, completion_tokens: 0 };
         for round in 0.. {
-            let mut events = self.respond(request.clone(), turn);
-            let mut text = String::new();
-            let mut first = None;
-            let mut completion = None;
-            while let Some(event) = events.next().await {
-                match event? {
-                    ChatEvent::Delta(piece) => {
-                        first.get_or_insert_with(Instant::now);
-                        text.push_str(&piece);
-                    }
-                    ChatEvent::Done(done) => completion = Some(done),
-                }
-            }
-            let completion = completion.ok_or_else(|| pai_core::Error::internal("the answer ended early"))?;
+            let (text, completion, first) = read_whole(self.respond(request.clone(), turn)).await?;
             on_round(&completion, first);
             usage.prompt_tokens += completion.usage.prompt_tokens;
             usage.completion_tokens += completion.usage.completion_tokens;

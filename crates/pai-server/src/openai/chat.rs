@@ -19,6 +19,7 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use pai_assistant::prompt::citations;
 use pai_assistant::recall::Recalled;
+use pai_assistant::tool_rounds::read_whole;
 use pai_assistant::turn::Turn;
 use pai_core::store::{ConversationId, UserId};
 use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
@@ -695,21 +696,7 @@ async fn whole(
             (rounds.content, rounds.calls, rounds.completion)
         }
         None => {
-            let mut events = answer_stream(state, &prepared);
-            let mut text = String::new();
-            let mut first = None;
-            let mut completion = None;
-            while let Some(event) = events.next().await {
-                match event? {
-                    ChatEvent::Delta(piece) => {
-                        first.get_or_insert_with(Instant::now);
-                        text.push_str(&piece);
-                    }
-                    ChatEvent::Done(done) => completion = Some(done),
-                }
-            }
-            let completion =
-                completion.ok_or_else(|| ApiError::from(pai_core::Error::internal("the answer ended early")))?;
+            let (text, completion, first) = read_whole(answer_stream(state, &prepared)).await?;
             metrics(&completion, first);
             (Some(text), Vec::new(), completion)
         }
