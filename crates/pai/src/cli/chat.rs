@@ -91,8 +91,9 @@ impl Session {
     }
 
     /// After the answer: `shown` is what was printed, `stopped` whether the
-    /// user stopped it (or it failed) before its end. A stopped remembering
-    /// answer keeps what was shown; a plain one joins the history.
+    /// user stopped it before its end. A stopped remembering answer keeps what
+    /// was shown (a finished or failed one has kept itself); a plain one joins
+    /// the history, or leaves it when nothing was shown.
     async fn settle(&mut self, reply: Reply, shown: &str, stopped: bool) -> anyhow::Result<()> {
         match (self, reply) {
             (Session::Remembering { .. }, Reply::Remembering(answer)) if stopped => answer.stop().await?,
