@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use futures_util::StreamExt;
 use pai_core::{ChatEvent, ChatStream};
 
-use crate::extract::text::{garbled_korean, invented_names};
+use crate::extract::text::Support;
 use crate::language::Language;
 
 /// How one answer is checked.
@@ -22,7 +22,7 @@ pub struct AnswerCheck {
     /// The cited sources and the user's own words, which every number, code
     /// and name must be found in; `None` for a general answer (no sources:
     /// its citation marks are taken out instead).
-    pub support: Option<String>,
+    pub support: Option<Support>,
     /// Said before the first sentence kept (a general answer's label).
     pub lead: String,
     /// Said when no sentence is kept ("" for nothing).
@@ -54,13 +54,13 @@ impl AnswerCheck {
             return Err(Dropped::Language);
         }
         let Some(support) = &self.support else { return Ok(text) };
-        let invented = invented_names(&without_citations(&text), support);
+        let invented = support.invented_names(&without_citations(&text));
         if !invented.is_empty() {
             return Err(Dropped::Unsupported(invented));
         }
         if self.language == Language::Korean {
             let words = text.split_whitespace().filter(|w| hangul_syllables(w) >= 2).count();
-            let garbled = garbled_korean(&text, support);
+            let garbled = support.garbled_korean(&text);
             if garbled.len() * 2 > words {
                 return Err(Dropped::Garbled(garbled));
             }
@@ -217,7 +217,7 @@ mod tests {
     use pai_core::{Completion, FinishReason, Usage};
 
     fn cited(language: Language, support: &str) -> AnswerCheck {
-        AnswerCheck { language, support: Some(support.into()), lead: String::new(), fallback: "FALLBACK".into() }
+        AnswerCheck { language, support: Some(Support::of(support)), lead: String::new(), fallback: "FALLBACK".into() }
     }
 
     async fn run(check: AnswerCheck, pieces: &[&str]) -> String {

@@ -150,7 +150,7 @@ pub fn plan(message: &str, nothing: bool, recalled: &[Recalled], said: &[&str], 
     Plan {
         check: Some(AnswerCheck {
             language,
-            support: Some(support.join("\n")),
+            support: Some(crate::extract::text::Support::of(&support.join("\n"))),
             lead: String::new(),
             fallback: not_found(language).into(),
         }),
@@ -427,24 +427,10 @@ fn push<'t>(out: &mut Vec<&'t str>, s: &'t str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recall::Provenance;
     use pai_core::store::{ChunkId, MemoryId};
 
     fn item(kind: RecalledKind, item: ItemRef, text: &str) -> Recalled {
-        Recalled {
-            kind,
-            item,
-            text: text.into(),
-            score: 1.0,
-            provenance: Provenance {
-                conversation: None,
-                messages: vec![],
-                external_ids: vec![],
-                created_at: chrono::Utc::now(),
-                document: None,
-            },
-            valid_to: None,
-        }
+        Recalled::fixture(kind, item, text)
     }
 
     #[test]

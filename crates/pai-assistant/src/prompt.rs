@@ -240,27 +240,13 @@ mod tests {
     use pai_core::store::{ConversationId, MemoryId};
 
     use super::*;
-    use crate::recall::Provenance;
 
     fn words(s: &str) -> usize {
         s.split_whitespace().count()
     }
 
     fn memory(id: i64, text: &str) -> Recalled {
-        Recalled {
-            kind: RecalledKind::Memory,
-            item: ItemRef::Memory(MemoryId(id)),
-            text: text.into(),
-            score: 1.0,
-            provenance: Provenance {
-                conversation: None,
-                messages: vec![],
-                external_ids: vec![],
-                created_at: Utc::now(),
-                document: None,
-            },
-            valid_to: None,
-        }
+        Recalled::fixture(RecalledKind::Memory, ItemRef::Memory(MemoryId(id)), text)
     }
 
     fn turn(id: i64, role: Role, text: &str) -> StoredMessage {

@@ -170,16 +170,7 @@ pub fn grounding(candidate: &str, source: &str) -> f32 {
 /// adds "Busan" or "7" out of nowhere is inventing, however well the rest fits.
 /// (The first word is skipped: it is capitalised as the start of a sentence.)
 pub fn invented_names(candidate: &str, source: &str) -> Vec<String> {
-    let have: HashSet<String> = query_terms(source).into_iter().collect();
-    candidate
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .skip(1)
-        .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
-        // "10시" is the number 10 and a Korean counter: only the Latin and digit terms must match.
-        .flat_map(query_terms)
-        .filter(|t| t.chars().all(|c| c.is_ascii_alphanumeric()) && !have.contains(t))
-        .collect()
+    Support::of(source).invented_names(candidate)
 }
 
 /// Korean words of `candidate` that nothing in `source` supports: none of
@@ -187,28 +178,64 @@ pub fn invented_names(candidate: &str, source: &str) -> Vec<String> {
 /// write produces such words ("이므를", "나매카에운"); a faithful copy or a
 /// light rewording keeps most pairs. Words of one syllable say too little to judge.
 pub fn garbled_korean(candidate: &str, source: &str) -> Vec<String> {
-    let hangul = |w: &str| w.chars().filter(|c| ('\u{AC00}'..='\u{D7A3}').contains(c)).collect::<Vec<char>>();
-    let have: HashSet<String> = query_terms(source).into_iter().collect();
-    // The stems of the user's words: "심해" supports "심하다" (same first syllable, similar length).
-    let mut stems: std::collections::HashMap<char, usize> = std::collections::HashMap::new();
-    for w in source.split_whitespace().map(hangul).filter(|w| !w.is_empty()) {
-        let longest = stems.entry(w[0]).or_default();
-        *longest = (*longest).max(w.len());
+    Support::of(source).garbled_korean(candidate)
+}
+
+/// What a source text supports, read once: its terms, and the longest word
+/// after each first Hangul syllable. An answer checked sentence by sentence
+/// against the same sources reads them once, not once a sentence.
+#[derive(Debug, Clone, Default)]
+pub struct Support {
+    terms: HashSet<String>,
+    stems: std::collections::HashMap<char, usize>,
+}
+
+fn hangul(w: &str) -> Vec<char> {
+    w.chars().filter(|c| ('\u{AC00}'..='\u{D7A3}').contains(c)).collect()
+}
+
+impl Support {
+    pub fn of(source: &str) -> Support {
+        let terms = query_terms(source).into_iter().collect();
+        // The stems of the user's words: "심해" supports "심하다" (same first syllable, similar length).
+        let mut stems = std::collections::HashMap::new();
+        for w in source.split_whitespace().map(hangul).filter(|w| !w.is_empty()) {
+            let longest: &mut usize = stems.entry(w[0]).or_default();
+            *longest = (*longest).max(w.len());
+        }
+        Support { terms, stems }
     }
-    candidate
-        .split_whitespace()
-        .filter(|w| {
-            let h = hangul(w);
-            if h.len() < 2 {
-                return false;
-            }
-            let pairs: Vec<String> = query_terms(w).into_iter().filter(|t| t.chars().count() == 2).collect();
-            let paired = pairs.iter().any(|p| have.contains(p));
-            let stemmed = stems.get(&h[0]).is_some_and(|len| h.len() <= len + 2);
-            !paired && !stemmed
-        })
-        .map(str::to_string)
-        .collect()
+
+    /// See `invented_names`.
+    pub fn invented_names(&self, candidate: &str) -> Vec<String> {
+        candidate
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .skip(1)
+            .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+            // "10시" is the number 10 and a Korean counter: only the Latin and digit terms must match.
+            .flat_map(query_terms)
+            .filter(|t| t.chars().all(|c| c.is_ascii_alphanumeric()) && !self.terms.contains(t))
+            .collect()
+    }
+
+    /// See `garbled_korean`.
+    pub fn garbled_korean(&self, candidate: &str) -> Vec<String> {
+        candidate
+            .split_whitespace()
+            .filter(|w| {
+                let h = hangul(w);
+                if h.len() < 2 {
+                    return false;
+                }
+                let pairs: Vec<String> = query_terms(w).into_iter().filter(|t| t.chars().count() == 2).collect();
+                let paired = pairs.iter().any(|p| self.terms.contains(p));
+                let stemmed = self.stems.get(&h[0]).is_some_and(|len| h.len() <= len + 2);
+                !paired && !stemmed
+            })
+            .map(str::to_string)
+            .collect()
+    }
 }
 
 /// True when a candidate's Korean is not the user's: a long word (three

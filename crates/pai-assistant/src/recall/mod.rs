@@ -70,6 +70,27 @@ pub struct Recalled {
     pub valid_to: Option<DateTime<Utc>>,
 }
 
+#[cfg(test)]
+impl Recalled {
+    /// A recalled item for unit tests: `text` as `item`, no provenance.
+    pub(crate) fn fixture(kind: RecalledKind, item: ItemRef, text: &str) -> Recalled {
+        Recalled {
+            kind,
+            item,
+            text: text.into(),
+            score: 1.0,
+            provenance: Provenance {
+                conversation: None,
+                messages: vec![],
+                external_ids: vec![],
+                created_at: chrono::Utc::now(),
+                document: None,
+            },
+            valid_to: None,
+        }
+    }
+}
+
 /// How recall weighs its signals. The defaults are what the recall-quality
 /// set's dev part (`bench/recall-quality.sh`) chose; the held-out part was not
 /// looked at while choosing.
