@@ -148,11 +148,6 @@ impl ToolMode {
         ToolMode { parallel, ..self }
     }
 
-    /// Whether any of the tools is pai's to run.
-    pub fn has_builtins(&self) -> bool {
-        self.tools.iter().any(|f| pai_assistant::tools::is_builtin(&f.name))
-    }
-
     fn parameters(f: &FunctionDef) -> Value {
         f.parameters.clone().unwrap_or_else(|| json!({"type": "object", "properties": {}}))
     }
