@@ -5,7 +5,8 @@
 # target/clients-venv), the openai npm package and the Vercel AI SDK (Node,
 # pinned in package-lock.json), and a page on another origin in headless
 # Chromium; and the MCP clients: the official Python SDK and the MCP
-# Inspector's CLI, each on stdio (`pai mcp`) and Streamable HTTP (`/mcp`).
+# Inspector's CLI, each on stdio (`pai mcp`) and Streamable HTTP (`/mcp`);
+# and a TypeScript client generated from /openapi.json, compiled and run.
 # Each check prints `ok   CLIENT: WHAT` or `FAIL CLIENT: WHAT: DETAIL`;
 # the last line counts them. Offline once installed. Called by `make test`.
 #   PAI_BIN=/path/to/pai tests/clients/run.sh     # another binary
@@ -114,6 +115,7 @@ part ai-sdk node test_ai_sdk.mjs
 part browser node test_browser.mjs
 part mcp "$venv/bin/python" test_mcp.py
 part mcp-inspector node test_mcp_inspector.mjs
+part typed-client bash test_typed_client.sh
 
 # Operations: a request id on every response, and SIGTERM with the memory jobs
 # the suite queued still running exits within systemd's 90 s (the job in

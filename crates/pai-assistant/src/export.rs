@@ -7,7 +7,7 @@ use pai_core::store::{DecisionRecord, Memory, MemoryId, Store, StoredMessage, Us
 use serde::Serialize;
 
 /// A memory, what it replaced, the messages it came from, and every decision about it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemoryDetails {
     pub memory: Memory,
     /// Memories this one replaced, newest first.

@@ -233,7 +233,8 @@ pub async fn call(ctx: &ToolContext<'_>, name: &str, arguments: &str) -> Result<
                 match schedule_reminder(ctx.store, ctx.user, text, when, ctx.conversation, ctx.now).await {
                     Ok(r) => Ok(json!({"reminder": r.id, "text": r.text, "next_at": r.next_at, "rule": r.rule})),
                     Err(ScheduleError::Unclear(q)) => Ok(json!({"question_for_the_user": q})),
-                    Err(ScheduleError::BadTime(m) | ScheduleError::BadText(m)) => Err(Error::invalid(m)),
+                    Err(ScheduleError::BadTime(m)) => Err(Error::invalid_field("when", m)),
+                    Err(ScheduleError::BadText(m)) => Err(Error::invalid_field("text", m)),
                     Err(ScheduleError::Store(e)) => Err(e),
                 }
             }
@@ -252,7 +253,7 @@ pub async fn call(ctx: &ToolContext<'_>, name: &str, arguments: &str) -> Result<
     match outcome {
         Ok(v) => Ok(v),
         // What the model should hear about; store failures stay errors.
-        Err(Error::Invalid(m) | Error::NotFound(m) | Error::Conflict(m)) => Ok(json!({"error": m})),
+        Err(Error::Invalid { message: m, .. } | Error::NotFound(m) | Error::Conflict(m)) => Ok(json!({"error": m})),
         Err(e) => Err(e),
     }
 }

@@ -10,8 +10,10 @@ pub enum Error {
     #[error("{0}")]
     NotFound(String),
     /// The request itself is wrong; the message says how to fix it. Do not retry as is.
-    #[error("{0}")]
-    Invalid(String),
+    /// `field` names the input at fault (as the APIs call it: `text`, `when`,
+    /// `title`), when one is; the server reports it as the error's `param`.
+    #[error("{message}")]
+    Invalid { message: String, field: Option<&'static str> },
     /// The request clashes with current state (already exists, changed meanwhile).
     #[error("{0}")]
     Conflict(String),
@@ -28,7 +30,11 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(msg: impl Into<String>) -> Self {
-        Error::Invalid(msg.into())
+        Error::Invalid { message: msg.into(), field: None }
+    }
+    /// Invalid, naming the input at fault.
+    pub fn invalid_field(field: &'static str, msg: impl Into<String>) -> Self {
+        Error::Invalid { message: msg.into(), field: Some(field) }
     }
     pub fn not_found(msg: impl Into<String>) -> Self {
         Error::NotFound(msg.into())

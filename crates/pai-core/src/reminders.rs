@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::ids::{ConversationId, NotificationId, ReminderId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReminderState {
     Scheduled,
@@ -64,7 +64,7 @@ pub struct NewReminder {
     pub conversation: Option<ConversationId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Reminder {
     pub id: ReminderId,
     #[serde(skip)]
@@ -91,18 +91,25 @@ impl Reminder {
         Some(self.next_at?.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string())
     }
 
-    /// The reminder as the APIs show it: the stored fields, the next time
-    /// also on the wall clock, and whether it repeats.
-    pub fn view(&self) -> serde_json::Value {
-        let mut v = serde_json::json!(self);
-        v["next_at_local"] = serde_json::json!(self.next_at_local());
-        v["recurring"] = serde_json::json!(self.rule.is_some());
-        v
+    /// The reminder as the APIs show it.
+    pub fn view(&self) -> ReminderView {
+        ReminderView { reminder: self.clone(), next_at_local: self.next_at_local(), recurring: self.rule.is_some() }
     }
 }
 
+/// A reminder as the APIs show it: the stored fields, the next time also on
+/// the wall clock, and whether it repeats.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ReminderView {
+    #[serde(flatten)]
+    pub reminder: Reminder,
+    /// `next_at` in the reminder's zone (RFC 3339 with its offset).
+    pub next_at_local: Option<String>,
+    pub recurring: bool,
+}
+
 /// One firing of a reminder, as delivered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Notification {
     pub id: NotificationId,
     #[serde(skip)]

@@ -17,7 +17,7 @@ pub use crate::ids::{
     ChunkId, ConversationId, DocumentId, ImportId, JobId, MemoryId, MessageId, NotificationId, ReminderId, UserId,
 };
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub name: String,
@@ -30,7 +30,7 @@ pub struct User {
     pub disabled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: ConversationId,
     pub user: UserId,
@@ -49,7 +49,7 @@ pub struct NewMessage {
     pub external_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredMessage {
     pub id: MessageId,
     pub conversation: ConversationId,
@@ -60,7 +60,7 @@ pub struct StoredMessage {
     pub external_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MemoryKind {
     Fact,
@@ -103,7 +103,7 @@ pub struct NewMemory {
     pub sources: Vec<MessageId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Memory {
     pub id: MemoryId,
     pub user: UserId,
@@ -143,7 +143,7 @@ impl TextHit {
 }
 
 /// What a stored vector belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ItemRef {
     Memory(MemoryId),
     Message(MessageId),
@@ -151,7 +151,7 @@ pub enum ItemRef {
 }
 
 /// A document's format, as pai reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DocumentFormat {
     Text,
@@ -208,7 +208,7 @@ pub struct NewDocument {
     pub chunks: Vec<NewChunk>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Document {
     pub id: DocumentId,
     pub title: String,
@@ -225,7 +225,7 @@ pub struct Document {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Chunk {
     pub id: ChunkId,
     pub document: DocumentId,
@@ -239,7 +239,7 @@ pub struct Chunk {
 }
 
 /// What storing a document did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DocumentChange {
     Created,
@@ -258,7 +258,7 @@ pub struct VectorHit {
 
 /// Where an extraction job is. A job is `Running` only while a worker holds it;
 /// one found `Running` at start-up was interrupted and goes back to `Pending`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     Pending,
@@ -290,7 +290,7 @@ impl JobState {
 }
 
 /// Memory extraction over some new messages of one conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExtractionJob {
     pub id: JobId,
     pub user: UserId,
@@ -356,7 +356,7 @@ pub struct Decision {
 }
 
 /// A decision as recorded: the audit trail of every memory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DecisionRecord {
     pub job: Option<JobId>,
     pub action: String,
@@ -370,7 +370,7 @@ pub struct DecisionRecord {
 }
 
 /// Where an import started over HTTP is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImportState {
     Running,
@@ -400,7 +400,7 @@ impl ImportState {
 }
 
 /// The progress and outcome of one import.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportRecord {
     pub id: ImportId,
     pub file_name: String,

@@ -82,7 +82,7 @@ async fn status_error(resp: reqwest::Response) -> Error {
         401 | 403 => Error::Unauthorized(format!("{message} (check the API key)")),
         404 => Error::NotFound(message),
         429 | 502..=504 => Error::Unavailable { message, retry_after },
-        400..=499 => Error::Invalid(message),
+        400..=499 => Error::invalid(message),
         _ => Error::Unavailable { message, retry_after },
     }
 }

@@ -73,7 +73,10 @@ fn a_model_without_a_template_falls_back_to_chatml() {
 fn an_unknown_template_override_is_refused_with_the_fix() {
     let config = LocalConfig { chat_template: Some("no-such-template".into()), ..Default::default() };
     let err = LlamaChatModel::load(&support::model(DEFAULT_CHAT_MODEL), &config).err().expect("must fail");
-    assert!(matches!(&err, Error::Invalid(m) if m.contains("no-such-template") && m.contains("chatml")), "{err}");
+    assert!(
+        matches!(&err, Error::Invalid { message: m, .. } if m.contains("no-such-template") && m.contains("chatml")),
+        "{err}"
+    );
     // A built-in name works as an override.
     let config = LocalConfig { chat_template: Some("llama3".into()), ..Default::default() };
     let m = LlamaChatModel::load(&support::model(DEFAULT_CHAT_MODEL), &config).unwrap();
@@ -231,7 +234,7 @@ fn dropping_the_stream_cancels_and_the_model_keeps_serving() {
 fn a_prompt_longer_than_the_context_is_refused_clearly() {
     let long = "word ".repeat(6000);
     let err = block_on(collect(model().chat(greedy(vec![Message::user(long)], 4)))).unwrap_err();
-    assert!(matches!(&err, Error::Invalid(m) if m.contains("context window")), "{err}");
+    assert!(matches!(&err, Error::Invalid { message: m, .. } if m.contains("context window")), "{err}");
     // and nothing is broken afterwards
     assert!(block_on(collect(model().chat(greedy(vec![Message::user("Hi")], 3)))).is_ok());
 }
@@ -241,7 +244,7 @@ fn an_invalid_grammar_is_an_invalid_request() {
     let mut req = greedy(vec![Message::user("x")], 4);
     req.constraint = Some(Constraint::Grammar("this is not gbnf".into()));
     let err = block_on(collect(model().chat(req))).unwrap_err();
-    assert!(matches!(err, Error::Invalid(_)), "{err}");
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
 }
 
 /// llama.cpp would turn an unanchored pattern into "any string" and only warn
@@ -253,13 +256,16 @@ fn a_schema_pattern_the_grammar_cannot_express_is_an_invalid_request() {
         json!({"type": "object", "properties": {"code": {"type": "string", "pattern": "[0-9]{4}"}}}),
     ));
     let err = block_on(collect(model().chat(req))).unwrap_err();
-    assert!(matches!(&err, Error::Invalid(m) if m.contains("[0-9]{4}")), "{err}");
+    assert!(matches!(&err, Error::Invalid { message: m, .. } if m.contains("[0-9]{4}")), "{err}");
 }
 
 #[test]
 fn wrong_missing_and_corrupt_model_files_are_explained() {
     let err = LlamaChatModel::load(&support::model(DEFAULT_EMBEDDING_MODEL), &LocalConfig::default()).err().unwrap();
-    assert!(matches!(&err, Error::Invalid(m) if m.contains("embedding model") && m.contains("chat model")), "{err}");
+    assert!(
+        matches!(&err, Error::Invalid { message: m, .. } if m.contains("embedding model") && m.contains("chat model")),
+        "{err}"
+    );
 
     let dir = std::env::temp_dir().join(format!("pai-bad-models-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -269,14 +275,14 @@ fn wrong_missing_and_corrupt_model_files_are_explained() {
     let garbage = dir.join("garbage.gguf");
     std::fs::write(&garbage, b"<html>404 not found</html>").unwrap();
     let err = LlamaChatModel::load(&garbage, &LocalConfig::default()).err().unwrap();
-    assert!(matches!(&err, Error::Invalid(m) if m.contains("magic")), "{err}");
+    assert!(matches!(&err, Error::Invalid { message: m, .. } if m.contains("magic")), "{err}");
 
     // A real model cut short: the header survives but the weights do not.
     let real = std::fs::read(support::model(DEFAULT_CHAT_MODEL)).unwrap();
     let truncated = dir.join("truncated.gguf");
     std::fs::write(&truncated, &real[..real.len() / 2]).unwrap();
     let err = LlamaChatModel::load(&truncated, &LocalConfig::default()).err().unwrap();
-    assert!(matches!(&err, Error::Invalid(m) if m.contains("download it again")), "{err}");
+    assert!(matches!(&err, Error::Invalid { message: m, .. } if m.contains("download it again")), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

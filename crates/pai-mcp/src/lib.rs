@@ -177,7 +177,7 @@ fn store_error(e: pai_core::Error) -> ErrorData {
     use pai_core::Error;
     match e {
         Error::NotFound(m) => ErrorData::resource_not_found(m, None),
-        Error::Invalid(m) => ErrorData::invalid_params(m, None),
+        Error::Invalid { message: m, .. } => ErrorData::invalid_params(m, None),
         other => {
             tracing::error!(error = %other, "an MCP request failed");
             ErrorData::internal_error(other.to_string(), None)

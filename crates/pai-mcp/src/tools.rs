@@ -109,10 +109,12 @@ fn refuse(argument: &str, why: impl std::fmt::Display) -> CallToolResult {
 }
 
 /// A store error about the caller's input (an id they do not have) is
-/// theirs to correct; anything else fails the request.
+/// theirs to correct, naming the argument (the one the error names, else
+/// `argument`); anything else fails the request.
 fn refuse_or_fail(argument: &str, e: pai_core::Error) -> Result<CallToolResult, ErrorData> {
     match e {
-        pai_core::Error::NotFound(m) | pai_core::Error::Invalid(m) => Ok(refuse(argument, m)),
+        pai_core::Error::Invalid { message, field } => Ok(refuse(field.unwrap_or(argument), message)),
+        pai_core::Error::NotFound(m) => Ok(refuse(argument, m)),
         other => Err(store_error(other)),
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pai_core::Error;
-use serde_json::json;
+use serde::Serialize;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -65,16 +65,43 @@ impl ApiError {
         }
     }
 
-    pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"message": self.message, "type": self.kind(), "param": self.param, "code": self.code}})
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                message: self.message.clone(),
+                kind: self.kind(),
+                param: self.param.clone(),
+                code: self.code,
+            },
+        }
     }
+}
+
+/// Every error response's body (OpenAI's shape).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// What went wrong and how to fix it, for people.
+    pub message: String,
+    /// OpenAI's class of error: `invalid_request_error`, `authentication_error`, ...
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The input at fault (a body field or query parameter), when one is.
+    pub param: Option<String>,
+    /// A stable code for programs (`invalid_api_key`, `unclear_time`, ...).
+    pub code: Option<&'static str>,
 }
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
             Error::NotFound(m) => ApiError::not_found(m),
-            Error::Invalid(m) => ApiError::bad_request(m),
+            Error::Invalid { message, field: Some(field) } => ApiError::bad_request(message).param(field),
+            Error::Invalid { message, field: None } => ApiError::bad_request(message),
             Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
             Error::Unauthorized(m) => ApiError::unauthorized(m),
             Error::Unavailable { message, retry_after } => ApiError {

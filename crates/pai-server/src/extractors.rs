@@ -30,7 +30,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         // Refused here, once for every route, before anything is stored:
         // PostgreSQL cannot store NUL and a prompt ends at one.
         if has_nul_escape(&bytes) {
-            return Err(ApiError::bad_request("text may not contain NUL characters (\\u0000)"));
+            let refused = ApiError::bad_request("text may not contain NUL characters (\\u0000)");
+            let at = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| nul_at(&v));
+            return Err(match at {
+                Some(field) => refused.param(field),
+                None => refused,
+            });
         }
         axum::Json::<T>::from_bytes(&bytes).map(|axum::Json(v)| Json(v)).map_err(json_rejection)
     }
@@ -54,9 +59,40 @@ fn has_nul_escape(json: &[u8]) -> bool {
         .any(|(i, w)| w == b"u0000" && json[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1)
 }
 
+/// Where in a JSON value the first NUL is (`text`, `messages[0].content`),
+/// for the error's `param`; a NUL in a key is at its object.
+fn nul_at(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0').then(String::new),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| Some(format!("[{i}]{}", dotted(nul_at(v)?)))),
+        Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(String::new());
+            }
+            Some(format!("{k}{}", dotted(nul_at(v)?)).trim_start_matches('.').to_string())
+        }),
+        _ => None,
+    }
+}
+
+fn dotted(rest: String) -> String {
+    if rest.is_empty() || rest.starts_with('[') { rest } else { format!(".{rest}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::has_nul_escape;
+
+    #[test]
+    fn the_nul_is_found_where_it_is() {
+        use serde_json::json;
+        assert_eq!(super::nul_at(&json!({"text": "a\u{0}b"})).as_deref(), Some("text"));
+        let chat = json!({"model": "pai", "messages": [{"content": "ok"}, {"content": "no\u{0}"}]});
+        assert_eq!(super::nul_at(&chat).as_deref(), Some("messages[1].content"));
+        assert_eq!(super::nul_at(&json!({"input": ["a", "\u{0}"]})).as_deref(), Some("input[1]"));
+        assert_eq!(super::nul_at(&json!({"text": "fine"})), None);
+    }
 
     #[test]
     fn nul_escapes_are_found_and_escaped_backslashes_are_not() {
@@ -106,6 +142,25 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
             Err(PathRejection::FailedToDeserializePathParams(_)) => Err(ApiError::not_found("no such item")),
             Err(other) => Err(ApiError::new(other.status(), other.body_text())),
         }
+    }
+}
+
+/// In `/openapi.json`: `params(Id)` on a handler that takes one.
+impl utoipa::IntoParams for Id {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{Object, Required, Type};
+        vec![
+            ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The item's id (one of the caller's; anyone else's is 404)"))
+                .schema(Some(Object::with_type(Type::Integer)))
+                .build(),
+        ]
     }
 }
 

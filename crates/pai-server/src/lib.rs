@@ -27,43 +27,28 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 pub use state::{AppState, ServerSettings, SharedState};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::metrics::Gauges;
 
-/// Every route, with limits and metrics around them.
+/// Every route, with limits and metrics around them, and `/openapi.json`
+/// collected from the same routes.
 pub fn router(state: SharedState) -> Router {
-    let limits = &state.settings.limits;
-    // OPTIONS is routed so that the CORS layer, which wraps each route's
-    // handlers, sees the browser's preflight instead of the 405 fallback.
-    let preflight = || async { StatusCode::NO_CONTENT };
-    let v1 = Router::new()
-        .route("/v1/chat/completions", post(openai::chat::completions).options(preflight))
-        .route("/v1/completions", post(openai::text_completion::completions).options(preflight))
-        .route("/v1/responses", post(openai::responses::responses).options(preflight))
-        .route("/v1/models", get(openai::models).options(preflight))
-        .route("/v1/models/{id}", get(openai::model).options(preflight))
-        .route(
-            "/v1/embeddings",
-            post(openai::embeddings).options(preflight).layer(DefaultBodyLimit::max(limits.max_embedding_body_bytes)),
-        )
-        .layer(cors(&state.settings.cors_origins));
-    Router::new()
-        .merge(v1)
-        .merge(api::routes(limits.max_import_bytes))
+    let (routes, api) = documented_routes(&state).split_for_parts();
+    let api = std::sync::Arc::new(api);
+    routes
         .merge(mcp::routes(&state))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
+        .route("/openapi.json", get(move || std::future::ready(axum::Json(api.clone()))))
         .merge(web::routes())
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json").code("unknown_route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method; see /openapi.json")
         })
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.settings.limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
         .merge(
@@ -74,6 +59,39 @@ pub fn router(state: SharedState) -> Router {
             })
             .layer(middleware::map_response(docs_headers)),
         )
+}
+
+/// The routes `/openapi.json` describes, each with its operation. `/mcp`
+/// is routed apart (the MCP SDK's service) and declared in `openapi::base`.
+pub fn documented_routes(state: &SharedState) -> OpenApiRouter<SharedState> {
+    let limits = &state.settings.limits;
+    // OPTIONS is routed so that the CORS layer, which wraps each route's
+    // handlers, sees the browser's preflight instead of the 405 fallback.
+    let preflight = |(schemas, paths, method): UtoipaMethodRouter<SharedState>| {
+        (schemas, paths, method.options(|| async { StatusCode::NO_CONTENT }))
+    };
+    let v1 = OpenApiRouter::new()
+        .routes(preflight(routes!(openai::chat::completions)))
+        .routes(preflight(routes!(openai::text_completion::completions)))
+        .routes(preflight(routes!(openai::responses::responses)))
+        .routes(preflight(routes!(openai::models)))
+        .routes(preflight(routes!(openai::model)))
+        .routes(preflight(routes!(openai::embeddings)).layer(DefaultBodyLimit::max(limits.max_embedding_body_bytes)))
+        .layer(cors(&state.settings.cors_origins));
+    let mut router = OpenApiRouter::with_openapi(openapi::base())
+        .merge(v1)
+        .merge(api::routes(limits.max_import_bytes))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics_text));
+    openapi::add_error_responses(router.get_openapi_mut());
+    router
+}
+
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "Operations", security(()), summary = "The process is up",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
 }
 
 /// Swagger UI's page starts itself with an inline script, so its policy
@@ -161,6 +179,9 @@ async fn observe(State(state): State<SharedState>, request: Request, next: Next)
     response
 }
 
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "Operations", security(()),
+    summary = "Ready to serve (database reachable, not shutting down)",
+    responses((status = 200, content_type = "text/plain", body = String)))]
 async fn readyz(State(state): State<SharedState>) -> Response {
     if !state.ready.load(Ordering::SeqCst) {
         return ApiError::from(pai_core::Error::unavailable("shutting down")).into_response();
@@ -188,6 +209,9 @@ fn may_read_metrics(state: &SharedState, request: &Request) -> bool {
         .is_none_or(|peer| state.settings.trusted_proxies.client(peer.0.ip(), request.headers()).is_loopback())
 }
 
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "Operations", security(()),
+    summary = "Prometheus metrics (this machine, or with [server] metrics_token)",
+    responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics_text(State(state): State<SharedState>, request: Request) -> Response {
     if !may_read_metrics(&state, &request) {
         return ApiError::forbidden(

@@ -15,6 +15,22 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::SharedState;
 
+/// `/mcp` in `/openapi.json`. The MCP SDK's service answers it, not an
+/// axum handler, so the operation is declared on this empty function.
+#[utoipa::path(
+    post,
+    path = "/mcp", operation_id = "mcp",
+    tag = "MCP",
+    summary = "The Model Context Protocol over Streamable HTTP",
+    description = "Stateless JSON-RPC (`Accept: application/json, text/event-stream`) with an API key: tools \
+                   remember, recall, list_memories, forget, search_documents, create_reminder, list_reminders, \
+                   cancel_reminder; resources; the prompt what_pai_knows. See the README.",
+    request_body(content = Object, description = "A JSON-RPC request or notification"),
+    responses((status = 200, description = "The JSON-RPC response, as JSON or as an event stream"))
+)]
+#[allow(dead_code)] // read by the macro above, never called
+pub(crate) fn operation() {}
+
 pub fn routes(state: &SharedState) -> Router<SharedState> {
     let server =
         PaiMcp::per_request(state.store.clone(), state.assistant.embedder.clone(), state.assistant.scheduler.clone());
@@ -46,9 +62,38 @@ async fn authenticate(State(state): State<SharedState>, request: Request, next: 
             .into_response();
     };
     let call = McpCall::of(&bytes);
-    let mut response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let mut response = json_errors(next.run(Request::from_parts(parts, Body::from(bytes))).await).await;
     response.extensions_mut().insert(call);
     response
+}
+
+/// The MCP SDK refuses some requests itself (406 without the right `Accept`,
+/// 415, 405) with a bare text body; they leave as pai's JSON error, like
+/// every other error (found by schemathesis checking responses against
+/// `/openapi.json`).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let message = match text {
+        Ok(t) if !t.is_empty() => t,
+        _ => status.canonical_reason().unwrap_or("refused").to_string(),
+    };
+    let mut refused = ApiError::new(status, message).into_response();
+    // What the SDK said beside the body (Allow, Mcp-Session-Id) still holds.
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            refused.headers_mut().entry(name).or_insert_with(|| value.clone());
+        }
+    }
+    refused
 }
 
 /// What an MCP request asked for ("tools/call remember", "tools/list"), for

@@ -42,10 +42,13 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 
 pub fn check_password_rules(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(Error::invalid(format!("a password needs at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(Error::invalid_field(
+            "password",
+            format!("a password needs at least {MIN_PASSWORD_CHARS} characters"),
+        ));
     }
     if password.len() > 1024 {
-        return Err(Error::invalid("a password is at most 1024 bytes"));
+        return Err(Error::invalid_field("password", "a password is at most 1024 bytes"));
     }
     Ok(())
 }
@@ -99,7 +102,7 @@ mod tests {
         assert!(verify_password("correct horse".into(), Some(hash.clone())).await);
         assert!(!verify_password("wrong horse!".into(), Some(hash)).await);
         assert!(!verify_password("anything at all".into(), None).await);
-        assert!(matches!(hash_password("short".into()).await, Err(Error::Invalid(_))));
+        assert!(matches!(hash_password("short".into()).await, Err(Error::Invalid { .. })));
     }
 
     #[test]

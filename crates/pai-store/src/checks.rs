@@ -7,37 +7,40 @@ use pai_core::{Error, Result};
 /// The trimmed user name, when it and the zone are acceptable.
 pub(crate) fn check_user<'a>(name: &'a str, timezone: &str) -> Result<&'a str> {
     let name = name.trim();
-    if name.is_empty() || timezone.trim().is_empty() {
-        return Err(Error::invalid("a user needs a name and a timezone (e.g. Asia/Seoul)"));
+    if name.is_empty() {
+        return Err(Error::invalid_field("name", "a user needs a name"));
+    }
+    if timezone.trim().is_empty() {
+        return Err(Error::invalid_field("timezone", "a user needs a timezone (e.g. Asia/Seoul)"));
     }
     if name.len() > 64 || name.chars().any(char::is_control) {
-        return Err(Error::invalid("a user name is at most 64 bytes, without control characters"));
+        return Err(Error::invalid_field("name", "a user name is at most 64 bytes, without control characters"));
     }
     Ok(name)
 }
 
 pub(crate) fn check_key_name(name: &str) -> Result<()> {
     if name.len() > 200 || name.chars().any(char::is_control) {
-        return Err(Error::invalid("a key name is at most 200 bytes, without control characters"));
+        return Err(Error::invalid_field("name", "a key name is at most 200 bytes, without control characters"));
     }
     Ok(())
 }
 
-pub(crate) fn check_text(what: &str, text: &str) -> Result<()> {
+/// `what` for people, `field` for programs (the input as the APIs name it).
+pub(crate) fn check_text(what: &str, field: &'static str, text: &str) -> Result<()> {
     if text.trim().is_empty() {
-        return Err(Error::invalid(format!("{what} is empty")));
+        return Err(Error::invalid_field(field, format!("{what} is empty")));
     }
     // PostgreSQL cannot store NUL and llama.cpp's prompts end at one: text
     // with one is refused before it is stored anywhere, on every backend.
     if text.contains('\0') {
-        return Err(Error::invalid(format!("{what} contains a NUL character")));
+        return Err(Error::invalid_field(field, format!("{what} contains a NUL character")));
     }
     if text.len() > pai_core::store::MAX_TEXT_BYTES {
-        return Err(Error::invalid(format!(
-            "{what} is {} bytes; the limit is {}",
-            text.len(),
-            pai_core::store::MAX_TEXT_BYTES
-        )));
+        return Err(Error::invalid_field(
+            field,
+            format!("{what} is {} bytes; the limit is {}", text.len(), pai_core::store::MAX_TEXT_BYTES),
+        ));
     }
     Ok(())
 }
@@ -46,28 +49,37 @@ pub(crate) fn check_text(what: &str, text: &str) -> Result<()> {
 /// never refused here, and a direct caller gets the same answer.
 pub(crate) fn check_reminder(new: &NewReminder) -> Result<()> {
     use pai_core::reminders::{MAX_PHRASE_CHARS, MAX_REMINDER_CHARS};
-    check_text("a reminder's text", &new.text)?;
+    check_text("a reminder's text", "text", &new.text)?;
     if new.text.chars().count() > MAX_REMINDER_CHARS {
-        return Err(Error::invalid(format!("a reminder's text is at most {MAX_REMINDER_CHARS} characters")));
+        return Err(Error::invalid_field(
+            "text",
+            format!("a reminder's text is at most {MAX_REMINDER_CHARS} characters"),
+        ));
     }
-    check_text("a reminder's time phrase", &new.phrase)?;
+    check_text("a reminder's time phrase", "when", &new.phrase)?;
     if new.phrase.chars().count() > MAX_PHRASE_CHARS {
-        return Err(Error::invalid(format!("a reminder's time phrase is at most {MAX_PHRASE_CHARS} characters")));
+        return Err(Error::invalid_field(
+            "when",
+            format!("a reminder's time phrase is at most {MAX_PHRASE_CHARS} characters"),
+        ));
     }
     Ok(())
 }
 
 pub(crate) fn check_title(title: &str) -> Result<()> {
     if title.len() > 500 || title.chars().any(char::is_control) {
-        return Err(Error::invalid("a conversation title is at most 500 bytes, without control characters"));
+        return Err(Error::invalid_field(
+            "title",
+            "a conversation title is at most 500 bytes, without control characters",
+        ));
     }
     Ok(())
 }
 
 pub(crate) fn check_memory(memory: &NewMemory) -> Result<()> {
-    check_text("a memory", &memory.text)?;
+    check_text("a memory", "text", &memory.text)?;
     if !(0.0..=1.0).contains(&memory.importance) {
-        return Err(Error::invalid(format!("importance {} is outside 0..1", memory.importance)));
+        return Err(Error::invalid_field("importance", format!("importance {} is outside 0..1", memory.importance)));
     }
     Ok(())
 }

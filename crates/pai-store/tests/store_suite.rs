@@ -140,7 +140,7 @@ async fn a_redacted_message_is_searched_as_it_now_reads(db: Db) {
     assert!(matches!(store.redact_message(minji, tom_ids[0], "x").await, Err(Error::NotFound(_))));
     assert!(matches!(store.redact_message(minji, MessageId(99_999), "x").await, Err(Error::NotFound(_))));
     assert_eq!(store.messages_by_id(tom, &tom_ids).await.unwrap()[0].content, "작년에 부산으로 이사했어");
-    assert!(matches!(store.redact_message(minji, ids[1], "").await, Err(Error::Invalid(_))));
+    assert!(matches!(store.redact_message(minji, ids[1], "").await, Err(Error::Invalid { .. })));
 }
 
 async fn users_are_created_and_validated(db: Db) {
@@ -149,7 +149,7 @@ async fn users_are_created_and_validated(db: Db) {
     assert_eq!(store.user(u.id).await.unwrap(), u);
     assert_eq!(u.name, "Minji");
     assert!(matches!(store.user(UserId(999)).await, Err(Error::NotFound(_))));
-    assert!(matches!(store.create_user("", "Asia/Seoul").await, Err(Error::Invalid(_))));
+    assert!(matches!(store.create_user("", "Asia/Seoul").await, Err(Error::Invalid { .. })));
 }
 
 async fn messages_round_trip_in_order(db: Db) {
@@ -181,14 +181,14 @@ async fn a_bad_batch_writes_nothing(db: Db) {
     let store = db.store().await;
     let [(user, conv, _), _] = two_users(&*store).await;
     let err = store.add_messages(user, conv, vec![msg(Role::User, "fine"), msg(Role::User, "   ")]).await.unwrap_err();
-    assert!(matches!(err, Error::Invalid(_)));
+    assert!(matches!(err, Error::Invalid { .. }));
     let huge = "가".repeat(pai_core::store::MAX_TEXT_BYTES);
-    assert!(matches!(store.add_messages(user, conv, vec![msg(Role::User, &huge)]).await, Err(Error::Invalid(_))));
+    assert!(matches!(store.add_messages(user, conv, vec![msg(Role::User, &huge)]).await, Err(Error::Invalid { .. })));
     // NUL: PostgreSQL cannot store it (it was a 500), SQLite stored it and chat broke on it.
     let before = store.messages(user, conv).await.unwrap().len();
     let nul = store.add_messages(user, conv, vec![msg(Role::User, "fine"), msg(Role::User, "hi\0there")]).await;
-    assert!(matches!(nul, Err(Error::Invalid(ref m)) if m.contains("NUL")), "{nul:?}");
-    assert!(matches!(store.add_memory(user, memory("locker\0 42", vec![])).await, Err(Error::Invalid(_))));
+    assert!(matches!(nul, Err(Error::Invalid { message: ref m, .. }) if m.contains("NUL")), "{nul:?}");
+    assert!(matches!(store.add_memory(user, memory("locker\0 42", vec![])).await, Err(Error::Invalid { .. })));
     assert_eq!(store.messages(user, conv).await.unwrap().len(), before, "nothing half-written");
     let dup = |id: &str| NewMessage { external_id: Some(id.into()), ..msg(Role::User, "imported") };
     store.add_messages(user, conv, vec![dup("a")]).await.unwrap();
@@ -234,10 +234,10 @@ async fn memories_keep_their_sources_and_owner(db: Db) {
 
     // Nor cite someone else's message as a source; nothing is half-written.
     let err = store.add_memory(minji, memory("stolen", vec![tom_msgs[0]])).await.unwrap_err();
-    assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
     assert_eq!(store.memories(minji, true).await.unwrap().len(), 1);
     let bad = NewMemory { importance: 1.5, ..memory("too important", vec![]) };
-    assert!(matches!(store.add_memory(minji, bad).await, Err(Error::Invalid(_))));
+    assert!(matches!(store.add_memory(minji, bad).await, Err(Error::Invalid { .. })));
     assert!(matches!(store.add_memory(UserId(999), memory("x", vec![])).await, Err(Error::NotFound(_))));
 }
 
@@ -370,12 +370,12 @@ async fn bad_vectors_change_nothing(db: Db) {
         [(ItemRef::Message(minji_msgs[1]), vec![1.0; DIM + 1]), (ItemRef::Message(minji_msgs[1]), vec![f32::NAN; DIM])]
     {
         let err = store.put_vectors(minji, vec![ok.clone(), bad]).await.unwrap_err();
-        assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+        assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
     }
     let err = store.put_vectors(minji, vec![ok.clone(), (ItemRef::Message(tom_msgs[0]), axis(1))]).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
     assert!(store.search_vectors(minji, &axis(0), 5).await.unwrap().is_empty(), "the good vector was rolled back");
-    assert!(matches!(store.search_vectors(minji, &[1.0; 3], 5).await, Err(Error::Invalid(_))));
+    assert!(matches!(store.search_vectors(minji, &[1.0; 3], 5).await, Err(Error::Invalid { .. })));
 }
 
 async fn edited_superseded_and_deleted_memories_leave_the_vector_index(db: Db) {
@@ -418,7 +418,7 @@ async fn a_new_embedding_dimension_rebuilds_the_index(db: Db) {
     assert_eq!(store.search_vectors(user, &v, 1).await.unwrap()[0].item, ItemRef::Message(msgs[0]));
     // Sizes the binary index cannot hold are refused at open, with the reason.
     for bad in [0, 3, 100] {
-        assert!(matches!(db.open(bad).await, Err(Error::Invalid(_))), "{bad}");
+        assert!(matches!(db.open(bad).await, Err(Error::Invalid { .. })), "{bad}");
     }
 }
 
@@ -441,7 +441,7 @@ async fn extraction_jobs_are_claimed_once_retried_and_failed_visibly(db: Db) {
     let store = db.store().await;
     let [(u, conv, msgs), (other, other_conv, other_msgs)] = two_users(&*store).await;
     // Messages must be the user's and in the conversation.
-    assert!(matches!(store.enqueue_extraction(u, conv, &other_msgs).await, Err(Error::Invalid(_))));
+    assert!(matches!(store.enqueue_extraction(u, conv, &other_msgs).await, Err(Error::Invalid { .. })));
     assert!(matches!(store.enqueue_extraction(u, other_conv, &msgs).await, Err(Error::NotFound(_))));
     assert!(store.extraction_jobs(u, None).await.unwrap().is_empty(), "nothing half-written");
 
@@ -544,13 +544,16 @@ async fn an_imported_conversation_lands_whole_or_not_at_all(db: Db) {
     let [(u, _, _), (other, _, _)] = two_users(&*store).await;
     let mut bad = vec![msg(Role::User, "first"), msg(Role::User, "   ")];
     bad[0].external_id = Some("chatgpt-1".into());
-    assert!(matches!(store.import_conversation(u, "broken", bad, &[vec![0]]).await, Err(Error::Invalid(_))));
+    assert!(matches!(store.import_conversation(u, "broken", bad, &[vec![0]]).await, Err(Error::Invalid { .. })));
     assert_eq!(store.conversations(u).await.unwrap().len(), 1, "no empty conversation left behind");
     assert!(store.message_by_external_id(u, "chatgpt-1").await.unwrap().is_none());
     // A job that cannot be queued takes the messages with it: never stored
     // without being learned from (a re-upload would skip them).
     let unqueued = vec![msg(Role::User, "first"), msg(Role::Assistant, "second")];
-    assert!(matches!(store.import_conversation(u, "x", unqueued, &[vec![0], vec![7]]).await, Err(Error::Invalid(_))));
+    assert!(matches!(
+        store.import_conversation(u, "x", unqueued, &[vec![0], vec![7]]).await,
+        Err(Error::Invalid { .. })
+    ));
     assert_eq!(store.conversations(u).await.unwrap().len(), 1, "nothing of it left behind");
     assert!(store.extraction_jobs(u, None).await.unwrap().is_empty());
 
@@ -592,7 +595,7 @@ async fn accounts_keys_and_sessions(db: Db) {
     let admin = store.create_account("root", "UTC", Some("$argon2id$x"), true).await.unwrap();
     assert!(admin.admin && !admin.disabled);
     assert!(matches!(store.create_account(" root ", "UTC", None, false).await, Err(Error::Conflict(_))));
-    assert!(matches!(store.create_account("a\nb", "UTC", None, false).await, Err(Error::Invalid(_))));
+    assert!(matches!(store.create_account("a\nb", "UTC", None, false).await, Err(Error::Invalid { .. })));
     let tom = store.create_account("tom", "UTC", None, false).await.unwrap();
     assert_eq!(store.count_users().await.unwrap(), 2);
     // No password set: no login.
@@ -664,7 +667,7 @@ async fn conversations_are_renamed_and_deleted_by_their_owner_only(db: Db) {
     assert!(matches!(store.delete_conversation(tom, mconv).await, Err(Error::NotFound(_))));
     assert!(matches!(store.conversation(tom, mconv).await, Err(Error::NotFound(_))));
     assert_eq!(store.rename_conversation(minji, mconv, " Moving ").await.unwrap().title, "Moving");
-    assert!(matches!(store.rename_conversation(minji, mconv, "a\u{7}").await, Err(Error::Invalid(_))));
+    assert!(matches!(store.rename_conversation(minji, mconv, "a\u{7}").await, Err(Error::Invalid { .. })));
     store.delete_conversation(minji, mconv).await.unwrap();
     assert!(
         store.search_text(minji, "부산으로", 10).await.unwrap().iter().all(|h| matches!(h, TextHit::Memory { .. }))
@@ -777,7 +780,7 @@ async fn documents_are_stored_replaced_unchanged_and_deleted_whole(db: Db) {
     assert!(store.documents(minji).await.unwrap().is_empty());
     assert!(store.search_text(minji, "pets", 10).await.unwrap().is_empty());
     // A document with no text is refused and leaves nothing.
-    assert!(matches!(store.put_document(minji, new_document("empty.md", "h3", &[])).await, Err(Error::Invalid(_))));
+    assert!(matches!(store.put_document(minji, new_document("empty.md", "h3", &[])).await, Err(Error::Invalid { .. })));
     assert!(store.documents(minji).await.unwrap().is_empty());
 }
 

@@ -229,7 +229,7 @@ mod tests {
     #[test]
     fn malformed_answers_are_errors_not_empty_results() {
         for bad in ["", "{", "{\"memories\": [{\"text\": 1}]}", "I think the user likes tea", "[]"] {
-            assert!(matches!(parse(bad, USER), Err(Error::Invalid(_))), "{bad:?}");
+            assert!(matches!(parse(bad, USER), Err(Error::Invalid { .. })), "{bad:?}");
         }
         assert_eq!(parse("{\"memories\": []}", USER).unwrap(), (vec![], vec![]));
         // Cut off inside the second candidate: the first is kept.

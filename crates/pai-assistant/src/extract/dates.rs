@@ -9,8 +9,9 @@ use pai_core::{Error, Result};
 
 /// The user's zone; a stored zone pai cannot read is an error, never a silent UTC.
 pub fn zone(name: &str) -> Result<Tz> {
-    name.parse::<Tz>()
-        .map_err(|_| Error::invalid(format!("unknown time zone {name:?}; use an IANA name like Asia/Seoul")))
+    name.parse::<Tz>().map_err(|_| {
+        Error::invalid_field("timezone", format!("unknown time zone {name:?}; use an IANA name like Asia/Seoul"))
+    })
 }
 
 /// The user's calendar day at `at`.

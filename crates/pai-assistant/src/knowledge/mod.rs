@@ -156,7 +156,7 @@ pub async fn sync_folder(store: &dyn Store, embedder: &dyn Embedder, user: UserI
             Ok((_, DocumentChange::Created)) => report.added += 1,
             Ok((_, DocumentChange::Replaced)) => report.updated += 1,
             Ok((_, DocumentChange::Unchanged)) => report.unchanged += 1,
-            Err(Error::Invalid(reason)) => report.failed.push(reason),
+            Err(Error::Invalid { message: reason, .. }) => report.failed.push(reason),
             Err(e) => return Err(e),
         }
     }

@@ -25,7 +25,7 @@ const MESSAGE_IMPORTANCE: f32 = 0.3;
 /// Importance assumed for a document passage: the user chose to keep it.
 const CHUNK_IMPORTANCE: f32 = 0.5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RecalledKind {
     Memory,
@@ -35,7 +35,7 @@ pub enum RecalledKind {
 }
 
 /// Where a recalled item came from, so an answer can cite it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Provenance {
     pub conversation: Option<ConversationId>,
     pub messages: Vec<MessageId>,
@@ -47,7 +47,7 @@ pub struct Provenance {
 }
 
 /// A chunk's place: enough to cite it and to link to the passage.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DocumentRef {
     pub id: DocumentId,
     pub title: String,
@@ -59,7 +59,7 @@ pub struct DocumentRef {
     pub end: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Recalled {
     pub kind: RecalledKind,
     pub item: ItemRef,

@@ -64,7 +64,7 @@ async fn pending_items_are_embedded_once() {
     assert_eq!(embed_pending(&store, &embedder, user, 100).await.unwrap(), 0);
     let wrong = SqliteStore::open(&db_path(), 32).await.unwrap();
     let err = embed_pending(&wrong, &embedder, user, 10).await.unwrap_err();
-    assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
 }
 
 #[tokio::test]

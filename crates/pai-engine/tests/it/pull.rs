@@ -106,11 +106,11 @@ async fn a_checksum_mismatch_installs_nothing() {
         PullSource { url: format!("{}/model.gguf", server.base), file_name: "model.gguf".into(), bearer: None };
     let wrong = "0".repeat(64);
     let err = pull::pull(&source, &dir, Some(&wrong), |_| {}).await.unwrap_err();
-    assert!(matches!(&err, Error::Invalid(m) if m.contains("checksum mismatch")), "{err:?}");
+    assert!(matches!(&err, Error::Invalid { message: m, .. } if m.contains("checksum mismatch")), "{err:?}");
     assert!(!dir.join("model.gguf").exists());
     assert!(!dir.join("model.gguf.part").exists());
     let err = pull::pull(&source, &dir, Some("abc"), |_| {}).await.unwrap_err();
-    assert!(matches!(err, Error::Invalid(_)));
+    assert!(matches!(err, Error::Invalid { .. }));
 }
 
 #[tokio::test]
@@ -124,6 +124,6 @@ async fn missing_files_and_non_gguf_answers_are_refused() {
     assert!(matches!(pull::pull(&missing, &dir, None, |_| {}).await.unwrap_err(), Error::NotFound(_)));
     let page = PullSource { url: format!("{}/page.gguf", server.base), file_name: "page.gguf".into(), bearer: None };
     let err = pull::pull(&page, &dir, None, |_| {}).await.unwrap_err();
-    assert!(matches!(&err, Error::Invalid(m) if m.contains("GGUF")), "{err:?}");
+    assert!(matches!(&err, Error::Invalid { message: m, .. } if m.contains("GGUF")), "{err:?}");
     assert!(!dir.join("page.gguf").exists() && !dir.join("page.gguf.part").exists());
 }

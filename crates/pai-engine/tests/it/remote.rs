@@ -124,7 +124,7 @@ async fn http_errors_map_to_what_the_caller_should_do() {
         matches!(&busy, Error::Unavailable { retry_after: Some(d), message } if d.as_secs() == 3 && message.contains("slow down")),
         "{busy:?}"
     );
-    assert!(matches!(ask("invalid").await, Error::Invalid(m) if m.contains("max_tokens")));
+    assert!(matches!(ask("invalid").await, Error::Invalid { message: m, .. } if m.contains("max_tokens")));
     assert!(matches!(ask("other").await, Error::Unavailable { .. }));
 }
 
@@ -137,7 +137,7 @@ async fn unreachable_server_is_unavailable_and_bad_urls_are_invalid() {
     assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
     let mut c = config("localhost:8000");
     c.base_url = "localhost:8000".into();
-    assert!(matches!(RemoteChatModel::new(c).err().unwrap(), Error::Invalid(_)));
+    assert!(matches!(RemoteChatModel::new(c).err().unwrap(), Error::Invalid { .. }));
 }
 
 #[tokio::test]

@@ -9,6 +9,11 @@ use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::state::SharedState;
 
+#[utoipa::path(post, path = "/api/confirmations/{token}", operation_id = "confirmToolCall", tag = "Memories",
+    params(("token" = String, Path, description = "The token the proposal carried")),
+    summary = "Confirm a destructive tool call the model proposed",
+    description = "The user's yes to `pai_forget` or `pai_cancel_reminder`: only then is it carried out.",
+    responses((status = 200, body = Object, description = "What was done")))]
 pub async fn confirm(
     State(state): State<SharedState>,
     caller: Caller,

@@ -7,19 +7,57 @@
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use pai_assistant::knowledge::store_bytes;
-use pai_core::store::DocumentId;
-use serde_json::{Value, json};
+use pai_core::store::{Chunk, Document, DocumentChange, DocumentId};
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use crate::api::List;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extractors::Id;
 use crate::state::SharedState;
 
+/// One uploaded file's outcome: stored (`status`, `document`) or refused (`error`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileResult {
+    /// The file's name; null for a part without one.
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<DocumentChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<Document>,
+    /// Why this file was not stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl FileResult {
+    fn refused(file: Option<String>, error: impl Into<String>) -> Self {
+        FileResult { file, status: None, document: None, error: Some(error.into()) }
+    }
+}
+
+/// The form of an upload, for `/openapi.json`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Upload {
+    /// One or more txt/md/html/pdf files.
+    #[schema(format = Binary, value_type = Vec<String>)]
+    file: Vec<Vec<u8>>,
+}
+
+#[utoipa::path(post, path = "/api/documents", operation_id = "uploadDocuments", tag = "Documents",
+    request_body(content = Upload, content_type = "multipart/form-data"),
+    summary = "Upload txt/md/html/pdf files",
+    description = "multipart/form-data, field `file`, one or more; per-file results. Passages are searchable \
+                   by their words at once and embedded in the background: `pending` counts those still waiting. \
+                   400 when no file was stored.",
+    responses((status = 201, body = List<FileResult>)))]
 pub async fn upload(
     State(state): State<SharedState>,
     caller: Caller,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, axum::Json<List<FileResult>>)> {
     let mut multipart = multipart.map_err(|e| {
         ApiError::bad_request(format!(
             "send the files as multipart/form-data with the field `file` ({})",
@@ -45,7 +83,7 @@ pub async fn upload(
         }
         let name = field.file_name().map(str::to_string).filter(|n| !n.trim().is_empty());
         let Some(name) = name else {
-            results.push(json!({"file": null, "error": "a file part needs a file name"}));
+            results.push(FileResult::refused(None, "a file part needs a file name"));
             continue;
         };
         let bytes = match field.bytes().await {
@@ -63,9 +101,16 @@ pub async fn upload(
         match store_bytes(&*state.store, caller.user.id, &source, bytes).await {
             Ok((document, change)) => {
                 stored += 1;
-                results.push(json!({"file": name, "status": change, "document": document}));
+                results.push(FileResult {
+                    file: Some(name),
+                    status: Some(change),
+                    document: Some(document),
+                    error: None,
+                });
             }
-            Err(pai_core::Error::Invalid(reason)) => results.push(json!({"file": name, "error": reason})),
+            Err(pai_core::Error::Invalid { message: reason, .. }) => {
+                results.push(FileResult::refused(Some(name), reason))
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -76,25 +121,42 @@ pub async fn upload(
         state.assistant.indexer.queue(caller.user.id);
     }
     if stored == 0 {
-        let reasons: Vec<&str> = results.iter().filter_map(|r| r["error"].as_str()).collect();
+        let reasons: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
         return Err(ApiError::bad_request(reasons.join("; ")).param("file"));
     }
-    Ok((StatusCode::CREATED, axum::Json(json!({"data": results}))))
+    Ok((StatusCode::CREATED, axum::Json(results.into())))
 }
 
-pub async fn list(State(state): State<SharedState>, caller: Caller) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(json!({"data": state.store.documents(caller.user.id).await?})))
+#[utoipa::path(get, path = "/api/documents", operation_id = "listDocuments", tag = "Documents", summary = "The caller's documents, newest first",
+    responses((status = 200, body = List<Document>)))]
+pub async fn list(State(state): State<SharedState>, caller: Caller) -> ApiResult<axum::Json<List<Document>>> {
+    Ok(axum::Json(state.store.documents(caller.user.id).await?.into()))
 }
 
-pub async fn get(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<axum::Json<Value>> {
+/// A document with its passages in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentWithPassages {
+    #[serde(flatten)]
+    pub document: Document,
+    pub passages: Vec<Chunk>,
+}
+
+#[utoipa::path(get, path = "/api/documents/{id}", operation_id = "getDocument", tag = "Documents", params(Id),
+    summary = "A document with its passages (page, heading, offsets)",
+    responses((status = 200, body = DocumentWithPassages)))]
+pub async fn get(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Id(id): Id,
+) -> ApiResult<axum::Json<DocumentWithPassages>> {
     let user = caller.user.id;
     let document = state.store.document(user, DocumentId(id)).await?;
-    let chunks = state.store.document_chunks(user, document.id).await?;
-    let mut v = json!(document);
-    v["passages"] = json!(chunks);
-    Ok(axum::Json(v))
+    let passages = state.store.document_chunks(user, document.id).await?;
+    Ok(axum::Json(DocumentWithPassages { document, passages }))
 }
 
+#[utoipa::path(delete, path = "/api/documents/{id}", operation_id = "deleteDocument", tag = "Documents", params(Id),
+    summary = "Delete a document with every passage and vector", responses((status = 204, description = "Deleted")))]
 pub async fn delete(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<StatusCode> {
     state.store.delete_document(caller.user.id, DocumentId(id)).await?;
     Ok(StatusCode::NO_CONTENT)

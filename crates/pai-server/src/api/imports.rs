@@ -9,17 +9,20 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use pai_assistant::import::{Format, ParseOptions, Progress, import, parse};
-use pai_core::store::{ImportId, ImportState, UserId};
+use pai_core::store::{ImportId, ImportRecord, ImportState, UserId};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use utoipa::IntoParams;
 
+use crate::api::List;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extractors::{Id, Query};
 use crate::state::SharedState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Upload {
     /// "pai", "chatgpt" or "kakaotalk"; detected from the content when absent.
     #[serde(default)]
@@ -32,12 +35,17 @@ pub struct Upload {
     name: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/imports", operation_id = "createImport", tag = "Imports", params(Upload),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+                 description = "pai JSON, ChatGPT's conversations.json or a KakaoTalk .txt export"),
+    summary = "Upload chat history; it is checked whole, then imported in the background",
+    responses((status = 202, body = ImportRecord)))]
 pub async fn create(
     State(state): State<SharedState>,
     caller: Caller,
     Query(q): Query<Upload>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, axum::Json<ImportRecord>)> {
     let bytes = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -58,7 +66,7 @@ pub async fn create(
     let name = q.name.unwrap_or_else(|| "upload".into());
     let record = state.store.create_import(user, &name, conversations.len() as u64).await?;
     tokio::spawn(run(state.clone(), user, record.id, conversations));
-    Ok((StatusCode::ACCEPTED, axum::Json(json!(record))))
+    Ok((StatusCode::ACCEPTED, axum::Json(record)))
 }
 
 async fn run(state: SharedState, user: UserId, id: ImportId, conversations: Vec<pai_assistant::import::Conversation>) {
@@ -103,10 +111,14 @@ async fn run(state: SharedState, user: UserId, id: ImportId, conversations: Vec<
     }
 }
 
-pub async fn get(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(json!(state.store.import_record(caller.user.id, ImportId(id)).await?)))
+#[utoipa::path(get, path = "/api/imports/{id}", operation_id = "getImport", tag = "Imports", params(Id), summary = "An import's state and progress",
+    responses((status = 200, body = ImportRecord)))]
+pub async fn get(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<axum::Json<ImportRecord>> {
+    Ok(axum::Json(state.store.import_record(caller.user.id, ImportId(id)).await?))
 }
 
-pub async fn list(State(state): State<SharedState>, caller: Caller) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(json!({"data": state.store.imports(caller.user.id).await?})))
+#[utoipa::path(get, path = "/api/imports", operation_id = "listImports", tag = "Imports", summary = "The caller's imports",
+    responses((status = 200, body = List<ImportRecord>)))]
+pub async fn list(State(state): State<SharedState>, caller: Caller) -> ApiResult<axum::Json<List<ImportRecord>>> {
+    Ok(axum::Json(state.store.imports(caller.user.id).await?.into()))
 }

@@ -5,12 +5,16 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use pai_assistant::export::MemoryDetails;
 use pai_assistant::index::embed_pending;
+use pai_assistant::recall::Recalled;
 use pai_assistant::recall::{RecalledKind, recall};
-use pai_core::store::{JobId, JobState, MemoryId, MemoryKind, NewMemory};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use pai_core::store::{ExtractionJob, JobId, JobState, Memory, MemoryId, MemoryKind, NewMemory};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
+use crate::api::List;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extractors::{Id, Json, Query};
@@ -22,9 +26,11 @@ const MAX_K: usize = 100;
 /// Most memories one page holds.
 const MAX_PAGE: usize = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Also the memories newer ones replaced.
     #[serde(default)]
     history: bool,
     /// Page size (default 100).
@@ -35,12 +41,23 @@ pub struct ListQuery {
     before: Option<i64>,
 }
 
-/// Newest first, a page at a time: `{"data": [...], "next_before": id or null}`.
+/// A page of memories, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemoryPage {
+    pub data: Vec<Memory>,
+    /// `before` for the next page; null on the last.
+    pub next_before: Option<MemoryId>,
+}
+
+#[utoipa::path(get, path = "/api/memories", operation_id = "listMemories", tag = "Memories", params(ListQuery),
+    summary = "Current memories, newest first, a page at a time",
+    description = "`?limit=100&before=<next_before>`; `?history=true` adds superseded ones.",
+    responses((status = 200, body = MemoryPage)))]
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
     Query(q): Query<ListQuery>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<MemoryPage>> {
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_PAGE}")).param("limit"));
@@ -51,17 +68,20 @@ pub async fn list(
         page.truncate(limit);
         page.last().map(|m| m.id)
     });
-    Ok(axum::Json(json!({"data": page, "next_before": next.flatten()})))
+    Ok(axum::Json(MemoryPage { data: page, next_before: next.flatten() }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMemoryBody {
     text: String,
+    /// Default: fact.
     #[serde(default)]
     kind: Option<MemoryKind>,
+    /// Who or what it is about ("daughter", "home city").
     #[serde(default)]
     subject: Option<String>,
+    /// 0 to 1; default 0.7.
     #[serde(default)]
     importance: Option<f32>,
 }
@@ -73,11 +93,13 @@ async fn reindex(state: &SharedState, caller: &Caller) {
     }
 }
 
+#[utoipa::path(post, path = "/api/memories", operation_id = "createMemory", tag = "Memories", request_body = NewMemoryBody,
+    summary = "Add a memory by hand", responses((status = 201, body = Memory)))]
 pub async fn create(
     State(state): State<SharedState>,
     caller: Caller,
     Json(body): Json<NewMemoryBody>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+) -> ApiResult<(StatusCode, axum::Json<Memory>)> {
     let importance = body.importance.unwrap_or(0.7);
     if !(0.0..=1.0).contains(&importance) {
         return Err(ApiError::bad_request("importance must be between 0 and 1").param("importance"));
@@ -92,61 +114,84 @@ pub async fn create(
     };
     let m = state.store.add_memory(caller.user.id, memory).await?;
     reindex(&state, &caller).await;
-    Ok((StatusCode::CREATED, axum::Json(json!(m))))
+    Ok((StatusCode::CREATED, axum::Json(m)))
 }
 
-pub async fn get(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(json!(pai_assistant::export::details(&*state.store, caller.user.id, MemoryId(id)).await?)))
+#[utoipa::path(get, path = "/api/memories/{id}", operation_id = "getMemory", tag = "Memories", params(Id),
+    summary = "A memory with its history, source messages and decisions",
+    responses((status = 200, body = MemoryDetails)))]
+pub async fn get(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<axum::Json<MemoryDetails>> {
+    Ok(axum::Json(pai_assistant::export::details(&*state.store, caller.user.id, MemoryId(id)).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Edit {
     text: String,
 }
 
+#[utoipa::path(patch, path = "/api/memories/{id}", operation_id = "editMemory", tag = "Memories", params(Id), request_body = Edit,
+    summary = "Edit a memory's text", responses((status = 200, body = Memory)))]
 pub async fn edit(
     State(state): State<SharedState>,
     caller: Caller,
     Id(id): Id,
     Json(body): Json<Edit>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Memory>> {
     let m = state.store.update_memory(caller.user.id, MemoryId(id), &body.text, &[]).await?;
     reindex(&state, &caller).await;
-    Ok(axum::Json(json!(m)))
+    Ok(axum::Json(m))
 }
 
+#[utoipa::path(delete, path = "/api/memories/{id}", operation_id = "deleteMemory", tag = "Memories", params(Id),
+    summary = "Forget a memory", responses((status = 204, description = "Forgotten")))]
 pub async fn delete(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<StatusCode> {
     state.store.delete_memory(caller.user.id, MemoryId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteAll {
+    /// Must be true: deleting every memory is said explicitly.
     #[serde(default)]
     all: bool,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Deleted {
+    /// How many were deleted.
+    pub deleted: u64,
+}
+
+#[utoipa::path(delete, path = "/api/memories", operation_id = "deleteAllMemories", tag = "Memories", params(DeleteAll),
+    summary = "Delete every memory (`?all=true`)", responses((status = 200, body = Deleted)))]
 pub async fn delete_all(
     State(state): State<SharedState>,
     caller: Caller,
     Query(q): Query<DeleteAll>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Deleted>> {
     if !q.all {
         return Err(ApiError::bad_request("to delete every memory, say so: DELETE /api/memories?all=true"));
     }
-    Ok(axum::Json(json!({"deleted": state.store.delete_all_memories(caller.user.id).await?})))
+    Ok(axum::Json(Deleted { deleted: state.store.delete_all_memories(caller.user.id).await? }))
 }
 
+#[utoipa::path(get, path = "/api/memories/export", operation_id = "exportMemories", tag = "Memories",
+    summary = "Every memory with sources and decisions, as one self-contained document",
+    responses((status = 200, body = Object, description = "A `pai-memories/1` document (see the README)")))]
 pub async fn export(State(state): State<SharedState>, caller: Caller) -> ApiResult<axum::Json<Value>> {
     Ok(axum::Json(pai_assistant::export::export(&*state.store, caller.user.id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Search {
+    /// What to look for (1 to 4096 bytes).
     q: String,
+    /// How many (1 to 100, default 10).
     #[serde(default)]
     k: Option<usize>,
 }
@@ -163,49 +208,60 @@ fn check_query(query: &str, k: Option<usize>) -> ApiResult<usize> {
 }
 
 /// Memories only, best first, by words and meaning.
+#[utoipa::path(get, path = "/api/memories/search", operation_id = "searchMemories", tag = "Memories", params(Search),
+    summary = "Search memories by words and meaning", responses((status = 200, body = List<Recalled>)))]
 pub async fn search(
     State(state): State<SharedState>,
     caller: Caller,
     Query(q): Query<Search>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<List<Recalled>>> {
     let k = check_query(&q.q, q.k)?;
     let mut hits = recall(&*state.store, &*state.assistant.embedder, caller.user.id, &q.q, k * 2, Utc::now()).await?;
     hits.retain(|h| h.kind == RecalledKind::Memory);
     hits.truncate(k);
-    Ok(axum::Json(json!({"data": hits})))
+    Ok(axum::Json(hits.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecallBody {
+    /// What to recall for (1 to 4096 bytes).
     query: String,
+    /// How many (1 to 100, default 10).
     #[serde(default)]
     k: Option<usize>,
 }
 
 /// Memories and messages, as a prompt would get them, each with provenance.
+#[utoipa::path(post, path = "/api/recall", operation_id = "recall", tag = "Memories", request_body = RecallBody,
+    summary = "Memories, messages and passages as a prompt gets them, with provenance",
+    responses((status = 200, body = List<Recalled>)))]
 pub async fn recall_items(
     State(state): State<SharedState>,
     caller: Caller,
     Json(body): Json<RecallBody>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<List<Recalled>>> {
     let k = check_query(&body.query, body.k)?;
     let hits = recall(&*state.store, &*state.assistant.embedder, caller.user.id, &body.query, k, Utc::now()).await?;
-    Ok(axum::Json(json!({"data": hits})))
+    Ok(axum::Json(hits.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct JobsQuery {
+    /// Only jobs in this state: pending, running, done or failed.
     #[serde(default)]
     state: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/jobs", operation_id = "listJobs", tag = "Memories", params(JobsQuery),
+    summary = "Memory extraction jobs", responses((status = 200, body = List<ExtractionJob>)))]
 pub async fn jobs(
     State(state): State<SharedState>,
     caller: Caller,
     Query(q): Query<JobsQuery>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<List<ExtractionJob>>> {
     let filter =
         match q.state.as_deref() {
             None => None,
@@ -213,11 +269,17 @@ pub async fn jobs(
                 ApiError::bad_request("state is one of pending, running, done, failed").param("state")
             })?),
         };
-    Ok(axum::Json(json!({"data": state.store.extraction_jobs(caller.user.id, filter).await?})))
+    Ok(axum::Json(state.store.extraction_jobs(caller.user.id, filter).await?.into()))
 }
 
-pub async fn retry_job(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<axum::Json<Value>> {
+#[utoipa::path(post, path = "/api/jobs/{id}/retry", operation_id = "retryJob", tag = "Memories", params(Id),
+    summary = "Queue a failed extraction job again", responses((status = 200, body = ExtractionJob)))]
+pub async fn retry_job(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Id(id): Id,
+) -> ApiResult<axum::Json<ExtractionJob>> {
     let job = state.store.retry_extraction_job(caller.user.id, JobId(id)).await?;
     state.assistant.extractor.wake();
-    Ok(axum::Json(json!(job)))
+    Ok(axum::Json(job))
 }

@@ -10,45 +10,54 @@ pub mod memories;
 pub mod reminders;
 pub mod session;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use serde::Serialize;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::state::SharedState;
 
-pub fn routes(import_limit: usize) -> Router<SharedState> {
-    Router::new()
-        .route("/api/session", post(session::login).delete(session::logout))
-        .route("/api/signup", post(session::signup))
-        .route("/api/me", get(session::me).patch(session::change_me))
-        .route("/api/conversations", get(conversations::list).post(conversations::create))
-        .route(
-            "/api/conversations/{id}",
-            get(conversations::get).patch(conversations::rename).delete(conversations::delete),
-        )
-        .route("/api/conversations/{id}/messages", get(conversations::messages).post(conversations::say))
-        .route("/api/memories", get(memories::list).post(memories::create).delete(memories::delete_all))
-        .route("/api/memories/search", get(memories::search))
-        .route("/api/memories/export", get(memories::export))
-        .route("/api/memories/{id}", get(memories::get).patch(memories::edit).delete(memories::delete))
-        .route("/api/recall", post(memories::recall_items))
-        .route("/api/confirmations/{token}", post(confirmations::confirm))
-        .route("/api/jobs", get(memories::jobs))
-        .route("/api/jobs/{id}/retry", post(memories::retry_job))
-        .route("/api/imports", get(imports::list).post(imports::create).layer(DefaultBodyLimit::max(import_limit)))
-        .route("/api/imports/{id}", get(imports::get))
-        .route(
-            "/api/documents",
-            get(documents::list).post(documents::upload).layer(DefaultBodyLimit::max(import_limit)),
-        )
-        .route("/api/documents/{id}", get(documents::get).delete(documents::delete))
-        .route("/api/reminders", get(reminders::list).post(reminders::create))
-        .route("/api/reminders/{id}", get(reminders::get).delete(reminders::cancel))
-        .route("/api/notifications", get(reminders::notifications))
-        .route("/api/notifications/stream", get(reminders::stream))
-        .route("/api/notifications/{id}/read", post(reminders::mark_read))
-        .route("/api/keys", get(keys::list).post(keys::create))
-        .route("/api/keys/{id}", axum::routing::delete(keys::revoke))
-        .route("/api/admin/users", get(admin::list).post(admin::create))
-        .route("/api/admin/users/{id}", axum::routing::patch(admin::change).delete(admin::delete))
+/// A list in a response body: `{"data": [...]}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct List<T> {
+    pub data: Vec<T>,
+}
+
+impl<T> From<Vec<T>> for List<T> {
+    fn from(data: Vec<T>) -> Self {
+        List { data }
+    }
+}
+
+/// Every `/api` route with its operation in `/openapi.json`.
+pub fn routes(import_limit: usize) -> OpenApiRouter<SharedState> {
+    let uploads = DefaultBodyLimit::max(import_limit);
+    OpenApiRouter::new()
+        .routes(routes!(session::login, session::logout))
+        .routes(routes!(session::signup))
+        .routes(routes!(session::me, session::change_me))
+        .routes(routes!(conversations::list, conversations::create))
+        .routes(routes!(conversations::get, conversations::rename, conversations::delete))
+        .routes(routes!(conversations::messages, conversations::say))
+        .routes(routes!(memories::list, memories::create, memories::delete_all))
+        .routes(routes!(memories::search))
+        .routes(routes!(memories::export))
+        .routes(routes!(memories::get, memories::edit, memories::delete))
+        .routes(routes!(memories::recall_items))
+        .routes(routes!(confirmations::confirm))
+        .routes(routes!(memories::jobs))
+        .routes(routes!(memories::retry_job))
+        .routes(routes!(imports::list, imports::create).layer(uploads))
+        .routes(routes!(imports::get))
+        .routes(routes!(documents::list, documents::upload).layer(uploads))
+        .routes(routes!(documents::get, documents::delete))
+        .routes(routes!(reminders::list, reminders::create))
+        .routes(routes!(reminders::get, reminders::cancel))
+        .routes(routes!(reminders::notifications))
+        .routes(routes!(reminders::stream))
+        .routes(routes!(reminders::mark_read))
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::revoke))
+        .routes(routes!(admin::list, admin::create))
+        .routes(routes!(admin::change, admin::delete))
 }

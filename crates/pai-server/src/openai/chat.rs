@@ -26,9 +26,13 @@ use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Mes
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::objects::{
+    AssistantMessage, ChatCompletion, ChatCompletionChunk, Choice, ChunkChoice, Citation, Delta, FunctionCall,
+    Grounded, PaiExtension, RecalledItem, ToolCall,
+};
 use super::tools::{FunctionDef, NamedFunction, ToolChoice, ToolDef, ToolMode, add_instructions, calls_as_text};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extractors::Json;
 use crate::limits::Permit;
 use crate::secrets::random_hex;
@@ -53,7 +57,7 @@ const IGNORED: &[&str] = &[
     "verbosity",
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChatCompletionRequest {
     model: String,
     messages: Vec<InMessage>,
@@ -92,7 +96,7 @@ pub struct ChatCompletionRequest {
     other: serde_json::Map<String, Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StreamOptions {
     #[serde(default)]
@@ -105,28 +109,28 @@ struct StreamOptions {
 }
 
 /// `function_call`: "none" | "auto" | {"name": …}.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum LegacyFunctionChoice {
     Mode(String),
     Named { name: String },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum Stop {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum ConversationRef {
     Id(i64),
     Text(String),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum ResponseFormat {
     Text,
@@ -134,7 +138,7 @@ enum ResponseFormat {
     JsonSchema { json_schema: JsonSchemaFormat },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonSchemaFormat {
     #[allow(dead_code)]
@@ -148,7 +152,7 @@ struct JsonSchemaFormat {
     strict: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InMessage {
     role: String,
@@ -182,26 +186,26 @@ struct InMessage {
     reasoning_content: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum Content {
     Text(String),
     Parts(Vec<ContentPart>),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct ContentPart {
     #[serde(rename = "type")]
     kind: String,
     text: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct InToolCall {
     function: InFunctionCall,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct InFunctionCall {
     name: String,
     arguments: String,
@@ -506,6 +510,12 @@ fn prompt_tokens(state: &SharedState, messages: &[Message]) -> usize {
     messages.iter().map(|m| state.assistant.model.count_tokens(&m.content) + 8).sum()
 }
 
+#[utoipa::path(post, path = "/v1/chat/completions", operation_id = "createChatCompletion", tag = "OpenAI", request_body = ChatCompletionRequest,
+    summary = "Chat completion (stream or not) over the caller's memory",
+    description = "Header `X-Pai-Conversation: <id>|new` continues or starts a stored conversation (its id comes \
+                   back in that header); `memory: false` recalls and keeps nothing.",
+    responses((status = 200, body = ChatCompletion,
+               description = "With `stream: true`, server-sent events of ChatCompletionChunk, then `[DONE]`")))]
 pub async fn completions(
     axum::extract::State(state): axum::extract::State<SharedState>,
     caller: Caller,
@@ -518,7 +528,8 @@ pub async fn completions(
         Output::Chunks(frames) => {
             let events = frames.map(|frame| {
                 Ok::<_, std::convert::Infallible>(match frame {
-                    Frame::Chunk(v) | Frame::Error(v) => Event::default().data(v.to_string()),
+                    Frame::Chunk(chunk) => Event::default().json_data(chunk).expect("serializable"),
+                    Frame::Error(error) => Event::default().json_data(error).expect("serializable"),
                     Frame::Done => Event::default().data("[DONE]"),
                 })
             });
@@ -534,16 +545,15 @@ pub async fn completions(
 /// An answer in the chat completions format, which the other formats
 /// (`/v1/responses`, `/v1/completions`) are rendered from.
 pub(super) enum Output {
-    /// A `chat.completion` object.
-    Whole(Value),
+    Whole(ChatCompletion),
     /// `chat.completion.chunk` objects as they are generated.
     Chunks(futures_util::stream::BoxStream<'static, Frame>),
 }
 
 pub(super) enum Frame {
-    Chunk(Value),
-    /// An error after the answer began (the body of an `ApiError`); nothing follows.
-    Error(Value),
+    Chunk(ChatCompletionChunk),
+    /// An error after the answer began; nothing follows.
+    Error(ErrorBody),
     /// The answer ended.
     Done,
 }
@@ -605,37 +615,30 @@ pub(super) async fn run(
     Ok((output, conversation))
 }
 
-fn pai_extension(p: &Prepared) -> Value {
-    let recalled: Vec<Value> = p
-        .recalled
-        .iter()
-        .map(|r| json!({"kind": r.kind, "item": r.item, "text": r.text, "provenance": r.provenance}))
-        .collect();
+fn pai_extension(p: &Prepared) -> PaiExtension {
     // Document passages as the answer cites them: [n] → where to find it.
-    let cited: Vec<Value> = citations(&p.recalled)
+    let citations = citations(&p.recalled)
         .into_iter()
-        .filter_map(|(n, r)| {
-            let d = r.provenance.document.as_ref()?;
-            let snippet: String = r.text.chars().take(200).collect();
-            Some(json!({"n": n, "item": r.item, "document": d.id, "title": d.title, "source": d.source,
-                        "page": d.page, "heading": d.heading, "start": d.start, "end": d.end, "snippet": snippet}))
-        })
+        .filter_map(|(n, r)| Some(Citation::new(n, r.item, r.provenance.document.as_ref()?, &r.text)))
         .collect();
-    let mut v = json!({"conversation": p.conversation, "recalled": recalled, "citations": cited});
     // The sentence pai would quote, and how sure it is (bench/grounded calibrates on it).
-    if let Some(turn) = &p.turn {
-        let quote = pai_assistant::grounded::best_quote(&turn.user_message.content, &p.recalled);
-        v["grounded"] = json!(quote.map(|q| json!({"sentence": q.sentence, "citation": q.citation,
-            "score": q.score, "answers": q.answers(), "question": pai_assistant::grounded::is_question(&turn.user_message.content)})));
+    let grounded = p.turn.as_ref().and_then(|turn| {
+        let question = &turn.user_message.content;
+        pai_assistant::grounded::best_quote(question, &p.recalled).map(|q| Grounded {
+            answers: q.answers(),
+            sentence: q.sentence,
+            citation: q.citation,
+            score: q.score,
+            question: pai_assistant::grounded::is_question(question),
+        })
+    });
+    PaiExtension {
+        conversation: p.conversation,
+        recalled: p.recalled.iter().map(RecalledItem::from).collect(),
+        citations,
+        grounded,
+        tool_results: p.tool_results.clone(),
     }
-    if !p.tool_results.is_empty() {
-        v["tool_results"] = json!(p.tool_results);
-    }
-    v
-}
-
-fn usage_json(u: Usage) -> Value {
-    json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total()})
 }
 
 /// A cut answer says so even when whole calls were kept from it.
@@ -647,21 +650,16 @@ fn finish_reason(c: &Completion, calls: bool) -> &'static str {
     }
 }
 
-fn tool_calls_json(calls: &[(String, String)], streaming: bool) -> Value {
-    Value::Array(
-        calls
-            .iter()
-            .enumerate()
-            .map(|(i, (name, args))| {
-                let mut call = json!({"id": format!("call_{}", random_hex(8)), "type": "function",
-                                      "function": {"name": name, "arguments": args}});
-                if streaming {
-                    call["index"] = json!(i);
-                }
-                call
-            })
-            .collect(),
-    )
+fn tool_calls(calls: &[(String, String)]) -> Vec<ToolCall> {
+    calls
+        .iter()
+        .map(|(name, arguments)| ToolCall {
+            index: None,
+            id: format!("call_{}", random_hex(8)),
+            kind: "function",
+            function: FunctionCall { name: name.clone(), arguments: arguments.clone() },
+        })
+        .collect()
 }
 
 /// The whole answer: with tools, pai-assistant's rounds (pai's own tools
@@ -675,7 +673,7 @@ async fn whole(
     id: String,
     permit: Permit,
     started: Instant,
-) -> ApiResult<Value> {
+) -> ApiResult<ChatCompletion> {
     let metrics = |done: &Completion, first: Option<Instant>| {
         let first = first.map(|f| f.duration_since(started));
         state.metrics.generation(done.usage.prompt_tokens, done.usage.completion_tokens, first, started.elapsed());
@@ -702,56 +700,89 @@ async fn whole(
         }
     };
     drop(permit);
-    let mut message = json!({"role": "assistant", "content": content, "refusal": null});
-    if !calls.is_empty() {
-        message["tool_calls"] = tool_calls_json(&calls, false);
+    let message = AssistantMessage { role: "assistant", content, refusal: None, tool_calls: tool_calls(&calls) };
+    Ok(ChatCompletion {
+        id,
+        object: "chat.completion",
+        created: Utc::now().timestamp(),
+        model: state.assistant.model.id().to_string(),
+        choices: vec![Choice {
+            index: 0,
+            message,
+            logprobs: None,
+            finish_reason: finish_reason(&completion, !calls.is_empty()),
+        }],
+        usage: completion.usage.into(),
+        system_fingerprint: None,
+        pai: pai_extension(&prepared),
+    })
+}
+
+/// The chunks of one answer share their id, time and model.
+#[derive(Clone)]
+struct ChunkHead {
+    id: String,
+    created: i64,
+    model: String,
+}
+
+impl ChunkHead {
+    fn chunk(&self, delta: Delta, finish_reason: Option<&'static str>) -> Frame {
+        Frame::Chunk(ChatCompletionChunk {
+            choices: vec![ChunkChoice { index: 0, delta, logprobs: None, finish_reason }],
+            ..self.last(None)
+        })
     }
-    Ok(json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": Utc::now().timestamp(),
-        "model": state.assistant.model.id(),
-        "choices": [{"index": 0, "message": message, "logprobs": null,
-                     "finish_reason": finish_reason(&completion, !calls.is_empty())}],
-        "usage": usage_json(completion.usage),
-        "system_fingerprint": null,
-        "pai": pai_extension(&prepared),
-    }))
+
+    /// The chunk after the answer: no choices, with `usage` and `pai` when asked for.
+    fn last(&self, usage_and_pai: Option<(Usage, PaiExtension)>) -> ChatCompletionChunk {
+        let (usage, pai) = usage_and_pai.map_or((None, None), |(u, p)| (Some(u.into()), Some(p)));
+        ChatCompletionChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: self.model.clone(),
+            system_fingerprint: None,
+            choices: Vec::new(),
+            usage,
+            pai,
+        }
+    }
+}
+
+fn text_delta(content: impl Into<String>) -> Delta {
+    Delta { content: Some(content.into()), ..Delta::default() }
+}
+
+fn role_delta() -> Delta {
+    Delta { role: Some("assistant"), content: Some(String::new()), tool_calls: None }
 }
 
 /// A finished answer sent as a stream: what a streaming request with pai's
 /// own tools gets (the tools run between generations, so the final answer is
 /// known before its first chunk is sent).
-fn replay_as_chunks(body: Value, include_usage: bool) -> futures_util::stream::BoxStream<'static, Frame> {
-    let frame = |choices: Value, extra: Option<(&str, Value)>| {
-        let mut v = json!({"id": body["id"], "object": "chat.completion.chunk", "created": body["created"],
-                           "model": body["model"], "system_fingerprint": null, "choices": choices});
-        if let Some((k, x)) = extra {
-            v[k] = x;
-        }
-        Frame::Chunk(v)
+fn replay_as_chunks(body: ChatCompletion, include_usage: bool) -> futures_util::stream::BoxStream<'static, Frame> {
+    let head = ChunkHead { id: body.id, created: body.created, model: body.model };
+    let Some(choice) = body.choices.into_iter().next() else {
+        return futures_util::stream::iter([Frame::Done]).boxed();
     };
-    let message = &body["choices"][0]["message"];
-    let mut events =
-        vec![frame(json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]), None)];
-    if let Some(text) = message["content"].as_str() {
-        events.push(frame(json!([{"index": 0, "delta": {"content": text}, "finish_reason": null}]), None));
+    let message = choice.message;
+    let mut events = vec![head.chunk(role_delta(), None)];
+    if let Some(text) = message.content {
+        events.push(head.chunk(text_delta(text), None));
     }
-    if let Some(calls) = message["tool_calls"].as_array() {
-        let indexed: Vec<Value> = calls
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut c = c.clone();
-                c["index"] = json!(i);
-                c
-            })
-            .collect();
-        events.push(frame(json!([{"index": 0, "delta": {"tool_calls": indexed}, "finish_reason": null}]), None));
+    if !message.tool_calls.is_empty() {
+        let indexed =
+            message.tool_calls.into_iter().enumerate().map(|(i, c)| ToolCall { index: Some(i), ..c }).collect();
+        events.push(head.chunk(Delta { tool_calls: Some(indexed), ..Delta::default() }, None));
     }
-    events.push(frame(json!([{"index": 0, "delta": {}, "finish_reason": body["choices"][0]["finish_reason"]}]), None));
+    events.push(head.chunk(Delta::default(), Some(choice.finish_reason)));
     if include_usage {
-        events.push(frame(json!([]), Some(("usage", body["usage"].clone()))));
+        let usage = pai_core::Usage {
+            prompt_tokens: body.usage.prompt_tokens,
+            completion_tokens: body.usage.completion_tokens,
+        };
+        events.push(Frame::Chunk(head.last(Some((usage, body.pai)))));
     }
     events.push(Frame::Done);
     futures_util::stream::iter(events).boxed()
@@ -771,28 +802,11 @@ fn stream(
     // holds a slot others wait for); what a stalled client can pile up is
     // bounded by max_tokens.
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Frame>();
-    let model_id = state.assistant.model.id().to_string();
-    let created = Utc::now().timestamp();
-    let frame = move |choices: Value, extra: Option<(Value, Value)>| -> Frame {
-        let mut body = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model_id,
-                              "system_fingerprint": null, "choices": choices});
-        if let Some((usage, pai)) = extra {
-            body["usage"] = usage;
-            body["pai"] = pai;
-        }
-        Frame::Chunk(body)
-    };
-    let chunk = {
-        let frame = frame.clone();
-        move |delta: Value, finish: Option<&str>| -> Frame {
-            frame(json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]), None)
-        }
-    };
-    let usage_chunk = move |usage: Value, pai: Value| frame(json!([]), Some((usage, pai)));
+    let head = ChunkHead { id, created: Utc::now().timestamp(), model: state.assistant.model.id().to_string() };
     tokio::spawn(async move {
         let _permit = permit;
         let mut events = answer_stream(&state, &prepared);
-        if tx.send(chunk(json!({"role": "assistant", "content": ""}), None)).is_err() {
+        if tx.send(head.chunk(role_delta(), None)).is_err() {
             return;
         }
         let mut first = None;
@@ -803,7 +817,7 @@ fn stream(
                 event = events.next() => match event {
                     Some(Ok(ChatEvent::Delta(piece))) => {
                         first.get_or_insert_with(|| started.elapsed());
-                        if tx.send(chunk(json!({"content": piece}), None)).is_err() {
+                        if tx.send(head.chunk(text_delta(piece), None)).is_err() {
                             break;
                         }
                     }
@@ -825,9 +839,9 @@ fn stream(
         state.metrics.generation(usage.prompt_tokens, usage.completion_tokens, first, started.elapsed());
         let Some(done) = completion else { return };
         let reason = finish_reason(&done, false);
-        let _ = tx.send(chunk(json!({}), Some(reason)));
+        let _ = tx.send(head.chunk(Delta::default(), Some(reason)));
         if c.include_usage {
-            let _ = tx.send(usage_chunk(usage_json(usage), pai_extension(&prepared)));
+            let _ = tx.send(Frame::Chunk(head.last(Some((usage, pai_extension(&prepared))))));
         }
         let _ = tx.send(Frame::Done);
     });

@@ -2,6 +2,7 @@
 //! with `base_url=http://host:port/v1` and a pai API key.
 
 pub mod chat;
+pub mod objects;
 pub mod responses;
 pub mod text_completion;
 mod token_ids;
@@ -12,26 +13,32 @@ use base64::Engine;
 use chrono::Utc;
 use pai_core::EmbedKind;
 use serde::Deserialize;
-use serde_json::{Value, json};
+
+use objects::{Embedding, EmbeddingList, EmbeddingUsage, Model, ModelList, Vector};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extractors::Json;
 use crate::state::{ModelRole, SharedState};
 
-pub async fn models(State(state): State<SharedState>, _caller: Caller) -> axum::Json<Value> {
+#[utoipa::path(get, path = "/v1/models", operation_id = "listModels", tag = "OpenAI", summary = "Models this server answers with",
+    responses((status = 200, body = ModelList)))]
+pub async fn models(State(state): State<SharedState>, _caller: Caller) -> axum::Json<ModelList> {
     let created = Utc::now().timestamp();
-    axum::Json(
-        json!({"object": "list", "data": model_ids(&state).iter().map(|id| model_object(id, created)).collect::<Vec<_>>()}),
-    )
+    axum::Json(ModelList {
+        object: "list",
+        data: model_ids(&state).iter().map(|id| model_object(id, created)).collect(),
+    })
 }
 
 /// `GET /v1/models/{id}`: one model, as clients check one before using it.
+#[utoipa::path(get, path = "/v1/models/{id}", operation_id = "retrieveModel", tag = "OpenAI", params(("id" = String, Path, description = "A model name")),
+    summary = "One model, or 404 model_not_found", responses((status = 200, body = Model)))]
 pub async fn model(
     State(state): State<SharedState>,
     _caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Model>> {
     if !model_ids(&state).contains(&id.as_str()) {
         return Err(ApiError::not_found(format!("the model `{id}` does not exist here (GET /v1/models)"))
             .code("model_not_found"));
@@ -66,11 +73,11 @@ pub fn serves(state: &SharedState, role: ModelRole, name: &str) -> bool {
     names(state, role).contains(&name)
 }
 
-fn model_object(id: &str, created: i64) -> Value {
-    json!({"id": id, "object": "model", "created": created, "owned_by": "pai"})
+fn model_object(id: &str, created: i64) -> Model {
+    Model { id: id.to_string(), object: "model", created, owned_by: "pai" }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingsRequest {
     input: EmbedInput,
@@ -87,7 +94,7 @@ pub struct EmbeddingsRequest {
     input_type: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum EmbedInput {
     One(String),
@@ -97,11 +104,14 @@ enum EmbedInput {
     TokenLists(Vec<Vec<u32>>),
 }
 
+#[utoipa::path(post, path = "/v1/embeddings", operation_id = "createEmbedding", tag = "OpenAI", request_body = EmbeddingsRequest,
+    summary = "Embeddings of texts or token-id arrays (float or base64); input_type query|passage",
+    responses((status = 200, body = EmbeddingList)))]
 pub async fn embeddings(
     State(state): State<SharedState>,
     _caller: Caller,
     Json(body): Json<EmbeddingsRequest>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<EmbeddingList>> {
     let embedder = &state.assistant.embedder;
     if !serves(&state, ModelRole::Embedding, &body.model) {
         return Err(ApiError::not_found(format!(
@@ -162,23 +172,23 @@ pub async fn embeddings(
     // bytes): the embedder does not report its count.
     let tokens: usize = counted.unwrap_or_else(|| texts.iter().map(|t| t.len().div_ceil(4)).sum());
     let vectors = embedder.embed(texts, kind).await?;
-    let data: Vec<Value> = vectors
+    let data = vectors
         .into_iter()
         .enumerate()
-        .map(|(i, v)| {
+        .map(|(index, v)| {
             let embedding = if base64 {
                 let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+                Vector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
             } else {
-                json!(v)
+                Vector::Float(v)
             };
-            json!({"object": "embedding", "index": i, "embedding": embedding})
+            Embedding { object: "embedding", index, embedding }
         })
         .collect();
-    Ok(axum::Json(json!({
-        "object": "list",
-        "data": data,
-        "model": embedder.id(),
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    })))
+    Ok(axum::Json(EmbeddingList {
+        object: "list",
+        data,
+        model: embedder.id().to_string(),
+        usage: EmbeddingUsage { prompt_tokens: tokens, total_tokens: tokens },
+    }))
 }

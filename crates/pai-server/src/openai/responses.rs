@@ -23,6 +23,7 @@ use pai_core::store::UserId;
 use serde_json::{Map, Value, json};
 
 use super::chat::{self, Frame, Output};
+use super::objects::{ToolCall, Usage};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extractors::Json;
@@ -106,6 +107,12 @@ impl Kept {
     }
 }
 
+#[utoipa::path(post, path = "/v1/responses", operation_id = "createResponse", tag = "OpenAI",
+    request_body(content = Object, description = "OpenAI's Responses API request: `model`, `input` (text or items), \
+        `instructions`, `stream`, function `tools`, `text.format`, `previous_response_id`"),
+    summary = "OpenAI's Responses API: text in and out, streaming events, function tools",
+    description = "`previous_response_id` and `item_reference` refer to responses kept in memory.",
+    responses((status = 200, body = Object, description = "A `response` object, or its event stream")))]
 pub async fn responses(
     axum::extract::State(state): axum::extract::State<SharedState>,
     caller: Caller,
@@ -208,14 +215,14 @@ pub async fn responses(
     };
     Ok(match output {
         Output::Whole(answer) => {
-            let message = &answer["choices"][0]["message"];
-            let text = message["content"].as_str().map(str::to_string);
-            let calls = message["tool_calls"].as_array().cloned().unwrap_or_default();
+            let (text, calls, finish) = match answer.choices.into_iter().next() {
+                Some(c) => (c.message.content, c.message.tool_calls, c.finish_reason),
+                None => (None, Vec::new(), "stop"),
+            };
             let items = output_items(text, &calls);
             keep(&state, user, &shell.id, history, &items);
-            let finish = answer["choices"][0]["finish_reason"].as_str().unwrap_or("stop");
-            let mut r = shell.response(status(finish), items, Some(&answer["usage"]));
-            r["pai"] = answer["pai"].clone();
+            let mut r = shell.response(status(finish), items, Some(answer.usage));
+            r["pai"] = json!(answer.pai);
             axum::Json(r).into_response()
         }
         Output::Chunks(frames) => {
@@ -225,7 +232,7 @@ pub async fn responses(
                 text: None,
                 message_id: String::new(),
                 items: Vec::new(),
-                usage: Value::Null,
+                usage: None,
                 finish: "stop".into(),
                 pai: Value::Null,
             };
@@ -422,7 +429,7 @@ fn response_format(format: &Value) -> ApiResult<Value> {
 }
 
 /// The answer's output items: its text as a message, then its calls.
-fn output_items(text: Option<String>, calls: &[Value]) -> Vec<Value> {
+fn output_items(text: Option<String>, calls: &[ToolCall]) -> Vec<Value> {
     let mut items = Vec::new();
     if let Some(text) = text.filter(|t| !t.is_empty() || calls.is_empty()) {
         items.push(message_item(&format!("msg_{}", random_hex(12)), &text, "completed"));
@@ -438,14 +445,13 @@ fn message_item(id: &str, text: &str, status: &str) -> Value {
            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]})
 }
 
-fn call_item(call: &Value, status: &str) -> Value {
-    json!({"type": "function_call", "id": format!("fc_{}", random_hex(12)), "call_id": call["id"],
-           "name": call["function"]["name"], "arguments": call["function"]["arguments"], "status": status})
+fn call_item(call: &ToolCall, status: &str) -> Value {
+    json!({"type": "function_call", "id": format!("fc_{}", random_hex(12)), "call_id": call.id,
+           "name": call.function.name, "arguments": call.function.arguments, "status": status})
 }
 
-fn usage(chat: &Value) -> Value {
-    let (input, output) =
-        (chat["prompt_tokens"].as_u64().unwrap_or(0), chat["completion_tokens"].as_u64().unwrap_or(0));
+fn usage(chat: Usage) -> Value {
+    let (input, output) = (chat.prompt_tokens, chat.completion_tokens);
     json!({"input_tokens": input, "input_tokens_details": {"cached_tokens": 0},
            "output_tokens": output, "output_tokens_details": {"reasoning_tokens": 0},
            "total_tokens": input + output})
@@ -461,7 +467,7 @@ struct Shell {
 }
 
 impl Shell {
-    fn response(&self, status: &str, output: Vec<Value>, chat_usage: Option<&Value>) -> Value {
+    fn response(&self, status: &str, output: Vec<Value>, chat_usage: Option<Usage>) -> Value {
         let mut r = json!({
             "id": self.id, "object": "response", "created_at": self.created_at, "status": status,
             "error": null,
@@ -486,7 +492,7 @@ struct Events {
     text: Option<String>,
     message_id: String,
     items: Vec<Value>,
-    usage: Value,
+    usage: Option<Usage>,
     finish: String,
     pai: Value,
 }
@@ -552,7 +558,7 @@ impl Events {
         self.items.push(item);
     }
 
-    fn call(&mut self, call: &Value, out: &mut Vec<Event>) {
+    fn call(&mut self, call: &ToolCall, out: &mut Vec<Event>) {
         let item = call_item(call, "completed");
         let index = self.items.len();
         let mut added = item.clone();
@@ -576,23 +582,23 @@ impl Events {
         let mut kept = None;
         match frame {
             Frame::Chunk(chunk) => {
-                if !chunk["usage"].is_null() {
-                    self.usage = chunk["usage"].clone();
-                    self.pai = chunk["pai"].clone();
+                if chunk.usage.is_some() {
+                    self.usage = chunk.usage;
+                    self.pai = json!(chunk.pai);
                 }
-                let choice = &chunk["choices"][0];
-                if let Some(delta) = choice["delta"]["content"].as_str()
+                let Some(choice) = chunk.choices.into_iter().next() else { return Rendered { events: out, kept } };
+                if let Some(delta) = choice.delta.content
                     && (!delta.is_empty() || self.text.is_some())
                 {
-                    self.text_delta(delta, &mut out);
+                    self.text_delta(&delta, &mut out);
                 }
-                if let Some(calls) = choice["delta"]["tool_calls"].as_array() {
+                if let Some(calls) = choice.delta.tool_calls {
                     self.close_text(&mut out);
-                    for call in calls {
+                    for call in &calls {
                         self.call(call, &mut out);
                     }
                 }
-                if let Some(finish) = choice["finish_reason"].as_str() {
+                if let Some(finish) = choice.finish_reason {
                     self.finish = finish.to_string();
                 }
             }
@@ -603,22 +609,20 @@ impl Events {
                 }
                 self.close_text(&mut out);
                 let status = status(&self.finish);
-                let usage = self.usage.clone();
-                let mut r = self.shell.response(status, self.items.clone(), Some(&usage));
+                let usage = self.usage.unwrap_or_default();
+                let mut r = self.shell.response(status, self.items.clone(), Some(usage));
                 r["pai"] = self.pai.clone();
                 let kind = if status == "incomplete" { "response.incomplete" } else { "response.completed" };
                 out.push(self.event(kind, json!({"response": r})));
                 kept = Some(self.items.clone());
             }
             Frame::Error(body) => {
-                let error = body["error"].clone();
-                out.push(self.event(
-                    "error",
-                    json!({"code": error["code"], "message": error["message"], "param": error["param"]}),
-                ));
+                let error = body.error;
+                out.push(
+                    self.event("error", json!({"code": error.code, "message": error.message, "param": error.param})),
+                );
                 let mut r = self.shell.response("failed", self.items.clone(), None);
-                r["error"] =
-                    json!({"code": error["code"].as_str().unwrap_or("server_error"), "message": error["message"]});
+                r["error"] = json!({"code": error.code.unwrap_or("server_error"), "message": error.message});
                 out.push(self.event("response.failed", json!({"response": r})));
             }
         }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::chat::{self, Frame, Output};
+use super::objects::{TextChoice, TextCompletion, Usage};
 use super::token_ids;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -22,7 +23,7 @@ use crate::state::SharedState;
 /// OpenAI's default for this endpoint (the chat endpoint has none).
 const DEFAULT_MAX_TOKENS: u32 = 16;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CompletionRequest {
     model: String,
     prompt: Prompt,
@@ -39,7 +40,7 @@ pub struct CompletionRequest {
     rest: Map<String, Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum Prompt {
     Text(String),
@@ -48,6 +49,10 @@ enum Prompt {
     TokenLists(Vec<Vec<u32>>),
 }
 
+#[utoipa::path(post, path = "/v1/completions", operation_id = "createCompletion", tag = "OpenAI", request_body = CompletionRequest,
+    summary = "Legacy text completion: the prompt as one user message, no memory",
+    responses((status = 200, body = TextCompletion,
+               description = "With `stream: true`, server-sent events of TextCompletion pieces, then `[DONE]`")))]
 pub async fn completions(
     axum::extract::State(state): axum::extract::State<SharedState>,
     caller: Caller,
@@ -81,34 +86,34 @@ pub async fn completions(
     let id = format!("cmpl-{}", random_hex(12));
     Ok(match output {
         Output::Whole(answer) => {
-            let text = format!(
-                "{}{}",
-                echo.unwrap_or_default(),
-                answer["choices"][0]["message"]["content"].as_str().unwrap_or("")
-            );
-            let choice = json!({"text": text, "index": 0, "logprobs": null,
-                                "finish_reason": answer["choices"][0]["finish_reason"]});
-            axum::Json(completion(&id, &answer, vec![choice], Some(&answer["usage"]))).into_response()
+            let Some(chosen) = answer.choices.first() else {
+                return Err(ApiError::from(pai_core::Error::internal("no choice")));
+            };
+            let text = format!("{}{}", echo.unwrap_or_default(), chosen.message.content.as_deref().unwrap_or(""));
+            let choice = TextChoice { text, index: 0, logprobs: None, finish_reason: Some(chosen.finish_reason) };
+            let head = (answer.created, answer.model.clone());
+            axum::Json(completion(&id, head, vec![choice], Some(answer.usage))).into_response()
         }
         Output::Chunks(frames) => {
             let mut echo = echo;
             let events = frames.filter_map(move |frame| {
                 let data = match frame {
                     Frame::Chunk(chunk) => {
-                        let choice = &chunk["choices"][0];
-                        let text = choice["delta"]["content"].as_str().unwrap_or("");
+                        let head = (chunk.created, chunk.model.clone());
+                        let choice = chunk.choices.first();
+                        let text = choice.and_then(|c| c.delta.content.as_deref()).unwrap_or("");
                         let text = format!("{}{text}", echo.take().unwrap_or_default());
-                        if !chunk["usage"].is_null() {
-                            Some(completion(&id, &chunk, Vec::new(), Some(&chunk["usage"])).to_string())
-                        } else if text.is_empty() && choice["finish_reason"].is_null() {
+                        let finish_reason = choice.and_then(|c| c.finish_reason);
+                        if let Some(usage) = chunk.usage {
+                            Some(json(&completion(&id, head, Vec::new(), Some(usage))))
+                        } else if text.is_empty() && finish_reason.is_none() {
                             None
                         } else {
-                            let choice = json!({"text": text, "index": 0, "logprobs": null,
-                                                "finish_reason": choice["finish_reason"]});
-                            Some(completion(&id, &chunk, vec![choice], None).to_string())
+                            let choice = TextChoice { text, index: 0, logprobs: None, finish_reason };
+                            Some(json(&completion(&id, head, vec![choice], None)))
                         }
                     }
-                    Frame::Error(error) => Some(error.to_string()),
+                    Frame::Error(error) => Some(json(&error)),
                     Frame::Done => Some("[DONE]".into()),
                 };
                 std::future::ready(data.map(|d| Ok::<_, std::convert::Infallible>(Event::default().data(d))))
@@ -125,12 +130,25 @@ fn one<T>(mut prompts: Vec<T>) -> ApiResult<T> {
     }
 }
 
-/// A `text_completion` object (whole or a streamed piece) from a chat one.
-fn completion(id: &str, chat: &Value, choices: Vec<Value>, usage: Option<&Value>) -> Value {
-    let mut v = json!({"id": id, "object": "text_completion", "created": chat["created"], "model": chat["model"],
-                       "choices": choices, "system_fingerprint": null});
-    if let Some(usage) = usage {
-        v["usage"] = usage.clone();
+/// A `text_completion` object (whole or a streamed piece) from a chat one's
+/// time and model.
+fn completion(
+    id: &str,
+    (created, model): (i64, String),
+    choices: Vec<TextChoice>,
+    usage: Option<Usage>,
+) -> TextCompletion {
+    TextCompletion {
+        id: id.to_string(),
+        object: "text_completion",
+        created,
+        model,
+        choices,
+        system_fingerprint: None,
+        usage,
     }
-    v
+}
+
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).expect("serializable")
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToolDef {
     #[serde(rename = "type")]
@@ -17,7 +17,7 @@ pub struct ToolDef {
     pub function: FunctionDef,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionDef {
     pub name: String,
@@ -30,14 +30,14 @@ pub struct FunctionDef {
 }
 
 /// `tool_choice`: "none" | "auto" | "required" | {"type": "function", "function": {"name"}}.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ToolChoice {
     Mode(String),
     Named { r#type: String, function: NamedFunction },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NamedFunction {
     pub name: String,
 }

@@ -1421,9 +1421,28 @@ async fn metrics_health_and_openapi() {
     // Every documented operation is routed (a missing one would be 404 unknown_route or 405).
     let doc = app.call("GET", "/openapi.json", None, None).await.json();
     let mut operations = 0;
+    let mut ids = std::collections::HashSet::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {
             operations += 1;
+            // Client generators name a call by its operationId, and merge the
+            // types of two operations that share one.
+            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path}: no operationId"));
+            assert!(ids.insert(id.to_string()), "{method} {path}: operationId {id} is used twice");
+            // Each success is described, and a JSON body by its schema.
+            let responses = op["responses"].as_object().unwrap();
+            let successes: Vec<_> = responses.iter().filter(|(status, _)| status.starts_with('2')).collect();
+            assert!(!successes.is_empty(), "{method} {path}: no success response");
+            for (status, response) in successes {
+                if let Some(json) = response["content"].get("application/json") {
+                    let schema = json["schema"].as_object();
+                    assert!(
+                        schema.is_some_and(|s| !s.is_empty()),
+                        "{method} {path} {status}: a JSON body without a schema"
+                    );
+                }
+            }
+            assert!(responses.contains_key("4XX"), "{method} {path}: the error body is not described");
             // Every {parameter} in the path is declared (schemathesis refused the
             // operation whose {token} was not).
             let declared: Vec<&str> =
@@ -2363,6 +2382,14 @@ async fn mcp_refuses_bad_arguments_and_bad_requests_clearly() {
         let r = app.send(req).await;
         assert!(r.status.is_client_error(), "{body}: {} {}", r.status, r.text());
     }
+    // The SDK's own refusal (no `Accept: text/event-stream`) is pai's JSON
+    // error too: it had no Content-Type and a text body.
+    let mut req = common::request("POST", "/mcp", Some(&key), Some(json!({"jsonrpc": "2.0"}).to_string()));
+    req.headers_mut().insert(header::HOST, "pai.example".parse().unwrap());
+    let r = app.send(req).await;
+    assert_eq!(r.status, 406, "{}", r.text());
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/json", "{}", r.text());
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("text/event-stream"), "{}", r.text());
     assert_eq!(app.store().memories(user.id, true).await.unwrap(), before, "a refused call changed memories");
 }
 
@@ -2514,4 +2541,38 @@ async fn a_question_nothing_answers_is_not_found_then_answered_in_general() {
         "{}",
         r.text()
     );
+}
+
+/// Issue 22: a 400 names the input at fault (`param`), also when the check
+/// that refused it is the store's or the password rules' (they named none).
+#[tokio::test]
+async fn a_refused_input_is_named_in_the_error() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let (_, admin) = app.user("root", true).await;
+    let conversation = app.call("POST", "/api/conversations", Some(&key), Some(json!({}))).await.json()["id"].clone();
+    let long = "x".repeat(70 * 1024);
+    for (caller, method, path, body, param) in [
+        (&key, "POST", "/api/memories".to_string(), json!({"text": long}), "text"),
+        (&key, "POST", "/api/memories".to_string(), json!({"text": "  "}), "text"),
+        (&key, "PATCH", "/api/memories/1".to_string(), json!({"text": "a\u{0}b"}), "text"),
+        (&key, "POST", "/api/keys".to_string(), json!({"name": "k\u{7}"}), "name"),
+        (&key, "POST", "/api/conversations".to_string(), json!({"title": "t\u{7}"}), "title"),
+        (&key, "PATCH", format!("/api/conversations/{conversation}"), json!({"title": "x".repeat(600)}), "title"),
+        (&key, "POST", "/api/reminders".to_string(), json!({"text": "x".repeat(1001), "when": "tomorrow 9am"}), "text"),
+        (&key, "PATCH", "/api/me".to_string(), json!({"timezone": "Mars/Olympus"}), "timezone"),
+        (&admin, "POST", "/api/admin/users".to_string(), json!({"name": "a\nb", "password": "long enough pw"}), "name"),
+        (&admin, "POST", "/api/admin/users".to_string(), json!({"name": "ann", "password": "short"}), "password"),
+        (
+            &admin,
+            "POST",
+            "/api/admin/users".to_string(),
+            json!({"name": "ann", "password": "long enough pw", "timezone": "Nowhere"}),
+            "timezone",
+        ),
+    ] {
+        let r = app.call(method, &path, Some(caller), Some(body.clone())).await;
+        assert_eq!(r.status, 400, "{method} {path} {body}: {}", r.text());
+        assert_eq!(r.json()["error"]["param"], param, "{method} {path}: {}", r.text());
+    }
 }

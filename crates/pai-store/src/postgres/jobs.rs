@@ -371,7 +371,7 @@ pub(super) async fn set_summary(
     text: &str,
     through: MessageId,
 ) -> Result<()> {
-    crate::checks::check_text("a summary", text)?;
+    crate::checks::check_text("a summary", "text", text)?;
     // Written only when `through` is a message of the user's conversation.
     let done = sqlx::query(
         "INSERT INTO conversation_summaries (user_id, conversation_id, summary, through_message_id, updated_at)

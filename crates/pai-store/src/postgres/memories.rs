@@ -153,7 +153,7 @@ pub(super) async fn update(
     text: &str,
     sources: &[MessageId],
 ) -> Result<()> {
-    check_text("a memory", text)?;
+    check_text("a memory", "text", text)?;
     let subject: Option<Option<String>> = sqlx::query_scalar(
         "UPDATE memories SET text = $1, updated_at = $2 WHERE user_id = $3 AND id = $4 RETURNING subject",
     )

@@ -102,7 +102,7 @@ pub(super) async fn add_messages(
 /// The messages if all are acceptable, their times cut to what PostgreSQL keeps.
 fn checked(new: Vec<NewMessage>) -> Result<Vec<NewMessage>> {
     for m in &new {
-        check_text("a message", &m.content)?;
+        check_text("a message", "content", &m.content)?;
     }
     Ok(new.into_iter().map(|m| NewMessage { created_at: micros(m.created_at), ..m }).collect())
 }
@@ -240,7 +240,7 @@ pub(super) async fn messages_by_id(pool: &PgPool, user: UserId, ids: &[MessageId
 }
 
 pub(super) async fn redact(pool: &PgPool, user: UserId, id: MessageId, content: &str) -> Result<StoredMessage> {
-    check_text("a message", content)?;
+    check_text("a message", "content", content)?;
     let mut tx = pool.begin().await.db()?;
     // Unclaimed too: what it now says is to be embedded now.
     let conversation: Option<i64> = sqlx::query_scalar(

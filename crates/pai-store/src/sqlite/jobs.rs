@@ -363,7 +363,7 @@ pub(super) async fn set_summary(
     text: &str,
     through: MessageId,
 ) -> Result<()> {
-    super::check_text("a summary", text)?;
+    super::check_text("a summary", "text", text)?;
     let owned: Option<i64> =
         sqlx::query_scalar("SELECT id FROM messages WHERE id = ? AND user_id = ? AND conversation_id = ?")
             .bind(through.0)

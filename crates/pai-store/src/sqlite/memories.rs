@@ -153,7 +153,7 @@ pub(super) async fn update(
     text: &str,
     sources: &[MessageId],
 ) -> Result<()> {
-    check_text("a memory", text)?;
+    check_text("a memory", "text", text)?;
     let done = sqlx::query("UPDATE memories SET text = ?, updated_at = ? WHERE id = ? AND user_id = ?")
         .bind(text.trim())
         .bind(Utc::now())

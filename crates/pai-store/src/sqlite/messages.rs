@@ -95,7 +95,7 @@ pub(super) async fn add_messages(
     new: Vec<NewMessage>,
 ) -> Result<Vec<StoredMessage>> {
     for m in &new {
-        check_text("a message", &m.content)?;
+        check_text("a message", "content", &m.content)?;
     }
     let mut tx = super::write_tx(pool).await?;
     super::require_owned(&mut tx, "conversations", "conversation", conversation.0, user).await?;
@@ -113,7 +113,7 @@ pub(super) async fn import_conversation(
     jobs: &[Vec<usize>],
 ) -> Result<(Conversation, Vec<StoredMessage>)> {
     for m in &new {
-        check_text("a message", &m.content)?;
+        check_text("a message", "content", &m.content)?;
     }
     let created_at = new.first().map(|m| m.created_at).unwrap_or_else(Utc::now);
     let mut tx = super::write_tx(pool).await?;
@@ -245,7 +245,7 @@ pub(super) async fn messages_by_id(pool: &SqlitePool, user: UserId, ids: &[Messa
 }
 
 pub(super) async fn redact(pool: &SqlitePool, user: UserId, id: MessageId, content: &str) -> Result<StoredMessage> {
-    check_text("a message", content)?;
+    check_text("a message", "content", content)?;
     let mut tx = super::write_tx(pool).await?;
     // Unclaimed too: what it now says is to be embedded now.
     let conversation: Option<i64> = sqlx::query_scalar(
