@@ -631,6 +631,39 @@ async fn tools_come_back_as_tool_calls_streamed_or_not() {
     assert!(sent.messages.iter().any(|m| m.role == Role::Assistant && m.content.contains("get_weather")));
 }
 
+/// A streamed answer has one shape whether it was generated as it went or,
+/// with tools, finished first and replayed: each choice with `logprobs`, and
+/// the usage chunk with pai's extension (the replay lacked both).
+#[tokio::test]
+async fn streamed_chunks_have_one_shape_with_and_without_tools() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    for tools in [false, true] {
+        app.model.push(Ok(if tools { r#"{"content": "Sunny."}"# } else { "Sunny." }.into()));
+        let mut body = chat("Write a haiku about Busan.");
+        body["stream"] = json!(true);
+        body["stream_options"] = json!({"include_usage": true});
+        if tools {
+            body["tools"] = weather_tools();
+        }
+        let r = app.call("POST", "/v1/chat/completions", Some(&key), Some(body)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let chunks: Vec<Value> =
+            sse_data(&r.text()).iter().filter(|d| *d != "[DONE]").map(|d| serde_json::from_str(d).unwrap()).collect();
+        let (last, pieces) = chunks.split_last().unwrap();
+        for c in pieces {
+            assert_eq!(c["object"], "chat.completion.chunk", "tools {tools}: {c}");
+            let choice = c["choices"][0].as_object().unwrap();
+            assert!(choice.contains_key("logprobs") && choice["logprobs"].is_null(), "tools {tools}: {c}");
+        }
+        let text: String = pieces.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+        assert_eq!(text, "Sunny.", "tools {tools}");
+        assert_eq!(last["choices"], json!([]), "tools {tools}: {last}");
+        assert!(last["usage"]["total_tokens"].as_u64().is_some(), "tools {tools}: {last}");
+        assert!(last["pai"]["citations"].is_array() && last["pai"]["conversation"].is_number(), "tools {tools}: {last}");
+    }
+}
+
 #[tokio::test]
 async fn a_tool_answer_cut_at_max_tokens_is_a_200_with_what_was_complete() {
     let app = App::new().await;
