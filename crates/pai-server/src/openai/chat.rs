@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 use super::objects::{
     AssistantMessage, ChatCompletion, ChatCompletionChunk, Choice, ChunkChoice, Citation, Delta, FunctionCall,
-    Grounded, PaiExtension, RecalledItem, ToolCall,
+    Grounded, PaiExtension, ToolCall,
 };
 use super::tools::{FunctionDef, NamedFunction, ToolChoice, ToolDef, ToolMode, add_instructions, calls_as_text};
 use crate::auth::Caller;
@@ -634,7 +634,7 @@ fn pai_extension(p: &Prepared) -> PaiExtension {
     });
     PaiExtension {
         conversation: p.conversation,
-        recalled: p.recalled.iter().map(RecalledItem::from).collect(),
+        recalled: p.recalled.clone(),
         citations,
         grounded,
         tool_results: p.tool_results.clone(),

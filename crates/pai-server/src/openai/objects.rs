@@ -3,7 +3,7 @@
 //! nulls follow OpenAI's API reference, so its SDKs parse them as theirs;
 //! `pai` is pai's own extension on a chat completion.
 
-use pai_assistant::recall::{DocumentRef, Provenance, Recalled, RecalledKind};
+use pai_assistant::recall::{DocumentRef, Recalled};
 use pai_core::store::{ConversationId, DocumentId, ItemRef};
 use serde::Serialize;
 use serde_json::Value;
@@ -134,7 +134,7 @@ pub struct PaiExtension {
     /// The conversation the turn was stored in; null without memory.
     pub conversation: Option<ConversationId>,
     /// The memories, messages and passages the answer was given.
-    pub recalled: Vec<RecalledItem>,
+    pub recalled: Vec<Recalled>,
     /// Each `[n]` the answer may cite: the passage and where it stands.
     pub citations: Vec<Citation>,
     /// The sentence pai would quote for a question, and how sure it is;
@@ -144,20 +144,6 @@ pub struct PaiExtension {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub tool_results: Vec<Value>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RecalledItem {
-    pub kind: RecalledKind,
-    pub item: ItemRef,
-    pub text: String,
-    pub provenance: Provenance,
-}
-
-impl From<&Recalled> for RecalledItem {
-    fn from(r: &Recalled) -> Self {
-        RecalledItem { kind: r.kind, item: r.item, text: r.text.clone(), provenance: r.provenance.clone() }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -660,7 +660,10 @@ async fn streamed_chunks_have_one_shape_with_and_without_tools() {
         assert_eq!(text, "Sunny.", "tools {tools}");
         assert_eq!(last["choices"], json!([]), "tools {tools}: {last}");
         assert!(last["usage"]["total_tokens"].as_u64().is_some(), "tools {tools}: {last}");
-        assert!(last["pai"]["citations"].is_array() && last["pai"]["conversation"].is_number(), "tools {tools}: {last}");
+        assert!(
+            last["pai"]["citations"].is_array() && last["pai"]["conversation"].is_number(),
+            "tools {tools}: {last}"
+        );
     }
 }
 
