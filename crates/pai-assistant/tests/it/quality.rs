@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
 use pai_assistant::extract::{Extractor, Outcome};
@@ -67,11 +66,7 @@ fn data() -> Set {
 }
 
 fn db_path() -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("pai-quality-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.join("pai.db")
+    pai_testkit::scratch_dir("quality").join("pai.db")
 }
 
 /// The chat model extraction uses: the scripted fake (answers from the data

@@ -2,7 +2,6 @@
 //! (deterministic) and with the default e5 embedder (semantic, cross-lingual).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{Duration, Utc};
 use pai_assistant::index::embed_pending;
@@ -14,9 +13,7 @@ use pai_engine::FakeEmbedder;
 use pai_store::SqliteStore;
 
 fn db_path() -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    std::env::temp_dir().join(format!("pai-assistant-{}-{n}", std::process::id())).join("pai.db")
+    pai_testkit::scratch_dir("recall").join("pai.db")
 }
 
 fn memory(text: &str, importance: f32, sources: Vec<pai_core::store::MessageId>) -> NewMemory {
@@ -284,14 +281,10 @@ async fn cross_lingual_recall_with_the_default_embedder() {
 #[tokio::test]
 async fn a_watched_folder_is_kept_in_sync() {
     use pai_assistant::knowledge::{SyncReport, sync_folder};
-    let store =
-        pai_store::SqliteStore::open(&std::env::temp_dir().join(format!("pai-sync-{}/pai.db", std::process::id())), 64)
-            .await
-            .unwrap();
+    let store = pai_store::SqliteStore::open(&pai_testkit::scratch_dir("sync").join("pai.db"), 64).await.unwrap();
     let embedder = pai_engine::FakeEmbedder::new(64);
     let user = store.create_user("u", "Asia/Seoul").await.unwrap().id;
-    let dir = std::env::temp_dir().join(format!("pai-sync-docs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = pai_testkit::scratch_dir("sync-docs");
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     std::fs::write(dir.join("a.md"), "# A\n\nApples grow in Daegu.").unwrap();
     std::fs::write(dir.join("sub/b.txt"), "Bananas are yellow.").unwrap();

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use pai_assistant::reminders::{LEASE, ScheduleError, Scheduler, schedule_reminder};
@@ -12,9 +11,7 @@ use pai_core::store::{Store, UserId};
 use pai_store::SqliteStore;
 
 fn db_path() -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    std::env::temp_dir().join(format!("pai-reminders-{}-{n}", std::process::id())).join("pai.db")
+    pai_testkit::scratch_dir("reminders").join("pai.db")
 }
 
 /// Sunday 2026-11-29 14:00 in Seoul.

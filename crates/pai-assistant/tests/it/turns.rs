@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -20,9 +19,7 @@ use pai_engine::{FakeChatModel, FakeEmbedder};
 use pai_store::SqliteStore;
 
 fn db_path() -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    std::env::temp_dir().join(format!("pai-requests-{}-{n}", std::process::id())).join("pai.db")
+    pai_testkit::scratch_dir("turns").join("pai.db")
 }
 
 struct Chat {

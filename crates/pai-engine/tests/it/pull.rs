@@ -56,10 +56,9 @@ async fn file_server(content: Vec<u8>, cut_first: bool) -> TestServer {
     .await
 }
 
+/// A models directory that does not exist yet (pulling creates it).
 fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("pai-pull-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    pai_testkit::scratch_dir(&format!("pull-{name}")).join("models")
 }
 
 #[tokio::test]
