@@ -145,6 +145,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// A text parameter from the path (a model name, a confirmation token).
+/// One that is not UTF-8 is "not found", and every refusal is pai's JSON
+/// error, not axum's plain text.
+pub struct PathText(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathText {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(text)) => Ok(PathText(text)),
+            Err(PathRejection::FailedToDeserializePathParams(_)) => Err(ApiError::not_found("no such item")),
+            Err(other) => Err(ApiError::new(other.status(), other.body_text())),
+        }
+    }
+}
+
 /// In `/openapi.json`: `params(Id)` on a handler that takes one.
 impl utoipa::IntoParams for Id {
     fn into_params(

@@ -63,7 +63,7 @@ pub fn router(state: SharedState) -> Router {
 
 /// The routes `/openapi.json` describes, each with its operation. `/mcp`
 /// is routed apart (the MCP SDK's service) and declared in `openapi::base`.
-pub fn documented_routes(state: &SharedState) -> OpenApiRouter<SharedState> {
+fn documented_routes(state: &SharedState) -> OpenApiRouter<SharedState> {
     let limits = &state.settings.limits;
     // OPTIONS is routed so that the CORS layer, which wraps each route's
     // handlers, sees the browser's preflight instead of the 405 fallback.

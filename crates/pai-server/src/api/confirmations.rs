@@ -2,11 +2,12 @@
 //! call the model proposed (see pai-assistant's `tools`): only then is the
 //! memory forgotten or the reminder cancelled.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::extractors::PathText;
 use crate::state::SharedState;
 
 #[utoipa::path(post, path = "/api/confirmations/{token}", operation_id = "confirmToolCall", tag = "Memories",
@@ -17,7 +18,7 @@ use crate::state::SharedState;
 pub async fn confirm(
     State(state): State<SharedState>,
     caller: Caller,
-    Path(token): Path<String>,
+    PathText(token): PathText,
 ) -> ApiResult<axum::Json<Value>> {
     let done = state.assistant.confirmations.confirm(&*state.store, caller.user.id, &token).await?;
     Ok(axum::Json(done))

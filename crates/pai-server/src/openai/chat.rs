@@ -22,12 +22,12 @@ use pai_assistant::recall::Recalled;
 use pai_assistant::tool_rounds::read_whole;
 use pai_assistant::turn::Turn;
 use pai_core::store::{ConversationId, UserId};
-use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling, Usage};
+use pai_core::{ChatEvent, ChatRequest, Completion, Constraint, FinishReason, Message, Role, Sampling};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::objects::{
-    AssistantMessage, ChatCompletion, ChatCompletionChunk, Choice, ChunkChoice, Citation, Delta, FunctionCall,
+    self, AssistantMessage, ChatCompletion, ChatCompletionChunk, Choice, ChunkChoice, Citation, Delta, FunctionCall,
     Grounded, PaiExtension, ToolCall,
 };
 use super::tools::{FunctionDef, NamedFunction, ToolChoice, ToolDef, ToolMode, add_instructions, calls_as_text};
@@ -735,8 +735,8 @@ impl ChunkHead {
     }
 
     /// The chunk after the answer: no choices, with `usage` and `pai` when asked for.
-    fn last(&self, usage_and_pai: Option<(Usage, PaiExtension)>) -> ChatCompletionChunk {
-        let (usage, pai) = usage_and_pai.map_or((None, None), |(u, p)| (Some(u.into()), Some(p)));
+    fn last(&self, usage_and_pai: Option<(objects::Usage, PaiExtension)>) -> ChatCompletionChunk {
+        let (usage, pai) = usage_and_pai.map_or((None, None), |(u, p)| (Some(u), Some(p)));
         ChatCompletionChunk {
             id: self.id.clone(),
             object: "chat.completion.chunk",
@@ -778,11 +778,7 @@ fn replay_as_chunks(body: ChatCompletion, include_usage: bool) -> futures_util::
     }
     events.push(head.chunk(Delta::default(), Some(choice.finish_reason)));
     if include_usage {
-        let usage = pai_core::Usage {
-            prompt_tokens: body.usage.prompt_tokens,
-            completion_tokens: body.usage.completion_tokens,
-        };
-        events.push(Frame::Chunk(head.last(Some((usage, body.pai)))));
+        events.push(Frame::Chunk(head.last(Some((body.usage, body.pai)))));
     }
     events.push(Frame::Done);
     futures_util::stream::iter(events).boxed()
@@ -841,7 +837,7 @@ fn stream(
         let reason = finish_reason(&done, false);
         let _ = tx.send(head.chunk(Delta::default(), Some(reason)));
         if c.include_usage {
-            let _ = tx.send(Frame::Chunk(head.last(Some((usage, pai_extension(&prepared))))));
+            let _ = tx.send(Frame::Chunk(head.last(Some((usage.into(), pai_extension(&prepared))))));
         }
         let _ = tx.send(Frame::Done);
     });

@@ -18,7 +18,7 @@ use objects::{Embedding, EmbeddingList, EmbeddingUsage, Model, ModelList, Vector
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extractors::Json;
+use crate::extractors::{Json, PathText};
 use crate::state::{ModelRole, SharedState};
 
 #[utoipa::path(get, path = "/v1/models", operation_id = "listModels", tag = "OpenAI", summary = "Models this server answers with",
@@ -37,7 +37,7 @@ pub async fn models(State(state): State<SharedState>, _caller: Caller) -> axum::
 pub async fn model(
     State(state): State<SharedState>,
     _caller: Caller,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    PathText(id): PathText,
 ) -> ApiResult<axum::Json<Model>> {
     if !model_ids(&state).contains(&id.as_str()) {
         return Err(ApiError::not_found(format!("the model `{id}` does not exist here (GET /v1/models)"))

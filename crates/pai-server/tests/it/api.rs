@@ -589,6 +589,13 @@ async fn a_model_is_retrieved_by_its_id() {
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["error"]["code"], "model_not_found");
     assert_eq!(app.call("GET", "/v1/models/pai", None, None).await.status, 401);
+    // A name that is not UTF-8 is not found either, in pai's error shape
+    // (axum's own rejection was a text/plain 400, not what /openapi.json says).
+    for path in ["/v1/models/%FF", "/api/confirmations/%C3%28"] {
+        let r = app.call(if path.starts_with("/v1") { "GET" } else { "POST" }, path, Some(&key), None).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        assert_eq!(r.headers[header::CONTENT_TYPE], "application/json", "{path}");
+    }
 }
 
 #[tokio::test]
