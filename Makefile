@@ -12,9 +12,10 @@ run: build fetch-models
 ## test: the whole test suite (unit, end-to-end on the real default models,
 ## `pai serve` through the official OpenAI Python SDK and curl, through the
 ## clients people use (LangChain, LiteLLM, llm, Agents SDK, openai npm, Vercel
-## AI SDK, a browser page on another origin), the web app in headless
+## AI SDK, a browser page on another origin, a TypeScript client generated
+## from /openapi.json), the web app in headless
 ## Chromium, kill -9 under write load on SQLite and PostgreSQL (every
-## acknowledged write read back), 150 s of schemathesis (no 5xx), 30 s of fuzzing per parser, and samples of bench/conversation.sh
+## acknowledged write read back), 150 s of schemathesis (no 5xx, every response as described), 30 s of fuzzing per parser, and samples of bench/conversation.sh
 ## (gated) and bench/grounded.sh on the real default model)
 # One profile (release) for tests, run and bench: llama.cpp compiles once.
 test: deps fetch-models
