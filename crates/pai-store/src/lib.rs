@@ -8,6 +8,7 @@ pub mod copy_to_postgres;
 mod delegate;
 mod errors;
 mod indexed;
+mod portable;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

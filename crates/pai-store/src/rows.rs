@@ -77,7 +77,7 @@ fn parsed<T>(what: &str, value: String, parse: impl Fn(&str) -> Option<T>) -> Re
 
 pub(crate) const USER_COLUMNS: &str = "id, name, timezone, created_at, admin, disabled";
 
-pub(crate) fn user(r: &impl Get) -> User {
+pub(crate) fn user(r: &(impl Get + ?Sized)) -> User {
     User {
         id: UserId(r.int("id")),
         name: r.text("name"),
@@ -90,7 +90,7 @@ pub(crate) fn user(r: &impl Get) -> User {
 
 pub(crate) const KEY_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at";
 
-pub(crate) fn api_key(r: &impl Get) -> ApiKey {
+pub(crate) fn api_key(r: &(impl Get + ?Sized)) -> ApiKey {
     ApiKey {
         id: KeyId(r.int("id")),
         name: r.text("name"),
@@ -103,7 +103,7 @@ pub(crate) fn api_key(r: &impl Get) -> ApiKey {
 
 pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, role, speaker, content, created_at, external_id";
 
-pub(crate) fn message(r: &impl Get) -> Result<StoredMessage> {
+pub(crate) fn message(r: &(impl Get + ?Sized)) -> Result<StoredMessage> {
     let role = parsed("role", r.text("role"), |s| {
         Some(match s {
             "system" => Role::System,
@@ -125,7 +125,7 @@ pub(crate) fn message(r: &impl Get) -> Result<StoredMessage> {
 }
 
 /// A memory row with its sources as a comma-separated `sources` column.
-pub(crate) fn memory(r: &impl Get) -> Result<Memory> {
+pub(crate) fn memory(r: &(impl Get + ?Sized)) -> Result<Memory> {
     Ok(Memory {
         id: MemoryId(r.int("id")),
         user: UserId(r.int("user_id")),
@@ -143,7 +143,7 @@ pub(crate) fn memory(r: &impl Get) -> Result<Memory> {
 }
 
 /// A job row with its messages as a comma-separated `messages` column.
-pub(crate) fn job(r: &impl Get) -> Result<ExtractionJob> {
+pub(crate) fn job(r: &(impl Get + ?Sized)) -> Result<ExtractionJob> {
     Ok(ExtractionJob {
         id: JobId(r.int("id")),
         user: UserId(r.int("user_id")),
@@ -159,7 +159,7 @@ pub(crate) fn job(r: &impl Get) -> Result<ExtractionJob> {
 
 pub(crate) const IMPORT_COLUMNS: &str = "id, file_name, state, total, done, report, error, created_at, updated_at";
 
-pub(crate) fn import(r: &impl Get) -> Result<ImportRecord> {
+pub(crate) fn import(r: &(impl Get + ?Sized)) -> Result<ImportRecord> {
     Ok(ImportRecord {
         id: ImportId(r.int("id")),
         file_name: r.text("file_name"),
@@ -174,7 +174,7 @@ pub(crate) fn import(r: &impl Get) -> Result<ImportRecord> {
 }
 
 /// A document row with `chunk_count` and `pending_count` columns.
-pub(crate) fn document(r: &impl Get) -> Result<Document> {
+pub(crate) fn document(r: &(impl Get + ?Sized)) -> Result<Document> {
     Ok(Document {
         id: DocumentId(r.int("id")),
         title: r.text("title"),
@@ -192,7 +192,7 @@ pub(crate) fn document(r: &impl Get) -> Result<Document> {
 
 pub(crate) const CHUNK_COLUMNS: &str = "id, document_id, ordinal, text, page, heading, start_offset, end_offset";
 
-pub(crate) fn chunk(r: &impl Get) -> Chunk {
+pub(crate) fn chunk(r: &(impl Get + ?Sized)) -> Chunk {
     Chunk {
         id: ChunkId(r.int("id")),
         document: DocumentId(r.int("document_id")),
@@ -208,7 +208,7 @@ pub(crate) fn chunk(r: &impl Get) -> Chunk {
 pub(crate) const REMINDER_COLUMNS: &str = "id, user_id, text, phrase, timezone, rule, start_local, next_at, state, \
                                            fired, conversation_id, created_at, updated_at";
 
-pub(crate) fn reminder(r: &impl Get) -> Result<Reminder> {
+pub(crate) fn reminder(r: &(impl Get + ?Sized)) -> Result<Reminder> {
     Ok(Reminder {
         id: ReminderId(r.int("id")),
         user: UserId(r.int("user_id")),
@@ -228,7 +228,7 @@ pub(crate) fn reminder(r: &impl Get) -> Result<Reminder> {
 
 pub(crate) const NOTIFICATION_COLUMNS: &str = "id, user_id, reminder_id, text, due_at, fired_at, late, read_at";
 
-pub(crate) fn notification(r: &impl Get) -> Notification {
+pub(crate) fn notification(r: &(impl Get + ?Sized)) -> Notification {
     Notification {
         id: NotificationId(r.int("id")),
         user: UserId(r.int("user_id")),

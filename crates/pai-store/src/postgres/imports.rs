@@ -1,12 +1,14 @@
 //! The progress of imports started over HTTP.
 
-use pai_core::store::{ImportId, ImportRecord, ImportState, UserId};
+use pai_core::store::{ImportRecord, UserId};
 use pai_core::{Error, Result};
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::AssertSqlSafe;
 
 use super::now;
 use crate::errors::SqlxResult;
 use crate::rows::{self, IMPORT_COLUMNS as COLUMNS};
+
+pub(super) use crate::portable::imports::{get, list, update};
 
 /// The import runs in this store's process: it is recorded as this
 /// instance's, so that only its death marks it interrupted.
@@ -25,54 +27,6 @@ pub(super) async fn create(db: &super::Db, user: UserId, file_name: &str, total:
     .db()?
     .ok_or_else(|| Error::not_found(format!("no user {user}")))?;
     rows::import(&row)
-}
-
-pub(super) async fn update(
-    pool: &PgPool,
-    user: UserId,
-    id: ImportId,
-    state: ImportState,
-    done: u64,
-    report: Option<serde_json::Value>,
-    error: Option<&str>,
-) -> Result<ImportRecord> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE imports SET state = $1, done = $2, report = $3, error = $4, updated_at = $5
-         WHERE user_id = $6 AND id = $7 RETURNING {COLUMNS}"
-    )))
-    .bind(state.as_str())
-    .bind(done as i64)
-    .bind(report.map(|r| r.to_string()))
-    .bind(error)
-    .bind(now())
-    .bind(user.0)
-    .bind(id.0)
-    .fetch_optional(pool)
-    .await
-    .db()?
-    .ok_or_else(|| Error::not_found(format!("no import {id}")))?;
-    rows::import(&row)
-}
-
-pub(super) async fn get(pool: &PgPool, user: UserId, id: ImportId) -> Result<ImportRecord> {
-    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM imports WHERE user_id = $1 AND id = $2")))
-        .bind(user.0)
-        .bind(id.0)
-        .fetch_optional(pool)
-        .await
-        .db()?
-        .ok_or_else(|| Error::not_found(format!("no import {id}")))?;
-    rows::import(&row)
-}
-
-pub(super) async fn list(pool: &PgPool, user: UserId) -> Result<Vec<ImportRecord>> {
-    let found =
-        sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM imports WHERE user_id = $1 ORDER BY id DESC")))
-            .bind(user.0)
-            .fetch_all(pool)
-            .await
-            .db()?;
-    found.iter().map(rows::import).collect()
 }
 
 /// Imports run inside the request's server; one that was running when its

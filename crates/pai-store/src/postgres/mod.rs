@@ -69,6 +69,17 @@ impl std::ops::Deref for Db {
     }
 }
 
+/// Portable statements run on the pool.
+#[async_trait::async_trait]
+impl crate::portable::Run for Db {
+    async fn optional(&self, sql: &str, args: &[crate::portable::Arg<'_>]) -> Result<Option<crate::portable::Row>> {
+        self.pool.optional(sql, args).await
+    }
+    async fn all(&self, sql: &str, args: &[crate::portable::Arg<'_>]) -> Result<Vec<crate::portable::Row>> {
+        self.pool.all(sql, args).await
+    }
+}
+
 /// SQL that is true when the instance in `column` is gone (or never was):
 /// no session holds its liveness lock. Work it claimed was left by a dead
 /// process and may be taken over. `column` is our own literal.
