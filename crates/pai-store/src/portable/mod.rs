@@ -34,6 +34,23 @@ pub(crate) trait Run: Send + Sync {
     async fn all(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>>;
 }
 
+/// The statement with its arguments bound (a macro: the query's type is
+/// the backend's).
+macro_rules! bound {
+    ($sql:expr, $args:expr, $time:expr) => {{
+        let mut query = sqlx::query(AssertSqlSafe($sql.to_string()));
+        for arg in $args {
+            query = match arg {
+                Arg::Int(v) => query.bind(*v),
+                Arg::Text(v) => query.bind(v.to_string()),
+                Arg::OptText(v) => query.bind(v.map(str::to_string)),
+                Arg::Time(v) => query.bind($time(*v)),
+            };
+        }
+        query
+    }};
+}
+
 /// `Run` for a pool: `$time` is how the backend stores a time (PostgreSQL
 /// keeps microseconds, so times are cut to that first).
 macro_rules! run_on {
@@ -41,28 +58,12 @@ macro_rules! run_on {
         #[async_trait]
         impl Run for $pool {
             async fn optional(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>> {
-                let mut query = sqlx::query(AssertSqlSafe(sql.to_string()));
-                for arg in args {
-                    query = match arg {
-                        Arg::Int(v) => query.bind(*v),
-                        Arg::Text(v) => query.bind(v.to_string()),
-                        Arg::OptText(v) => query.bind(v.map(str::to_string)),
-                        Arg::Time(v) => query.bind($time(*v)),
-                    };
-                }
+                let query = bound!(sql, args, $time);
                 Ok(query.fetch_optional(self).await.db()?.map(|r| Box::new(r) as Row))
             }
 
             async fn all(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>> {
-                let mut query = sqlx::query(AssertSqlSafe(sql.to_string()));
-                for arg in args {
-                    query = match arg {
-                        Arg::Int(v) => query.bind(*v),
-                        Arg::Text(v) => query.bind(v.to_string()),
-                        Arg::OptText(v) => query.bind(v.map(str::to_string)),
-                        Arg::Time(v) => query.bind($time(*v)),
-                    };
-                }
+                let query = bound!(sql, args, $time);
                 Ok(query.fetch_all(self).await.db()?.into_iter().map(|r| Box::new(r) as Row).collect())
             }
         }
