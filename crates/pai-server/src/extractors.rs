@@ -137,11 +137,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Path::<i64>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(id)) => Ok(Id(id)),
-            Err(PathRejection::FailedToDeserializePathParams(_)) => Err(ApiError::not_found("no such item")),
-            Err(other) => Err(ApiError::new(other.status(), other.body_text())),
-        }
+        path_value(parts, state).await.map(Id)
+    }
+}
+
+/// The path's one parameter as `T`: one that does not parse (not a number,
+/// not UTF-8) is "not found", any other refusal pai's JSON error.
+async fn path_value<T, S>(parts: &mut Parts, state: &S) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+        Ok(axum::extract::Path(value)) => Ok(value),
+        Err(PathRejection::FailedToDeserializePathParams(_)) => Err(ApiError::not_found("no such item")),
+        Err(other) => Err(ApiError::new(other.status(), other.body_text())),
     }
 }
 
@@ -154,11 +164,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathText {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(text)) => Ok(PathText(text)),
-            Err(PathRejection::FailedToDeserializePathParams(_)) => Err(ApiError::not_found("no such item")),
-            Err(other) => Err(ApiError::new(other.status(), other.body_text())),
-        }
+        path_value(parts, state).await.map(PathText)
     }
 }
 
