@@ -44,9 +44,22 @@ def language(text):
 
 def repeats_a_sentence(text):
     """A sentence of 20+ characters said twice, word for word: what pai's
-    engine ends an answer at before it is shown, so the gate asks it."""
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?。])\s+|\n+", text) if len(s.strip()) >= 20]
-    return len(sentences) != len(set(sentences))
+    engine ends an answer at before it is shown, so the gate asks it. A
+    sentence is cut exactly as the engine cuts it (text_stream.rs,
+    RepeatGuard): at . ! ? 。 ！ ？ and nowhere else. Lines are not
+    sentences: a line of code may rightly come twice (`return x` in two
+    functions), and the engine lets it."""
+    said, current = set(), ""
+    for c in text:
+        current += c
+        if c in ".!?。！？":
+            sentence = current.strip()
+            current = ""
+            if len(sentence) >= 20:
+                if sentence in said:
+                    return True
+                said.add(sentence)
+    return False
 
 
 def loops(text, run=4):
