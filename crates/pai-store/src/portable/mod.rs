@@ -6,6 +6,7 @@
 //! backend's own module; a module here holds only what is the same.
 
 pub(crate) mod imports;
+pub(crate) mod users;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -10,6 +10,8 @@ use super::now;
 use crate::errors::SqlxResult;
 use crate::rows::{self, KEY_COLUMNS, USER_COLUMNS};
 
+pub(super) use crate::portable::users::{user, user_by_name, users};
+
 /// Serialises account creation: "one user per name" is checked and written
 /// under this lock, so two servers creating the same name cannot both pass.
 const NAME_LOCK: i64 = 0x7061_695f_7573_6572; // "pai_user"
@@ -39,34 +41,6 @@ pub(super) async fn create_user(
     .ok_or_else(|| Error::Conflict(format!("a user called {name:?} already exists")))?;
     tx.commit().await.db()?;
     Ok(rows::user(&row))
-}
-
-pub(super) async fn user(pool: &PgPool, id: UserId) -> Result<User> {
-    let row = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
-        .bind(id.0)
-        .fetch_optional(pool)
-        .await
-        .db()?
-        .ok_or_else(|| Error::not_found(format!("no user {id}")))?;
-    Ok(rows::user(&row))
-}
-
-pub(super) async fn user_by_name(pool: &PgPool, name: &str) -> Result<Option<User>> {
-    let row =
-        sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1 ORDER BY id LIMIT 1")))
-            .bind(name.trim())
-            .fetch_optional(pool)
-            .await
-            .db()?;
-    Ok(row.as_ref().map(rows::user))
-}
-
-pub(super) async fn users(pool: &PgPool) -> Result<Vec<User>> {
-    let found = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY id")))
-        .fetch_all(pool)
-        .await
-        .db()?;
-    Ok(found.iter().map(rows::user).collect())
 }
 
 pub(super) async fn count(pool: &PgPool) -> Result<u64> {

@@ -10,6 +10,8 @@ use crate::errors::SqlxResult;
 
 use crate::rows::{self, KEY_COLUMNS, USER_COLUMNS};
 
+pub(super) use crate::portable::users::{user, user_by_name, users};
+
 pub(super) async fn create_user(
     pool: &SqlitePool,
     name: &str,
@@ -33,35 +35,6 @@ pub(super) async fn create_user(
     .db()?;
     let id = id.ok_or_else(|| Error::Conflict(format!("a user called {name:?} already exists")))?;
     user(pool, UserId(id)).await
-}
-
-pub(super) async fn user(pool: &SqlitePool, id: UserId) -> Result<User> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?")))
-        .bind(id.0)
-        .fetch_optional(pool)
-        .await
-        .db()?
-        .ok_or_else(|| Error::not_found(format!("no user {id}")))?;
-    Ok(rows::user(&row))
-}
-
-pub(super) async fn user_by_name(pool: &SqlitePool, name: &str) -> Result<Option<User>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE name = ? ORDER BY id LIMIT 1"
-    )))
-    .bind(name.trim())
-    .fetch_optional(pool)
-    .await
-    .db()?;
-    Ok(row.as_ref().map(rows::user))
-}
-
-pub(super) async fn users(pool: &SqlitePool) -> Result<Vec<User>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY id")))
-        .fetch_all(pool)
-        .await
-        .db()?;
-    Ok(rows.iter().map(rows::user).collect())
 }
 
 pub(super) async fn count(pool: &SqlitePool) -> Result<u64> {
