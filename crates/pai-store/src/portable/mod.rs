@@ -1,17 +1,20 @@
 //! Statements written once for both backends. A statement is SQL with `$n`
 //! placeholders (PostgreSQL's; sqlx-sqlite binds `$n` by its number too) and
-//! its arguments as `Arg`s; `Run` executes it on either pool, and the rows
-//! come back as `Get` for `rows.rs`. What differs between the dialects (a
-//! lock clause, the claiming instance, how writes begin) stays in the
-//! backend's own module; a module here holds only what is the same.
+//! its arguments as `Arg`s; `Run` executes it on a pool or inside a
+//! transaction, and the rows come back as `Get` for `rows.rs`. Where the
+//! dialects differ by a clause, `Dialect` gives that clause; where they
+//! differ by more (full-text indexing, vector search, claiming work for an
+//! instance), the code stays in the backend's own module.
 
 pub(crate) mod imports;
+pub(crate) mod reminders;
 pub(crate) mod users;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use pai_core::Result;
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use pai_core::{Error, Result};
 use sqlx::AssertSqlSafe;
+use tokio::sync::Mutex;
 
 use crate::errors::SqlxResult;
 use crate::rows::Get;
@@ -19,57 +22,199 @@ use crate::rows::Get;
 /// One argument of a statement, in the column types pai uses.
 pub(crate) enum Arg<'a> {
     Int(i64),
+    OptInt(Option<i64>),
     Text(&'a str),
     OptText(Option<&'a str>),
     Time(DateTime<Utc>),
+    OptTime(Option<DateTime<Utc>>),
+    /// A wall-clock time with no zone (a reminder's local start).
+    OptLocal(Option<NaiveDateTime>),
+    Flag(bool),
 }
 
 pub(crate) type Row = Box<dyn Get + Send>;
 
-/// A pool that runs portable statements.
+/// Which SQL a statement is run as, for the clauses that differ.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The end of a `SELECT` that claims rows: PostgreSQL passes over rows
+    /// another server is claiming this instant instead of waiting for them;
+    /// SQLite has one writer, so the claiming `UPDATE` is alone anyway.
+    pub(crate) fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// The end of a `SELECT` inside a transaction that keeps the row from
+    /// being deleted until the transaction ends (SQLite's write transaction
+    /// holds the whole database already).
+    pub(crate) fn key_share(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR KEY SHARE",
+        }
+    }
+
+    /// A time as this backend keeps it: PostgreSQL keeps microseconds, so
+    /// times are cut to that before they are stored, and what a call
+    /// returns equals what a later read gives.
+    pub(crate) fn kept(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Dialect::Sqlite => t,
+            Dialect::Postgres => t.trunc_subsecs(6),
+        }
+    }
+
+    /// The store's clock, read here and nowhere else in the statements.
+    pub(crate) fn now(self) -> DateTime<Utc> {
+        self.kept(Utc::now())
+    }
+}
+
+/// Runs portable statements: a pool, or a transaction (`Tx`).
 #[async_trait]
 pub(crate) trait Run: Send + Sync {
+    fn dialect(&self) -> Dialect;
     /// The row the statement returns, if any.
     async fn optional(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>>;
     /// Every row it returns.
     async fn all(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>>;
+    /// How many rows it changed.
+    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64>;
+
+    /// The row the statement returns, or `NotFound` with `missing`.
+    async fn one(&self, sql: &str, args: &[Arg<'_>], missing: &str) -> Result<Row> {
+        self.optional(sql, args).await?.ok_or_else(|| Error::not_found(missing.to_string()))
+    }
 }
+
+/// A pool: begins transactions that write.
+#[async_trait]
+pub(crate) trait Pool: Run {
+    /// SQLite's begins with the write lock taken (`sqlite::write_tx`).
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+}
+
+/// Statements in one transaction: dropped without `commit`, it rolls back.
+#[async_trait]
+pub(crate) trait Tx: Run {
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// A transaction of either backend. The mutex only lets `Run` take `&self`:
+/// one caller runs one statement at a time, so it never waits.
+pub(crate) struct InTx<DB: sqlx::Database>(Mutex<sqlx::Transaction<'static, DB>>);
 
 /// The statement with its arguments bound (a macro: the query's type is
 /// the backend's).
 macro_rules! bound {
-    ($sql:expr, $args:expr, $time:expr) => {{
+    ($sql:expr, $args:expr, $dialect:expr) => {{
         let mut query = sqlx::query(AssertSqlSafe($sql.to_string()));
         for arg in $args {
             query = match arg {
                 Arg::Int(v) => query.bind(*v),
+                Arg::OptInt(v) => query.bind(*v),
                 Arg::Text(v) => query.bind(v.to_string()),
                 Arg::OptText(v) => query.bind(v.map(str::to_string)),
-                Arg::Time(v) => query.bind($time(*v)),
+                Arg::Time(v) => query.bind($dialect.kept(*v)),
+                Arg::OptTime(v) => query.bind(v.map(|t| $dialect.kept(t))),
+                Arg::OptLocal(v) => query.bind(*v),
+                Arg::Flag(v) => query.bind(*v),
             };
         }
         query
     }};
 }
 
-/// `Run` for a pool: `$time` is how the backend stores a time (PostgreSQL
-/// keeps microseconds, so times are cut to that first).
+/// The executor a `Run` runs on: the pool itself, or the transaction's
+/// connection (locked for the one statement).
+macro_rules! executor {
+    (pool, $this:expr) => {
+        $this
+    };
+    (tx, $this:expr) => {
+        &mut **$this.0.lock().await
+    };
+}
+
+/// `Run` for a pool or a transaction of one backend.
 macro_rules! run_on {
-    ($pool:ty, $time:expr) => {
+    ($ty:ty, $kind:ident, $dialect:expr) => {
         #[async_trait]
-        impl Run for $pool {
+        impl Run for $ty {
+            fn dialect(&self) -> Dialect {
+                $dialect
+            }
+
             async fn optional(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>> {
-                let query = bound!(sql, args, $time);
-                Ok(query.fetch_optional(self).await.db()?.map(|r| Box::new(r) as Row))
+                let query = bound!(sql, args, $dialect);
+                Ok(query.fetch_optional(executor!($kind, self)).await.db()?.map(|r| Box::new(r) as Row))
             }
 
             async fn all(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>> {
-                let query = bound!(sql, args, $time);
-                Ok(query.fetch_all(self).await.db()?.into_iter().map(|r| Box::new(r) as Row).collect())
+                let query = bound!(sql, args, $dialect);
+                let rows = query.fetch_all(executor!($kind, self)).await.db()?;
+                Ok(rows.into_iter().map(|r| Box::new(r) as Row).collect())
+            }
+
+            async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+                let query = bound!(sql, args, $dialect);
+                Ok(query.execute(executor!($kind, self)).await.db()?.rows_affected())
             }
         }
     };
 }
 
-run_on!(sqlx::SqlitePool, std::convert::identity::<DateTime<Utc>>);
-run_on!(sqlx::PgPool, crate::postgres::micros);
+run_on!(sqlx::SqlitePool, pool, Dialect::Sqlite);
+run_on!(sqlx::PgPool, pool, Dialect::Postgres);
+run_on!(InTx<sqlx::Sqlite>, tx, Dialect::Sqlite);
+run_on!(InTx<sqlx::Postgres>, tx, Dialect::Postgres);
+
+#[async_trait]
+impl Pool for sqlx::SqlitePool {
+    async fn begin(&self) -> Result<Box<dyn Tx>> {
+        Ok(Box::new(InTx(Mutex::new(crate::sqlite::write_tx(self).await?))))
+    }
+}
+
+#[async_trait]
+impl Pool for sqlx::PgPool {
+    async fn begin(&self) -> Result<Box<dyn Tx>> {
+        Ok(Box::new(InTx(Mutex::new(sqlx::Pool::begin(self).await.db()?))))
+    }
+}
+
+macro_rules! commit {
+    ($db:ty) => {
+        #[async_trait]
+        impl Tx for InTx<$db> {
+            async fn commit(self: Box<Self>) -> Result<()> {
+                self.0.into_inner().commit().await.db()
+            }
+        }
+    };
+}
+commit!(sqlx::Sqlite);
+commit!(sqlx::Postgres);
+
+/// Fails with `NotFound` ("no {what} {id}") unless `user` owns row `id` of
+/// `table`, checked inside the caller's transaction (and, on PostgreSQL,
+/// locking the row so it cannot be deleted under the caller). `table` is our
+/// own literal.
+pub(crate) async fn require_owned(
+    tx: &dyn Run,
+    table: &'static str,
+    what: &str,
+    id: i64,
+    user: pai_core::store::UserId,
+) -> Result<()> {
+    let sql = format!("SELECT id FROM {table} WHERE user_id = $1 AND id = $2{}", tx.dialect().key_share());
+    tx.one(&sql, &[Arg::Int(user.0), Arg::Int(id)], &format!("no {what} {id}")).await.map(|_| ())
+}

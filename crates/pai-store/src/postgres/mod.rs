@@ -12,7 +12,7 @@ mod imports;
 mod jobs;
 mod memories;
 mod messages;
-mod reminders;
+use crate::portable::reminders;
 pub(crate) mod search;
 mod users;
 pub(crate) mod vectors;
@@ -32,6 +32,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgPool};
 
 use crate::errors::SqlxResult;
+use crate::portable::{Arg, Dialect, Pool, Row, Run, Tx};
 
 /// Schema versions, applied in order, each in its own transaction.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
@@ -71,12 +72,25 @@ impl std::ops::Deref for Db {
 
 /// Portable statements run on the pool.
 #[async_trait::async_trait]
-impl crate::portable::Run for Db {
-    async fn optional(&self, sql: &str, args: &[crate::portable::Arg<'_>]) -> Result<Option<crate::portable::Row>> {
+impl Run for Db {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+    async fn optional(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>> {
         self.pool.optional(sql, args).await
     }
-    async fn all(&self, sql: &str, args: &[crate::portable::Arg<'_>]) -> Result<Vec<crate::portable::Row>> {
+    async fn all(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>> {
         self.pool.all(sql, args).await
+    }
+    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+        Run::execute(&self.pool, sql, args).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Pool for Db {
+    async fn begin(&self) -> Result<Box<dyn Tx>> {
+        Pool::begin(&self.pool).await
     }
 }
 

@@ -6,7 +6,7 @@ mod imports;
 mod jobs;
 mod memories;
 mod messages;
-mod reminders;
+use crate::portable::reminders;
 mod search;
 mod users;
 mod vectors;
