@@ -7,6 +7,8 @@
 //! instance), the code stays in the backend's own module.
 
 pub(crate) mod imports;
+pub(crate) mod jobs;
+pub(crate) mod messages;
 pub(crate) mod reminders;
 pub(crate) mod users;
 
@@ -20,6 +22,7 @@ use crate::errors::SqlxResult;
 use crate::rows::Get;
 
 /// One argument of a statement, in the column types pai uses.
+#[derive(Clone, Copy)]
 pub(crate) enum Arg<'a> {
     Int(i64),
     OptInt(Option<i64>),
@@ -30,6 +33,8 @@ pub(crate) enum Arg<'a> {
     /// A wall-clock time with no zone (a reminder's local start).
     OptLocal(Option<NaiveDateTime>),
     Flag(bool),
+    /// Ids for `Dialect::any`: one argument however many.
+    Ids(&'a [i64]),
 }
 
 pub(crate) type Row = Box<dyn Get + Send>;
@@ -59,6 +64,32 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "",
             Dialect::Postgres => " FOR KEY SHARE",
+        }
+    }
+
+    /// `= ANY(…)` of the `Arg::Ids` argument `$n`: one statement for any
+    /// number of ids (SQLite reads them from a JSON array).
+    pub(crate) fn any(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("IN (SELECT value FROM json_each(${n}))"),
+            Dialect::Postgres => format!("= ANY(${n})"),
+        }
+    }
+
+    /// A unique key as the schema declares it: PostgreSQL's keys lead with
+    /// `user_id`, the column Citus distributes rows by.
+    pub(crate) fn user_key(self, key: &str) -> String {
+        match self {
+            Dialect::Sqlite => key.to_string(),
+            Dialect::Postgres => format!("user_id, {key}"),
+        }
+    }
+
+    /// The values of `expr` over a group as one comma-separated text.
+    pub(crate) fn comma_list(self, expr: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("group_concat({expr})"),
+            Dialect::Postgres => format!("string_agg(({expr})::text, ',')"),
         }
     }
 
@@ -112,10 +143,25 @@ pub(crate) trait Tx: Run {
 /// one caller runs one statement at a time, so it never waits.
 pub(crate) struct InTx<DB: sqlx::Database>(Mutex<sqlx::Transaction<'static, DB>>);
 
+impl<DB: sqlx::Database> InTx<DB> {
+    pub(crate) fn new(tx: sqlx::Transaction<'static, DB>) -> Self {
+        InTx(Mutex::new(tx))
+    }
+
+    /// The transaction, for a backend's own statements between portable ones.
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, sqlx::Transaction<'static, DB>> {
+        self.0.lock().await
+    }
+
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.0.into_inner().commit().await.db()
+    }
+}
+
 /// The statement with its arguments bound (a macro: the query's type is
 /// the backend's).
 macro_rules! bound {
-    ($sql:expr, $args:expr, $dialect:expr) => {{
+    ($sql:expr, $args:expr, $dialect:expr, $ids:expr) => {{
         let mut query = sqlx::query(AssertSqlSafe($sql.to_string()));
         for arg in $args {
             query = match arg {
@@ -127,6 +173,7 @@ macro_rules! bound {
                 Arg::OptTime(v) => query.bind(v.map(|t| $dialect.kept(t))),
                 Arg::OptLocal(v) => query.bind(*v),
                 Arg::Flag(v) => query.bind(*v),
+                Arg::Ids(v) => query.bind($ids(v)),
             };
         }
         query
@@ -146,7 +193,7 @@ macro_rules! executor {
 
 /// `Run` for a pool or a transaction of one backend.
 macro_rules! run_on {
-    ($ty:ty, $kind:ident, $dialect:expr) => {
+    ($ty:ty, $kind:ident, $dialect:expr, $ids:expr) => {
         #[async_trait]
         impl Run for $ty {
             fn dialect(&self) -> Dialect {
@@ -154,40 +201,48 @@ macro_rules! run_on {
             }
 
             async fn optional(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>> {
-                let query = bound!(sql, args, $dialect);
+                let query = bound!(sql, args, $dialect, $ids);
                 Ok(query.fetch_optional(executor!($kind, self)).await.db()?.map(|r| Box::new(r) as Row))
             }
 
             async fn all(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>> {
-                let query = bound!(sql, args, $dialect);
+                let query = bound!(sql, args, $dialect, $ids);
                 let rows = query.fetch_all(executor!($kind, self)).await.db()?;
                 Ok(rows.into_iter().map(|r| Box::new(r) as Row).collect())
             }
 
             async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
-                let query = bound!(sql, args, $dialect);
+                let query = bound!(sql, args, $dialect, $ids);
                 Ok(query.execute(executor!($kind, self)).await.db()?.rows_affected())
             }
         }
     };
 }
 
-run_on!(sqlx::SqlitePool, pool, Dialect::Sqlite);
-run_on!(sqlx::PgPool, pool, Dialect::Postgres);
-run_on!(InTx<sqlx::Sqlite>, tx, Dialect::Sqlite);
-run_on!(InTx<sqlx::Postgres>, tx, Dialect::Postgres);
+/// Ids as SQLite reads them in `json_each`, and as PostgreSQL's array.
+fn ids_json(ids: &[i64]) -> String {
+    serde_json::to_string(ids).expect("integers serialise")
+}
+fn ids_array(ids: &[i64]) -> Vec<i64> {
+    ids.to_vec()
+}
+
+run_on!(sqlx::SqlitePool, pool, Dialect::Sqlite, ids_json);
+run_on!(sqlx::PgPool, pool, Dialect::Postgres, ids_array);
+run_on!(InTx<sqlx::Sqlite>, tx, Dialect::Sqlite, ids_json);
+run_on!(InTx<sqlx::Postgres>, tx, Dialect::Postgres, ids_array);
 
 #[async_trait]
 impl Pool for sqlx::SqlitePool {
     async fn begin(&self) -> Result<Box<dyn Tx>> {
-        Ok(Box::new(InTx(Mutex::new(crate::sqlite::write_tx(self).await?))))
+        Ok(Box::new(InTx::new(crate::sqlite::write_tx(self).await?)))
     }
 }
 
 #[async_trait]
 impl Pool for sqlx::PgPool {
     async fn begin(&self) -> Result<Box<dyn Tx>> {
-        Ok(Box::new(InTx(Mutex::new(sqlx::Pool::begin(self).await.db()?))))
+        Ok(Box::new(InTx::new(sqlx::Pool::begin(self).await.db()?)))
     }
 }
 
@@ -196,7 +251,7 @@ macro_rules! commit {
         #[async_trait]
         impl Tx for InTx<$db> {
             async fn commit(self: Box<Self>) -> Result<()> {
-                self.0.into_inner().commit().await.db()
+                InTx::commit(*self).await
             }
         }
     };

@@ -10,7 +10,7 @@ use pai_core::reminders::{NewReminder, Notification, Reminder, ReminderState};
 use pai_core::store::{NotificationId, ReminderId, UserId};
 use pai_core::{Error, Result};
 
-use super::{require_owned, Arg, Dialect, Pool, Run};
+use super::{require_owned, Arg, Pool, Run};
 use crate::checks;
 use crate::rows::{self, NOTIFICATION_COLUMNS, REMINDER_COLUMNS as COLUMNS};
 
@@ -118,11 +118,7 @@ pub(crate) async fn complete(
         return Ok(None);
     }
     let late = fired_at - due_at > chrono::Duration::seconds(60);
-    // The conflict target is each schema's unique key (Citus wants the user in it).
-    let key = match tx.dialect() {
-        Dialect::Sqlite => "reminder_id, due_at",
-        Dialect::Postgres => "user_id, reminder_id, due_at",
-    };
+    let key = tx.dialect().user_key("reminder_id, due_at");
     let sql = format!(
         "INSERT INTO notifications (user_id, reminder_id, text, due_at, fired_at, late)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT ({key}) DO NOTHING RETURNING {NOTIFICATION_COLUMNS}"

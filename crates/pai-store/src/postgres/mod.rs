@@ -234,25 +234,4 @@ pub(crate) fn now() -> DateTime<Utc> {
     micros(Utc::now())
 }
 
-/// Fails with `NotFound` ("no {what} {id}") unless `user` owns row `id` of
-/// `table`, checked inside the caller's transaction (and locking the row, so
-/// it cannot be deleted under the caller). `table` is our own literal.
-async fn require_owned(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    table: &'static str,
-    what: &str,
-    id: i64,
-    user: UserId,
-) -> Result<()> {
-    let owned: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT id FROM {table} WHERE user_id = $1 AND id = $2 FOR KEY SHARE"
-    )))
-    .bind(user.0)
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await
-    .db()?;
-    owned.map(|_| ()).ok_or_else(|| Error::not_found(format!("no {what} {id}")))
-}
-
 crate::delegate::store_impls!(PgStore);

@@ -26,7 +26,6 @@ use pai_core::{Error, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Executor, SqlitePool};
 
-use crate::checks::check_text;
 use crate::errors::SqlxResult;
 
 /// Schema versions, applied in order, each in its own transaction.
