@@ -1,12 +1,11 @@
-//! Conversations and their messages. Deleting a conversation and redacting
-//! a message differ (SQLite's full-text and vector tables have no foreign
-//! keys) and stay in each backend; a message's full-text entry is written
-//! here, in the row on PostgreSQL and in its FTS5 table on SQLite.
+//! Conversations and their messages, with each message's full-text entry
+//! and vector (`derived`).
 
 use pai_core::analyzer::index_text;
 use pai_core::store::{Conversation, ConversationId, MessageId, NewMessage, StoredMessage, UserId};
 use pai_core::{Error, Result};
 
+use super::derived::{self, MESSAGES};
 use super::{require_owned, Arg, Dialect, Pool, Run};
 use crate::checks::{check_text, check_title};
 use crate::rows::{self, MESSAGE_COLUMNS};
@@ -136,9 +135,9 @@ fn stored(conversation: ConversationId, ids: Vec<MessageId>, new: Vec<NewMessage
 async fn insert(tx: &dyn Run, user: UserId, conversation: ConversationId, new: &[NewMessage]) -> Result<Vec<MessageId>> {
     let mut ids = Vec::with_capacity(new.len());
     for m in new {
-        let terms = index_text(&m.content);
-        let tsvector = (tx.dialect() == Dialect::Postgres).then(|| crate::postgres::search::tsvector(&terms));
-        let mut args = vec![
+        let sql = "INSERT INTO messages (user_id, conversation_id, role, speaker, content, created_at, external_id{terms})
+                   VALUES ($1, $2, $3, $4, $5, $6, $7{value}) RETURNING id";
+        let args = [
             Arg::Int(user.0),
             Arg::Int(conversation.0),
             Arg::Text(m.role.as_str()),
@@ -147,19 +146,9 @@ async fn insert(tx: &dyn Run, user: UserId, conversation: ConversationId, new: &
             Arg::Time(m.created_at),
             Arg::OptText(m.external_id.as_deref()),
         ];
-        let (column, value) = match &tsvector {
-            None => ("", ""),
-            Some(tsvector) => {
-                args.push(Arg::Text(tsvector));
-                (", terms", ", $8::tsvector")
-            }
-        };
-        let sql = format!(
-            "INSERT INTO messages (user_id, conversation_id, role, speaker, content, created_at, external_id{column})
-             VALUES ($1, $2, $3, $4, $5, $6, $7{value}) RETURNING id"
-        );
-        let id = match tx.optional(&sql, &args).await {
-            Ok(row) => row.map(|r| r.int("id")).ok_or_else(|| Error::internal("an INSERT returned no id"))?,
+        let id = match derived::insert(tx, &MESSAGES, sql, &args, user, Some(conversation.0), &index_text(&m.content)).await
+        {
+            Ok(id) => id.ok_or_else(|| Error::internal("a message INSERT returned no id"))?,
             Err(Error::Conflict(_)) => {
                 return Err(Error::Conflict(format!(
                     "a message with external id {:?} is already in this conversation",
@@ -168,16 +157,39 @@ async fn insert(tx: &dyn Run, user: UserId, conversation: ConversationId, new: &
             }
             Err(e) => return Err(e),
         };
-        if tx.dialect() == Dialect::Sqlite {
-            tx.execute(
-                "INSERT INTO messages_fts (rowid, terms, owner, user_id, conversation_id) VALUES ($1, $2, 'u' || $3, $3, $4)",
-                &[Arg::Int(id), Arg::Text(&terms), Arg::Int(user.0), Arg::Int(conversation.0)],
-            )
-            .await?;
-        }
         ids.push(MessageId(id));
     }
     Ok(ids)
+}
+
+/// Messages, their vectors, summary and jobs go with the conversation.
+pub(crate) async fn delete_conversation(pool: &dyn Pool, user: UserId, id: ConversationId) -> Result<()> {
+    let tx = pool.begin().await?;
+    require_owned(&*tx, "conversations", "conversation", id.0, user).await?;
+    let args = [Arg::Int(id.0), Arg::Int(user.0)];
+    derived::drop_derived(&*tx, &MESSAGES, "SELECT id FROM messages WHERE conversation_id = $1 AND user_id = $2", &args)
+        .await?;
+    tx.execute("DELETE FROM conversations WHERE id = $1 AND user_id = $2", &args).await?;
+    tx.commit().await
+}
+
+/// The message says `content` now: searched by it, embedded again, and the
+/// conversation's summary from it on made again.
+pub(crate) async fn redact(pool: &dyn Pool, user: UserId, id: MessageId, content: &str) -> Result<StoredMessage> {
+    check_text("a message", "content", content)?;
+    let tx = pool.begin().await?;
+    let sql = "UPDATE messages SET content = $1 WHERE user_id = $2 AND id = $3 RETURNING conversation_id";
+    let row = tx.one(sql, &[Arg::Text(content), Arg::Int(user.0), Arg::Int(id.0)], &format!("no message {id}")).await?;
+    let conversation = row.int("conversation_id");
+    derived::reindex(&*tx, &MESSAGES, id.0, user, Some(conversation), &index_text(content)).await?;
+    derived::forget_vector(&*tx, &MESSAGES, id.0, user).await?;
+    tx.execute(
+        "DELETE FROM conversation_summaries WHERE user_id = $1 AND conversation_id = $2 AND through_message_id >= $3",
+        &[Arg::Int(user.0), Arg::Int(conversation), Arg::Int(id.0)],
+    )
+    .await?;
+    tx.commit().await?;
+    messages_by_id(pool, user, &[id]).await?.pop().ok_or_else(|| Error::not_found(format!("no message {id}")))
 }
 
 pub(crate) async fn messages(pool: &dyn Run, user: UserId, conversation: ConversationId) -> Result<Vec<StoredMessage>> {

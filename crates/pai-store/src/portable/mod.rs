@@ -6,6 +6,8 @@
 //! differ by more (full-text indexing, vector search, claiming work for an
 //! instance), the code stays in the backend's own module.
 
+pub(crate) mod derived;
+pub(crate) mod documents;
 pub(crate) mod imports;
 pub(crate) mod jobs;
 pub(crate) mod messages;

@@ -1,12 +1,11 @@
-//! Users and their credentials: passwords, API keys, sessions. Deleting a
-//! user differs (SQLite's full-text and vector tables have no foreign keys)
-//! and stays in each backend.
+//! Users and their credentials: passwords, API keys, sessions.
 
 use chrono::{DateTime, Utc};
 use pai_core::accounts::{ApiKey, KeyId, Session};
 use pai_core::store::{User, UserId};
 use pai_core::{Error, Result};
 
+use super::derived::{self, CHUNKS, MEMORIES, MESSAGES};
 use super::{Arg, Dialect, Pool, Run};
 use crate::rows::{self, KEY_COLUMNS, USER_COLUMNS};
 
@@ -106,6 +105,18 @@ pub(crate) async fn set_timezone(pool: &dyn Run, id: UserId, timezone: &str) -> 
         pool.execute("UPDATE users SET timezone = $1 WHERE id = $2", &[Arg::Text(timezone), Arg::Int(id.0)]).await?;
     found(changed, id)?;
     user(pool, id).await
+}
+
+/// Everything the user owns goes: rows cascade from `users`, and what
+/// derives from their text goes first (`derived`).
+pub(crate) async fn delete_user(pool: &dyn Pool, id: UserId) -> Result<()> {
+    let tx = pool.begin().await?;
+    for (of, table) in [(&MESSAGES, "messages"), (&MEMORIES, "memories"), (&CHUNKS, "chunks")] {
+        let ids = format!("SELECT id FROM {table} WHERE user_id = $1");
+        derived::drop_derived(&*tx, of, &ids, &[Arg::Int(id.0)]).await?;
+    }
+    found(tx.execute("DELETE FROM users WHERE id = $1", &[Arg::Int(id.0)]).await?, id)?;
+    tx.commit().await
 }
 
 pub(crate) async fn create_api_key(

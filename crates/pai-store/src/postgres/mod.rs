@@ -7,14 +7,14 @@
 //! servers never take the same row. The schema is laid out for Citus
 //! (distribution by user_id); see migrations/postgres and docs/scaling.md.
 
-mod documents;
+use crate::portable::documents;
 mod imports;
 mod jobs;
 mod memories;
-mod messages;
+use crate::portable::messages;
 use crate::portable::reminders;
 pub(crate) mod search;
-mod users;
+use crate::portable::users;
 pub(crate) mod vectors;
 
 use std::str::FromStr;

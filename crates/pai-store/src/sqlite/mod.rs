@@ -1,14 +1,14 @@
 //! The SQLite store: one file, WAL journal (readers never wait for the
 //! writer), foreign keys on, schema migrations embedded and applied at open.
 
-mod documents;
+use crate::portable::documents;
 mod imports;
 mod jobs;
 mod memories;
-mod messages;
+use crate::portable::messages;
 use crate::portable::reminders;
 mod search;
-mod users;
+use crate::portable::users;
 mod vectors;
 
 use std::path::Path;
@@ -24,7 +24,7 @@ use pai_core::store::{
 };
 use pai_core::{Error, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Executor, SqlitePool};
+use sqlx::{Executor, SqlitePool};
 
 use crate::errors::SqlxResult;
 
@@ -176,25 +176,6 @@ async fn rows_by_id(
         out.extend(q.fetch_all(pool).await.db()?);
     }
     Ok(out)
-}
-
-/// Fails with `NotFound` ("no {what} {id}") unless `user` owns row `id` of
-/// `table`, checked inside the caller's transaction. `table` is our own literal.
-async fn require_owned(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    table: &'static str,
-    what: &str,
-    id: i64,
-    user: UserId,
-) -> Result<()> {
-    let owned: Option<i64> =
-        sqlx::query_scalar(AssertSqlSafe(format!("SELECT id FROM {table} WHERE id = ? AND user_id = ?")))
-            .bind(id)
-            .bind(user.0)
-            .fetch_optional(&mut **tx)
-            .await
-            .db()?;
-    owned.map(|_| ()).ok_or_else(|| Error::not_found(format!("no {what} {id}")))
 }
 
 crate::delegate::store_impls!(SqliteStore);
