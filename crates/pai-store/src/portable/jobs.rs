@@ -1,15 +1,15 @@
 //! The extraction queue, the decisions it records, and conversation
 //! summaries. Claiming a job and requeueing interrupted ones differ
 //! (PostgreSQL records which server runs a job and passes over rows being
-//! claimed), and so does applying decisions, which writes memories with
-//! their full-text entries; those stay in each backend.
+//! claimed) and stay in each backend.
 
 use pai_core::store::{
-    ConversationId, ConversationSummary, DecisionRecord, ExtractionJob, JobId, JobState, MemoryId, MessageId, UserId,
+    ConversationId, ConversationSummary, Decision, DecisionRecord, ExtractionJob, JobId, JobState, MemoryChange,
+    MemoryId, MessageId, UserId,
 };
 use pai_core::{Error, Result};
 
-use super::{Arg, Dialect, Pool, Run};
+use super::{memories, Arg, Dialect, Pool, Run};
 use crate::rows;
 
 /// The columns `rows::job` reads. PostgreSQL's job-message links carry the
@@ -117,6 +117,107 @@ pub(crate) async fn retry(pool: &dyn Run, user: UserId, id: JobId) -> Result<Ext
         return Err(Error::Conflict(format!("extraction job {id} is {}, not failed", j.state.as_str())));
     }
     job(pool, user, id).await
+}
+
+/// Applies one decision inside the job's transaction; returns (memory, target).
+async fn apply(tx: &dyn Run, user: UserId, change: &MemoryChange) -> Result<(Option<MemoryId>, Option<MemoryId>)> {
+    // A decision was taken against memories as they were; if one changed since,
+    // the unit fails with Conflict and the job is decided again.
+    let stale = |e: Error| match e {
+        Error::NotFound(m) => Error::Conflict(format!("{m}: it changed while the decision was taken")),
+        e => e,
+    };
+    Ok(match change {
+        MemoryChange::Add { memory } => (Some(memories::insert(tx, user, memory).await?), None),
+        MemoryChange::Update { id, text, sources } => {
+            ensure_current(tx, user, *id).await?;
+            memories::update(tx, user, *id, text, sources).await.map_err(stale)?;
+            (Some(*id), Some(*id))
+        }
+        MemoryChange::Supersede { old, memory, at } => {
+            let new = memories::supersede(tx, user, *old, memory, *at).await.map_err(stale)?;
+            (Some(new), Some(*old))
+        }
+        MemoryChange::Delete { id } => {
+            memories::delete(tx, user, Some(*id)).await.map_err(stale)?;
+            (None, Some(*id))
+        }
+        MemoryChange::Noop { existing } => (None, *existing),
+    })
+}
+
+async fn ensure_current(tx: &dyn Run, user: UserId, id: MemoryId) -> Result<()> {
+    let sql = format!(
+        "SELECT id FROM memories WHERE user_id = $1 AND id = $2 AND valid_to IS NULL{}",
+        tx.dialect().for_update()
+    );
+    match tx.optional(&sql, &[Arg::Int(user.0), Arg::Int(id.0)]).await? {
+        Some(_) => Ok(()),
+        None => Err(Error::Conflict(format!("memory {id} is gone or superseded"))),
+    }
+}
+
+pub(crate) async fn complete(
+    pool: &dyn Pool,
+    user: UserId,
+    id: JobId,
+    decisions: Vec<Decision>,
+) -> Result<Vec<DecisionRecord>> {
+    let tx = pool.begin().await?;
+    if moved(&*tx, user, id, "running", "state = 'done', last_error = NULL", &[]).await? == 0 {
+        return Err(Error::not_found(format!("no running extraction job {id}")));
+    }
+    let records = record(&*tx, user, Some(id), decisions).await?;
+    tx.commit().await?;
+    Ok(records)
+}
+
+/// Applies decisions taken outside a job, with their audit trail, in one transaction.
+pub(crate) async fn apply_outside_job(
+    pool: &dyn Pool,
+    user: UserId,
+    decisions: Vec<Decision>,
+) -> Result<Vec<DecisionRecord>> {
+    let tx = pool.begin().await?;
+    let records = record(&*tx, user, None, decisions).await?;
+    tx.commit().await?;
+    Ok(records)
+}
+
+/// Applies `decisions` and writes them to the audit trail, in the caller's transaction.
+async fn record(tx: &dyn Run, user: UserId, job: Option<JobId>, decisions: Vec<Decision>) -> Result<Vec<DecisionRecord>> {
+    let now = tx.dialect().now();
+    let mut records = Vec::with_capacity(decisions.len());
+    for d in decisions {
+        let (memory, target) = apply(tx, user, &d.change).await?;
+        // A deleted memory keeps no trace, not even its id.
+        let target = if matches!(d.change, MemoryChange::Delete { .. }) { None } else { target };
+        tx.execute(
+            "INSERT INTO memory_decisions (user_id, job_id, action, candidate, memory_id, target_id, reason, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                Arg::Int(user.0),
+                Arg::OptInt(job.map(|j| j.0)),
+                Arg::Text(d.change.action()),
+                Arg::Text(&d.candidate),
+                Arg::OptInt(memory.map(|m| m.0)),
+                Arg::OptInt(target.map(|t| t.0)),
+                Arg::Text(&d.reason),
+                Arg::Time(now),
+            ],
+        )
+        .await?;
+        records.push(DecisionRecord {
+            job,
+            action: d.change.action().to_string(),
+            candidate: d.candidate,
+            memory,
+            target,
+            reason: d.reason,
+            created_at: now,
+        });
+    }
+    Ok(records)
 }
 
 pub(crate) async fn list(pool: &dyn Run, user: UserId, state: Option<JobState>) -> Result<Vec<ExtractionJob>> {

@@ -10,6 +10,7 @@ pub(crate) mod derived;
 pub(crate) mod documents;
 pub(crate) mod imports;
 pub(crate) mod jobs;
+pub(crate) mod memories;
 pub(crate) mod messages;
 pub(crate) mod reminders;
 pub(crate) mod users;
@@ -35,6 +36,7 @@ pub(crate) enum Arg<'a> {
     /// A wall-clock time with no zone (a reminder's local start).
     OptLocal(Option<NaiveDateTime>),
     Flag(bool),
+    Float(f64),
     /// Ids for `Dialect::any`: one argument however many.
     Ids(&'a [i64]),
 }
@@ -56,6 +58,17 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "",
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// The end of a `SELECT` inside a transaction that locks the rows it
+    /// reads until the transaction ends: a concurrent writer of the same
+    /// rows waits, then sees what this one did (SQLite's write transaction
+    /// holds the whole database already).
+    pub(crate) fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
         }
     }
 
@@ -150,11 +163,6 @@ impl<DB: sqlx::Database> InTx<DB> {
         InTx(Mutex::new(tx))
     }
 
-    /// The transaction, for a backend's own statements between portable ones.
-    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, sqlx::Transaction<'static, DB>> {
-        self.0.lock().await
-    }
-
     pub(crate) async fn commit(self) -> Result<()> {
         self.0.into_inner().commit().await.db()
     }
@@ -175,6 +183,7 @@ macro_rules! bound {
                 Arg::OptTime(v) => query.bind(v.map(|t| $dialect.kept(t))),
                 Arg::OptLocal(v) => query.bind(*v),
                 Arg::Flag(v) => query.bind(*v),
+                Arg::Float(v) => query.bind(*v),
                 Arg::Ids(v) => query.bind($ids(v)),
             };
         }

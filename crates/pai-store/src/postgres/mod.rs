@@ -10,7 +10,7 @@
 use crate::portable::documents;
 mod imports;
 mod jobs;
-mod memories;
+use crate::portable::memories;
 use crate::portable::messages;
 use crate::portable::reminders;
 pub(crate) mod search;

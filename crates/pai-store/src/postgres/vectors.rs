@@ -12,7 +12,7 @@
 
 use pai_core::store::{ChunkId, ItemRef, MemoryId, MessageId, UserId, VectorHit};
 use pai_core::{Error, Result};
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::errors::SqlxResult;
 
@@ -86,24 +86,6 @@ pub(crate) fn literal(v: &[f32]) -> String {
     }
     out.push(']');
     out
-}
-
-/// Removes the vector of `user`'s memory `id` (edited, superseded or deleted).
-pub(super) async fn forget_memory(tx: &mut Transaction<'_, Postgres>, user: UserId, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM memory_vectors WHERE user_id = $1 AND id = $2")
-        .bind(user.0)
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .db()?;
-    // Unclaimed too: the new text is to be embedded now, not when an old claim runs out.
-    sqlx::query("UPDATE memories SET embedded = false, embed_claimed_until = NULL WHERE user_id = $1 AND id = $2")
-        .bind(user.0)
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .db()?;
-    Ok(())
 }
 
 fn kind_of(item: &ItemRef) -> (&'static str, &'static str, i64) {

@@ -2,11 +2,10 @@
 //! interrupted ones and applying decisions here.
 
 use chrono::Utc;
-use pai_core::store::{Decision, DecisionRecord, ExtractionJob, JobId, MemoryChange, MemoryId, UserId};
-use pai_core::{Error, Result};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use pai_core::store::{ExtractionJob, JobId, UserId};
+use pai_core::Result;
+use sqlx::SqlitePool;
 
-use super::memories;
 pub(super) use crate::portable::jobs::*;
 use crate::errors::SqlxResult;
 
@@ -34,125 +33,4 @@ pub(super) async fn requeue_interrupted(pool: &SqlitePool) -> Result<u64> {
         .await
         .db()?;
     Ok(done.rows_affected())
-}
-
-/// Applies one decision inside the job's transaction; returns (memory, target).
-async fn apply(
-    tx: &mut Transaction<'_, Sqlite>,
-    user: UserId,
-    change: &MemoryChange,
-) -> Result<(Option<MemoryId>, Option<MemoryId>)> {
-    // A decision was taken against memories as they were; if one changed since,
-    // the unit fails with Conflict and the job is decided again.
-    let stale = |e: Error| match e {
-        Error::NotFound(m) => Error::Conflict(format!("{m}: it changed while the decision was taken")),
-        e => e,
-    };
-    Ok(match change {
-        MemoryChange::Add { memory } => (Some(memories::insert(tx, user, memory, Utc::now()).await?), None),
-        MemoryChange::Update { id, text, sources } => {
-            ensure_current(tx, user, *id).await?;
-            memories::update(tx, user, *id, text, sources).await.map_err(stale)?;
-            (Some(*id), Some(*id))
-        }
-        MemoryChange::Supersede { old, memory, at } => {
-            let new = memories::supersede(tx, user, *old, memory, *at).await.map_err(stale)?;
-            (Some(new), Some(*old))
-        }
-        MemoryChange::Delete { id } => {
-            memories::delete(tx, user, Some(*id)).await.map_err(stale)?;
-            (None, Some(*id))
-        }
-        MemoryChange::Noop { existing } => (None, *existing),
-    })
-}
-
-async fn ensure_current(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: MemoryId) -> Result<()> {
-    let current: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM memories WHERE id = ? AND user_id = ? AND valid_to IS NULL")
-            .bind(id.0)
-            .bind(user.0)
-            .fetch_optional(&mut **tx)
-            .await
-            .db()?;
-    current.map(|_| ()).ok_or_else(|| Error::Conflict(format!("memory {id} is gone or superseded")))
-}
-
-pub(super) async fn complete(
-    pool: &SqlitePool,
-    user: UserId,
-    id: JobId,
-    decisions: Vec<Decision>,
-) -> Result<Vec<DecisionRecord>> {
-    let mut tx = super::write_tx(pool).await?;
-    let now = Utc::now();
-    let done = sqlx::query(
-        "UPDATE extraction_jobs SET state = 'done', last_error = NULL, updated_at = ?
-         WHERE id = ? AND user_id = ? AND state = 'running'",
-    )
-    .bind(now)
-    .bind(id.0)
-    .bind(user.0)
-    .execute(&mut *tx)
-    .await
-    .db()?;
-    if done.rows_affected() == 0 {
-        return Err(Error::not_found(format!("no running extraction job {id}")));
-    }
-    let records = record(&mut tx, user, Some(id), decisions).await?;
-    tx.commit().await.db()?;
-    Ok(records)
-}
-
-/// Applies decisions taken outside a job, with their audit trail, in one transaction.
-pub(super) async fn apply_outside_job(
-    pool: &SqlitePool,
-    user: UserId,
-    decisions: Vec<Decision>,
-) -> Result<Vec<DecisionRecord>> {
-    let mut tx = super::write_tx(pool).await?;
-    let records = record(&mut tx, user, None, decisions).await?;
-    tx.commit().await.db()?;
-    Ok(records)
-}
-
-/// Applies `decisions` and writes them to the audit trail, in the caller's transaction.
-pub(super) async fn record(
-    tx: &mut Transaction<'_, Sqlite>,
-    user: UserId,
-    job: Option<JobId>,
-    decisions: Vec<Decision>,
-) -> Result<Vec<DecisionRecord>> {
-    let now = Utc::now();
-    let mut records = Vec::with_capacity(decisions.len());
-    for d in decisions {
-        let (memory, target) = apply(tx, user, &d.change).await?;
-        // A deleted memory keeps no trace, not even its id.
-        let target = if matches!(d.change, MemoryChange::Delete { .. }) { None } else { target };
-        sqlx::query(
-            "INSERT INTO memory_decisions (user_id, job_id, action, candidate, memory_id, target_id, reason, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(user.0)
-        .bind(job.map(|j| j.0))
-        .bind(d.change.action())
-        .bind(&d.candidate)
-        .bind(memory.map(|m| m.0))
-        .bind(target.map(|t| t.0))
-        .bind(&d.reason)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .db()?;
-        records.push(DecisionRecord {
-            job,
-            action: d.change.action().to_string(),
-            candidate: d.candidate,
-            memory,
-            target,
-            reason: d.reason,
-            created_at: now,
-        });
-    }
-    Ok(records)
 }

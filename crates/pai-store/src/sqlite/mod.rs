@@ -4,7 +4,7 @@
 use crate::portable::documents;
 mod imports;
 mod jobs;
-mod memories;
+use crate::portable::memories;
 use crate::portable::messages;
 use crate::portable::reminders;
 mod search;

@@ -15,7 +15,7 @@ use std::sync::Once;
 
 use pai_core::store::{ChunkId, ItemRef, MemoryId, MessageId, UserId, VectorHit};
 use pai_core::{Error, Result};
-use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{AssertSqlSafe, Row, SqlitePool};
 
 use crate::errors::SqlxResult;
 
@@ -100,29 +100,6 @@ const KINDS: [&str; 3] = ["memory", "message", "chunk"];
 
 fn blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// Removes the vector of `user`'s memory `id` (edited, superseded or deleted).
-pub(super) async fn forget_memory(tx: &mut Transaction<'_, Sqlite>, user: UserId, id: i64) -> Result<()> {
-    // Unclaimed too: the new text is to be embedded now, not when an old claim runs out.
-    let owned =
-        sqlx::query("UPDATE memories SET embedded = 0, embed_claimed_until = NULL WHERE id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user.0)
-            .execute(&mut **tx)
-            .await
-            .db()?;
-    if owned.rows_affected() > 0 {
-        // vec0 deletes by rowid only; the owner check is the UPDATE above.
-        sqlx::query("DELETE FROM memory_vectors WHERE rowid = ?").bind(id).execute(&mut **tx).await.db()?;
-        sqlx::query("DELETE FROM memory_floats WHERE id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user.0)
-            .execute(&mut **tx)
-            .await
-            .db()?;
-    }
-    Ok(())
 }
 
 pub(super) async fn put(
