@@ -4,8 +4,8 @@ use pai_core::store::{ImportRecord, UserId};
 use pai_core::{Error, Result};
 use sqlx::AssertSqlSafe;
 
-use super::now;
 use crate::errors::SqlxResult;
+use crate::portable::Dialect;
 use crate::rows::{self, IMPORT_COLUMNS as COLUMNS};
 
 pub(super) use crate::portable::imports::{get, list, update};
@@ -19,7 +19,7 @@ pub(super) async fn create(db: &super::Db, user: UserId, file_name: &str, total:
     )))
     .bind(file_name)
     .bind(total as i64)
-    .bind(now())
+    .bind(Dialect::Postgres.now())
     .bind(user.0)
     .bind(db.instance)
     .fetch_optional(&**db)
@@ -39,7 +39,7 @@ pub(super) async fn fail_interrupted(db: &super::Db) -> Result<u64> {
          WHERE state = 'running' AND (claimed_by = $2 OR {})",
         super::abandoned("claimed_by")
     )))
-    .bind(now())
+    .bind(Dialect::Postgres.now())
     .bind(db.instance)
     .execute(&**db)
     .await

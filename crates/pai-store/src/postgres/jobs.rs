@@ -8,9 +8,9 @@ use pai_core::store::{ExtractionJob, JobId, UserId};
 use pai_core::Result;
 use sqlx::{AssertSqlSafe, PgPool};
 
-use super::now;
 pub(super) use crate::portable::jobs::*;
 use crate::errors::SqlxResult;
+use crate::portable::Dialect;
 
 pub(super) async fn claim(pool: &PgPool, instance: i32) -> Result<Option<ExtractionJob>> {
     // SKIP LOCKED: a job another server is claiming right now is passed over,
@@ -24,7 +24,7 @@ pub(super) async fn claim(pool: &PgPool, instance: i32) -> Result<Option<Extract
          RETURNING id, user_id",
         super::abandoned("claimed_by")
     )))
-    .bind(now())
+    .bind(Dialect::Postgres.now())
     .bind(instance)
     .fetch_optional(pool)
     .await
@@ -44,7 +44,7 @@ pub(super) async fn requeue_interrupted(pool: &PgPool, instance: i32) -> Result<
          WHERE state = 'running' AND (claimed_by = $2 OR {})",
         super::abandoned("claimed_by")
     )))
-    .bind(now())
+    .bind(Dialect::Postgres.now())
     .bind(instance)
     .execute(pool)
     .await

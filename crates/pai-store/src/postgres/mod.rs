@@ -20,7 +20,7 @@ pub(crate) mod vectors;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use pai_core::accounts::{Accounts, ApiKey, KeyId, Session};
 use pai_core::store::{
     Chunk, ChunkId, Conversation, ConversationId, ConversationSummary, Decision, DecisionRecord, Document,
@@ -222,16 +222,6 @@ pub(crate) fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-/// PostgreSQL keeps microseconds: times are cut to that before they are
-/// stored, so what a call returns equals what a later read gives.
-pub(crate) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.trunc_subsecs(6)
-}
-
-pub(crate) fn now() -> DateTime<Utc> {
-    micros(Utc::now())
 }
 
 crate::delegate::store_impls!(PgStore);

@@ -15,6 +15,7 @@ use pai_core::{Error, Result};
 use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::errors::SqlxResult;
+use crate::portable::Dialect;
 
 /// Names the table layout; a store written with another is rebuilt.
 const LAYOUT: &str = "pgvector-hnsw-cosine/1";
@@ -214,7 +215,7 @@ pub(super) async fn claim_missing(
     limit: usize,
     until: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<ItemRef>> {
-    let now = super::now();
+    let now = Dialect::Postgres.now();
     let mut left = limit.min(10_000) as i64;
     let mut out = Vec::new();
     for (table, current, make) in [
@@ -233,7 +234,7 @@ pub(super) async fn claim_missing(
                                      ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
              RETURNING id"
         )))
-        .bind(super::micros(until))
+        .bind(Dialect::Postgres.kept(until))
         .bind(user.0)
         .bind(now)
         .bind(left)

@@ -1,13 +1,13 @@
 //! The extraction queue (portable/jobs.rs): claiming jobs, requeueing
 //! interrupted ones and applying decisions here.
 
-use chrono::Utc;
 use pai_core::store::{ExtractionJob, JobId, UserId};
 use pai_core::Result;
 use sqlx::SqlitePool;
 
 pub(super) use crate::portable::jobs::*;
 use crate::errors::SqlxResult;
+use crate::portable::Dialect;
 
 pub(super) async fn claim(pool: &SqlitePool) -> Result<Option<ExtractionJob>> {
     // One statement: two workers can never claim the same job.
@@ -16,7 +16,7 @@ pub(super) async fn claim(pool: &SqlitePool) -> Result<Option<ExtractionJob>> {
          WHERE id = (SELECT id FROM extraction_jobs WHERE state = 'pending' ORDER BY id LIMIT 1)
          RETURNING id, user_id",
     )
-    .bind(Utc::now())
+    .bind(Dialect::Sqlite.now())
     .fetch_optional(pool)
     .await
     .db()?;
@@ -28,7 +28,7 @@ pub(super) async fn claim(pool: &SqlitePool) -> Result<Option<ExtractionJob>> {
 
 pub(super) async fn requeue_interrupted(pool: &SqlitePool) -> Result<u64> {
     let done = sqlx::query("UPDATE extraction_jobs SET state = 'pending', updated_at = ? WHERE state = 'running'")
-        .bind(Utc::now())
+        .bind(Dialect::Sqlite.now())
         .execute(pool)
         .await
         .db()?;

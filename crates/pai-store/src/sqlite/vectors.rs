@@ -18,6 +18,7 @@ use pai_core::{Error, Result};
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 
 use crate::errors::SqlxResult;
+use crate::portable::Dialect;
 
 /// Makes sqlite-vec available on every connection opened afterwards.
 pub(super) fn register_extension() {
@@ -305,7 +306,7 @@ pub(super) async fn claim_missing(
     limit: usize,
     until: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<ItemRef>> {
-    let now = chrono::Utc::now();
+    let now = Dialect::Sqlite.now();
     let mut left = limit.min(10_000) as i64;
     let mut out = Vec::new();
     for (table, current, make) in [
