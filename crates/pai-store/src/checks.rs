@@ -148,3 +148,11 @@ pub(crate) fn job_messages(ids: &[MessageId], positions: &[usize]) -> Result<Vec
         .map(|&i| ids.get(i).copied().ok_or_else(|| Error::invalid(format!("no message {i} to learn from"))))
         .collect()
 }
+
+/// An extraction job learns from at least one message.
+pub(crate) fn check_job(messages: &[MessageId]) -> Result<()> {
+    if messages.is_empty() {
+        return Err(Error::invalid("an extraction job needs at least one message"));
+    }
+    Ok(())
+}

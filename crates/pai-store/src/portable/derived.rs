@@ -149,10 +149,8 @@ pub(crate) async fn retire(tx: &dyn Run, of: &Indexed, id: i64, user: UserId) ->
 /// row to be embedded again now (its claim dropped too, not waited out).
 /// Nothing happens unless the row is `user`'s.
 pub(crate) async fn forget_vector(tx: &dyn Run, of: &Indexed, id: i64, user: UserId) -> Result<()> {
-    let sql = format!(
-        "UPDATE {} SET embedded = $1, embed_claimed_until = NULL WHERE user_id = $2 AND id = $3",
-        of.table
-    );
+    let sql =
+        format!("UPDATE {} SET embedded = $1, embed_claimed_until = NULL WHERE user_id = $2 AND id = $3", of.table);
     if tx.execute(&sql, &[Arg::Flag(false), Arg::Int(user.0), Arg::Int(id)]).await? == 0 {
         return Ok(());
     }

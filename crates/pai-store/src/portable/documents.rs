@@ -1,11 +1,11 @@
 //! Documents and their chunks: stored, replaced and deleted whole, with the
 //! chunks' full-text entries and vectors in the same transaction.
 
-use pai_core::store::{Chunk, ChunkId, Document, DocumentChange, DocumentId, NewDocument, UserId};
 use pai_core::Result;
+use pai_core::store::{Chunk, ChunkId, Document, DocumentChange, DocumentId, NewDocument, UserId};
 
 use super::derived::{self, CHUNKS};
-use super::{require_owned, Arg, Dialect, Pool, Run};
+use super::{Arg, Dialect, Pool, Run, require_owned};
 use crate::rows::{self, CHUNK_COLUMNS};
 
 const DOCUMENT_COLUMNS: &str = "id, title, source, format, content_hash, bytes, pages, created_at, updated_at,
@@ -77,7 +77,8 @@ pub(crate) async fn put(pool: &dyn Pool, user: UserId, d: NewDocument) -> Result
         }
     };
     for (ordinal, c) in d.chunks.iter().enumerate() {
-        let sql = "INSERT INTO chunks (user_id, document_id, ordinal, text, page, heading, start_offset, end_offset{terms})
+        let sql =
+            "INSERT INTO chunks (user_id, document_id, ordinal, text, page, heading, start_offset, end_offset{terms})
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8{value}) RETURNING id";
         let args = [
             Arg::Int(user.0),
@@ -144,4 +145,3 @@ pub(crate) async fn delete(pool: &dyn Pool, user: UserId, id: DocumentId) -> Res
     tx.commit().await?;
     Ok(())
 }
-

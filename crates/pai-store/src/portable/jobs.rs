@@ -9,7 +9,7 @@ use pai_core::store::{
 };
 use pai_core::{Error, Result};
 
-use super::{memories, Arg, Dialect, Pool, Run};
+use super::{Arg, Dialect, Pool, Run, memories};
 use crate::rows;
 
 /// The columns `rows::job` reads. PostgreSQL's job-message links carry the
@@ -50,9 +50,7 @@ pub(crate) async fn insert_job(
     conversation: ConversationId,
     messages: &[MessageId],
 ) -> Result<JobId> {
-    if messages.is_empty() {
-        return Err(Error::invalid("an extraction job needs at least one message"));
-    }
+    crate::checks::check_job(messages)?;
     let sql = "INSERT INTO extraction_jobs (user_id, conversation_id, state, created_at, updated_at)
                SELECT user_id, id, 'pending', $1, $1 FROM conversations WHERE user_id = $2 AND id = $3 RETURNING id";
     let args = [Arg::Time(tx.dialect().now()), Arg::Int(user.0), Arg::Int(conversation.0)];
@@ -185,7 +183,12 @@ pub(crate) async fn apply_outside_job(
 }
 
 /// Applies `decisions` and writes them to the audit trail, in the caller's transaction.
-async fn record(tx: &dyn Run, user: UserId, job: Option<JobId>, decisions: Vec<Decision>) -> Result<Vec<DecisionRecord>> {
+async fn record(
+    tx: &dyn Run,
+    user: UserId,
+    job: Option<JobId>,
+    decisions: Vec<Decision>,
+) -> Result<Vec<DecisionRecord>> {
     let now = tx.dialect().now();
     let mut records = Vec::with_capacity(decisions.len());
     for d in decisions {
@@ -225,10 +228,8 @@ pub(crate) async fn list(pool: &dyn Run, user: UserId, state: Option<JobState>) 
         None => ("", vec![Arg::Int(user.0)]),
         Some(s) => (" AND state = $2", vec![Arg::Int(user.0), Arg::Text(s.as_str())]),
     };
-    let sql = format!(
-        "SELECT {} FROM extraction_jobs WHERE user_id = $1{filter} ORDER BY id DESC",
-        columns(pool.dialect())
-    );
+    let sql =
+        format!("SELECT {} FROM extraction_jobs WHERE user_id = $1{filter} ORDER BY id DESC", columns(pool.dialect()));
     pool.all(&sql, &args).await?.iter().map(|r| rows::job(&**r)).collect()
 }
 

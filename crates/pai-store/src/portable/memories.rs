@@ -52,7 +52,8 @@ async fn add_sources(tx: &dyn Run, user: UserId, memory: i64, sources: &[Message
 
 pub(crate) async fn insert(tx: &dyn Run, user: UserId, m: &NewMemory) -> Result<MemoryId> {
     check_memory(m)?;
-    let sql = "INSERT INTO memories (user_id, text, kind, subject, importance, valid_from, created_at, updated_at{terms})
+    let sql =
+        "INSERT INTO memories (user_id, text, kind, subject, importance, valid_from, created_at, updated_at{terms})
                SELECT id, $1, $2, $3, $4, $5, $6, $6{value} FROM users WHERE id = $7 RETURNING id";
     let args = [
         Arg::Text(m.text.trim()),
@@ -79,7 +80,8 @@ pub(crate) async fn get(pool: &dyn Run, user: UserId, id: MemoryId) -> Result<Me
 pub(crate) async fn by_id(pool: &dyn Run, user: UserId, ids: &[MemoryId]) -> Result<Vec<Memory>> {
     let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
     let dialect = pool.dialect();
-    let sql = format!("SELECT {} FROM memories WHERE user_id = $1 AND id {} ORDER BY id", columns(dialect), dialect.any(2));
+    let sql =
+        format!("SELECT {} FROM memories WHERE user_id = $1 AND id {} ORDER BY id", columns(dialect), dialect.any(2));
     pool.all(&sql, &[Arg::Int(user.0), Arg::Ids(&ids)]).await?.iter().map(|r| rows::memory(&**r)).collect()
 }
 
@@ -122,7 +124,8 @@ pub(crate) async fn list(
 
 pub(crate) async fn update(tx: &dyn Run, user: UserId, id: MemoryId, text: &str, sources: &[MessageId]) -> Result<()> {
     check_text("a memory", "text", text)?;
-    let sql = "UPDATE memories SET text = $1, updated_at = $2 WHERE user_id = $3 AND id = $4 RETURNING subject, valid_to";
+    let sql =
+        "UPDATE memories SET text = $1, updated_at = $2 WHERE user_id = $3 AND id = $4 RETURNING subject, valid_to";
     let args = [Arg::Text(text.trim()), Arg::Time(tx.dialect().now()), Arg::Int(user.0), Arg::Int(id.0)];
     let row = tx.one(sql, &args, &format!("no memory {id}")).await?;
     add_sources(tx, user, id.0, sources).await?;

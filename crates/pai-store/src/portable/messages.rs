@@ -6,7 +6,7 @@ use pai_core::store::{Conversation, ConversationId, MessageId, NewMessage, Store
 use pai_core::{Error, Result};
 
 use super::derived::{self, MESSAGES};
-use super::{require_owned, Arg, Dialect, Pool, Run};
+use super::{Arg, Dialect, Pool, Run, require_owned};
 use crate::checks::{check_text, check_title};
 use crate::rows::{self, MESSAGE_COLUMNS};
 
@@ -36,7 +36,12 @@ pub(crate) async fn conversations(pool: &dyn Run, user: UserId) -> Result<Vec<Co
     let found = pool.all(sql, &[Arg::Int(user.0)]).await?;
     Ok(found
         .iter()
-        .map(|r| Conversation { id: ConversationId(r.int("id")), user, title: r.text("title"), created_at: r.time("created_at") })
+        .map(|r| Conversation {
+            id: ConversationId(r.int("id")),
+            user,
+            title: r.text("title"),
+            created_at: r.time("created_at"),
+        })
         .collect())
 }
 
@@ -109,9 +114,8 @@ pub(crate) async fn message_by_external_id(
     user: UserId,
     external_id: &str,
 ) -> Result<Option<StoredMessage>> {
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = $1 AND external_id = $2 ORDER BY id LIMIT 1"
-    );
+    let sql =
+        format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = $1 AND external_id = $2 ORDER BY id LIMIT 1");
     let row = pool.optional(&sql, &[Arg::Int(user.0), Arg::Text(external_id)]).await?;
     row.map(|r| rows::message(&*r)).transpose()
 }
@@ -132,10 +136,16 @@ fn stored(conversation: ConversationId, ids: Vec<MessageId>, new: Vec<NewMessage
 }
 
 /// Inserts the messages with their full-text entries, inside `tx`.
-async fn insert(tx: &dyn Run, user: UserId, conversation: ConversationId, new: &[NewMessage]) -> Result<Vec<MessageId>> {
+async fn insert(
+    tx: &dyn Run,
+    user: UserId,
+    conversation: ConversationId,
+    new: &[NewMessage],
+) -> Result<Vec<MessageId>> {
     let mut ids = Vec::with_capacity(new.len());
     for m in new {
-        let sql = "INSERT INTO messages (user_id, conversation_id, role, speaker, content, created_at, external_id{terms})
+        let sql =
+            "INSERT INTO messages (user_id, conversation_id, role, speaker, content, created_at, external_id{terms})
                    VALUES ($1, $2, $3, $4, $5, $6, $7{value}) RETURNING id";
         let args = [
             Arg::Int(user.0),
@@ -146,7 +156,8 @@ async fn insert(tx: &dyn Run, user: UserId, conversation: ConversationId, new: &
             Arg::Time(m.created_at),
             Arg::OptText(m.external_id.as_deref()),
         ];
-        let id = match derived::insert(tx, &MESSAGES, sql, &args, user, Some(conversation.0), &index_text(&m.content)).await
+        let id = match derived::insert(tx, &MESSAGES, sql, &args, user, Some(conversation.0), &index_text(&m.content))
+            .await
         {
             Ok(id) => id.ok_or_else(|| Error::internal("a message INSERT returned no id"))?,
             Err(Error::Conflict(_)) => {
@@ -167,8 +178,13 @@ pub(crate) async fn delete_conversation(pool: &dyn Pool, user: UserId, id: Conve
     let tx = pool.begin().await?;
     require_owned(&*tx, "conversations", "conversation", id.0, user).await?;
     let args = [Arg::Int(id.0), Arg::Int(user.0)];
-    derived::drop_derived(&*tx, &MESSAGES, "SELECT id FROM messages WHERE conversation_id = $1 AND user_id = $2", &args)
-        .await?;
+    derived::drop_derived(
+        &*tx,
+        &MESSAGES,
+        "SELECT id FROM messages WHERE conversation_id = $1 AND user_id = $2",
+        &args,
+    )
+    .await?;
     tx.execute("DELETE FROM conversations WHERE id = $1 AND user_id = $2", &args).await?;
     tx.commit().await
 }
@@ -195,8 +211,7 @@ pub(crate) async fn redact(pool: &dyn Pool, user: UserId, id: MessageId, content
 pub(crate) async fn messages(pool: &dyn Run, user: UserId, conversation: ConversationId) -> Result<Vec<StoredMessage>> {
     // A conversation of no messages is there; one of another user is not.
     self::conversation(pool, user, conversation).await?;
-    let sql =
-        format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = $1 AND conversation_id = $2 ORDER BY id");
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = $1 AND conversation_id = $2 ORDER BY id");
     pool.all(&sql, &[Arg::Int(user.0), Arg::Int(conversation.0)]).await?.iter().map(|r| rows::message(&**r)).collect()
 }
 

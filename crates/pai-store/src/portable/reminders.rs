@@ -10,7 +10,7 @@ use pai_core::reminders::{NewReminder, Notification, Reminder, ReminderState};
 use pai_core::store::{NotificationId, ReminderId, UserId};
 use pai_core::{Error, Result};
 
-use super::{require_owned, Arg, Pool, Run};
+use super::{Arg, Pool, Run, require_owned};
 use crate::checks;
 use crate::rows::{self, NOTIFICATION_COLUMNS, REMINDER_COLUMNS as COLUMNS};
 

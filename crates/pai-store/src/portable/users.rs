@@ -131,8 +131,13 @@ pub(crate) async fn create_api_key(
         "INSERT INTO api_keys (user_id, name, prefix, digest, created_at)
          SELECT id, $1, $2, $3, $4 FROM users WHERE id = $5 RETURNING {KEY_COLUMNS}"
     );
-    let args =
-        [Arg::Text(name.trim()), Arg::Text(prefix), Arg::Text(digest), Arg::Time(pool.dialect().now()), Arg::Int(user.0)];
+    let args = [
+        Arg::Text(name.trim()),
+        Arg::Text(prefix),
+        Arg::Text(digest),
+        Arg::Time(pool.dialect().now()),
+        Arg::Int(user.0),
+    ];
     Ok(rows::api_key(&*pool.one(&sql, &args, &format!("no user {user}")).await?))
 }
 

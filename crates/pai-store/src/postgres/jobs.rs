@@ -4,13 +4,13 @@
 //! LOCKED`, so each pending job goes to exactly one worker and none waits
 //! on another's claim.
 
-use pai_core::store::{ExtractionJob, JobId, UserId};
 use pai_core::Result;
+use pai_core::store::{ExtractionJob, JobId, UserId};
 use sqlx::{AssertSqlSafe, PgPool};
 
-pub(super) use crate::portable::jobs::*;
 use crate::errors::SqlxResult;
 use crate::portable::Dialect;
+pub(super) use crate::portable::jobs::*;
 
 pub(super) async fn claim(pool: &PgPool, instance: i32) -> Result<Option<ExtractionJob>> {
     // SKIP LOCKED: a job another server is claiming right now is passed over,

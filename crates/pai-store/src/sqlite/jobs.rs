@@ -1,13 +1,13 @@
 //! The extraction queue (portable/jobs.rs): claiming jobs, requeueing
 //! interrupted ones and applying decisions here.
 
-use pai_core::store::{ExtractionJob, JobId, UserId};
 use pai_core::Result;
+use pai_core::store::{ExtractionJob, JobId, UserId};
 use sqlx::SqlitePool;
 
-pub(super) use crate::portable::jobs::*;
 use crate::errors::SqlxResult;
 use crate::portable::Dialect;
+pub(super) use crate::portable::jobs::*;
 
 pub(super) async fn claim(pool: &SqlitePool) -> Result<Option<ExtractionJob>> {
     // One statement: two workers can never claim the same job.
