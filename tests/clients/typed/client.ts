@@ -101,6 +101,26 @@ await check("/v1/chat/completions: the answer, usage and pai's extension", async
   expect(Array.isArray(r.data.pai.citations) && Array.isArray(r.data.pai.recalled), r.data.pai);
 });
 
+await check("/v1/responses: a typed response object; a follow-up by previous_response_id", async () => {
+  const first = await pai.POST("/v1/responses", {
+    body: { model: "pai", input: [{ type: "message", role: "user", content: "Say hello." }], max_output_tokens: 8 },
+  });
+  expect(first.data, first.error);
+  const item = first.data.output[0];
+  expect(item?.type === "message", first.data);
+  const text: string | undefined = item.content[0]?.text;
+  expect(typeof text === "string" && ["completed", "incomplete"].includes(first.data.status), first.data);
+  const usage = first.data.usage;
+  expect(usage && usage.total_tokens === usage.input_tokens + usage.output_tokens, usage);
+  expect(Array.isArray(first.data.pai?.recalled), first.data.pai);
+  const next = await pai.POST("/v1/responses", {
+    body: { model: "pai", input: "And again.", previous_response_id: first.data.id, max_output_tokens: 8 },
+  });
+  expect(next.data?.object === "response", next.error);
+  const bad = await pai.POST("/v1/responses", { body: { model: "pai", input: "x", background: true } });
+  expect(bad.response.status === 400 && field(bad.error) === "background", bad.error);
+});
+
 await check("/v1/models and /v1/embeddings", async () => {
   const models = await pai.GET("/v1/models");
   expect(models.data?.data.some((m) => m.id === "pai"), models.error);

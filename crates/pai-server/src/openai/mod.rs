@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod objects;
+pub mod response_object;
 pub mod responses;
 pub mod text_completion;
 mod token_ids;

@@ -23,7 +23,11 @@ use pai_core::store::UserId;
 use serde_json::{Map, Value, json};
 
 use super::chat::{self, Frame, Output};
-use super::objects::{ToolCall, Usage};
+use super::objects::{PaiExtension, ToolCall, Usage};
+use super::response_object::{
+    CreateResponse, IncompleteDetails, OutputItem, OutputText, Reasoning, ResponseError, ResponseObject, ResponseUsage,
+    Settings,
+};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extractors::Json;
@@ -46,21 +50,6 @@ const IGNORED: &[&str] = &[
     "top_logprobs",
     "max_tool_calls",
     "stream_options",
-];
-
-/// Chat parameters that mean the same here and pass through as they are.
-const PASSED: &[&str] = &[
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "repetition_penalty",
-    "frequency_penalty",
-    "presence_penalty",
-    "seed",
-    "parallel_tool_calls",
-    "memory",
-    "conversation",
 ];
 
 /// Responses and output items kept for `previous_response_id` and
@@ -108,110 +97,93 @@ impl Kept {
 }
 
 #[utoipa::path(post, path = "/v1/responses", operation_id = "createResponse", tag = "OpenAI",
-    request_body(content = Object, description = "OpenAI's Responses API request: `model`, `input` (text or items), \
-        `instructions`, `stream`, function `tools`, `text.format`, `previous_response_id`"),
+    request_body = CreateResponse,
     summary = "OpenAI's Responses API: text in and out, streaming events, function tools",
-    description = "`previous_response_id` and `item_reference` refer to responses kept in memory.",
-    responses((status = 200, body = Object, description = "A `response` object, or its event stream")))]
+    description = "`previous_response_id` and `item_reference` refer to responses kept in memory. With \
+        `stream`, the answer is a `text/event-stream` of OpenAI's response events, each carrying this object.",
+    responses((status = 200, body = ResponseObject, description = "A `response` object, or its event stream")))]
 pub async fn responses(
     axum::extract::State(state): axum::extract::State<SharedState>,
     caller: Caller,
     headers: HeaderMap,
-    Json(mut body): Json<Map<String, Value>>,
+    Json(body): Json<CreateResponse>,
 ) -> ApiResult<Response> {
     let user = caller.user.id;
-    let model = match body.remove("model") {
-        Some(Value::String(m)) => m,
-        _ => return Err(ApiError::bad_request("model must be a model name").param("model")),
-    };
-    let stream = match body.remove("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => b,
-        Some(_) => return Err(ApiError::bad_request("stream must be true or false").param("stream")),
-    };
-    if body.remove("background").is_some_and(|b| b == json!(true)) {
+    let stream = body.stream.unwrap_or(false);
+    if body.background == Some(true) {
         return Err(ApiError::bad_request("background responses are not supported").param("background"));
     }
-    let instructions = match body.remove("instructions") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => return Err(ApiError::bad_request("instructions must be text").param("instructions")),
-    };
     // The conversation so far: an earlier response's, then this input.
-    let mut history = match body.remove("previous_response_id") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(id)) => state.responses.get(user, &id).ok_or_else(|| {
+    let mut history = match &body.previous_response_id {
+        None => Vec::new(),
+        Some(id) => state.responses.get(user, id).ok_or_else(|| {
             ApiError::bad_request(format!(
                 "previous_response_id {id} is not known: pai keeps responses in memory until it restarts; send the conversation in input"
             ))
             .param("previous_response_id")
         })?,
-        Some(_) => return Err(ApiError::bad_request("previous_response_id must be an id").param("previous_response_id")),
     };
-    let input = body.remove("input").ok_or_else(|| ApiError::bad_request("input is required").param("input"))?;
+    let input = body.input.ok_or_else(|| ApiError::bad_request("input is required").param("input"))?;
     history.extend(messages(&state, user, input)?);
-    let tools = body.remove("tools");
-    let tool_choice = body.remove("tool_choice");
-    let text = body.remove("text");
-    let max_output_tokens = body.remove("max_output_tokens");
-
-    let mut chat_body = Map::new();
-    for key in PASSED {
-        if let Some(v) = body.remove(*key) {
-            chat_body.insert(key.to_string(), v);
-        }
-    }
-    if let Some(key) = body.keys().find(|k| !IGNORED.contains(&k.as_str())) {
+    if let Some(key) = body.other.keys().find(|k| !IGNORED.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!("unrecognized request argument supplied: {key}")).param(key.clone()));
     }
-    if !body.is_empty() {
-        let ignored: Vec<&str> = body.keys().map(String::as_str).collect();
+    if !body.other.is_empty() {
+        let ignored: Vec<&str> = body.other.keys().map(String::as_str).collect();
         tracing::info!(ignored = ?ignored, "parameters that change nothing in a local answer were ignored");
     }
+
     let mut chat_messages = Vec::new();
-    if let Some(i) = &instructions {
+    if let Some(i) = &body.instructions {
         chat_messages.push(json!({"role": "system", "content": i}));
     }
     chat_messages.extend(history.iter().cloned());
-    chat_body.insert("model".into(), json!(model));
-    chat_body.insert("messages".into(), Value::Array(chat_messages));
-    chat_body.insert("stream".into(), json!(stream));
+    let passed = json!({
+        "model": body.model, "messages": chat_messages, "stream": stream,
+        "temperature": body.temperature, "top_p": body.top_p, "top_k": body.top_k, "min_p": body.min_p,
+        "repetition_penalty": body.repetition_penalty, "frequency_penalty": body.frequency_penalty,
+        "presence_penalty": body.presence_penalty, "seed": body.seed,
+        "parallel_tool_calls": body.parallel_tool_calls, "memory": body.memory, "conversation": body.conversation,
+        "max_tokens": body.max_output_tokens,
+    });
+    // Nulls left out: the chat request reads a missing setting as its default.
+    let mut chat_body: Map<String, Value> = passed
+        .as_object()
+        .expect("an object")
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     if stream {
         chat_body.insert("stream_options".into(), json!({"include_usage": true}));
     }
-    if let Some(n) = max_output_tokens.filter(|v| !v.is_null()) {
-        chat_body.insert("max_tokens".into(), n);
-    }
-    let echoed_tools = tools.clone().unwrap_or(json!([]));
-    if let Some(tools) = tools.filter(|v| !v.is_null()) {
+    if let Some(tools) = body.tools.clone().filter(|v| !v.is_null()) {
         chat_body.insert("tools".into(), chat_tools(tools)?);
     }
-    let echoed_choice = tool_choice.clone().unwrap_or(json!("auto"));
-    if let Some(choice) = tool_choice.filter(|v| !v.is_null()) {
+    if let Some(choice) = body.tool_choice.clone().filter(|v| !v.is_null()) {
         chat_body.insert("tool_choice".into(), chat_tool_choice(choice)?);
     }
-    let echoed_text = text.clone().unwrap_or(json!({"format": {"type": "text"}}));
-    if let Some(format) = text.as_ref().and_then(|t| t.get("format")).filter(|v| !v.is_null()) {
+    if let Some(format) = body.text.as_ref().and_then(|t| t.get("format")).filter(|v| !v.is_null()) {
         chat_body.insert("response_format".into(), response_format(format)?);
     }
-    let request = serde_json::from_value(Value::Object(chat_body.clone()))
+    let request = serde_json::from_value(Value::Object(chat_body))
         .map_err(|e| ApiError::bad_request(format!("the request does not fit /v1/responses: {e}")))?;
     let (output, _) = chat::run(&state, &caller, &headers, request).await?;
 
     let shell = Shell {
         id: format!("resp_{}", random_hex(12)),
         created_at: Utc::now().timestamp(),
-        model,
-        fields: json!({
-            "instructions": instructions,
-            "tools": echoed_tools,
-            "tool_choice": echoed_choice,
-            "text": echoed_text,
-            "parallel_tool_calls": chat_body.get("parallel_tool_calls").cloned().unwrap_or(json!(true)),
-            "temperature": chat_body.get("temperature").cloned().unwrap_or(Value::Null),
-            "top_p": chat_body.get("top_p").cloned().unwrap_or(Value::Null),
-            "max_output_tokens": chat_body.get("max_tokens").cloned().unwrap_or(Value::Null),
-        }),
+        model: body.model,
+        settings: Settings {
+            instructions: body.instructions,
+            tools: body.tools.unwrap_or(json!([])),
+            tool_choice: body.tool_choice.unwrap_or(json!("auto")),
+            text: body.text.unwrap_or(json!({"format": {"type": "text"}})),
+            parallel_tool_calls: body.parallel_tool_calls.unwrap_or(true),
+            temperature: body.temperature,
+            top_p: body.top_p,
+            max_output_tokens: body.max_output_tokens,
+        },
     };
     Ok(match output {
         Output::Whole(answer) => {
@@ -222,7 +194,7 @@ pub async fn responses(
             let items = output_items(text, &calls);
             keep(&state, user, &shell.id, history, &items);
             let mut r = shell.response(status(finish), items, Some(answer.usage));
-            r["pai"] = json!(answer.pai);
+            r.pai = Some(answer.pai);
             axum::Json(r).into_response()
         }
         Output::Chunks(frames) => {
@@ -234,7 +206,7 @@ pub async fn responses(
                 items: Vec::new(),
                 usage: None,
                 finish: "stop".into(),
-                pai: Value::Null,
+                pai: None,
             };
             let mut history = Some(history);
             let state = state.clone();
@@ -256,12 +228,11 @@ pub async fn responses(
 
 /// Keeps the response (the conversation through its answer) and each output
 /// item, for later references to them.
-fn keep(state: &SharedState, user: UserId, id: &str, mut history: Vec<Value>, items: &[Value]) {
+fn keep(state: &SharedState, user: UserId, id: &str, mut history: Vec<Value>, items: &[OutputItem]) {
     for item in items {
-        let Some(item_id) = item["id"].as_str() else { continue };
         let message = item_message(item);
         history.push(message.clone());
-        state.responses.put(user, item_id.to_string(), vec![message]);
+        state.responses.put(user, item.id().to_string(), vec![message]);
     }
     state.responses.put(user, id.to_string(), history);
 }
@@ -363,14 +334,13 @@ fn call_message(call_id: &str, name: &str, arguments: &str) -> Value {
 }
 
 /// The chat message an output item stands for.
-fn item_message(item: &Value) -> Value {
-    match item["type"].as_str() {
-        Some("function_call") => call_message(
-            item["call_id"].as_str().unwrap_or(""),
-            item["name"].as_str().unwrap_or(""),
-            item["arguments"].as_str().unwrap_or("{}"),
-        ),
-        _ => json!({"role": "assistant", "content": item["content"][0]["text"]}),
+fn item_message(item: &OutputItem) -> Value {
+    match item {
+        OutputItem::FunctionCall { call_id, name, arguments, .. } => call_message(call_id, name, arguments),
+        OutputItem::Message { content, .. } => {
+            let text: String = content.iter().map(|part| part.text.as_str()).collect();
+            json!({"role": "assistant", "content": text})
+        }
     }
 }
 
@@ -429,10 +399,10 @@ fn response_format(format: &Value) -> ApiResult<Value> {
 }
 
 /// The answer's output items: its text as a message, then its calls.
-fn output_items(text: Option<String>, calls: &[ToolCall]) -> Vec<Value> {
+fn output_items(text: Option<String>, calls: &[ToolCall]) -> Vec<OutputItem> {
     let mut items = Vec::new();
     if let Some(text) = text.filter(|t| !t.is_empty() || calls.is_empty()) {
-        items.push(message_item(&format!("msg_{}", random_hex(12)), &text, "completed"));
+        items.push(OutputItem::message(&format!("msg_{}", random_hex(12)), &text, "completed"));
     }
     for call in calls {
         items.push(call_item(call, "completed"));
@@ -440,21 +410,8 @@ fn output_items(text: Option<String>, calls: &[ToolCall]) -> Vec<Value> {
     items
 }
 
-fn message_item(id: &str, text: &str, status: &str) -> Value {
-    json!({"type": "message", "id": id, "status": status, "role": "assistant",
-           "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]})
-}
-
-fn call_item(call: &ToolCall, status: &str) -> Value {
-    json!({"type": "function_call", "id": format!("fc_{}", random_hex(12)), "call_id": call.id,
-           "name": call.function.name, "arguments": call.function.arguments, "status": status})
-}
-
-fn usage(chat: Usage) -> Value {
-    let (input, output) = (chat.prompt_tokens, chat.completion_tokens);
-    json!({"input_tokens": input, "input_tokens_details": {"cached_tokens": 0},
-           "output_tokens": output, "output_tokens_details": {"reasoning_tokens": 0},
-           "total_tokens": input + output})
+fn call_item(call: &ToolCall, status: &'static str) -> OutputItem {
+    OutputItem::call(format!("fc_{}", random_hex(12)), call, status)
 }
 
 /// What every rendering of one response shares.
@@ -462,25 +419,31 @@ struct Shell {
     id: String,
     created_at: i64,
     model: String,
-    /// The request's settings, echoed as OpenAI does.
-    fields: Value,
+    settings: Settings,
 }
 
 impl Shell {
-    fn response(&self, status: &str, output: Vec<Value>, chat_usage: Option<Usage>) -> Value {
-        let mut r = json!({
-            "id": self.id, "object": "response", "created_at": self.created_at, "status": status,
-            "error": null,
-            "incomplete_details": if status == "incomplete" { json!({"reason": "max_output_tokens"}) } else { Value::Null },
-            "model": self.model, "output": output,
-            "usage": chat_usage.map(usage),
-            "previous_response_id": null, "reasoning": {"effort": null, "summary": null},
-            "store": true, "truncation": "disabled", "metadata": {}, "user": null, "service_tier": "default",
-        });
-        for (k, v) in self.fields.as_object().expect("an object") {
-            r[k] = v.clone();
+    fn response(&self, status: &'static str, output: Vec<OutputItem>, chat_usage: Option<Usage>) -> ResponseObject {
+        ResponseObject {
+            id: self.id.clone(),
+            object: "response",
+            created_at: self.created_at,
+            status,
+            error: None,
+            incomplete_details: (status == "incomplete").then_some(IncompleteDetails { reason: "max_output_tokens" }),
+            model: self.model.clone(),
+            output,
+            usage: chat_usage.map(ResponseUsage::from),
+            previous_response_id: None,
+            reasoning: Reasoning::default(),
+            store: true,
+            truncation: "disabled",
+            metadata: Map::new(),
+            user: None,
+            service_tier: "default",
+            settings: self.settings.clone(),
+            pai: None,
         }
-        r
     }
 }
 
@@ -491,16 +454,16 @@ struct Events {
     /// The message being streamed, once its first text came.
     text: Option<String>,
     message_id: String,
-    items: Vec<Value>,
+    items: Vec<OutputItem>,
     usage: Option<Usage>,
     finish: String,
-    pai: Value,
+    pai: Option<PaiExtension>,
 }
 
 struct Rendered {
     events: Vec<Event>,
     /// The output items, once the response is complete.
-    kept: Option<Vec<Value>>,
+    kept: Option<Vec<OutputItem>>,
 }
 
 impl Events {
@@ -523,10 +486,15 @@ impl Events {
         if self.text.is_none() {
             self.message_id = format!("msg_{}", random_hex(12));
             self.text = Some(String::new());
-            let item = json!({"type": "message", "id": self.message_id, "status": "in_progress", "role": "assistant", "content": []});
+            let item = OutputItem::Message {
+                id: self.message_id.clone(),
+                status: "in_progress",
+                role: "assistant",
+                content: Vec::new(),
+            };
             let index = self.items.len();
             out.push(self.event("response.output_item.added", json!({"output_index": index, "item": item})));
-            let part = json!({"type": "output_text", "text": "", "annotations": [], "logprobs": []});
+            let part = OutputText::new("");
             out.push(self.event(
                 "response.content_part.added",
                 json!({"item_id": self.message_id, "output_index": index, "content_index": 0, "part": part}),
@@ -548,12 +516,12 @@ impl Events {
             "response.output_text.done",
             json!({"item_id": id, "output_index": index, "content_index": 0, "text": text, "logprobs": []}),
         ));
-        let part = json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []});
+        let part = OutputText::new(&text);
         out.push(self.event(
             "response.content_part.done",
             json!({"item_id": id, "output_index": index, "content_index": 0, "part": part}),
         ));
-        let item = message_item(&id, &text, "completed");
+        let item = OutputItem::message(&id, &text, "completed");
         out.push(self.event("response.output_item.done", json!({"output_index": index, "item": item})));
         self.items.push(item);
     }
@@ -561,17 +529,22 @@ impl Events {
     fn call(&mut self, call: &ToolCall, out: &mut Vec<Event>) {
         let item = call_item(call, "completed");
         let index = self.items.len();
-        let mut added = item.clone();
-        added["arguments"] = json!("");
-        added["status"] = json!("in_progress");
+        let OutputItem::FunctionCall { id, name, arguments, .. } = &item else { unreachable!("a call item") };
+        let added = OutputItem::FunctionCall {
+            id: id.clone(),
+            call_id: call.id.clone(),
+            name: name.clone(),
+            arguments: String::new(),
+            status: "in_progress",
+        };
         out.push(self.event("response.output_item.added", json!({"output_index": index, "item": added})));
         out.push(self.event(
             "response.function_call_arguments.delta",
-            json!({"item_id": item["id"], "output_index": index, "delta": item["arguments"]}),
+            json!({"item_id": id, "output_index": index, "delta": arguments}),
         ));
         out.push(self.event(
             "response.function_call_arguments.done",
-            json!({"item_id": item["id"], "output_index": index, "name": item["name"], "arguments": item["arguments"]}),
+            json!({"item_id": id, "output_index": index, "name": name, "arguments": arguments}),
         ));
         out.push(self.event("response.output_item.done", json!({"output_index": index, "item": item})));
         self.items.push(item);
@@ -584,7 +557,7 @@ impl Events {
             Frame::Chunk(chunk) => {
                 if chunk.usage.is_some() {
                     self.usage = chunk.usage;
-                    self.pai = json!(chunk.pai);
+                    self.pai = chunk.pai;
                 }
                 let Some(choice) = chunk.choices.into_iter().next() else { return Rendered { events: out, kept } };
                 if let Some(delta) = choice.delta.content
@@ -611,7 +584,7 @@ impl Events {
                 let status = status(&self.finish);
                 let usage = self.usage.unwrap_or_default();
                 let mut r = self.shell.response(status, self.items.clone(), Some(usage));
-                r["pai"] = self.pai.clone();
+                r.pai = self.pai.clone();
                 let kind = if status == "incomplete" { "response.incomplete" } else { "response.completed" };
                 out.push(self.event(kind, json!({"response": r})));
                 kept = Some(self.items.clone());
@@ -622,7 +595,10 @@ impl Events {
                     self.event("error", json!({"code": error.code, "message": error.message, "param": error.param})),
                 );
                 let mut r = self.shell.response("failed", self.items.clone(), None);
-                r["error"] = json!({"code": error.code.unwrap_or("server_error"), "message": error.message});
+                r.error = Some(ResponseError {
+                    code: error.code.unwrap_or("server_error").to_string(),
+                    message: error.message,
+                });
                 out.push(self.event("response.failed", json!({"response": r})));
             }
         }

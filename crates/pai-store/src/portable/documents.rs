@@ -30,6 +30,14 @@ pub(crate) async fn put(pool: &dyn Pool, user: UserId, d: NewDocument) -> Result
     let sql = "SELECT id, content_hash FROM documents WHERE user_id = $1 AND source = $2";
     let existing = tx.optional(sql, &[Arg::Int(user.0), Arg::Text(&d.source)]).await?;
     let now = tx.dialect().now();
+    // What describes the document, the same whether it is new or replaced.
+    let described = [
+        Arg::Text(d.title.trim()),
+        Arg::Text(d.format.as_str()),
+        Arg::Text(&d.content_hash),
+        Arg::Int(d.bytes as i64),
+        Arg::OptInt(d.pages.map(i64::from)),
+    ];
     let (id, change) = match existing.map(|r| (r.int("id"), r.text("content_hash"))) {
         Some((id, hash)) if hash == d.content_hash => {
             drop(tx);
@@ -37,21 +45,9 @@ pub(crate) async fn put(pool: &dyn Pool, user: UserId, d: NewDocument) -> Result
         }
         Some((id, _)) => {
             remove_chunks(&*tx, user, id).await?;
-            tx.execute(
-                "UPDATE documents SET title = $1, format = $2, content_hash = $3, bytes = $4, pages = $5, updated_at = $6
-                 WHERE user_id = $7 AND id = $8",
-                &[
-                    Arg::Text(d.title.trim()),
-                    Arg::Text(d.format.as_str()),
-                    Arg::Text(&d.content_hash),
-                    Arg::Int(d.bytes as i64),
-                    Arg::OptInt(d.pages.map(i64::from)),
-                    Arg::Time(now),
-                    Arg::Int(user.0),
-                    Arg::Int(id),
-                ],
-            )
-            .await?;
+            let sql = "UPDATE documents SET title = $1, format = $2, content_hash = $3, bytes = $4, pages = $5,
+                           updated_at = $6 WHERE user_id = $7 AND id = $8";
+            tx.execute(sql, &[&described[..], &[Arg::Time(now), Arg::Int(user.0), Arg::Int(id)]].concat()).await?;
             (id, DocumentChange::Replaced)
         }
         None => {
@@ -61,18 +57,9 @@ pub(crate) async fn put(pool: &dyn Pool, user: UserId, d: NewDocument) -> Result
                 drop(tx);
                 return Ok((get(pool, user, DocumentId(copy.int("id"))).await?, DocumentChange::Unchanged));
             }
-            let sql = "INSERT INTO documents (user_id, title, source, format, content_hash, bytes, pages, created_at, updated_at)
-                       SELECT id, $1, $2, $3, $4, $5, $6, $7, $7 FROM users WHERE id = $8 RETURNING id";
-            let args = [
-                Arg::Text(d.title.trim()),
-                Arg::Text(&d.source),
-                Arg::Text(d.format.as_str()),
-                Arg::Text(&d.content_hash),
-                Arg::Int(d.bytes as i64),
-                Arg::OptInt(d.pages.map(i64::from)),
-                Arg::Time(now),
-                Arg::Int(user.0),
-            ];
+            let sql = "INSERT INTO documents (user_id, title, format, content_hash, bytes, pages, created_at, updated_at, source)
+                       SELECT id, $1, $2, $3, $4, $5, $6, $6, $7 FROM users WHERE id = $8 RETURNING id";
+            let args = [&described[..], &[Arg::Time(now), Arg::Text(&d.source), Arg::Int(user.0)]].concat();
             (tx.one(sql, &args, &format!("no user {user}")).await?.int("id"), DocumentChange::Created)
         }
     };
