@@ -1,10 +1,12 @@
-//! Statements written once for both backends. A statement is SQL with `$n`
-//! placeholders (PostgreSQL's; sqlx-sqlite binds `$n` by its number too) and
-//! its arguments as `Arg`s; `Run` executes it on a pool or inside a
-//! transaction, and the rows come back as `Get` for `rows.rs`. Where the
-//! dialects differ by a clause, `Dialect` gives that clause; where they
-//! differ by more (full-text indexing, vector search, claiming work for an
-//! instance), the code stays in the backend's own module.
+//! The store's statements, written once for both backends. A statement is
+//! SQL with `$n` placeholders (PostgreSQL's; sqlx-sqlite binds `$n` by its
+//! number too) and its arguments as `Arg`s; `Run` executes it on a pool or
+//! inside a transaction, and the rows come back as `Get` for `rows.rs`.
+//! Where the dialects differ by a clause, `Dialect` gives that clause; what
+//! a row's text derives (full-text entry, vector) is `derived.rs`, both
+//! sides together. What differs by more (search, vectors, claiming work for
+//! a server instance, opening and migrating) stays in `sqlite/` and
+//! `postgres/`.
 
 pub(crate) mod derived;
 pub(crate) mod documents;
