@@ -28,6 +28,8 @@ fn read_wav(path: &str) -> Vec<f32> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // Both ggml copies in one process: llama.cpp's backend first, as `pai serve` would.
+    let _llama = llama_cpp_2::llama_backend::LlamaBackend::init().expect("llama backend");
     let (model, wav, lang) = (&args[1], &args[2], &args[3]);
     let ctx = WhisperContext::new_with_params(model, WhisperContextParameters::default()).expect("model");
     let mut state = ctx.create_state().expect("state");
