@@ -1,0 +1,128 @@
+//! An uploaded recording, decoded whole to 16 kHz mono f32 samples in
+//! [-1, 1], as whisper reads them. Pure Rust (symphonia); the container is
+//! found from the bytes, the file name only hints.
+
+use std::io::Cursor;
+
+use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::errors::Error as Symphonia;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+
+/// The rate speech models read.
+pub const RATE: u32 = 16_000;
+
+/// Decoded audio: mono at `RATE`.
+#[derive(Debug, Clone)]
+pub struct Audio {
+    pub samples: Vec<f32>,
+}
+
+impl Audio {
+    pub fn seconds(&self) -> f64 {
+        self.samples.len() as f64 / RATE as f64
+    }
+}
+
+/// Why a recording cannot be read; each says what the user can do.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum AudioError {
+    #[error("this is not audio pai can read (WAV, MP3, M4A/AAC, FLAC, Ogg Vorbis)")]
+    NotAudio,
+    #[error("{0} audio is not supported yet; convert it to WAV, MP3, M4A or FLAC")]
+    Unsupported(String),
+    #[error("the recording holds no audio that decodes (empty or damaged)")]
+    Empty,
+    #[error("the recording is {seconds:.0} s long; the limit is {limit:.0} s")]
+    TooLong { seconds: f64, limit: f64 },
+}
+
+/// Packets that fail in a row before the stream is given up: random bytes
+/// are sometimes taken for MP3, and then every packet fails.
+const BAD_PACKETS_IN_A_ROW: u32 = 64;
+
+/// Decodes `bytes` (any supported container; `extension` is a hint only)
+/// to mono 16 kHz, refusing more than `limit_seconds` of audio before
+/// decoding it all. A file cut short keeps what it holds.
+pub fn decode(bytes: Vec<u8>, extension: Option<&str>, limit_seconds: f64) -> Result<Audio, AudioError> {
+    let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
+    let mut hint = Hint::new();
+    if let Some(e) = extension {
+        hint.with_extension(e);
+    }
+    let mut format = symphonia::default::get_probe()
+        .probe(&hint, stream, FormatOptions::default(), MetadataOptions::default())
+        .map_err(|_| AudioError::NotAudio)?;
+    let track = format.default_track(TrackType::Audio).ok_or(AudioError::NotAudio)?;
+    let track_id = track.id;
+    let params = track.codec_params.as_ref().and_then(|p| p.audio()).cloned().ok_or(AudioError::NotAudio)?;
+    let mut decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        .map_err(|_| AudioError::Unsupported(codec_name(&params)))?;
+
+    let (mut mono, mut interleaved) = (Vec::<f32>::new(), Vec::<f32>::new());
+    let mut rate = params.sample_rate.unwrap_or(0);
+    let mut bad = 0;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            // Cut short (a truncated upload) or a chained stream: what came so far is the recording.
+            Err(Symphonia::IoError(_) | Symphonia::ResetRequired) => break,
+            Err(_) if !mono.is_empty() => break,
+            Err(_) => return Err(AudioError::NotAudio),
+        };
+        if packet.track_id != track_id {
+            continue;
+        }
+        match decoder.decode(&packet) {
+            Ok(buffer) => {
+                bad = 0;
+                rate = buffer.spec().rate();
+                let channels = buffer.spec().channels().count().max(1);
+                buffer.copy_to_vec_interleaved(&mut interleaved);
+                mono.extend(interleaved.chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32));
+                if rate > 0 && mono.len() as f64 / rate as f64 > limit_seconds {
+                    return Err(AudioError::TooLong { seconds: mono.len() as f64 / rate as f64, limit: limit_seconds });
+                }
+            }
+            Err(Symphonia::DecodeError(_) | Symphonia::IoError(_)) => {
+                bad += 1;
+                if bad > BAD_PACKETS_IN_A_ROW {
+                    break;
+                }
+            }
+            Err(_) => return Err(AudioError::Unsupported(codec_name(&params))),
+        }
+    }
+    if mono.is_empty() || rate == 0 {
+        return Err(AudioError::Empty);
+    }
+    let mut samples = crate::resample::to_rate(&mono, rate, RATE);
+    for s in &mut samples {
+        *s = s.clamp(-1.0, 1.0);
+    }
+    Ok(Audio { samples })
+}
+
+/// The codec's name for a message: the decoder's own, else the common names
+/// of codecs pai has no decoder for.
+fn codec_name(params: &symphonia::core::codecs::audio::AudioCodecParameters) -> String {
+    use symphonia::core::codecs::audio::well_known::*;
+    if let Some(d) = symphonia::default::get_codecs().get_audio_decoder(params.codec) {
+        return d.codec.info.short_name.to_string();
+    }
+    let known = [
+        (CODEC_ID_OPUS, "Opus"),
+        (CODEC_ID_AC3, "AC-3"),
+        (CODEC_ID_EAC3, "E-AC-3"),
+        (CODEC_ID_DCA, "DTS"),
+        (CODEC_ID_WMA, "WMA"),
+        (CODEC_ID_WAVPACK, "WavPack"),
+        (CODEC_ID_MONKEYS_AUDIO, "Monkey's Audio"),
+        (CODEC_ID_TTA, "TTA"),
+    ];
+    known.iter().find(|(id, _)| *id == params.codec).map_or_else(|| "this".to_string(), |(_, n)| n.to_string())
+}

@@ -1,0 +1,107 @@
+//! Decoding recordings: the formats people upload, what is refused and why.
+
+use pai_voice::{AudioError, decode};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+const HOUR: f64 = 3600.0;
+
+/// A 16-bit PCM WAV of `seconds` of a sine at `hz`, `channels` channels.
+fn sine_wav(rate: u32, channels: u16, hz: f64, seconds: f64, amplitude: f64) -> Vec<u8> {
+    let frames = (rate as f64 * seconds) as u32;
+    let data_len = frames * channels as u32 * 2;
+    let mut b = Vec::new();
+    b.extend(b"RIFF");
+    b.extend((36 + data_len).to_le_bytes());
+    b.extend(b"WAVEfmt ");
+    b.extend(16u32.to_le_bytes());
+    b.extend(1u16.to_le_bytes());
+    b.extend(channels.to_le_bytes());
+    b.extend(rate.to_le_bytes());
+    b.extend((rate * channels as u32 * 2).to_le_bytes());
+    b.extend((channels * 2).to_le_bytes());
+    b.extend(16u16.to_le_bytes());
+    b.extend(b"data");
+    b.extend(data_len.to_le_bytes());
+    for i in 0..frames {
+        let v = (amplitude * (2.0 * std::f64::consts::PI * hz * i as f64 / rate as f64).sin() * 32767.0) as i16;
+        for _ in 0..channels {
+            b.extend(v.to_le_bytes());
+        }
+    }
+    b
+}
+
+fn zero_crossings(s: &[f32]) -> usize {
+    s.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count()
+}
+
+fn rms(s: &[f32]) -> f64 {
+    (s.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
+}
+
+#[test]
+fn a_stereo_44k_recording_becomes_16k_mono_at_the_same_pitch_and_length() {
+    let audio = decode(sine_wav(44_100, 2, 440.0, 2.0, 0.5), Some("wav"), HOUR).unwrap();
+    assert!((audio.seconds() - 2.0).abs() < 0.02, "{} s", audio.seconds());
+    let crossings = zero_crossings(&audio.samples) as f64;
+    assert!((crossings - 1760.0).abs() < 20.0, "{crossings} zero crossings for 440 Hz over 2 s");
+    let level = rms(&audio.samples[1000..audio.samples.len() - 1000]);
+    assert!((level - 0.5 / 2f64.sqrt()).abs() < 0.02, "rms {level}");
+}
+
+#[test]
+fn what_16k_cannot_hold_is_filtered_out_not_folded_back() {
+    // 12 kHz is above 16 kHz's 8 kHz limit: naive resampling would fold it to 4 kHz at full level.
+    let audio = decode(sine_wav(48_000, 1, 12_000.0, 1.0, 0.5), None, HOUR).unwrap();
+    let level = rms(&audio.samples[1000..audio.samples.len() - 1000]);
+    assert!(level < 0.01, "rms {level} of a tone that 16 kHz cannot carry");
+}
+
+#[test]
+fn common_formats_decode_to_the_same_length() {
+    let wav = decode(std::fs::read(format!("{FIXTURES}/speech-en.wav")).unwrap(), Some("wav"), HOUR).unwrap();
+    assert!(wav.seconds() > 2.0, "{} s", wav.seconds());
+    for name in ["speech-en.flac", "speech-en.mp3", "speech-en.ogg"] {
+        let bytes = std::fs::read(format!("{FIXTURES}/{name}")).unwrap();
+        // No hint: the container is found from the bytes.
+        let audio = decode(bytes, None, HOUR).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // MP3 and Vorbis pad the start and end by up to a few tens of milliseconds.
+        assert!(
+            (audio.seconds() - wav.seconds()).abs() < 0.1,
+            "{name}: {} s against {} s",
+            audio.seconds(),
+            wav.seconds()
+        );
+        assert!(rms(&audio.samples) > 0.01, "{name} decoded to silence");
+    }
+}
+
+#[test]
+fn what_is_not_readable_is_refused_by_what_to_do() {
+    assert_eq!(decode(Vec::new(), None, HOUR).unwrap_err(), AudioError::NotAudio);
+    let text = b"Minutes of the meeting: nothing of note. ".repeat(200);
+    assert_eq!(decode(text, Some("mp3"), HOUR).unwrap_err(), AudioError::NotAudio);
+    let opus = std::fs::read(format!("{FIXTURES}/speech-en.opus")).unwrap();
+    match decode(opus, Some("opus"), HOUR).unwrap_err() {
+        AudioError::Unsupported(codec) => assert!(codec.to_lowercase().contains("opus"), "{codec}"),
+        other => panic!("Opus: {other}"),
+    }
+    let header_only = sine_wav(16_000, 1, 440.0, 0.0, 0.5);
+    assert_eq!(decode(header_only, None, HOUR).unwrap_err(), AudioError::Empty);
+}
+
+#[test]
+fn a_recording_cut_short_keeps_what_it_holds() {
+    let whole = sine_wav(16_000, 1, 440.0, 2.0, 0.5);
+    let half = whole[..44 + 32_000].to_vec();
+    let audio = decode(half, None, HOUR).unwrap();
+    assert!((audio.seconds() - 1.0).abs() < 0.02, "{} s", audio.seconds());
+}
+
+#[test]
+fn a_recording_over_the_limit_is_refused_before_it_is_decoded_whole() {
+    match decode(sine_wav(16_000, 1, 440.0, 3.0, 0.5), None, 1.0).unwrap_err() {
+        AudioError::TooLong { limit, .. } => assert_eq!(limit, 1.0),
+        other => panic!("{other}"),
+    }
+}
