@@ -1,13 +1,14 @@
-//! Speech to text with whisper (whisper.cpp through whisper-rs), on the CPU.
-//! whisper.cpp reads the whole recording in 30 s windows itself and gives
-//! segments with their times; this module sets it up, reports progress and
-//! stops it when asked.
+//! Speech to text with whisper (whisper.cpp, built against llama.cpp's ggml
+//! by pai-whisper-sys), on the CPU. whisper.cpp reads the whole recording
+//! in 30 s windows itself and gives segments with their times; this module
+//! sets it up, reports progress and stops it when asked.
 
+use std::ffi::{CStr, CString, c_int, c_void};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use pai_whisper_sys as sys;
 
 use crate::audio::{Audio, RATE};
 
@@ -24,8 +25,8 @@ pub enum TranscribeError {
     Language(String),
     #[error("transcription was stopped")]
     Cancelled,
-    #[error("transcription failed: {0}")]
-    Failed(String),
+    #[error("transcription failed (whisper.cpp error {0})")]
+    Failed(i32),
 }
 
 /// One stretch of speech and when it was said, in seconds from the start.
@@ -49,19 +50,49 @@ impl Transcript {
     }
 }
 
+/// A loaded model. whisper.cpp's context is read-only once loaded and each
+/// transcription has a state of its own, so one model serves many threads.
 pub struct Transcriber {
-    context: WhisperContext,
+    context: *mut sys::WhisperContext,
+}
+
+// SAFETY: the context is only read after loading; per-call data lives in a state (whisper.h).
+unsafe impl Send for Transcriber {}
+unsafe impl Sync for Transcriber {}
+
+impl Drop for Transcriber {
+    fn drop(&mut self) {
+        // SAFETY: opened by `open`, freed once.
+        unsafe { sys::whisper_free(self.context) }
+    }
+}
+
+/// A transcription's working state, freed however the call ends.
+struct State(*mut sys::WhisperState);
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // SAFETY: made by whisper_init_state, freed once.
+        unsafe { sys::whisper_free_state(self.0) }
+    }
 }
 
 impl Transcriber {
     pub fn open(path: &Path) -> Result<Self, TranscribeError> {
-        whisper_rs::install_logging_hooks();
-        let model_error = |reason: String| TranscribeError::Model { path: path.display().to_string(), reason };
+        let model_error =
+            |reason: &str| TranscribeError::Model { path: path.display().to_string(), reason: reason.into() };
         if !path.is_file() {
-            return Err(model_error("no such file; run `make fetch-models`".into()));
+            return Err(model_error("no such file; run `make fetch-models`"));
         }
-        let context = WhisperContext::new_with_params(path, WhisperContextParameters::default())
-            .map_err(|e| model_error(e.to_string()))?;
+        let c_path = CString::new(path.to_string_lossy().as_bytes()).map_err(|_| model_error("a NUL in the path"))?;
+        // SAFETY: a valid C string; a null context means the file was refused.
+        let context = unsafe {
+            sys::pai_whisper_silence();
+            sys::pai_whisper_open(c_path.as_ptr())
+        };
+        if context.is_null() {
+            return Err(model_error("not a whisper.cpp model (ggml)"));
+        }
         Ok(Transcriber { context })
     }
 
@@ -73,53 +104,66 @@ impl Transcriber {
         audio: &Audio,
         language: Option<&str>,
         threads: usize,
-        progress: impl FnMut(i32) + 'static,
+        mut progress: impl FnMut(i32),
         cancel: Arc<AtomicBool>,
     ) -> Result<Transcript, TranscribeError> {
-        if let Some(l) = language
-            && whisper_rs::get_lang_id(l).is_none()
-        {
-            return Err(TranscribeError::Language(l.to_string()));
+        let language = CString::new(language.unwrap_or("auto"))
+            .map_err(|_| TranscribeError::Language(language.unwrap_or_default().to_string()))?;
+        // SAFETY: a valid C string.
+        if language.as_bytes() != b"auto" && unsafe { sys::whisper_lang_id(language.as_ptr()) } < 0 {
+            return Err(TranscribeError::Language(language.to_string_lossy().into_owned()));
         }
-        let mut state = self.context.create_state().map_err(|e| TranscribeError::Failed(e.to_string()))?;
-        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_n_threads(threads.max(1) as i32);
-        params.set_language(Some(language.unwrap_or("auto")));
-        params.set_translate(false);
-        params.set_print_progress(false);
-        params.set_print_realtime(false);
-        params.set_print_special(false);
-        params.set_print_timestamps(false);
-        params.set_progress_callback_safe(progress);
-        // Not `set_abort_callback_safe`: in whisper-rs 0.16.0 its trampoline
-        // reads the boxed closure as the closure itself (type confusion), so
-        // the flag read is garbage and a run stops at random. The flag is
-        // passed as a plain pointer instead; `cancel` outlives `full`.
-        unsafe {
-            params.set_abort_callback(Some(aborted));
-            params.set_abort_callback_user_data(Arc::as_ptr(&cancel) as *mut std::ffi::c_void);
+        // SAFETY: the context is loaded; the state is freed by `State`.
+        let state = State(unsafe { sys::whisper_init_state(self.context) });
+        if state.0.is_null() {
+            return Err(TranscribeError::Failed(-1));
         }
-        let done = state.full(params, &audio.samples);
+        let samples = audio.samples.len().min(c_int::MAX as usize) as c_int;
+        // SAFETY: every pointer outlives the call: the flag (held by `cancel`), the
+        // progress closure (on this stack), the samples and the language string.
+        let code = unsafe {
+            sys::pai_whisper_run(
+                self.context,
+                state.0,
+                language.as_ptr(),
+                threads.max(1) as c_int,
+                Arc::as_ptr(&cancel) as *mut c_void,
+                Some(on_progress::<&mut dyn FnMut(i32)>),
+                &mut (&mut progress as &mut dyn FnMut(i32)) as *mut &mut dyn FnMut(i32) as *mut c_void,
+                audio.samples.as_ptr(),
+                samples,
+            )
+        };
         if cancel.load(Ordering::Relaxed) {
             return Err(TranscribeError::Cancelled);
         }
-        done.map_err(|e| TranscribeError::Failed(e.to_string()))?;
-        let language = whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or("unknown").to_string();
-        let mut segments = Vec::new();
-        for i in 0..state.full_n_segments() {
-            let Some(segment) = state.get_segment(i) else { continue };
-            let text = segment.to_str_lossy().map_err(|e| TranscribeError::Failed(e.to_string()))?.into_owned();
-            // whisper's times are in hundredths of a second.
-            let (start, end) = (segment.start_timestamp() as f64 / 100.0, segment.end_timestamp() as f64 / 100.0);
-            let limit = audio.samples.len() as f64 / RATE as f64;
-            segments.push(Segment { start: start.min(limit), end: end.min(limit), text });
+        if code != 0 {
+            return Err(TranscribeError::Failed(code));
         }
-        Ok(Transcript { language, segments })
+        let limit = audio.samples.len() as f64 / RATE as f64;
+        // SAFETY: the state holds a finished transcription; the strings it returns live as long as it.
+        unsafe {
+            let spoken = CStr::from_ptr(sys::whisper_lang_str(sys::whisper_full_lang_id_from_state(state.0)));
+            let mut segments = Vec::new();
+            for i in 0..sys::whisper_full_n_segments_from_state(state.0) {
+                let text = CStr::from_ptr(sys::whisper_full_get_segment_text_from_state(state.0, i));
+                // whisper's times are in hundredths of a second.
+                let start = sys::whisper_full_get_segment_t0_from_state(state.0, i) as f64 / 100.0;
+                let end = sys::whisper_full_get_segment_t1_from_state(state.0, i) as f64 / 100.0;
+                segments.push(Segment {
+                    start: start.min(limit),
+                    end: end.min(limit),
+                    text: text.to_string_lossy().into_owned(),
+                });
+            }
+            Ok(Transcript { language: spoken.to_string_lossy().into_owned(), segments })
+        }
     }
 }
 
-/// whisper.cpp's abort check: `data` is the `AtomicBool` of the running call.
-unsafe extern "C" fn aborted(data: *mut std::ffi::c_void) -> bool {
-    // SAFETY: `transcribe` passes a pointer to its `cancel` flag, which it holds until `full` returns.
-    unsafe { (*(data as *const AtomicBool)).load(Ordering::Relaxed) }
+/// whisper.cpp's progress call: `data` is the `&mut dyn FnMut(i32)` of the running call.
+unsafe extern "C" fn on_progress<F: FnMut(i32)>(percent: c_int, data: *mut c_void) {
+    // SAFETY: `transcribe` passes a pointer to its progress closure, alive until the call returns.
+    let call = unsafe { &mut *(data as *mut F) };
+    call(percent);
 }
