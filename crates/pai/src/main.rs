@@ -42,6 +42,8 @@ enum Command {
     Model(cli::model::ModelCommand),
     /// Embed texts and print the vectors (one JSON array per line).
     Embed(cli::embed::EmbedArgs),
+    /// Transcribe a recording (WAV, MP3, M4A, FLAC, Ogg) to text or subtitles, on this machine.
+    Transcribe(cli::transcribe::TranscribeArgs),
     /// Measure local inference speed (prompt processing and generation, tokens/s).
     Bench(cli::bench::BenchArgs),
     /// See, search, edit, forget and export what pai remembers about you.
@@ -84,8 +86,9 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,pai_server=info,llama_cpp_2=error,llama-cpp-2=error".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                "warn,pai_server=info,llama_cpp_2=error,llama-cpp-2=error,symphonia_core=off".into()
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
                 Command::Chat(args) => cli::chat::run(&config, args).await,
                 Command::Model(cmd) => cli::model::run(&config, cmd).await,
                 Command::Embed(args) => cli::embed::run(&config, args).await,
+                Command::Transcribe(args) => cli::transcribe::run(&config, args).await,
                 Command::Bench(args) => cli::bench::run(&config, args).await,
                 Command::Memory(cmd) => cli::memory::run(&config, cmd).await,
                 Command::Import(args) => cli::import::run(&config, args).await,

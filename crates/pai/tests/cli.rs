@@ -229,6 +229,30 @@ fn embed_prints_unit_vectors() {
     }
 }
 
+/// Speech to text in the binary that also links llama.cpp (both on one ggml,
+/// pai-whisper-sys), on the real whisper model and espeak-ng recordings.
+#[test]
+fn transcribe_prints_the_words_subtitles_and_clear_refusals() {
+    let _turn = GENERATING.lock().unwrap_or_else(|e| e.into_inner());
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../pai-voice/tests/fixtures");
+    let out = pai().args(["transcribe", &format!("{fixtures}/speech-en.mp3")]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let words = text(&out.stdout).to_lowercase();
+    assert!(words.contains("friday") && words.contains("morning"), "{words}");
+
+    let out =
+        pai().args(["transcribe", "-l", "en", "-f", "srt", &format!("{fixtures}/speech-en.flac")]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("1\n00:00:00,000 --> 00:00:0"), "{}", text(&out.stdout));
+
+    let out = pai().args(["transcribe", &format!("{fixtures}/speech-en.opus")]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("Opus audio is not supported yet"), "{}", text(&out.stderr));
+    let out = pai().args(["transcribe", "-l", "xx", &format!("{fixtures}/speech-en.wav")]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("\"xx\" is not a language"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn bench_reports_positive_rates() {
     let _turn = GENERATING.lock().unwrap_or_else(|e| e.into_inner());

@@ -11,6 +11,7 @@ pub mod migrate;
 pub mod model;
 pub mod remind;
 pub mod serve;
+pub mod transcribe;
 pub mod user;
 
 use std::sync::Arc;
