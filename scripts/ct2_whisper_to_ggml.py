@@ -148,6 +148,19 @@ def ggml_tensors(v, layers_enc, layers_dec, d):
         put(f"{name}.weight", f"{key}/gamma")
         put(f"{name}.bias", f"{key}/beta")
 
+    def self_attention(b, k):
+        # CTranslate2 fuses query, key and value by rows; whisper.cpp has no key bias.
+        norm(f"{b}.attn_ln", f"{k}/self_attention/layer_norm")
+        linear(f"{b}.attn.query", f"{k}/self_attention/linear_0", (0, d))
+        linear(f"{b}.attn.key", f"{k}/self_attention/linear_0", (d, 2 * d), bias=False)
+        linear(f"{b}.attn.value", f"{k}/self_attention/linear_0", (2 * d, 3 * d))
+        linear(f"{b}.attn.out", f"{k}/self_attention/linear_1")
+
+    def mlp(b, k):
+        norm(f"{b}.mlp_ln", f"{k}/ffn/layer_norm")
+        linear(f"{b}.mlp.0", f"{k}/ffn/linear_0")
+        linear(f"{b}.mlp.2", f"{k}/ffn/linear_1")
+
     put("encoder.positional_embedding", "encoder/position_encodings/encodings")
     put("encoder.conv1.weight", "encoder/conv1/weight")
     put("encoder.conv1.bias", "encoder/conv1/bias", reshape=(d, 1))
@@ -155,32 +168,20 @@ def ggml_tensors(v, layers_enc, layers_dec, d):
     put("encoder.conv2.bias", "encoder/conv2/bias", reshape=(d, 1))
     for i in range(layers_enc):
         b, k = f"encoder.blocks.{i}", f"encoder/layer_{i}"
-        norm(f"{b}.attn_ln", f"{k}/self_attention/layer_norm")
-        linear(f"{b}.attn.query", f"{k}/self_attention/linear_0", (0, d))
-        linear(f"{b}.attn.key", f"{k}/self_attention/linear_0", (d, 2 * d), bias=False)
-        linear(f"{b}.attn.value", f"{k}/self_attention/linear_0", (2 * d, 3 * d))
-        linear(f"{b}.attn.out", f"{k}/self_attention/linear_1")
-        norm(f"{b}.mlp_ln", f"{k}/ffn/layer_norm")
-        linear(f"{b}.mlp.0", f"{k}/ffn/linear_0")
-        linear(f"{b}.mlp.2", f"{k}/ffn/linear_1")
+        self_attention(b, k)
+        mlp(b, k)
     norm("encoder.ln_post", "encoder/layer_norm")
     put("decoder.positional_embedding", "decoder/position_encodings/encodings")
     put("decoder.token_embedding.weight", "decoder/embeddings/weight")
     for i in range(layers_dec):
         b, k = f"decoder.blocks.{i}", f"decoder/layer_{i}"
-        norm(f"{b}.attn_ln", f"{k}/self_attention/layer_norm")
-        linear(f"{b}.attn.query", f"{k}/self_attention/linear_0", (0, d))
-        linear(f"{b}.attn.key", f"{k}/self_attention/linear_0", (d, 2 * d), bias=False)
-        linear(f"{b}.attn.value", f"{k}/self_attention/linear_0", (2 * d, 3 * d))
-        linear(f"{b}.attn.out", f"{k}/self_attention/linear_1")
+        self_attention(b, k)
         norm(f"{b}.cross_attn_ln", f"{k}/attention/layer_norm")
         linear(f"{b}.cross_attn.query", f"{k}/attention/linear_0")
         linear(f"{b}.cross_attn.key", f"{k}/attention/linear_1", (0, d), bias=False)
         linear(f"{b}.cross_attn.value", f"{k}/attention/linear_1", (d, 2 * d))
         linear(f"{b}.cross_attn.out", f"{k}/attention/linear_2")
-        norm(f"{b}.mlp_ln", f"{k}/ffn/layer_norm")
-        linear(f"{b}.mlp.0", f"{k}/ffn/linear_0")
-        linear(f"{b}.mlp.2", f"{k}/ffn/linear_1")
+        mlp(b, k)
     norm("decoder.ln", "decoder/layer_norm")
     return out
 

@@ -113,3 +113,19 @@ mod tests {
         eventually("a job that never ends", async || None::<()>).await;
     }
 }
+
+/// The directory `make fetch-models` installs the default models into, by
+/// the binary's rules: `PAI_MODELS_DIR`, else `$PAI_HOME/models`, else the
+/// XDG data directory's `pai/models`.
+pub fn models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PAI_MODELS_DIR") {
+        return dir.into();
+    }
+    let home = std::env::var_os("PAI_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".local/share"));
+        data.join("pai")
+    });
+    home.join("models")
+}

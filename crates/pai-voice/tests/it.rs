@@ -107,7 +107,6 @@ fn a_recording_over_the_limit_is_refused_before_it_is_decoded_whole() {
 }
 
 mod transcription {
-    use std::path::PathBuf;
     use std::sync::atomic::AtomicBool;
     use std::sync::{Arc, Mutex, OnceLock};
 
@@ -115,25 +114,11 @@ mod transcription {
 
     use super::{FIXTURES, HOUR};
 
-    /// The directory `make fetch-models` installs into (same rules as the binary).
-    fn models_dir() -> PathBuf {
-        if let Some(dir) = std::env::var_os("PAI_MODELS_DIR") {
-            return dir.into();
-        }
-        let home = std::env::var_os("PAI_HOME").map(PathBuf::from).unwrap_or_else(|| {
-            let data = std::env::var_os("XDG_DATA_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".local/share"));
-            data.join("pai")
-        });
-        home.join("models")
-    }
-
     /// The default model, loaded once for the tests.
     fn whisper() -> &'static Transcriber {
         static ONE: OnceLock<Transcriber> = OnceLock::new();
         ONE.get_or_init(|| {
-            let path = models_dir().join(DEFAULT_SPEECH_MODEL);
+            let path = pai_testkit::models_dir().join(DEFAULT_SPEECH_MODEL);
             assert!(path.exists(), "{} is missing: run `make fetch-models`", path.display());
             Transcriber::open(&path).unwrap()
         })

@@ -147,19 +147,7 @@ impl TestServer {
     }
 }
 
-/// The directory `make fetch-models` installs into (same rules as the binary).
-pub fn models_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PAI_MODELS_DIR") {
-        return dir.into();
-    }
-    let home = std::env::var_os("PAI_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        let data = std::env::var_os("XDG_DATA_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".local/share"));
-        data.join("pai")
-    });
-    home.join("models")
-}
+pub use pai_testkit::models_dir;
 
 /// Path of an installed default model; panics with the fix when it is missing.
 pub fn model(file: &str) -> PathBuf {
