@@ -232,10 +232,13 @@ macro_rules! run_on {
     };
 }
 
-/// Ids as SQLite reads them in `json_each`, and as PostgreSQL's array.
-fn ids_json(ids: &[i64]) -> String {
+/// Ids as SQLite reads them in `json_each` (`Dialect::any`): one argument
+/// however many, so no list of marks to build and no variable limit.
+pub(crate) fn ids_json(ids: &[i64]) -> String {
     serde_json::to_string(ids).expect("integers serialise")
 }
+
+/// Ids as PostgreSQL's array for `= ANY($n)`.
 fn ids_array(ids: &[i64]) -> Vec<i64> {
     ids.to_vec()
 }

@@ -149,33 +149,4 @@ pub(crate) async fn write_tx(pool: &SqlitePool) -> Result<sqlx::Transaction<'sta
     pool.begin_with("BEGIN IMMEDIATE").await.db()
 }
 
-/// `?, ?, …` for an `IN` list of `n` ids (at least one, so the SQL stays valid),
-/// the ids deduplicated and sorted. Chunks of 500 keep under SQLite's variable limit.
-fn id_lists(ids: impl IntoIterator<Item = i64>) -> Vec<(String, Vec<i64>)> {
-    let mut ids: Vec<i64> = ids.into_iter().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids.chunks(500).map(|c| (vec!["?"; c.len()].join(", "), c.to_vec())).collect()
-}
-
-/// Runs `select` (with `{ids}` where the `IN` list goes and the user bound
-/// first) over `ids`, chunk by chunk; rows come back in each chunk's order.
-async fn rows_by_id(
-    pool: &SqlitePool,
-    select: &str,
-    user: UserId,
-    ids: impl IntoIterator<Item = i64>,
-) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
-    let mut out = Vec::new();
-    for (marks, chunk) in id_lists(ids) {
-        // The list holds only `?` marks we wrote; the ids are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(select.replace("{ids}", &marks))).bind(user.0);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        out.extend(q.fetch_all(pool).await.db()?);
-    }
-    Ok(out)
-}
-
 crate::delegate::store_impls!(SqliteStore);

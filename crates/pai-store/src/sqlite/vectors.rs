@@ -222,9 +222,18 @@ async fn search_kind(
     .await
     .db()?;
     // Step 2: exact cosine on the full vectors of those candidates.
-    let select = format!("SELECT id, embedding FROM {kind}_floats WHERE user_id = ? AND id IN ({{ids}})");
+    let select = format!(
+        "SELECT id, embedding FROM {kind}_floats WHERE user_id = $1 AND id {}",
+        crate::portable::Dialect::Sqlite.any(2)
+    );
+    let rows = sqlx::query(AssertSqlSafe(select))
+        .bind(user.0)
+        .bind(crate::portable::ids_json(&ids))
+        .fetch_all(pool)
+        .await
+        .db()?;
     let mut hits = Vec::with_capacity(ids.len());
-    for row in super::rows_by_id(pool, &select, user, ids).await? {
+    for row in rows {
         let (id, bytes): (i64, Vec<u8>) = (row.get(0), row.get(1));
         let similarity = cosine_bytes(query, &bytes);
         let item = match kind {
