@@ -87,7 +87,7 @@ impl Transcriber {
         let c_path = CString::new(path.to_string_lossy().as_bytes()).map_err(|_| model_error("a NUL in the path"))?;
         // SAFETY: a valid C string; a null context means the file was refused.
         let context = unsafe {
-            sys::pai_whisper_silence();
+            sys::pai_whisper_logs_to(log_line);
             sys::pai_whisper_open(c_path.as_ptr())
         };
         if context.is_null() {
@@ -166,4 +166,14 @@ unsafe extern "C" fn on_progress<F: FnMut(i32)>(percent: c_int, data: *mut c_voi
     // SAFETY: `transcribe` passes a pointer to its progress closure, alive until the call returns.
     let call = unsafe { &mut *(data as *mut F) };
     call(percent);
+}
+
+/// whisper.cpp's and ggml's warnings and errors, as tracing events.
+unsafe extern "C" fn log_line(level: c_int, text: *const std::ffi::c_char) {
+    // SAFETY: ggml passes a NUL-terminated line, valid during the call.
+    let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
+    match level {
+        4 => tracing::error!(target: "whisper", "{}", text.trim_end()),
+        _ => tracing::warn!(target: "whisper", "{}", text.trim_end()),
+    }
 }

@@ -17,11 +17,15 @@ pub struct WhisperState {
     _private: [u8; 0],
 }
 
+/// Receives a log line: ggml's level (3 warning, 4 error) and the text.
+pub type Log = unsafe extern "C" fn(level: c_int, text: *const c_char);
+
 pub type Progress = unsafe extern "C" fn(percent: c_int, user_data: *mut c_void);
 
 unsafe extern "C" {
     pub fn pai_whisper_open(path: *const c_char) -> *mut WhisperContext;
-    pub fn pai_whisper_silence();
+    /// Warnings and errors of whisper.cpp and of ggml (shared with llama.cpp) go to `log`; the rest is dropped.
+    pub fn pai_whisper_logs_to(log: Log);
     #[allow(clippy::too_many_arguments)]
     pub fn pai_whisper_run(
         ctx: *mut WhisperContext,

@@ -49,11 +49,21 @@ int pai_whisper_run(struct whisper_context * ctx, struct whisper_state * state, 
     return whisper_full_with_state(ctx, state, params, samples, n);
 }
 
-static void pai_whisper_quiet(enum ggml_log_level, const char *, void *) {}
+typedef void (*pai_whisper_log)(int level, const char * text);
+static pai_whisper_log pai_whisper_log_to = nullptr;
 
-// whisper.cpp's own log lines (model loading, timings) are not pai's output.
-void pai_whisper_silence(void) {
-    whisper_log_set(pai_whisper_quiet, nullptr);
+static void pai_whisper_forward(enum ggml_log_level level, const char * text, void *) {
+    if (pai_whisper_log_to && (level == GGML_LOG_LEVEL_WARN || level == GGML_LOG_LEVEL_ERROR)) {
+        pai_whisper_log_to(level, text);
+    }
+}
+
+// whisper.cpp's log lines (model loading, timings) are not pai's output, but its
+// warnings and errors are kept. whisper_log_set sets ggml's hook too, which
+// llama.cpp shares: so ggml's warnings and errors go to `log` as well, never nowhere.
+void pai_whisper_logs_to(pai_whisper_log log) {
+    pai_whisper_log_to = log;
+    whisper_log_set(pai_whisper_forward, nullptr);
 }
 
 }
