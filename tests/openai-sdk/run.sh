@@ -29,7 +29,8 @@ start_server
 curl -fsS "$url/healthz" >/dev/null || fail "/healthz"
 grep -q "Created the first user, an admin" "$log" || fail "no first admin was created on an install without one"
 
-PAI_URL=$url PAI_KEY=$key "$venv/bin/python" "$here/test_sdk.py" || fail "the SDK checks"
+PAI_URL=$url PAI_KEY=$key PAI_FIXTURES="$root/crates/pai-voice/tests/fixtures" "$venv/bin/python" "$here/test_sdk.py" \
+  || fail "the SDK checks"
 
 # curl: non-streamed, streamed, an error's shape, metrics.
 auth=(-H "Authorization: Bearer $key" -H "Content-Type: application/json")
@@ -41,7 +42,10 @@ out=$(curl -sSN "${auth[@]}" "$url/v1/chat/completions" -d '{"model":"pai","stre
 code=$(curl -sS -o "$data/err.json" -w '%{http_code}' "${auth[@]}" "$url/v1/chat/completions" -d '{"model":"pai","messages":"oops"}')
 [ "$code" = 400 ] && python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; assert e["message"] and e["type"]=="invalid_request_error"' "$data/err.json" \
   || fail "curl bad request: $code $(cat "$data/err.json")"
-curl -fsS "$url/metrics" | grep -q 'pai_generated_tokens_total [1-9]' || fail "/metrics counts no generated tokens"
+# Read whole before grep: `grep -q` stops at the first match, and curl, still
+# writing, would fail the pipeline (pipefail) once the page outgrows a pipe's buffer.
+curl -fsS "$url/metrics" >"$data/metrics.txt" || fail "/metrics"
+grep -q 'pai_generated_tokens_total [1-9]' "$data/metrics.txt" || fail "/metrics counts no generated tokens"
 echo "ok   curl: completion, stream, error shape, metrics"
 
 # SIGTERM during a stream: the stream still ends with [DONE], the server exits 0.

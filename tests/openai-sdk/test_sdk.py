@@ -188,5 +188,33 @@ try:
 except openai.BadRequestError:
     check("n=3: BadRequestError", True)
 
+# Speech to text: the SDK's audio.transcriptions on the default whisper model.
+FIXTURES = os.environ["PAI_FIXTURES"]
+with open(f"{FIXTURES}/speech-en.mp3", "rb") as f:
+    t = client.audio.transcriptions.create(model="whisper-1", file=f)
+check("transcription: json has the words", "friday" in t.text.lower() and "meet" in t.text.lower(), t)
+with open(f"{FIXTURES}/speech-en.flac", "rb") as f:
+    v = client.audio.transcriptions.create(
+        model="whisper-1", file=f, response_format="verbose_json", language="en", timestamp_granularities=["segment"]
+    )
+starts = [s.start for s in v.segments or []]
+check(
+    "transcription: verbose_json with language, duration and segments in order",
+    v.language == "english" and v.duration > 1 and starts and starts == sorted(starts)
+    and all(s.end >= s.start and s.end <= v.duration + 0.01 for s in v.segments),
+    v,
+)
+with open(f"{FIXTURES}/speech-en.ogg", "rb") as f:
+    srt = client.audio.transcriptions.create(model="whisper-1", file=f, response_format="srt")
+check("transcription: srt cues", isinstance(srt, str) and srt.startswith("1\n00:00:") and " --> " in srt, srt)
+with open(f"{FIXTURES}/speech-en.wav", "rb") as f:
+    text = client.audio.transcriptions.create(model="whisper-1", file=f, response_format="text")
+check("transcription: text", isinstance(text, str) and "friday" in text.lower(), text)
+try:
+    client.audio.transcriptions.create(model="whisper-1", file=("notes.mp3", b"not a recording at all"))
+    check("transcription: not audio is BadRequestError", False, "no error")
+except openai.BadRequestError as err:
+    check("transcription: not audio is BadRequestError", err.body.get("param") == "file", err.body)
+
 print(f"{len(failures)} failed" if failures else "all passed")
 sys.exit(1 if failures else 0)

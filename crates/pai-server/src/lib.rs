@@ -77,6 +77,7 @@ fn documented_routes(state: &SharedState) -> OpenApiRouter<SharedState> {
         .routes(preflight(routes!(openai::models)))
         .routes(preflight(routes!(openai::model)))
         .routes(preflight(routes!(openai::embeddings)).layer(DefaultBodyLimit::max(limits.max_embedding_body_bytes)))
+        .routes(preflight(routes!(openai::audio::transcriptions)).layer(DefaultBodyLimit::max(limits.max_audio_bytes)))
         .layer(cors(&state.settings.cors_origins));
     let mut router = OpenApiRouter::with_openapi(openapi::base())
         .merge(v1)

@@ -42,6 +42,11 @@ pub struct Limits {
     /// Largest embeddings request: a batch of that many passages is
     /// megabytes, beyond `max_body_bytes`.
     pub max_embedding_body_bytes: usize,
+    /// Largest recording sent to `/v1/audio/transcriptions` (OpenAI's limit).
+    pub max_audio_bytes: usize,
+    /// Longest recording transcribed, in seconds: longer ones are refused
+    /// before they are decoded whole.
+    pub max_audio_seconds: f64,
     /// Failed logins per minute from one client address, whatever the names
     /// (bursts up to the same number); successful ones don't count, so an
     /// office behind one address is not locked out by its own users.
@@ -62,6 +67,8 @@ impl Default for Limits {
             generation_slots: 1,
             max_embedding_inputs: 2048,
             max_embedding_body_bytes: 16 << 20,
+            max_audio_bytes: 25 << 20,
+            max_audio_seconds: 3.0 * 3600.0,
             login_failures_per_address: 10,
         }
     }

@@ -30,7 +30,8 @@ pub struct ServerSettings {
     pub webhook: crate::webhook::WebhookSettings,
     /// Other names `/v1` answers to, for tools that hard-code a model name:
     /// `[server.model_aliases]` `"gpt-4o-mini" = "chat"`,
-    /// `"text-embedding-3-small" = "embedding"`.
+    /// `"text-embedding-3-small" = "embedding"`, `"whisper-large-v3" = "speech"`
+    /// (`whisper-1` names the speech model without one).
     pub model_aliases: BTreeMap<String, ModelRole>,
     /// Web origins whose pages may call `/v1` with an API key
     /// (`["https://chat.example.org"]`, or `["*"]` for any): browser front
@@ -52,6 +53,8 @@ pub struct ServerSettings {
 pub enum ModelRole {
     Chat,
     Embedding,
+    /// The speech model of `/v1/audio/transcriptions`.
+    Speech,
 }
 
 impl Default for ServerSettings {
@@ -75,6 +78,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub accounts: Arc<dyn Accounts>,
     pub assistant: Arc<Assistant>,
+    /// Speech to text, loaded at the first recording.
+    pub speech: Arc<pai_voice::Speech>,
     pub settings: ServerSettings,
     pub metrics: Metrics,
     pub gate: Arc<FairGate>,
@@ -98,6 +103,7 @@ impl AppState {
         store: Arc<dyn Store>,
         accounts: Arc<dyn Accounts>,
         assistant: Arc<Assistant>,
+        speech: Arc<pai_voice::Speech>,
         settings: ServerSettings,
     ) -> SharedState {
         let limits = &settings.limits;
@@ -114,6 +120,7 @@ impl AppState {
             store,
             accounts,
             assistant,
+            speech,
             settings,
             metrics: Metrics::default(),
             responses: Default::default(),

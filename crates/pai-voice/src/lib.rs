@@ -3,7 +3,10 @@
 
 pub mod audio;
 mod resample;
+pub mod service;
+pub mod subtitles;
 pub mod transcribe;
 
 pub use audio::{Audio, AudioError, decode};
-pub use transcribe::{DEFAULT_SPEECH_MODEL, Segment, TranscribeError, Transcriber, Transcript};
+pub use service::{Heard, Speech, SpeechError};
+pub use transcribe::{DEFAULT_SPEECH_MODEL, Options, Segment, TranscribeError, Transcriber, Transcript};

@@ -35,12 +35,20 @@ pub struct Segment {
     pub start: f64,
     pub end: f64,
     pub text: String,
+    /// The model's text tokens for it (what OpenAI's verbose output lists).
+    pub tokens: Vec<i32>,
+    /// The mean log probability of those tokens: low means the model guessed.
+    pub avg_logprob: f64,
+    /// How sure the model was that nobody spoke in this window.
+    pub no_speech_prob: f64,
 }
 
 #[derive(Debug, Clone)]
 pub struct Transcript {
     /// The language spoken (given, or detected): `ko`, `en`, ….
     pub language: String,
+    /// Its English name, lower case (`korean`), as OpenAI's verbose output gives it.
+    pub language_name: String,
     pub segments: Vec<Segment>,
 }
 
@@ -48,6 +56,37 @@ impl Transcript {
     pub fn text(&self) -> String {
         self.segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
     }
+}
+
+/// How to transcribe: what the caller knows about the recording.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The language spoken (`ko`, `en`, …); detected when `None`.
+    pub language: Option<String>,
+    /// Text the recording follows on from: names and spellings to expect.
+    pub prompt: Option<String>,
+    /// 0 decodes greedily; whisper.cpp raises it by itself where decoding fails.
+    pub temperature: f32,
+    pub threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            language: None,
+            prompt: None,
+            temperature: 0.0,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Whether a segment is whisper's note about the sound rather than words
+/// ("[BLANK_AUDIO]", "(music)", "♪"): such notes are not what anyone said.
+fn is_sound_note(text: &str) -> bool {
+    let t = text.trim();
+    let enclosed = |open: char, close: char| t.starts_with(open) && t.ends_with(close) && t[1..].find(open).is_none();
+    t.is_empty() || enclosed('[', ']') || enclosed('(', ')') || t.chars().all(|c| c == '♪' || c.is_whitespace())
 }
 
 /// A loaded model. whisper.cpp's context is read-only once loaded and each
@@ -96,23 +135,28 @@ impl Transcriber {
         Ok(Transcriber { context })
     }
 
-    /// Transcribes `audio` in `language` (detected when `None`). `progress`
-    /// gets the percentage done; setting `cancel` stops the work at the
-    /// next step with `Cancelled`.
+    /// Transcribes `audio`. `progress` gets the percentage done; setting
+    /// `cancel` stops the work at the next step with `Cancelled`.
     pub fn transcribe(
         &self,
         audio: &Audio,
-        language: Option<&str>,
-        threads: usize,
+        options: &Options,
         mut progress: impl FnMut(i32),
         cancel: Arc<AtomicBool>,
     ) -> Result<Transcript, TranscribeError> {
-        let language = CString::new(language.unwrap_or("auto"))
-            .map_err(|_| TranscribeError::Language(language.unwrap_or_default().to_string()))?;
+        let asked = options.language.as_deref().map(str::trim).filter(|l| !l.is_empty());
+        let language = CString::new(asked.unwrap_or("auto"))
+            .map_err(|_| TranscribeError::Language(asked.unwrap_or_default().to_string()))?;
         // SAFETY: a valid C string.
         if language.as_bytes() != b"auto" && unsafe { sys::whisper_lang_id(language.as_ptr()) } < 0 {
             return Err(TranscribeError::Language(language.to_string_lossy().into_owned()));
         }
+        // A prompt cannot hold a NUL; the rest of it still steers.
+        let prompt = options
+            .prompt
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| CString::new(p.replace('\0', " ")).expect("NULs were replaced"));
         // SAFETY: the context is loaded; the state is freed by `State`.
         let state = State(unsafe { sys::whisper_init_state(self.context) });
         if state.0.is_null() {
@@ -120,13 +164,15 @@ impl Transcriber {
         }
         let samples = audio.samples.len().min(c_int::MAX as usize) as c_int;
         // SAFETY: every pointer outlives the call: the flag (held by `cancel`), the
-        // progress closure (on this stack), the samples and the language string.
+        // progress closure (on this stack), the samples, the language and the prompt.
         let code = unsafe {
             sys::pai_whisper_run(
                 self.context,
                 state.0,
                 language.as_ptr(),
-                threads.max(1) as c_int,
+                prompt.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
+                options.temperature,
+                options.threads.max(1) as c_int,
                 Arc::as_ptr(&cancel) as *mut c_void,
                 Some(on_progress::<&mut dyn FnMut(i32)>),
                 &mut (&mut progress as &mut dyn FnMut(i32)) as *mut &mut dyn FnMut(i32) as *mut c_void,
@@ -143,20 +189,38 @@ impl Transcriber {
         let limit = audio.samples.len() as f64 / RATE as f64;
         // SAFETY: the state holds a finished transcription; the strings it returns live as long as it.
         unsafe {
-            let spoken = CStr::from_ptr(sys::whisper_lang_str(sys::whisper_full_lang_id_from_state(state.0)));
+            let id = sys::whisper_full_lang_id_from_state(state.0);
+            let spoken = CStr::from_ptr(sys::whisper_lang_str(id)).to_string_lossy().into_owned();
+            let name = CStr::from_ptr(sys::whisper_lang_str_full(id)).to_string_lossy().into_owned();
+            let text_tokens = sys::whisper_token_eot(self.context);
             let mut segments = Vec::new();
             for i in 0..sys::whisper_full_n_segments_from_state(state.0) {
                 let text = CStr::from_ptr(sys::whisper_full_get_segment_text_from_state(state.0, i));
+                let text = text.to_string_lossy().into_owned();
+                if is_sound_note(&text) {
+                    continue;
+                }
                 // whisper's times are in hundredths of a second.
                 let start = sys::whisper_full_get_segment_t0_from_state(state.0, i) as f64 / 100.0;
                 let end = sys::whisper_full_get_segment_t1_from_state(state.0, i) as f64 / 100.0;
+                let (mut tokens, mut logprob) = (Vec::new(), 0.0);
+                for t in 0..sys::whisper_full_n_tokens_from_state(state.0, i) {
+                    let token = sys::whisper_full_get_token_id_from_state(state.0, i, t);
+                    if token < text_tokens {
+                        tokens.push(token);
+                        logprob += (sys::whisper_full_get_token_p_from_state(state.0, i, t) as f64).max(1e-10).ln();
+                    }
+                }
                 segments.push(Segment {
                     start: start.min(limit),
                     end: end.min(limit),
-                    text: text.to_string_lossy().into_owned(),
+                    text,
+                    avg_logprob: if tokens.is_empty() { 0.0 } else { logprob / tokens.len() as f64 },
+                    tokens,
+                    no_speech_prob: sys::whisper_full_get_segment_no_speech_prob_from_state(state.0, i) as f64,
                 });
             }
-            Ok(Transcript { language: spoken.to_string_lossy().into_owned(), segments })
+            Ok(Transcript { language: spoken, language_name: name, segments })
         }
     }
 }
@@ -175,5 +239,21 @@ unsafe extern "C" fn log_line(level: c_int, text: *const std::ffi::c_char) {
     match level {
         4 => tracing::error!(target: "whisper", "{}", text.trim_end()),
         _ => tracing::warn!(target: "whisper", "{}", text.trim_end()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sound_note;
+
+    #[test]
+    fn notes_about_the_sound_are_not_speech() {
+        for note in ["[BLANK_AUDIO]", " (music) ", "♪ ♪", "", "[ Silence ]"] {
+            assert!(is_sound_note(note), "{note:?}");
+        }
+        for speech in ["Hello (again) there.", "[Laughs] that was good [laughs]", "내일 3시에 보자", "(a) and (b)"]
+        {
+            assert!(!is_sound_note(speech), "{speech:?}");
+        }
     }
 }

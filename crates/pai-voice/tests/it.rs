@@ -5,11 +5,10 @@ use pai_voice::{AudioError, decode};
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 const HOUR: f64 = 3600.0;
 
-/// A 16-bit PCM WAV of `seconds` of a sine at `hz`, `channels` channels.
-fn sine_wav(rate: u32, channels: u16, hz: f64, seconds: f64, amplitude: f64) -> Vec<u8> {
-    let frames = (rate as f64 * seconds) as u32;
-    let data_len = frames * channels as u32 * 2;
-    let mut b = Vec::new();
+/// A 16-bit PCM WAV of interleaved `samples`.
+fn wav(rate: u32, channels: u16, samples: &[i16]) -> Vec<u8> {
+    let data_len = samples.len() as u32 * 2;
+    let mut b = Vec::with_capacity(44 + data_len as usize);
     b.extend(b"RIFF");
     b.extend((36 + data_len).to_le_bytes());
     b.extend(b"WAVEfmt ");
@@ -22,13 +21,20 @@ fn sine_wav(rate: u32, channels: u16, hz: f64, seconds: f64, amplitude: f64) -> 
     b.extend(16u16.to_le_bytes());
     b.extend(b"data");
     b.extend(data_len.to_le_bytes());
-    for i in 0..frames {
-        let v = (amplitude * (2.0 * std::f64::consts::PI * hz * i as f64 / rate as f64).sin() * 32767.0) as i16;
-        for _ in 0..channels {
-            b.extend(v.to_le_bytes());
-        }
-    }
+    samples.iter().for_each(|v| b.extend(v.to_le_bytes()));
     b
+}
+
+/// A 16-bit PCM WAV of `seconds` of a sine at `hz`, `channels` channels.
+fn sine_wav(rate: u32, channels: u16, hz: f64, seconds: f64, amplitude: f64) -> Vec<u8> {
+    let frames = (rate as f64 * seconds) as u32;
+    let samples: Vec<i16> = (0..frames)
+        .flat_map(|i| {
+            let v = (amplitude * (2.0 * std::f64::consts::PI * hz * i as f64 / rate as f64).sin() * 32767.0) as i16;
+            std::iter::repeat_n(v, channels as usize)
+        })
+        .collect();
+    wav(rate, channels, &samples)
 }
 
 fn zero_crossings(s: &[f32]) -> usize {
@@ -110,7 +116,7 @@ mod transcription {
     use std::sync::atomic::AtomicBool;
     use std::sync::{Arc, Mutex, OnceLock};
 
-    use pai_voice::{DEFAULT_SPEECH_MODEL, TranscribeError, Transcriber, decode};
+    use pai_voice::{DEFAULT_SPEECH_MODEL, Options, Speech, SpeechError, TranscribeError, Transcriber, decode};
 
     use super::{FIXTURES, HOUR};
 
@@ -122,6 +128,10 @@ mod transcription {
             assert!(path.exists(), "{} is missing: run `make fetch-models`", path.display());
             Transcriber::open(&path).unwrap()
         })
+    }
+
+    fn speaking(language: Option<&str>) -> Options {
+        Options { language: language.map(str::to_string), threads: 2, ..Options::default() }
     }
 
     fn fixture(name: &str) -> pai_voice::Audio {
@@ -136,8 +146,7 @@ mod transcription {
         let t = whisper()
             .transcribe(
                 &audio,
-                Some("en"),
-                2,
+                &speaking(Some("en")),
                 move |p| progress.lock().unwrap().push(p),
                 Arc::new(AtomicBool::new(false)),
             )
@@ -159,11 +168,11 @@ mod transcription {
     #[test]
     fn the_language_is_detected_when_not_given_and_followed_when_given() {
         let none = Arc::new(AtomicBool::new(false));
-        let en = whisper().transcribe(&fixture("speech-en.ogg"), None, 2, |_| {}, none.clone()).unwrap();
+        let en = whisper().transcribe(&fixture("speech-en.ogg"), &speaking(None), |_| {}, none.clone()).unwrap();
         assert_eq!(en.language, "en", "{:?}", en.segments);
         // espeak-ng's Korean voice is robotic: whisper base takes it for Chinese when left to
         // guess (a real Korean voice is needed to test detection), but told "ko" it writes Hangul.
-        let ko = whisper().transcribe(&fixture("speech-ko.wav"), Some("ko"), 2, |_| {}, none).unwrap();
+        let ko = whisper().transcribe(&fixture("speech-ko.wav"), &speaking(Some("ko")), |_| {}, none).unwrap();
         assert_eq!(ko.language, "ko");
         assert!(ko.text().chars().any(|c| ('\u{ac00}'..='\u{d7a3}').contains(&c)), "{:?}", ko.text());
     }
@@ -171,9 +180,9 @@ mod transcription {
     #[test]
     fn a_stopped_transcription_says_so_and_a_bad_language_is_refused() {
         let audio = fixture("speech-en.wav");
-        let stopped = whisper().transcribe(&audio, Some("en"), 2, |_| {}, Arc::new(AtomicBool::new(true)));
+        let stopped = whisper().transcribe(&audio, &speaking(Some("en")), |_| {}, Arc::new(AtomicBool::new(true)));
         assert!(matches!(stopped, Err(TranscribeError::Cancelled)), "{stopped:?}");
-        let bad = whisper().transcribe(&audio, Some("klingon"), 2, |_| {}, Arc::new(AtomicBool::new(false)));
+        let bad = whisper().transcribe(&audio, &speaking(Some("klingon")), |_| {}, Arc::new(AtomicBool::new(false)));
         assert!(matches!(bad, Err(TranscribeError::Language(_))), "{bad:?}");
     }
 
@@ -181,5 +190,94 @@ mod transcription {
     fn a_missing_model_says_how_to_get_it() {
         let err = Transcriber::open(std::path::Path::new("/nonexistent/ggml-whisper-base.bin")).err().unwrap();
         assert!(err.to_string().contains("make fetch-models"), "{err}");
+    }
+
+    #[test]
+    fn silence_and_hiss_give_no_words() {
+        // Whisper writes "[BLANK_AUDIO]" for silence: a note, not speech.
+        let silence = pai_voice::Audio { samples: vec![0.0; 16_000 * 8] };
+        let mut seed = 7u32;
+        let hiss = pai_voice::Audio {
+            samples: (0..16_000 * 8)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (seed >> 8) as f32 / (1u32 << 24) as f32 * 0.04 - 0.02
+                })
+                .collect(),
+        };
+        for (name, audio) in [("silence", silence), ("hiss", hiss)] {
+            let t =
+                whisper().transcribe(&audio, &speaking(Some("en")), |_| {}, Arc::new(AtomicBool::new(false))).unwrap();
+            assert_eq!(t.text(), "", "{name}: {:?}", t.segments);
+        }
+    }
+
+    #[test]
+    fn segments_carry_tokens_and_confidence() {
+        let t = whisper()
+            .transcribe(&fixture("speech-en.flac"), &speaking(Some("en")), |_| {}, Arc::new(AtomicBool::new(false)))
+            .unwrap();
+        assert_eq!(t.language_name, "english");
+        for s in &t.segments {
+            assert!(!s.tokens.is_empty() && s.avg_logprob < 0.0 && s.avg_logprob > -3.0, "{s:?}");
+            assert!((0.0..=1.0).contains(&s.no_speech_prob), "{s:?}");
+        }
+    }
+
+    /// A 16 kHz WAV of `seconds` of the English fixture, repeated.
+    fn long_wav(seconds: usize) -> Vec<u8> {
+        let speech = fixture("speech-en.wav").samples;
+        let samples: Vec<i16> = speech.iter().cycle().take(16_000 * seconds).map(|x| (x * 32767.0) as i16).collect();
+        super::wav(16_000, 1, &samples)
+    }
+
+    #[test]
+    fn a_dropped_request_stops_its_transcription_and_frees_the_slot() {
+        let speech = Arc::new(Speech::new(pai_testkit::models_dir().join(DEFAULT_SPEECH_MODEL), 2, 1));
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let heard = runtime.block_on(async {
+            // Half an hour of speech: minutes of work on this machine, were it not stopped.
+            let long = long_wav(30 * 60);
+            let running = {
+                let speech = speech.clone();
+                tokio::spawn(
+                    async move { speech.transcribe(long, Some("wav".into()), speaking(Some("en")), 3600.0).await },
+                )
+            };
+            // Wait until it holds the one slot (it has started), then drop it, as a client that hangs up.
+            while speech.available() > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            running.abort();
+            // A short recording then gets the slot; were the long one not stopped, it would
+            // wait for minutes of work, and this limit (generous for a stop at whisper's
+            // next step) would end the test.
+            let short = std::fs::read(format!("{FIXTURES}/speech-en.wav")).unwrap();
+            tokio::time::timeout(
+                std::time::Duration::from_secs(120),
+                speech.transcribe(short, Some("wav".into()), speaking(Some("en")), 3600.0),
+            )
+            .await
+        });
+        // Not waiting for blocking work: had the long transcription not stopped, it still runs.
+        runtime.shutdown_background();
+        let heard = heard.expect("the dropped transcription still holds the slot").unwrap();
+        assert!(heard.transcript.text().to_lowercase().contains("friday"), "{:?}", heard.transcript.text());
+        assert!((heard.duration - fixture("speech-en.wav").seconds()).abs() < 0.01);
+    }
+
+    #[tokio::test]
+    async fn the_service_refuses_bad_audio_and_says_when_the_model_is_missing() {
+        let speech = Speech::new(pai_testkit::models_dir().join(DEFAULT_SPEECH_MODEL), 2, 1);
+        let bad = speech.transcribe(b"not audio".to_vec(), Some("mp3".into()), speaking(None), 60.0).await;
+        assert!(matches!(bad, Err(SpeechError::Audio(pai_voice::AudioError::NotAudio))), "{:?}", bad.err());
+        let missing = Speech::new("/nonexistent/ggml-whisper-base.bin".into(), 2, 1);
+        assert_eq!(missing.id(), "whisper-base");
+        let err = missing
+            .transcribe(super::sine_wav(16_000, 1, 440.0, 1.0, 0.5), None, speaking(None), 60.0)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, SpeechError::Model(_)) && err.to_string().contains("make fetch-models"), "{err}");
     }
 }

@@ -31,6 +31,8 @@ unsafe extern "C" {
         ctx: *mut WhisperContext,
         state: *mut WhisperState,
         language: *const c_char,
+        prompt: *const c_char,
+        temperature: f32,
         threads: c_int,
         abort_flag: *mut c_void,
         progress: Option<Progress>,
@@ -48,4 +50,12 @@ unsafe extern "C" {
     pub fn whisper_full_get_segment_t0_from_state(state: *mut WhisperState, i: c_int) -> i64;
     pub fn whisper_full_get_segment_t1_from_state(state: *mut WhisperState, i: c_int) -> i64;
     pub fn whisper_full_get_segment_text_from_state(state: *mut WhisperState, i: c_int) -> *const c_char;
+    pub fn whisper_full_get_segment_no_speech_prob_from_state(state: *mut WhisperState, i: c_int) -> f32;
+    pub fn whisper_full_n_tokens_from_state(state: *mut WhisperState, i: c_int) -> c_int;
+    pub fn whisper_full_get_token_id_from_state(state: *mut WhisperState, i: c_int, token: c_int) -> c_int;
+    pub fn whisper_full_get_token_p_from_state(state: *mut WhisperState, i: c_int, token: c_int) -> f32;
+    /// The first id past the text tokens: end of text, then the special tokens.
+    pub fn whisper_token_eot(ctx: *mut WhisperContext) -> c_int;
+    /// A language's English name ("korean") by id.
+    pub fn whisper_lang_str_full(id: c_int) -> *const c_char;
 }

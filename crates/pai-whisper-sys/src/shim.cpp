@@ -27,15 +27,19 @@ static void pai_whisper_on_progress(struct whisper_context *, struct whisper_sta
     if (p->call) p->call(progress, p->user_data);
 }
 
-// Transcribes `n` samples (16 kHz mono) into `state`. `language` is a code or "auto".
+// Transcribes `n` samples (16 kHz mono) into `state`. `language` is a code or "auto";
+// `prompt` (or null) is text the recording continues, which steers spelling and names;
+// `temperature` is the first one tried (whisper.cpp raises it when decoding fails).
 // `abort_flag` is a std::atomic<bool> (Rust's AtomicBool has the same layout) checked
 // between steps. Returns whisper_full's code: 0 when done.
 int pai_whisper_run(struct whisper_context * ctx, struct whisper_state * state, const char * language,
-                    int threads, void * abort_flag, pai_whisper_progress progress, void * progress_data,
-                    const float * samples, int n) {
+                    const char * prompt, float temperature, int threads, void * abort_flag,
+                    pai_whisper_progress progress, void * progress_data, const float * samples, int n) {
     struct whisper_full_params params = whisper_full_default_params(WHISPER_SAMPLING_GREEDY);
     params.n_threads = threads;
     params.language = language;
+    params.initial_prompt = prompt;
+    params.temperature = temperature;
     params.translate = false;
     params.print_progress = false;
     params.print_realtime = false;

@@ -17,6 +17,9 @@ pub struct Config {
     pub chat_model: String,
     /// Embedding model: a file name in the models directory, or a path.
     pub embedding_model: String,
+    /// Speech model (whisper.cpp's ggml) for `pai transcribe` and
+    /// `/v1/audio/transcriptions`: a file name in the models directory, or a path.
+    pub speech_model: String,
     /// CPU threads for local inference (default: all cores).
     pub threads: Option<usize>,
     /// CPU threads for the local embedding model (default 1: see LocalConfig).
@@ -70,6 +73,7 @@ impl Default for Config {
             models_dir: None,
             chat_model: DEFAULT_CHAT_MODEL.into(),
             embedding_model: DEFAULT_EMBEDDING_MODEL.into(),
+            speech_model: pai_voice::DEFAULT_SPEECH_MODEL.into(),
             threads: None,
             embedding_threads: None,
             parallel: None,

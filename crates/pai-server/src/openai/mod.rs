@@ -1,6 +1,7 @@
 //! The OpenAI-compatible API under `/v1`: any OpenAI SDK works against it
 //! with `base_url=http://host:port/v1` and a pai API key.
 
+pub mod audio;
 pub mod chat;
 pub mod objects;
 pub mod response_object;
@@ -40,17 +41,22 @@ pub async fn model(
     _caller: Caller,
     PathText(id): PathText,
 ) -> ApiResult<axum::Json<Model>> {
-    if !model_ids(&state).contains(&id.as_str()) {
+    if !model_ids(&state).contains(&id) {
         return Err(ApiError::not_found(format!("the model `{id}` does not exist here (GET /v1/models)"))
             .code("model_not_found"));
     }
     Ok(axum::Json(model_object(&id, Utc::now().timestamp())))
 }
 
-/// Every name `/v1` answers to, each once.
-fn model_ids(state: &SharedState) -> Vec<&str> {
-    let mut ids: Vec<&str> = Vec::new();
-    for id in [names(state, ModelRole::Chat), names(state, ModelRole::Embedding)].concat() {
+/// Every name `/v1` answers to, each once; the speech model's only while
+/// it is installed.
+fn model_ids(state: &SharedState) -> Vec<String> {
+    let mut roles = vec![ModelRole::Chat, ModelRole::Embedding];
+    if state.speech.installed() {
+        roles.push(ModelRole::Speech);
+    }
+    let mut ids: Vec<String> = Vec::new();
+    for id in roles.into_iter().flat_map(|role| names(state, role)) {
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -58,20 +64,21 @@ fn model_ids(state: &SharedState) -> Vec<&str> {
     ids
 }
 
-/// The names the chat or the embedding model answers to: its own id, "pai",
-/// and the aliases set for it.
-fn names(state: &SharedState, role: ModelRole) -> Vec<&str> {
+/// The names a model answers to: its own id, "pai", the aliases set for
+/// it, and for speech "whisper-1", the name OpenAI clients send by default.
+fn names(state: &SharedState, role: ModelRole) -> Vec<String> {
     let own = match role {
-        ModelRole::Chat => state.assistant.model.id(),
-        ModelRole::Embedding => state.assistant.embedder.id(),
+        ModelRole::Chat => vec![state.assistant.model.id().to_string()],
+        ModelRole::Embedding => vec![state.assistant.embedder.id().to_string()],
+        ModelRole::Speech => vec![state.speech.id(), "whisper-1".to_string()],
     };
-    let aliases = state.settings.model_aliases.iter().filter(|(_, r)| **r == role).map(|(name, _)| name.as_str());
-    [own, "pai"].into_iter().chain(aliases).collect()
+    let aliases = state.settings.model_aliases.iter().filter(|(_, r)| **r == role).map(|(name, _)| name.clone());
+    own.into_iter().chain(["pai".to_string()]).chain(aliases).collect()
 }
 
-/// Whether `name` is one the chat (or embedding) model answers to.
+/// Whether `name` is one the model in `role` answers to.
 pub fn serves(state: &SharedState, role: ModelRole, name: &str) -> bool {
-    names(state, role).contains(&name)
+    names(state, role).iter().any(|n| n == name)
 }
 
 fn model_object(id: &str, created: i64) -> Model {

@@ -2,5 +2,6 @@
 //! link instead of one a file.
 
 mod api;
+mod audio;
 mod common;
 mod isolation;

@@ -36,7 +36,10 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
         // The local model decodes `parallel` answers together; more would only queue inside it.
         settings.limits.generation_slots = model.parallel();
     }
-    let state = AppState::new(store.clone(), store.clone(), assistant, settings);
+    let threads = config.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    // One transcription at a time: each takes every core.
+    let speech = Arc::new(pai_voice::Speech::new(config.model_path(&config.speech_model), threads, 1));
+    let state = AppState::new(store.clone(), store.clone(), assistant, speech, settings);
     watch_folders(config, &state).await?;
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use pai_voice::{DEFAULT_SPEECH_MODEL, Segment, Transcriber, Transcript};
+use pai_voice::{Options, Transcriber, Transcript, subtitles};
 
 use crate::config::Config;
 
@@ -25,7 +25,7 @@ pub struct TranscribeArgs {
     /// text: the words; srt or vtt: subtitles; json: segments with times and the language.
     #[arg(long, short, value_enum, default_value = "text")]
     format: Format,
-    /// Speech model file (whisper.cpp's ggml); default: the installed whisper base.
+    /// Speech model file (whisper.cpp's ggml); default: the `speech_model` setting (whisper base).
     #[arg(long, short)]
     model: Option<String>,
 }
@@ -41,7 +41,7 @@ enum Format {
 pub async fn run(config: &Config, args: TranscribeArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let extension = args.file.extension().and_then(|e| e.to_str()).map(str::to_lowercase);
-    let model = config.model_path(args.model.as_deref().unwrap_or(DEFAULT_SPEECH_MODEL));
+    let model = config.model_path(args.model.as_deref().unwrap_or(&config.speech_model));
     let language = args.language.clone();
     let transcript = tokio::task::spawn_blocking(move || -> anyhow::Result<Transcript> {
         let audio = pai_voice::decode(bytes, extension.as_deref(), LIMIT_SECONDS)?;
@@ -54,12 +54,10 @@ pub async fn run(config: &Config, args: TranscribeArgs) -> anyhow::Result<()> {
         );
         bar.set_message("transcribing");
         let shown = bar.clone();
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let cancel = Arc::new(AtomicBool::new(false));
         let transcript = transcriber.transcribe(
             &audio,
-            language.as_deref(),
-            threads,
+            &Options { language, ..Options::default() },
             move |p| shown.set_position(p.clamp(0, 100) as u64),
             cancel,
         );
@@ -70,8 +68,8 @@ pub async fn run(config: &Config, args: TranscribeArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Text => writeln!(out, "{}", transcript.text())?,
-        Format::Srt => write!(out, "{}", subtitles(&transcript.segments, Subtitles::Srt))?,
-        Format::Vtt => write!(out, "{}", subtitles(&transcript.segments, Subtitles::Vtt))?,
+        Format::Srt => write!(out, "{}", subtitles::srt(&transcript.segments))?,
+        Format::Vtt => write!(out, "{}", subtitles::vtt(&transcript.segments))?,
         Format::Json => {
             let segments: Vec<_> = transcript
                 .segments
@@ -84,45 +82,4 @@ pub async fn run(config: &Config, args: TranscribeArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Subtitles {
-    Srt,
-    Vtt,
-}
-
-/// SubRip (numbered cues, `00:00:01,500`) or WebVTT (a header, `00:00:01.500`).
-fn subtitles(segments: &[Segment], kind: Subtitles) -> String {
-    let mark = if kind == Subtitles::Srt { ',' } else { '.' };
-    let time = |s: f64| {
-        let ms = (s * 1000.0).round() as u64;
-        format!("{:02}:{:02}:{:02}{mark}{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
-    };
-    let mut out = if kind == Subtitles::Vtt { String::from("WEBVTT\n\n") } else { String::new() };
-    for (i, s) in segments.iter().filter(|s| !s.text.trim().is_empty()).enumerate() {
-        if kind == Subtitles::Srt {
-            out.push_str(&format!("{}\n", i + 1));
-        }
-        out.push_str(&format!("{} --> {}\n{}\n\n", time(s.start), time(s.end), s.text.trim()));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subtitles_number_srt_cues_and_head_vtt() {
-        let segments = vec![
-            Segment { start: 0.0, end: 1.5, text: " Hello.".into() },
-            Segment { start: 3661.25, end: 3662.0, text: " Bye.".into() },
-        ];
-        assert_eq!(
-            subtitles(&segments, Subtitles::Srt),
-            "1\n00:00:00,000 --> 00:00:01,500\nHello.\n\n2\n01:01:01,250 --> 01:01:02,000\nBye.\n\n"
-        );
-        assert!(subtitles(&segments, Subtitles::Vtt).starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello."));
-    }
 }

@@ -67,10 +67,24 @@ impl App {
     }
 
     pub async fn with_chat(settings: ServerSettings, model: Arc<FakeChatModel>, chat: Arc<dyn ChatModel>) -> App {
+        Self::build(settings, model, chat, speech()).await
+    }
+
+    pub async fn with_speech(settings: ServerSettings, speech: Arc<pai_voice::Speech>) -> App {
+        let model = Arc::new(FakeChatModel::default());
+        Self::build(settings, model.clone(), model, speech).await
+    }
+
+    async fn build(
+        settings: ServerSettings,
+        model: Arc<FakeChatModel>,
+        chat: Arc<dyn ChatModel>,
+        speech: Arc<pai_voice::Speech>,
+    ) -> App {
         let embedder: Arc<dyn Embedder> = Arc::new(FakeEmbedder::new(64));
         let store = Arc::new(SqliteStore::open(&db_path(), 64).await.unwrap());
         let assistant = Arc::new(Assistant::new(store.clone(), chat, embedder, Settings::default()));
-        let state = AppState::new(store.clone(), store.clone(), assistant, settings);
+        let state = AppState::new(store.clone(), store.clone(), assistant, speech, settings);
         App { state, store, model }
     }
 
@@ -138,8 +152,18 @@ pub fn sse_data(text: &str) -> Vec<String> {
 
 /// A multipart/form-data upload of `files` (name, bytes) as `file` fields.
 pub fn upload(path: &str, key: &str, files: &[(&str, &[u8])]) -> Request<Body> {
+    form(path, key, files, &[])
+}
+
+/// A multipart/form-data form: `files` as `file` fields, then text `fields`.
+pub fn form(path: &str, key: &str, files: &[(&str, &[u8])], fields: &[(&str, &str)]) -> Request<Body> {
     let boundary = "pai-test-boundary-7d3f";
     let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
     for (name, bytes) in files {
         body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
         body.extend(*bytes);
@@ -153,4 +177,13 @@ pub fn upload(path: &str, key: &str, files: &[(&str, &[u8])]) -> Request<Body> {
         .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
         .body(Body::from(body))
         .unwrap()
+}
+
+/// The default speech model (installed by `make fetch-models`), shared by the tests.
+pub fn speech() -> Arc<pai_voice::Speech> {
+    static ONE: std::sync::OnceLock<Arc<pai_voice::Speech>> = std::sync::OnceLock::new();
+    ONE.get_or_init(|| {
+        Arc::new(pai_voice::Speech::new(pai_testkit::models_dir().join(pai_voice::DEFAULT_SPEECH_MODEL), 2, 1))
+    })
+    .clone()
 }
