@@ -39,6 +39,27 @@ pub enum AudioError {
     TooLong { seconds: f64, limit: f64 },
 }
 
+/// Whether a file is a recording, by its name's extension or its first
+/// bytes: the containers `decode` reads, and those it refuses by name (Opus,
+/// WebM), so that they get a clear refusal rather than a text parser's.
+pub fn looks_like_audio(name: &str, bytes: &[u8]) -> bool {
+    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    const EXTENSIONS: &[&str] =
+        &["wav", "wave", "mp3", "m4a", "aac", "flac", "ogg", "oga", "opus", "webm", "weba", "mka"];
+    if EXTENSIONS.contains(&extension.as_str()) {
+        return true;
+    }
+    let starts = |magic: &[u8]| bytes.starts_with(magic);
+    (starts(b"RIFF") && bytes.get(8..12) == Some(b"WAVE"))
+        || starts(b"ID3")
+        || starts(b"fLaC")
+        || starts(b"OggS")
+        || starts(&[0x1A, 0x45, 0xDF, 0xA3]) // EBML: WebM, Matroska
+        || bytes.get(4..8) == Some(b"ftyp") // MP4, M4A
+        // An MPEG audio frame's sync bits (MP3, ADTS AAC); FF FE is UTF-16 text.
+        || (bytes.len() > 1 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0 && bytes[1] != 0xFE)
+}
+
 /// Packets that fail in a row before the stream is given up: random bytes
 /// are sometimes taken for MP3, and then every packet fails.
 const BAD_PACKETS_IN_A_ROW: u32 = 64;

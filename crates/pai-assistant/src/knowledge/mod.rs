@@ -1,4 +1,5 @@
-//! The user's own documents: read (txt, md, html, pdf), cut into passages,
+//! The user's own documents: read (txt, md, html, pdf; recordings through
+//! their transcript, `recording`), cut into passages,
 //! stored whole in one transaction, and embedded so recall finds them as
 //! kind `chunk`. A file that cannot be read is refused with its reason and
 //! changes nothing; the other files go on.
@@ -7,6 +8,7 @@ pub mod chunk;
 pub mod formats;
 mod html;
 mod pdf;
+pub mod recording;
 
 use std::path::{Path, PathBuf};
 

@@ -3,12 +3,21 @@
 //! its own; a failed file changes nothing. A file is read, cut and stored
 //! within the request (so a bad file is reported at once) and embedded in the
 //! background: its `pending` count falls to 0 as its passages get vectors.
+//! A recording is transcribed within the request too (a client that hangs up
+//! stops it, and nothing is stored) and kept as its transcript, in passages
+//! headed by when they were said; the times said in it come back as reminder
+//! suggestions, which are never scheduled until the user confirms one.
 
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use pai_assistant::knowledge::recording::{Recorded, store_recording};
 use pai_assistant::knowledge::store_bytes;
-use pai_core::store::{Chunk, Document, DocumentChange, DocumentId};
+use pai_assistant::suggestions::{ReminderSuggestion, reminder_suggestions};
+use pai_core::store::{Chunk, Document, DocumentChange, DocumentId, User};
+use pai_voice::{Options, SpeechError};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::api::List;
@@ -29,11 +38,25 @@ pub struct FileResult {
     /// Why this file was not stored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For a recording: what was heard, and the reminders it suggests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<Heard>,
+}
+
+/// A recording's transcription.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Heard {
+    /// The language spoken (`ko`, `en`, …), detected.
+    pub language: String,
+    /// Seconds of audio.
+    pub seconds: f64,
+    /// Times said in it, to offer as reminders (`POST /api/reminders` with `text` and `when`).
+    pub suggestions: Vec<ReminderSuggestion>,
 }
 
 impl FileResult {
     fn refused(file: Option<String>, error: impl Into<String>) -> Self {
-        FileResult { file, status: None, document: None, error: Some(error.into()) }
+        FileResult { file, status: None, document: None, error: Some(error.into()), recording: None }
     }
 }
 
@@ -41,16 +64,18 @@ impl FileResult {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct Upload {
-    /// One or more txt/md/html/pdf files.
+    /// One or more txt/md/html/pdf files, or recordings (WAV, MP3, M4A/AAC, FLAC, Ogg Vorbis).
     #[schema(format = Binary, value_type = Vec<String>)]
     file: Vec<Vec<u8>>,
 }
 
 #[utoipa::path(post, path = "/api/documents", operation_id = "uploadDocuments", tag = "Documents",
     request_body(content = Upload, content_type = "multipart/form-data"),
-    summary = "Upload txt/md/html/pdf files",
+    summary = "Upload txt/md/html/pdf files or recordings",
     description = "multipart/form-data, field `file`, one or more; per-file results. Passages are searchable \
                    by their words at once and embedded in the background: `pending` counts those still waiting. \
+                   A recording is transcribed first and kept as its transcript, in passages headed by their time; \
+                   `recording.suggestions` lists the times said in it as reminders to confirm (none is created). \
                    400 when no file was stored.",
     responses((status = 201, body = List<FileResult>)))]
 pub async fn upload(
@@ -98,14 +123,20 @@ pub async fn upload(
         };
         // Uploads are their own sources, by name: the same name again replaces.
         let source = format!("upload:{name}");
-        match store_bytes(&*state.store, caller.user.id, &source, bytes).await {
-            Ok((document, change)) => {
+        let outcome = if pai_voice::audio::looks_like_audio(&name, &bytes) {
+            store_recording_upload(&state, &caller.user, &name, &source, bytes).await?
+        } else {
+            store_bytes(&*state.store, caller.user.id, &source, bytes).await.map(|(d, c)| (d, c, None))
+        };
+        match outcome {
+            Ok((document, change, recording)) => {
                 stored += 1;
                 results.push(FileResult {
                     file: Some(name),
                     status: Some(change),
                     document: Some(document),
                     error: None,
+                    recording,
                 });
             }
             Err(pai_core::Error::Invalid { message: reason, .. }) => {
@@ -125,6 +156,61 @@ pub async fn upload(
         return Err(ApiError::bad_request(reasons.join("; ")).param("file"));
     }
     Ok((StatusCode::CREATED, axum::Json(results.into())))
+}
+
+type Stored = (Document, DocumentChange, Option<Heard>);
+
+/// Transcribes a recording and keeps its transcript. The outer error fails
+/// the request (the server cannot transcribe); the inner one refuses this
+/// file only (not audio, silent, too long).
+async fn store_recording_upload(
+    state: &SharedState,
+    user: &User,
+    name: &str,
+    source: &str,
+    bytes: Vec<u8>,
+) -> ApiResult<pai_core::Result<Stored>> {
+    let recorded =
+        Recorded { name, source, content_hash: format!("{:x}", Sha256::digest(&bytes)), bytes: bytes.len() as u64 };
+    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let limit = state.settings.limits.max_audio_seconds;
+    let heard = match state.speech.transcribe(bytes, extension, Options::default(), limit).await {
+        Ok(heard) => heard,
+        Err(SpeechError::Audio(e)) => return Ok(Err(pai_core::Error::invalid(format!("{name}: {e}")))),
+        Err(e) => return Err(crate::openai::audio::speech_error(e)),
+    };
+    let (document, change) = match store_recording(&*state.store, user.id, recorded, &heard.transcript).await {
+        Ok(stored) => stored,
+        Err(e @ pai_core::Error::Invalid { .. }) => return Ok(Err(e)),
+        Err(e) => return Err(e.into()),
+    };
+    let passages = state.store.document_chunks(user.id, document.id).await?;
+    let suggestions = reminder_suggestions(&passages, document.updated_at, zone(user));
+    let heard = Heard { language: heard.transcript.language, seconds: heard.duration, suggestions };
+    Ok(Ok((document, change, Some(heard))))
+}
+
+/// The user's zone, UTC when it does not parse (accounts are checked when made).
+fn zone(user: &User) -> chrono_tz::Tz {
+    user.timezone.parse().unwrap_or(chrono_tz::UTC)
+}
+
+#[utoipa::path(get, path = "/api/documents/{id}/suggestions", operation_id = "documentSuggestions", tag = "Documents",
+    params(Id), summary = "Reminders a document suggests: the times said or written in it",
+    description = "Each sentence with a time in it, read against when the document was stored (\"tomorrow\" in a \
+                   recording is the day after it was uploaded). Confirm one with `POST /api/reminders` and its \
+                   `text` and `when`; an ambiguous time has no `when` but the `question` to ask. Nothing is scheduled here.",
+    responses((status = 200, body = List<ReminderSuggestion>)))]
+pub async fn suggestions(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Id(id): Id,
+) -> ApiResult<axum::Json<List<ReminderSuggestion>>> {
+    let user = &caller.user;
+    let document = state.store.document(user.id, DocumentId(id)).await?;
+    let passages = state.store.document_chunks(user.id, document.id).await?;
+    let stored_at: DateTime<Utc> = document.updated_at;
+    Ok(axum::Json(reminder_suggestions(&passages, stored_at, zone(user)).into()))
 }
 
 #[utoipa::path(get, path = "/api/documents", operation_id = "listDocuments", tag = "Documents", summary = "The caller's documents, newest first",

@@ -228,7 +228,8 @@ fn too_large() -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the recording is larger than this server accepts").param("file")
 }
 
-fn speech_error(e: SpeechError) -> ApiError {
+/// A transcription's failure as the client sees it: its input, or this server.
+pub(crate) fn speech_error(e: SpeechError) -> ApiError {
     match e {
         SpeechError::Audio(e) => ApiError::bad_request(e.to_string()).code("invalid_audio").param("file"),
         SpeechError::Language(e) => ApiError::bad_request(e.to_string()).param("language"),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use pai_server::ServerSettings;
 
-use crate::common::{App, form};
+use crate::common::{App, form, upload};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pai-voice/tests/fixtures");
 
@@ -110,4 +110,65 @@ async fn a_server_without_the_speech_model_says_how_to_get_it_and_lists_none() {
     let models = with.call("GET", "/v1/models", Some(&key), None).await.json();
     let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"whisper-1") && ids.contains(&"whisper-base"), "{ids:?}");
+}
+
+#[tokio::test]
+async fn a_recording_becomes_a_document_of_timed_passages_with_reminders_to_confirm() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let mp3 = recording("speech-en.mp3");
+    let r = app.send(upload("/api/documents", &key, &[("call.mp3", &mp3)])).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let file = &r.json()["data"][0];
+    assert_eq!(file["recording"]["language"], "en", "{file}");
+    assert!(file["recording"]["seconds"].as_f64().unwrap() > 1.0, "{file}");
+    let id = file["document"]["id"].as_i64().unwrap();
+    let doc = app.call("GET", &format!("/api/documents/{id}"), Some(&key), None).await.json();
+    let passage = &doc["passages"][0];
+    assert!(passage["text"].as_str().unwrap().to_lowercase().contains("friday"), "{doc}");
+    assert!(passage["heading"].as_str().unwrap().starts_with("00:00:00–00:00:0"), "{doc}");
+
+    // "Let's meet on Friday at 10 in the morning": offered, not scheduled.
+    let suggestions = file["recording"]["suggestions"].as_array().unwrap().clone();
+    assert_eq!(suggestions.len(), 1, "{file}");
+    let s = &suggestions[0];
+    assert!(s["phrase"].as_str().unwrap().to_lowercase().contains("friday"), "{s}");
+    assert!(s["when"].is_string() && s["question"].is_null(), "{s}");
+    let reminders = app.call("GET", "/api/reminders", Some(&key), None).await.json();
+    assert_eq!(reminders["data"].as_array().map(Vec::len), Some(0), "{reminders}");
+    // The same suggestions later, from the stored passages.
+    let again = app.call("GET", &format!("/api/documents/{id}/suggestions"), Some(&key), None).await.json();
+    assert_eq!(again["data"].as_array().unwrap(), &suggestions);
+    // Confirming is creating the reminder with the suggestion's words.
+    let body = serde_json::json!({"text": s["text"], "when": s["when"]});
+    let made = app.call("POST", "/api/reminders", Some(&key), Some(body)).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let time = |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    assert_eq!(time(&made.json()["next_at"]), time(&s["at"]), "{}", made.text());
+
+    // Another user sees neither the document nor its suggestions.
+    let (_, other) = app.user("jisoo", false).await;
+    app.call("GET", &format!("/api/documents/{id}/suggestions"), Some(&other), None).await.assert_error(404);
+}
+
+#[tokio::test]
+async fn a_silent_or_unreadable_recording_is_refused_and_nothing_is_stored() {
+    let app = App::new().await;
+    let (_, key) = app.user("minji", false).await;
+    let mut silent = b"RIFF\x24\xe2\x04\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\x3e\x00\x00\x00\x7d\x00\x00\x02\x00\x10\x00data\x00\xe2\x04\x00".to_vec();
+    silent.resize(44 + 16_000 * 2 * 10, 0); // ten seconds of silence
+    let truncated = recording("speech-en.mp3")[..200].to_vec();
+    let r = app
+        .send(upload(
+            "/api/documents",
+            &key,
+            &[("quiet.wav", &silent), ("cut.mp3", &truncated), ("voice.opus", &recording("speech-en.opus"))],
+        ))
+        .await;
+    let v = r.assert_error(400);
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("quiet.wav: no speech was heard"), "{message}");
+    assert!(message.contains("voice.opus") && message.contains("Opus"), "{message}");
+    let docs = app.call("GET", "/api/documents", Some(&key), None).await.json();
+    assert_eq!(docs["data"].as_array().map(Vec::len), Some(0), "{docs}");
 }
