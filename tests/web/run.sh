@@ -2,7 +2,11 @@
 # The web app in Debian's headless Chromium, driven by Playwright
 # (playwright-core, pinned in package-lock.json), against a real `pai serve`
 # on the default models. Screenshots of every page land in
-# target/web-screenshots/. Called by `make test`.
+# target/web-screenshots/. Called by `make test`. The binary embeds the web
+# app when built: the checks stop at once if it embeds other files than
+# crates/pai-server/web/ holds; PAI_WEB_FROM_DISK=1 serves those files to the
+# browser instead, to try web-app changes without rebuilding. The browser's
+# microphone is Chromium's fake one, playing crates/pai-voice/tests/fixtures/speech-en.wav.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

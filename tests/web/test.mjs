@@ -1,14 +1,48 @@
 // The checks of the web-app issue, in a real browser against a real server:
 // log in; chat and see the answer stream; "remember that my dog's name is
 // Bori" shows up in the memory panel and can be deleted; the Korean UI; a
-// second user sees none of the first one's conversations.
+// second user sees none of the first one's conversations. A recording
+// uploaded as a document suggests a reminder that is only scheduled when
+// confirmed; the microphone (Chromium's fake one, playing a recording) fills
+// the composer with what was said.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const url = process.env.PAI_URL;
 const shots = process.env.SHOTS;
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const fixtures = `${root}crates/pai-voice/tests/fixtures`;
+const webDir = `${root}crates/pai-server/web`;
+// The files the binary embeds, by the path it serves them at.
+const webFiles = { "/": "index.html", "/app.js": "app.js", "/style.css": "style.css", "/i18n/en.json": "i18n/en.json", "/i18n/ko.json": "i18n/ko.json" };
+
+// The binary embeds the web app when it is built: one older than the files
+// here would test the old app. PAI_WEB_FROM_DISK=1 serves these files instead
+// (with the server's own headers, its Content Security Policy included), to
+// try the web app without rebuilding the server.
+const fromDisk = process.env.PAI_WEB_FROM_DISK === "1";
+if (!fromDisk) {
+  for (const [path, file] of Object.entries(webFiles)) {
+    const served = await (await fetch(`${url}${path}`)).text();
+    if (served !== readFileSync(`${webDir}/${file}`, "utf8")) {
+      console.error(`web: the server's ${path} is not crates/pai-server/web/${file}: rebuild target/release/pai, or run with PAI_WEB_FROM_DISK=1`);
+      process.exit(1);
+    }
+  }
+}
+
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu"],
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    // A microphone that plays the English fixture once (then silence), allowed without asking.
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    `--use-file-for-fake-audio-capture=${fixtures}/speech-en.wav%noloop`,
+  ],
 });
 let failures = 0;
 const check = (ok, what) => {
@@ -18,10 +52,21 @@ const check = (ok, what) => {
 
 async function session(name, password, locale) {
   const context = await browser.newContext({ locale, viewport: { width: 1100, height: 760 } });
+  await context.grantPermissions(["microphone"], { origin: url });
   // Playwright's default is 30 s a wait; on a busy machine (CI, a build on
   // the same two cores) the small model's first answer can take longer.
   // Generous, since only a failing check waits this long.
   context.setDefaultTimeout(180_000);
+  if (fromDisk) {
+    await context.route(
+      (u) => u.origin === new URL(url).origin && u.pathname in webFiles,
+      async (route) => {
+        const response = await route.fetch();
+        const file = webFiles[new URL(route.request().url()).pathname];
+        await route.fulfill({ response, body: readFileSync(`${webDir}/${file}`, "utf8") });
+      },
+    );
+  }
   const page = await context.newPage();
   page.on("pageerror", (e) => check(false, `no script error (${e.message})`));
   await page.goto(url);
@@ -120,6 +165,64 @@ if (await cite.count()) {
   check(true, "the citation opens the document at its passage");
 }
 
+// 3b. A recording as a document: its transcript, and the reminder it
+// suggests, scheduled only when confirmed.
+const reminderTexts = () => minji.page.evaluate(async () => (await (await fetch("/api/reminders")).json()).data.map((r) => r.text));
+await minji.page.goto(`${url}/#/documents`);
+await minji.page.locator("#upload-files").setInputFiles(`${fixtures}/speech-en.mp3`);
+await minji.page.locator("#upload button").click();
+// Transcribed within the upload: minutes on a busy machine.
+const heard = minji.page.locator("#upload-results .suggestions li", { hasText: /friday/i }).first();
+await heard.waitFor();
+check(true, "an uploaded recording suggests a reminder on Friday");
+const remind = heard.getByRole("button", { name: "Remind me" });
+check((await remind.count()) === 1, "the suggestion has a Remind-me button");
+check((await minji.page.locator("#upload-results li", { hasText: "speech-en.mp3" }).first().innerText()).includes("Recording heard: en"), "the result says what language was heard");
+const beforeClick = await reminderTexts();
+check(!beforeClick.some((text) => /friday|meet/i.test(text)), `nothing is scheduled before the click (${beforeClick.length} reminders)`);
+await minji.page.screenshot({ path: `${shots}/05c-recording.png` });
+if (await remind.count()) {
+  await remind.click();
+  await heard.getByRole("button", { name: "Reminder scheduled" }).waitFor();
+  check(await heard.getByRole("button", { name: "Reminder scheduled" }).isDisabled(), "the button says it was scheduled, and is done");
+  const afterClick = await reminderTexts();
+  check(afterClick.filter((text) => /meet on friday/i.test(text)).length === 1, "clicking it schedules the reminder, once");
+  await minji.page.goto(`${url}/#/reminders`);
+  await minji.page.locator("#reminders li", { hasText: /meet on friday/i }).waitFor();
+  check(true, "the reminders page lists it");
+  await minji.page.screenshot({ path: `${shots}/05d-recording-reminder.png` });
+}
+// The recording's document: passages headed by when they were said, and the same suggestions.
+await minji.page.goto(`${url}/#/documents`);
+await minji.page.locator("#documents li a", { hasText: "speech-en.mp3" }).click();
+await minji.page.locator("#document .passages .hint", { hasText: "00:00:00" }).first().waitFor();
+check(true, "the recording's passages are headed by their time");
+await minji.page.locator("#document .suggestions li", { hasText: /friday/i }).first().waitFor();
+check((await minji.page.locator("#document .suggestions li", { hasText: /friday/i }).getByRole("button", { name: "Remind me" }).count()) === 1, "the document shows its suggestions too");
+await minji.page.screenshot({ path: `${shots}/05e-recording-document.png` });
+
+// 3c. Voice input: what the microphone heard lands in the composer, unsent.
+// In the last conversation (the Korean chat below shows it again).
+await minji.page.goto(`${url}/#/chat`);
+await minji.page.locator(".msg.user").first().waitFor();
+const messagesBefore = await minji.page.locator(".msg").count();
+await minji.page.locator("#prompt").fill("Note:");
+const mic = minji.page.locator("#mic");
+await mic.click();
+await minji.page.locator('#mic[aria-pressed="true"]').waitFor();
+check(await minji.page.locator("#mic-status").isVisible(), "the microphone shows it is recording");
+await minji.page.screenshot({ path: `${shots}/05f-mic-recording.png` });
+// Let the fake microphone play its recording (about 2.4 s) through.
+await minji.page.waitForTimeout(6000);
+await mic.click();
+await minji.page.waitForFunction(() => /friday/i.test(document.querySelector("#prompt").value));
+const said = await minji.page.locator("#prompt").inputValue();
+check(said.startsWith("Note: ") && /friday/i.test(said), `the words said are added to the message (${JSON.stringify(said)})`);
+check((await mic.getAttribute("aria-pressed")) === "false" && (await minji.page.locator("#mic-status").isHidden()), "the microphone is off again");
+check((await minji.page.locator(".msg").count()) === messagesBefore, "nothing was sent");
+await minji.page.screenshot({ path: `${shots}/05g-mic-text.png` });
+await minji.page.locator("#prompt").fill("");
+
 // 4. Switch to Korean: the whole UI follows.
 await minji.page.goto(`${url}/#/settings`);
 await minji.page.locator("#settings-language").selectOption("ko");
@@ -144,6 +247,15 @@ check((await tom.page.locator("#conversations li").count()) === 0, "tom sees no 
 await tom.page.goto(`${url}/#/reminders`);
 await tom.page.waitForTimeout(500);
 check((await tom.page.locator("#reminders li", { hasText: "엄마한테" }).count()) === 0, "tom sees none of minji's reminders");
+// A microphone the browser refuses: said so, in Korean.
+await tom.page.goto(`${url}/#/chat`);
+await tom.page.evaluate(() => {
+  navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException("denied", "NotAllowedError"));
+});
+await tom.page.locator("#mic").click();
+await tom.page.locator(".toast.error", { hasText: "마이크가 차단되어" }).waitFor();
+check((await tom.page.locator("#mic").getAttribute("aria-pressed")) === "false", "a refused microphone is said so, in Korean");
+await tom.page.screenshot({ path: `${shots}/09-mic-denied-ko.png` });
 await tom.context.close();
 
 await browser.close();

@@ -2,7 +2,7 @@
 // (session cookie + CSRF token). Every visible string comes from i18n/*.json.
 
 const $ = (sel) => document.querySelector(sel);
-const state = { me: null, csrf: null, t: {}, conversation: null, abort: null, lastPrompt: null, events: null };
+const state = { me: null, csrf: null, t: {}, conversation: null, abort: null, lastPrompt: null, events: null, mic: null };
 
 // ---- language ---------------------------------------------------------------
 
@@ -112,6 +112,11 @@ function markdown(src) {
 
 function showLogin() {
   closeEvents();
+  if (state.mic) {
+    stopTracks(state.mic);
+    state.mic = null;
+    micState(null);
+  }
   $("#app").hidden = true;
   $("#login").hidden = false;
   $("#login-name").focus();
@@ -310,8 +315,9 @@ async function send(text) {
       }
     }
     if (fresh) {
-      loadConversations();
       history.replaceState(null, "", `#/chat/${state.conversation}`);
+      // Listed before the composer is ready again, so the list matches what was sent.
+      await loadConversations().catch(fail);
     }
   } catch (e) {
     if (e.name !== "AbortError") fail(e);
@@ -370,6 +376,142 @@ $("#prompt").addEventListener("keydown", (e) => {
 });
 $("#stop").addEventListener("click", () => state.abort?.abort());
 $("#regenerate").addEventListener("click", () => state.lastPrompt && send(state.lastPrompt));
+
+// ---- voice input ------------------------------------------------------------
+// The microphone's raw samples, through the Web Audio API, become a 16-bit
+// mono WAV here: MediaRecorder only makes Opus/WebM, which the server does not
+// decode. The server resamples, so the context's own rate is kept. The text
+// heard goes into the composer for the user to review; nothing is sent.
+
+// OpenAI's 25 MB limit on a recording, less room for the form around it.
+const MAX_WAV_BYTES = 24 << 20;
+
+function micState(mode) {
+  const mic = $("#mic");
+  mic.setAttribute("aria-pressed", mode === "recording" ? "true" : "false");
+  mic.disabled = mode === "starting" || mode === "transcribing";
+  mic.setAttribute("aria-busy", mode === "transcribing" ? "true" : "false");
+  const status = $("#mic-status");
+  status.hidden = !mode;
+  status.textContent = mode === "recording" ? t("chat.mic_recording") : mode === "transcribing" ? t("chat.mic_transcribing") : "";
+}
+
+async function startRecording() {
+  if (!navigator.mediaDevices?.getUserMedia || !window.AudioContext) throw new Error(t("chat.mic_unavailable"));
+  micState("starting");
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (e) {
+    throw new Error(e.name === "NotAllowedError" || e.name === "SecurityError" ? t("chat.mic_denied") : t("chat.mic_unavailable"));
+  }
+  try {
+    state.mic = await record(stream);
+  } catch (e) {
+    stream.getTracks().forEach((track) => track.stop());
+    throw e;
+  }
+  micState("recording");
+}
+
+async function record(stream) {
+  const context = new AudioContext();
+  const source = context.createMediaStreamSource(stream);
+  // A ScriptProcessorNode needs no module file (an AudioWorklet's would have
+  // to be served, and allowed by the page's Content Security Policy).
+  const processor = context.createScriptProcessor(4096, 1, 1);
+  // It only runs while connected to the output: through a muted gain, so the
+  // user does not hear themselves.
+  const mute = context.createGain();
+  mute.gain.value = 0;
+  const rec = { stream, context, source, processor, mute, chunks: [], samples: 0, on: true };
+  const limit = MAX_WAV_BYTES / 2;
+  processor.onaudioprocess = (e) => {
+    if (!rec.on) return;
+    rec.chunks.push(new Float32Array(e.inputBuffer.getChannelData(0)));
+    rec.samples += e.inputBuffer.length;
+    if (rec.samples >= limit) stopRecording().catch(fail);
+  };
+  source.connect(processor);
+  processor.connect(mute);
+  mute.connect(context.destination);
+  await context.resume();
+  return rec;
+}
+
+function stopTracks(rec) {
+  rec.on = false;
+  rec.stream.getTracks().forEach((track) => track.stop());
+  rec.source.disconnect();
+  rec.processor.disconnect();
+  rec.mute.disconnect();
+  rec.context.close().catch(() => {});
+}
+
+async function stopRecording() {
+  const rec = state.mic;
+  if (!rec) return;
+  state.mic = null;
+  stopTracks(rec);
+  if (!rec.samples) {
+    micState(null);
+    toast(t("chat.mic_nothing"));
+    return;
+  }
+  micState("transcribing");
+  try {
+    const form = new FormData();
+    form.append("file", wavFile(rec.chunks, rec.context.sampleRate), "recording.wav");
+    form.append("model", "whisper-1");
+    const { text } = await api("POST", "/v1/audio/transcriptions", form);
+    const heard = (text || "").trim();
+    if (!heard) return toast(t("chat.mic_nothing"));
+    const prompt = $("#prompt");
+    prompt.value = prompt.value.trim() ? `${prompt.value.replace(/\s+$/, "")} ${heard}` : heard;
+    prompt.focus();
+  } finally {
+    micState(null);
+  }
+}
+
+// 16-bit PCM, one channel, at `rate`.
+function wavFile(chunks, rate) {
+  const samples = chunks.reduce((n, c) => n + c.length, 0);
+  const view = new DataView(new ArrayBuffer(44 + 2 * samples));
+  const ascii = (at, text) => [...text].forEach((ch, i) => view.setUint8(at + i, ch.charCodeAt(0)));
+  ascii(0, "RIFF");
+  view.setUint32(4, 36 + 2 * samples, true);
+  ascii(8, "WAVE");
+  ascii(12, "fmt ");
+  view.setUint32(16, 16, true); // the fmt chunk's size
+  view.setUint16(20, 1, true); // PCM
+  view.setUint16(22, 1, true); // mono
+  view.setUint32(24, rate, true);
+  view.setUint32(28, rate * 2, true); // bytes a second
+  view.setUint16(32, 2, true); // bytes a frame
+  view.setUint16(34, 16, true); // bits a sample
+  ascii(36, "data");
+  view.setUint32(40, 2 * samples, true);
+  let at = 44;
+  for (const chunk of chunks) {
+    for (const x of chunk) {
+      const s = Math.max(-1, Math.min(1, x));
+      view.setInt16(at, s < 0 ? s * 0x8000 : s * 0x7fff, true);
+      at += 2;
+    }
+  }
+  return new Blob([view.buffer], { type: "audio/wav" });
+}
+
+$("#mic").addEventListener("click", async () => {
+  try {
+    if (state.mic) await stopRecording();
+    else await startRecording();
+  } catch (e) {
+    micState(null);
+    fail(e);
+  }
+});
 
 // ---- memory -----------------------------------------------------------------
 
@@ -444,9 +586,14 @@ loaders.documents = async (doc, passage) => {
 
 // A document with its passages; `passage` (a cited one) is marked and scrolled to.
 async function showDocument(id, passage) {
-  const d = await api("GET", `/api/documents/${id}`);
+  const [d, suggested] = await Promise.all([
+    api("GET", `/api/documents/${id}`),
+    // Without its suggestions the document is still worth showing.
+    api("GET", `/api/documents/${id}/suggestions`).catch(() => ({ data: [] })),
+  ]);
   $("#document").replaceChildren(
     el("h3", {}, d.title),
+    suggested.data.length ? suggestionList(suggested.data) : null,
     el(
       "ol",
       { class: "passages" },
@@ -458,6 +605,75 @@ async function showDocument(id, passage) {
   if (passage) highlight(`#document [data-id="${passage}"]`);
 }
 
+// The reminders a document or recording suggests: each is only scheduled
+// when the user presses its button (an ambiguous time shows its question).
+function suggestionList(suggestions) {
+  return el(
+    "section",
+    { class: "suggestions" },
+    el("strong", {}, t("suggestions.title")),
+    el("ul", { class: "list" }, ...suggestions.map(suggestionItem)),
+  );
+}
+
+function suggestionItem(s) {
+  const remind = s.when && !s.question
+    ? button(t("suggestions.remind"), async () => {
+        remind.disabled = true;
+        try {
+          await api("POST", "/api/reminders", { text: s.text, when: s.when });
+          remind.textContent = t("suggestions.scheduled");
+          toast(`${t("suggestions.scheduled")}: ${s.text}`);
+        } catch (err) {
+          remind.disabled = false;
+          fail(err);
+        }
+      })
+    : null;
+  return el(
+    "li",
+    {},
+    s.heading ? el("span", { class: "badge" }, s.heading) : null,
+    el("span", { class: "text" }, s.text),
+    el("span", { class: "hint" }, s.at ? `“${s.phrase}” → ${userTime(s.at)}` : `“${s.phrase}”`),
+    remind || el("span", { class: "question" }, s.question || t("suggestions.ask")),
+  );
+}
+
+// An instant on the user's own clock (their zone), in the page's language.
+function userTime(iso) {
+  const options = { weekday: "short", year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" };
+  try {
+    return new Date(iso).toLocaleString(document.documentElement.lang, { ...options, timeZone: state.me?.timezone });
+  } catch {
+    return new Date(iso).toLocaleString(document.documentElement.lang, options);
+  }
+}
+
+// One uploaded file's outcome; a recording's also says what was heard.
+function uploadResult(r) {
+  const name = r.document ? el("a", { href: `#/documents/${r.document.id}` }, r.file || r.document.title) : r.file || "";
+  const heard = r.recording;
+  return el(
+    "li",
+    { class: r.error ? "error" : "" },
+    el("span", { class: "text" }, name, `: ${r.error || r.status}`),
+    heard
+      ? el(
+          "div",
+          { class: "heard" },
+          el("span", { class: "hint" }, `${t("documents.heard")}: ${heard.language} · ${duration(heard.seconds)}`),
+          heard.suggestions.length ? suggestionList(heard.suggestions) : el("span", { class: "hint" }, t("suggestions.none")),
+        )
+      : null,
+  );
+}
+
+function duration(seconds) {
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
 $("#upload").addEventListener("submit", (e) => {
   e.preventDefault();
   const files = $("#upload-files").files;
@@ -465,19 +681,38 @@ $("#upload").addEventListener("submit", (e) => {
   const form = new FormData();
   for (const f of files) form.append("file", f, f.name);
   const progress = $("#upload-progress");
+  const status = $("#upload-status");
   progress.hidden = false;
+  progress.value = 0;
+  const done = () => {
+    progress.hidden = true;
+    status.hidden = true;
+  };
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/api/documents");
   xhr.setRequestHeader("X-CSRF-Token", state.csrf);
   xhr.upload.onprogress = (ev) => ev.lengthComputable && (progress.value = (100 * ev.loaded) / ev.total);
+  // Sent: the server reads (and transcribes) the files before it answers.
+  xhr.upload.onload = () => {
+    progress.removeAttribute("value");
+    status.hidden = false;
+  };
   xhr.onload = () => {
-    progress.hidden = true;
-    const body = JSON.parse(xhr.responseText || "{}");
-    const results = body.data || [{ file: "", error: body.error?.message }];
-    $("#upload-results").replaceChildren(...results.map((r) => el("li", { class: r.error ? "error" : "" }, `${r.file || ""}: ${r.error || r.status}`)));
+    done();
+    let body;
+    try {
+      body = JSON.parse(xhr.responseText || "{}");
+    } catch {
+      body = { error: { message: `HTTP ${xhr.status}` } };
+    }
+    const results = body.data || [{ file: "", error: body.error?.message || `HTTP ${xhr.status}` }];
+    $("#upload-results").replaceChildren(...results.map(uploadResult));
     loaders.documents().catch(fail);
   };
-  xhr.onerror = () => fail(new Error(t("error.generic")));
+  xhr.onerror = () => {
+    done();
+    fail(new Error(t("error.generic")));
+  };
   xhr.send(form);
 });
 
