@@ -2,7 +2,8 @@
 //!
 //! A download goes to `NAME.part` next to its destination; an interrupted one
 //! resumes with an HTTP Range request. Only after the checksum (when given)
-//! and the GGUF header check pass is it renamed to `NAME`.
+//! and the header check (a GGUF model, or a whisper.cpp speech model) pass is
+//! it renamed to `NAME`.
 
 use std::path::{Path, PathBuf};
 
@@ -203,12 +204,25 @@ pub async fn pull(
             )));
         }
     }
-    if let Err(e) = gguf::read_info(&part) {
+    if !is_whisper_model(&part)
+        && let Err(e) = gguf::read_info(&part)
+    {
         let _ = tokio::fs::remove_file(&part).await;
-        return Err(Error::invalid(format!("{} did not deliver a GGUF model: {e}", source.url)));
+        return Err(Error::invalid(format!(
+            "{} did not deliver a GGUF model or a whisper.cpp speech model: {e}",
+            source.url
+        )));
     }
     tokio::fs::rename(&part, &dest).await.map_err(|e| io_error(&dest, e))?;
     Ok(dest)
+}
+
+/// Whether the file is a whisper.cpp speech model (its ggml format begins
+/// with the magic 0x67676d6c, little-endian), as `speech_model` reads.
+pub fn is_whisper_model(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == *b"lmgg"
 }
 
 /// Hex sha256 of a file, computed off the async threads.

@@ -320,6 +320,51 @@ fn pull_installs_a_model_with_progress_and_checksum() {
 }
 
 #[test]
+fn a_whisper_speech_model_is_pulled_checked_and_made_the_speech_model() {
+    let home = pai_testkit::scratch_dir("cli-pull-whisper");
+    let dir = home.join("models");
+    // whisper.cpp's ggml begins with its magic; the rest is not read by `pull`.
+    let whisper = [&b"lmgg"[..], &[0u8; 64]].concat();
+    let (base, server) = serve_once(whisper.clone());
+    let out = pai()
+        .env("PAI_MODELS_DIR", &dir)
+        .env("PAI_HF_ENDPOINT", &base)
+        .args(["model", "pull", "hf:ggerganov/whisper.cpp/ggml-small.bin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("pai model use ggml-small.bin"), "{}", text(&out.stdout));
+    assert!(server.join().unwrap().starts_with("GET /ggerganov/whisper.cpp/resolve/main/ggml-small.bin"));
+    assert_eq!(std::fs::read(dir.join("ggml-small.bin")).unwrap(), whisper);
+    let used = pai()
+        .args(["--data-dir", home.to_str().unwrap(), "model", "use", "ggml-small.bin"])
+        .env("PAI_MODELS_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(used.status.success(), "{}", text(&used.stderr));
+    let settings = std::fs::read_to_string(home.join("pai.toml")).unwrap();
+    assert!(settings.contains("speech_model = \"ggml-small.bin\""), "{settings}");
+
+    // Anything else under a .bin name is refused and nothing is left behind.
+    let (base, server) = serve_once(b"<html>not found</html>".to_vec());
+    let out = pai()
+        .env("PAI_MODELS_DIR", &dir)
+        .env("PAI_HF_ENDPOINT", &base)
+        .args(["model", "pull", "hf:someone/x/ggml-medium.bin"])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("did not deliver a GGUF model or a whisper.cpp speech model"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.join("ggml-medium.bin").exists() && !dir.join("ggml-medium.bin.part").exists());
+    std::fs::remove_dir_all(&home).unwrap();
+}
+
+#[test]
 fn interactive_chat_streams_stops_on_ctrl_c_and_keeps_going() {
     let _turn = GENERATING.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = pai();

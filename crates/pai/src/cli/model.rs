@@ -31,8 +31,9 @@ pub enum ModelCommand {
     },
     /// Download a model: a catalog NAME (see `pai model recommend`), verified
     /// against the sha256 the hub publishes for the file; or an http(s) URL or
-    /// hf:OWNER/REPO/FILE.gguf[@REVISION]. An interrupted download resumes
-    /// where it stopped.
+    /// hf:OWNER/REPO/FILE.gguf[@REVISION]; a whisper.cpp speech model
+    /// (hf:ggerganov/whisper.cpp/ggml-small.bin) too. An interrupted download
+    /// resumes where it stopped.
     Pull {
         source: String,
         /// Expected sha256 of the file; the download is refused if it differs.
@@ -40,7 +41,8 @@ pub enum ModelCommand {
         sha256: Option<String>,
     },
     /// Make an installed model the default: a catalog NAME or a file name.
-    /// Written to the data directory's pai.toml (chat_model or embedding_model).
+    /// Written to the data directory's pai.toml (chat_model, embedding_model,
+    /// or speech_model for a whisper.cpp file).
     Use { name: String },
 }
 
@@ -204,6 +206,9 @@ async fn pull_model(config: &Config, source: &str, sha256: Option<String>) -> an
     bar.finish_and_clear();
     let path = path?;
     println!("installed {}", path.display());
+    if pai_engine::pull::is_whisper_model(&path) {
+        println!("make it the speech model: pai model use {}", source.file_name);
+    }
     if let Some(m) = catalog::lookup(&source.file_name).filter(|m| m.kind == ModelKind::Chat) {
         println!("make it the chat model: pai model use {}", m.name);
     }
@@ -223,10 +228,11 @@ fn use_model(config: &Config, name: &str) -> anyhow::Result<()> {
         };
         anyhow::bail!("{name} is not installed ({} does not exist); {hint}", path.display());
     }
-    let kind = gguf::read_info(&path)?.kind();
+    let kind = if pai_engine::pull::is_whisper_model(&path) { None } else { Some(gguf::read_info(&path)?.kind()) };
     let key = match kind {
-        ModelKind::Chat => "chat_model",
-        ModelKind::Embedding => "embedding_model",
+        Some(ModelKind::Chat) => "chat_model",
+        Some(ModelKind::Embedding) => "embedding_model",
+        None => "speech_model",
     };
     let settings = config.settings_file();
     write_setting(&settings, key, &file)?;
@@ -235,7 +241,7 @@ fn use_model(config: &Config, name: &str) -> anyhow::Result<()> {
     if std::env::var_os(&env).is_some() {
         println!("note: {env} is set and overrides pai.toml until it is unset");
     }
-    if kind == ModelKind::Embedding {
+    if kind == Some(ModelKind::Embedding) {
         println!("the next start re-embeds what is stored with the new model; that takes a while");
     }
     Ok(())
