@@ -1,10 +1,13 @@
 //! An uploaded recording, decoded whole to 16 kHz mono f32 samples in
-//! [-1, 1], as whisper reads them. Pure Rust (symphonia); the container is
-//! found from the bytes, the file name only hints.
+//! [-1, 1], as whisper reads them. Pure Rust: symphonia finds the container
+//! from the bytes (the file name only hints) and decodes most codecs; Opus,
+//! which symphonia demuxes but cannot decode (voice notes, browsers'
+//! recordings), is decoded by opus-decoder, straight to 16 kHz mono.
 
 use std::io::Cursor;
 
-use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as Symphonia;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
@@ -29,7 +32,7 @@ impl Audio {
 /// Why a recording cannot be read; each says what the user can do.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum AudioError {
-    #[error("this is not audio pai can read (WAV, MP3, M4A/AAC, FLAC, Ogg Vorbis)")]
+    #[error("this is not audio pai can read (WAV, MP3, M4A/AAC, FLAC, Ogg Vorbis or Opus, WebM)")]
     NotAudio,
     #[error("{0} audio is not supported yet; convert it to WAV, MP3, M4A or FLAC")]
     Unsupported(String),
@@ -40,8 +43,8 @@ pub enum AudioError {
 }
 
 /// Whether a file is a recording, by its name's extension or its first
-/// bytes: the containers `decode` reads, and those it refuses by name (Opus,
-/// WebM), so that they get a clear refusal rather than a text parser's.
+/// bytes: the containers `decode` reads (a codec it cannot decode then gets a
+/// clear refusal rather than a text parser's).
 pub fn looks_like_audio(name: &str, bytes: &[u8]) -> bool {
     let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     const EXTENSIONS: &[&str] =
@@ -79,9 +82,18 @@ pub fn decode(bytes: Vec<u8>, extension: Option<&str>, limit_seconds: f64) -> Re
     let track = format.default_track(TrackType::Audio).ok_or(AudioError::NotAudio)?;
     let track_id = track.id;
     let params = track.codec_params.as_ref().and_then(|p| p.audio()).cloned().ok_or(AudioError::NotAudio)?;
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .map_err(|_| AudioError::Unsupported(codec_name(&params)))?;
+    let mut decoder = if params.codec == CODEC_ID_OPUS {
+        Decoder::Opus(
+            opus_decoder::OpusDecoder::new(RATE, 1).expect("16 kHz mono is an Opus output format"),
+            vec![0.0; opus_decoder::OpusDecoder::MAX_FRAME_SIZE_48K],
+        )
+    } else {
+        Decoder::Symphonia(
+            symphonia::default::get_codecs()
+                .make_audio_decoder(&params, &AudioDecoderOptions::default())
+                .map_err(|_| AudioError::Unsupported(codec_name(&params)))?,
+        )
+    };
 
     let (mut mono, mut interleaved) = (Vec::<f32>::new(), Vec::<f32>::new());
     let mut rate = params.sample_rate.unwrap_or(0);
@@ -98,24 +110,37 @@ pub fn decode(bytes: Vec<u8>, extension: Option<&str>, limit_seconds: f64) -> Re
         if packet.track_id != track_id {
             continue;
         }
-        match decoder.decode(&packet) {
-            Ok(buffer) => {
-                bad = 0;
-                rate = buffer.spec().rate();
-                let channels = buffer.spec().channels().count().max(1);
-                buffer.copy_to_vec_interleaved(&mut interleaved);
-                mono.extend(interleaved.chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32));
-                if rate > 0 && mono.len() as f64 / rate as f64 > limit_seconds {
-                    return Err(AudioError::TooLong { seconds: mono.len() as f64 / rate as f64, limit: limit_seconds });
+        let decoded = match &mut decoder {
+            Decoder::Symphonia(decoder) => match decoder.decode(&packet) {
+                Ok(buffer) => {
+                    rate = buffer.spec().rate();
+                    let channels = buffer.spec().channels().count().max(1);
+                    buffer.copy_to_vec_interleaved(&mut interleaved);
+                    mono.extend(interleaved.chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32));
+                    true
                 }
-            }
-            Err(Symphonia::DecodeError(_) | Symphonia::IoError(_)) => {
-                bad += 1;
-                if bad > BAD_PACKETS_IN_A_ROW {
-                    break;
+                Err(Symphonia::DecodeError(_) | Symphonia::IoError(_)) => false,
+                Err(_) => return Err(AudioError::Unsupported(codec_name(&params))),
+            },
+            Decoder::Opus(decoder, frame) => match decoder.decode_float(&packet.data, frame, false) {
+                Ok(n) => {
+                    rate = RATE;
+                    mono.extend_from_slice(&frame[..n]);
+                    true
                 }
+                Err(_) => false,
+            },
+        };
+        if decoded {
+            bad = 0;
+            if rate > 0 && mono.len() as f64 / rate as f64 > limit_seconds {
+                return Err(AudioError::TooLong { seconds: mono.len() as f64 / rate as f64, limit: limit_seconds });
             }
-            Err(_) => return Err(AudioError::Unsupported(codec_name(&params))),
+        } else {
+            bad += 1;
+            if bad > BAD_PACKETS_IN_A_ROW {
+                break;
+            }
         }
     }
     if mono.is_empty() || rate == 0 {
@@ -128,6 +153,14 @@ pub fn decode(bytes: Vec<u8>, extension: Option<&str>, limit_seconds: f64) -> Re
     Ok(Audio { samples })
 }
 
+/// The decoder of the recording's codec.
+enum Decoder {
+    Symphonia(Box<dyn AudioDecoder>),
+    /// Decoding to mono at `RATE` (the decoder mixes stereo down), with a
+    /// buffer for the longest frame.
+    Opus(opus_decoder::OpusDecoder, Vec<f32>),
+}
+
 /// The codec's name for a message: the decoder's own, else the common names
 /// of codecs pai has no decoder for.
 fn codec_name(params: &symphonia::core::codecs::audio::AudioCodecParameters) -> String {
@@ -136,7 +169,6 @@ fn codec_name(params: &symphonia::core::codecs::audio::AudioCodecParameters) -> 
         return d.codec.info.short_name.to_string();
     }
     let known = [
-        (CODEC_ID_OPUS, "Opus"),
         (CODEC_ID_AC3, "AC-3"),
         (CODEC_ID_EAC3, "E-AC-3"),
         (CODEC_ID_DCA, "DTS"),

@@ -245,9 +245,13 @@ fn transcribe_prints_the_words_subtitles_and_clear_refusals() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("1\n00:00:00,000 --> 00:00:0"), "{}", text(&out.stdout));
 
-    let out = pai().args(["transcribe", &format!("{fixtures}/speech-en.opus")]).output().unwrap();
+    // A voice note in Ogg Opus.
+    let out = pai().args(["transcribe", "-l", "en", &format!("{fixtures}/speech-en.opus")]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).to_lowercase().contains("friday"), "{}", text(&out.stdout));
+    let out = pai().args(["transcribe", &format!("{fixtures}/../../Cargo.toml")]).output().unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("Opus audio is not supported yet"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not audio pai can read"), "{}", text(&out.stderr));
     let out = pai().args(["transcribe", "-l", "xx", &format!("{fixtures}/speech-en.wav")]).output().unwrap();
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("\"xx\" is not a language"), "{}", text(&out.stderr));

@@ -64,7 +64,7 @@ impl FileResult {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct Upload {
-    /// One or more txt/md/html/pdf files, or recordings (WAV, MP3, M4A/AAC, FLAC, Ogg Vorbis).
+    /// One or more txt/md/html/pdf files, or recordings (WAV, MP3, M4A/AAC, FLAC, Ogg Vorbis, Opus).
     #[schema(format = Binary, value_type = Vec<String>)]
     file: Vec<Vec<u8>>,
 }

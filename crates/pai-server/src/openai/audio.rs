@@ -18,7 +18,7 @@ use crate::state::{ModelRole, SharedState};
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct TranscriptionForm {
-    /// The recording: WAV, MP3, M4A/AAC, FLAC, Ogg Vorbis (by content; the name's extension helps).
+    /// The recording: WAV, MP3, M4A/AAC, FLAC, Ogg Vorbis, Opus (by content; the name's extension helps).
     #[schema(format = Binary, value_type = String)]
     file: Vec<u8>,
     /// `whisper-1`, `pai`, the speech model's name (GET /v1/models) or an alias of it.

@@ -17,7 +17,7 @@ const LIMIT_SECONDS: f64 = 3.0 * 3600.0;
 
 #[derive(clap::Args)]
 pub struct TranscribeArgs {
-    /// The recording: WAV, MP3, M4A/AAC, FLAC or Ogg Vorbis.
+    /// The recording: WAV, MP3, M4A/AAC, FLAC, Ogg Vorbis or Opus (Ogg, WebM).
     file: PathBuf,
     /// The language spoken (ko, en, …); detected when left out.
     #[arg(long, short)]
