@@ -546,6 +546,26 @@ fn a_kakaotalk_export_imports_with_your_name() {
 }
 
 #[test]
+fn an_ingested_recording_is_searchable_by_its_words_and_suggests_without_scheduling() {
+    let _turn = GENERATING.lock().unwrap_or_else(|e| e.into_inner());
+    let db = temp_db();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../pai-voice/tests/fixtures");
+    let out = pai_with(&db).args(["ingest", &format!("{fixtures}/speech-en.opus")]).output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("added  speech-en.opus (1 passages)") && stdout.contains("heard 2 s of en"), "{stdout}");
+    assert!(stdout.contains("suggests a reminder: [00:00:00–00:00:0") && stdout.contains("→ Fri "), "{stdout}");
+    let shown = text(&pai_with(&db).args(["docs", "show", "1"]).output().unwrap().stdout);
+    assert!(shown.contains("#0 \"00:00:00–00:00:0") && shown.to_lowercase().contains("friday"), "{shown}");
+    let hits = text(
+        &pai_with(&db).args(["memory", "search", "when do we meet on Friday?", "-k", "1"]).output().unwrap().stdout,
+    );
+    assert!(hits.contains("document 1"), "{hits}");
+    let reminders = text(&pai_with(&db).args(["remind", "list"]).output().unwrap().stdout);
+    assert!(reminders.contains("No reminders"), "{reminders}");
+}
+
+#[test]
 fn ingest_reports_each_file_and_documents_are_listed_searched_and_deleted() {
     let db = temp_db();
     let dir = db.parent().unwrap().join("docs");

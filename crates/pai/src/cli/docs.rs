@@ -4,14 +4,19 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
+use pai_assistant::knowledge::recording::{Recorded, store_recording};
 use pai_assistant::knowledge::{collect_files, ingest_bytes, sync_folder};
-use pai_core::store::{DocumentChange, DocumentId};
+use pai_assistant::suggestions::reminder_suggestions;
+use pai_core::store::{Document, DocumentChange, DocumentId};
+use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 
 #[derive(clap::Args)]
 pub struct IngestArgs {
     /// Files and folders (searched recursively for .txt, .md, .html, .pdf).
+    /// A recording given by name (WAV, MP3, M4A, FLAC, Ogg, Opus) is
+    /// transcribed and kept as its transcript, with the reminders it suggests.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Treat each folder as the whole truth: also delete documents whose file is gone.
@@ -71,18 +76,30 @@ pub async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
     let (mut added, mut replaced, mut unchanged, mut failed) = (0, 0, 0, 0);
     for file in files {
         let source = std::fs::canonicalize(&file).unwrap_or(file.clone()).display().to_string();
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let result = match std::fs::read(&file) {
-            Ok(bytes) => ingest_bytes(&*memory.store, &*memory.embedder, memory.user, &source, bytes).await,
+            Ok(bytes) if pai_voice::audio::looks_like_audio(&name, &bytes) => {
+                bar.set_message("transcribing");
+                let stored = ingest_recording(config, &memory, &name, &source, bytes).await;
+                bar.set_message("ingesting");
+                stored
+            }
+            Ok(bytes) => ingest_bytes(&*memory.store, &*memory.embedder, memory.user, &source, bytes)
+                .await
+                .map(|(d, c)| (d, c, vec![])),
             Err(e) => Err(pai_core::Error::invalid(format!("{}: {e}", file.display()))),
         };
         match result {
-            Ok((doc, change)) => {
+            Ok((doc, change, notes)) => {
                 match change {
                     DocumentChange::Created => added += 1,
                     DocumentChange::Replaced => replaced += 1,
                     DocumentChange::Unchanged => unchanged += 1,
                 }
-                bar.suspend(|| println!("{:>9}  {} ({} passages)", change_word(change), doc.title, doc.chunks));
+                bar.suspend(|| {
+                    println!("{:>9}  {} ({} passages)", change_word(change), doc.title, doc.chunks);
+                    notes.iter().for_each(|n| println!("           {n}"));
+                });
             }
             Err(e) => {
                 failed += 1;
@@ -97,6 +114,46 @@ pub async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
         bail!("no file could be ingested");
     }
     Ok(())
+}
+
+/// The longest recording transcribed, as `pai transcribe` takes.
+const LIMIT_SECONDS: f64 = 3.0 * 3600.0;
+
+/// Transcribes a recording, keeps its transcript as a document of timed
+/// passages, embeds them, and gives the reminders it suggests as lines to
+/// show (none is scheduled: `pai remind add` with the time shown does that).
+async fn ingest_recording(
+    config: &Config,
+    memory: &super::Memory,
+    name: &str,
+    source: &str,
+    bytes: Vec<u8>,
+) -> pai_core::Result<(Document, DocumentChange, Vec<String>)> {
+    let threads = config.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let speech = pai_voice::Speech::new(config.model_path(&config.speech_model), threads, 1);
+    let recorded =
+        Recorded { name, source, content_hash: format!("{:x}", Sha256::digest(&bytes)), bytes: bytes.len() as u64 };
+    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let heard = speech.transcribe(bytes, extension, pai_voice::Options::default(), LIMIT_SECONDS).await.map_err(
+        |e| match e {
+            pai_voice::SpeechError::Failed(e) => pai_core::Error::internal(format!("{name}: {e}")),
+            e => pai_core::Error::invalid(format!("{name}: {e}")),
+        },
+    )?;
+    let (document, change) = store_recording(&*memory.store, memory.user, recorded, &heard.transcript).await?;
+    while pai_assistant::index::embed_pending(&*memory.store, &*memory.embedder, memory.user, 256).await? > 0 {}
+    let passages = memory.store.document_chunks(memory.user, document.id).await?;
+    let zone: chrono_tz::Tz = config.timezone().parse().unwrap_or(chrono_tz::UTC);
+    let mut notes = vec![format!("heard {} s of {}", heard.duration.round(), heard.transcript.language)];
+    for s in reminder_suggestions(&passages, document.updated_at, zone) {
+        let when = match (&s.at, &s.question) {
+            (Some(at), _) => at.with_timezone(&zone).format("%a %Y-%m-%d %H:%M").to_string(),
+            (None, Some(question)) => question.clone(),
+            (None, None) => continue,
+        };
+        notes.push(format!("suggests a reminder: [{}] {} → {when}", s.heading.as_deref().unwrap_or(""), s.text));
+    }
+    Ok((document, change, notes))
 }
 
 fn change_word(c: DocumentChange) -> &'static str {
