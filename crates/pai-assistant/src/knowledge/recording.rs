@@ -3,14 +3,76 @@
 //! was said ("00:01:05–00:01:40"), so an answer that cites a passage says
 //! where in the recording to listen. The audio itself is not kept.
 
+use chrono_tz::Tz;
 use pai_core::store::{Document, DocumentChange, DocumentFormat, NewChunk, NewDocument, Store, UserId};
 use pai_core::{Error, Result};
-use pai_voice::{Segment, Transcript};
+use pai_voice::{Options, Segment, Speech, SpeechError, Transcript};
+use sha2::{Digest, Sha256};
+
+use crate::suggestions::{ReminderSuggestion, reminder_suggestions};
 
 /// A passage holds segments up to this many seconds…
 const PASSAGE_SECONDS: f64 = 60.0;
 /// …and this many tokens (as the other documents' passages).
 const PASSAGE_TOKENS: usize = 200;
+
+/// A recording transcribed and kept, with what was heard.
+pub struct Kept {
+    pub document: Document,
+    pub change: DocumentChange,
+    /// The language spoken (`ko`, `en`, …), detected.
+    pub language: String,
+    /// Seconds of audio.
+    pub seconds: f64,
+    /// Times said in it, to offer as reminders (none is scheduled).
+    pub suggestions: Vec<ReminderSuggestion>,
+}
+
+/// Why a recording was not kept, by who can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum KeepError {
+    /// This file: not audio, silent, too long. The other files go on.
+    #[error(transparent)]
+    Refused(Error),
+    /// The speech model: missing, or transcription failed.
+    #[error(transparent)]
+    Speech(SpeechError),
+    #[error(transparent)]
+    Store(Error),
+}
+
+/// Transcribes `bytes` (the recording called `name`) with `speech`, refusing
+/// more than `limit_seconds`, stores the transcript as `source`, and reads
+/// the reminders it suggests in the user's zone `tz`. Passages are left for
+/// the caller to embed, as `store_bytes` leaves them.
+#[allow(clippy::too_many_arguments)]
+pub async fn transcribe_and_store(
+    store: &dyn Store,
+    speech: &Speech,
+    user: UserId,
+    tz: Tz,
+    name: &str,
+    source: &str,
+    bytes: Vec<u8>,
+    limit_seconds: f64,
+) -> std::result::Result<Kept, KeepError> {
+    let recorded =
+        Recorded { name, source, content_hash: format!("{:x}", Sha256::digest(&bytes)), bytes: bytes.len() as u64 };
+    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let heard = match speech.transcribe(bytes, extension, Options::default(), limit_seconds).await {
+        Ok(heard) => heard,
+        Err(SpeechError::Audio(e)) => return Err(KeepError::Refused(Error::invalid(format!("{name}: {e}")))),
+        Err(e) => return Err(KeepError::Speech(e)),
+    };
+    let (document, change) = match store_recording(store, user, recorded, &heard.transcript).await {
+        Ok(stored) => stored,
+        Err(e @ Error::Invalid { .. }) => return Err(KeepError::Refused(e)),
+        Err(e) => return Err(KeepError::Store(e)),
+    };
+    let passages = store.document_chunks(user, document.id).await.map_err(KeepError::Store)?;
+    let suggestions = reminder_suggestions(&passages, document.updated_at, tz);
+    Ok(Kept { document, change, language: heard.transcript.language, seconds: heard.duration, suggestions })
+}
 
 /// Where an upload's recording came from, for the document.
 pub struct Recorded<'a> {

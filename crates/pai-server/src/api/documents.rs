@@ -10,14 +10,11 @@
 
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use pai_assistant::knowledge::recording::{Recorded, store_recording};
+use pai_assistant::knowledge::recording::{KeepError, transcribe_and_store};
 use pai_assistant::knowledge::store_bytes;
 use pai_assistant::suggestions::{ReminderSuggestion, reminder_suggestions};
 use pai_core::store::{Chunk, Document, DocumentChange, DocumentId, User};
-use pai_voice::{Options, SpeechError};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::api::List;
@@ -158,8 +155,6 @@ pub async fn upload(
     Ok((StatusCode::CREATED, axum::Json(results.into())))
 }
 
-type Stored = (Document, DocumentChange, Option<Heard>);
-
 /// Transcribes a recording and keeps its transcript. The outer error fails
 /// the request (the server cannot transcribe); the inner one refuses this
 /// file only (not audio, silent, too long).
@@ -169,25 +164,17 @@ async fn store_recording_upload(
     name: &str,
     source: &str,
     bytes: Vec<u8>,
-) -> ApiResult<pai_core::Result<Stored>> {
-    let recorded =
-        Recorded { name, source, content_hash: format!("{:x}", Sha256::digest(&bytes)), bytes: bytes.len() as u64 };
-    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+) -> ApiResult<pai_core::Result<(Document, DocumentChange, Option<Heard>)>> {
     let limit = state.settings.limits.max_audio_seconds;
-    let heard = match state.speech.transcribe(bytes, extension, Options::default(), limit).await {
-        Ok(heard) => heard,
-        Err(SpeechError::Audio(e)) => return Ok(Err(pai_core::Error::invalid(format!("{name}: {e}")))),
-        Err(e) => return Err(crate::openai::audio::speech_error(e)),
-    };
-    let (document, change) = match store_recording(&*state.store, user.id, recorded, &heard.transcript).await {
-        Ok(stored) => stored,
-        Err(e @ pai_core::Error::Invalid { .. }) => return Ok(Err(e)),
-        Err(e) => return Err(e.into()),
-    };
-    let passages = state.store.document_chunks(user.id, document.id).await?;
-    let suggestions = reminder_suggestions(&passages, document.updated_at, zone(user));
-    let heard = Heard { language: heard.transcript.language, seconds: heard.duration, suggestions };
-    Ok(Ok((document, change, Some(heard))))
+    match transcribe_and_store(&*state.store, &state.speech, user.id, zone(user), name, source, bytes, limit).await {
+        Ok(k) => {
+            let heard = Heard { language: k.language, seconds: k.seconds, suggestions: k.suggestions };
+            Ok(Ok((k.document, k.change, Some(heard))))
+        }
+        Err(KeepError::Refused(e)) => Ok(Err(e)),
+        Err(KeepError::Speech(e)) => Err(crate::openai::audio::speech_error(e)),
+        Err(KeepError::Store(e)) => Err(e.into()),
+    }
 }
 
 /// The user's zone, UTC when it does not parse (accounts are checked when made).
@@ -209,8 +196,7 @@ pub async fn suggestions(
     let user = &caller.user;
     let document = state.store.document(user.id, DocumentId(id)).await?;
     let passages = state.store.document_chunks(user.id, document.id).await?;
-    let stored_at: DateTime<Utc> = document.updated_at;
-    Ok(axum::Json(reminder_suggestions(&passages, stored_at, zone(user)).into()))
+    Ok(axum::Json(reminder_suggestions(&passages, document.updated_at, zone(user)).into()))
 }
 
 #[utoipa::path(get, path = "/api/documents", operation_id = "listDocuments", tag = "Documents", summary = "The caller's documents, newest first",

@@ -4,11 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
-use pai_assistant::knowledge::recording::{Recorded, store_recording};
+use pai_assistant::knowledge::recording::{KeepError, transcribe_and_store};
 use pai_assistant::knowledge::{collect_files, ingest_bytes, sync_folder};
-use pai_assistant::suggestions::reminder_suggestions;
 use pai_core::store::{Document, DocumentChange, DocumentId};
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 
@@ -131,21 +129,17 @@ async fn ingest_recording(
 ) -> pai_core::Result<(Document, DocumentChange, Vec<String>)> {
     let threads = config.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let speech = pai_voice::Speech::new(config.model_path(&config.speech_model), threads, 1);
-    let recorded =
-        Recorded { name, source, content_hash: format!("{:x}", Sha256::digest(&bytes)), bytes: bytes.len() as u64 };
-    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    let heard = speech.transcribe(bytes, extension, pai_voice::Options::default(), LIMIT_SECONDS).await.map_err(
+    let zone: chrono_tz::Tz = config.timezone().parse().unwrap_or(chrono_tz::UTC);
+    let (store, user) = (&*memory.store, memory.user);
+    let kept = transcribe_and_store(store, &speech, user, zone, name, source, bytes, LIMIT_SECONDS).await.map_err(
         |e| match e {
-            pai_voice::SpeechError::Failed(e) => pai_core::Error::internal(format!("{name}: {e}")),
-            e => pai_core::Error::invalid(format!("{name}: {e}")),
+            KeepError::Refused(e) | KeepError::Store(e) => e,
+            KeepError::Speech(e) => pai_core::Error::invalid(format!("{name}: {e}")),
         },
     )?;
-    let (document, change) = store_recording(&*memory.store, memory.user, recorded, &heard.transcript).await?;
-    while pai_assistant::index::embed_pending(&*memory.store, &*memory.embedder, memory.user, 256).await? > 0 {}
-    let passages = memory.store.document_chunks(memory.user, document.id).await?;
-    let zone: chrono_tz::Tz = config.timezone().parse().unwrap_or(chrono_tz::UTC);
-    let mut notes = vec![format!("heard {} s of {}", heard.duration.round(), heard.transcript.language)];
-    for s in reminder_suggestions(&passages, document.updated_at, zone) {
+    while pai_assistant::index::embed_pending(store, &*memory.embedder, user, 256).await? > 0 {}
+    let mut notes = vec![format!("heard {} s of {}", kept.seconds.round(), kept.language)];
+    for s in kept.suggestions {
         let when = match (&s.at, &s.question) {
             (Some(at), _) => at.with_timezone(&zone).format("%a %Y-%m-%d %H:%M").to_string(),
             (None, Some(question)) => question.clone(),
@@ -153,7 +147,7 @@ async fn ingest_recording(
         };
         notes.push(format!("suggests a reminder: [{}] {} → {when}", s.heading.as_deref().unwrap_or(""), s.text));
     }
-    Ok((document, change, notes))
+    Ok((kept.document, kept.change, notes))
 }
 
 fn change_word(c: DocumentChange) -> &'static str {
