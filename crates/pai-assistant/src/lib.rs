@@ -18,6 +18,7 @@ pub mod prompt;
 pub mod recall;
 pub mod redact;
 pub mod reminders;
+pub mod sentences;
 pub mod suggestions;
 pub mod tool_rounds;
 pub mod tools;

@@ -37,7 +37,7 @@ pub struct ReminderSuggestion {
 pub fn reminder_suggestions(passages: &[Chunk], stored_at: DateTime<Utc>, tz: Tz) -> Vec<ReminderSuggestion> {
     let mut out = Vec::new();
     for passage in passages {
-        for sentence in sentences(&passage.text) {
+        for sentence in crate::sentences::split(&passage.text) {
             let Some(found) = find_in(sentence, stored_at, tz) else { continue };
             if part_of_a_past_time(sentence, found.span.clone(), stored_at, tz) {
                 continue;
@@ -74,11 +74,6 @@ fn part_of_a_past_time(sentence: &str, span: std::ops::Range<usize>, now: DateTi
         let phrase = sentence[start..span.end].trim_end_matches(['.', ',', '!', '?']);
         matches!(parse(phrase, now, tz), Err(WhenError::Invalid(_)))
     })
-}
-
-/// Sentences: cut after . ! ? 。 ！ ？ and at line ends, trimmed.
-fn sentences(text: &str) -> impl Iterator<Item = &str> {
-    text.split_inclusive(['.', '!', '?', '。', '！', '？', '\n']).map(str::trim).filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]

@@ -555,6 +555,10 @@ fn an_ingested_recording_is_searchable_by_its_words_and_suggests_without_schedul
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("added  speech-en.opus (1 passages)") && stdout.contains("heard 2 s of en"), "{stdout}");
     assert!(stdout.contains("suggests a reminder: [00:00:00–00:00:0") && stdout.contains("→ Fri "), "{stdout}");
+    assert!(stdout.contains("in a line: Let's meet on Friday"), "{stdout}");
+    assert!(!stdout.contains("to learn from"), "not asked to learn: {stdout}");
+    let summary = text(&pai_with(&db).args(["docs", "summary", "1"]).output().unwrap().stdout);
+    assert!(summary.contains("In a line: Let's meet") && summary.contains("  [00:00:00–00:00:0"), "{summary}");
     let shown = text(&pai_with(&db).args(["docs", "show", "1"]).output().unwrap().stdout);
     assert!(shown.contains("#0 \"00:00:00–00:00:0") && shown.to_lowercase().contains("friday"), "{shown}");
     let hits = text(
@@ -563,6 +567,30 @@ fn an_ingested_recording_is_searchable_by_its_words_and_suggests_without_schedul
     assert!(hits.contains("document 1"), "{hits}");
     let reminders = text(&pai_with(&db).args(["remind", "list"]).output().unwrap().stdout);
     assert!(reminders.contains("No reminders"), "{reminders}");
+}
+
+#[test]
+fn a_voice_memo_ingested_to_learn_from_becomes_memories_and_its_words_go_with_it() {
+    let _turn = GENERATING.lock().unwrap_or_else(|e| e.into_inner());
+    let db = temp_db();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../pai-voice/tests/fixtures");
+    // "Note to self. I moved to London last month. I am allergic to cats."
+    let out = pai_with(&db).args(["ingest", "--learn", &format!("{fixtures}/memo-en.mp3")]).output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("kept as conversation 1 (1 messages) to learn from"), "{stdout}");
+    assert!(stdout.contains("Learned ") && stdout.contains("from the recordings."), "{stdout}");
+    let memories = ok(pai_with(&db).args(["memory", "list"]));
+    assert!(memories.contains("London") && memories.contains("allergic to cats"), "{memories}");
+    let shown = ok(pai_with(&db).args(["memory", "show", "1"]));
+    assert!(shown.contains("in conversation 1") && shown.contains("said in recording 1, passage 0"), "{shown}");
+    // Deleting the recording deletes what was said in it; the memories stay.
+    ok(pai_with(&db).args(["docs", "delete", "1"]));
+    let shown = ok(pai_with(&db).args(["memory", "show", "1"]));
+    assert!(!shown.contains("source:"), "{shown}");
+    let found = ok(pai_with(&db).args(["memory", "search", "London"]));
+    assert!(!found.contains("message"), "the transcript's words are gone: {found}");
+    assert!(ok(pai_with(&db).args(["memory", "list"])).contains("London"));
 }
 
 #[test]

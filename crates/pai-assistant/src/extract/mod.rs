@@ -462,56 +462,20 @@ impl Pipeline<'_> {
 /// request whose content comes first ("내 차 번호는 12가 3456이야. 기억해 줘"),
 /// else each sentence ("Forget my passport number. I don't want that stored.").
 fn requests_and_sentences(text: &str) -> Vec<&str> {
-    let parts = sentences(text);
+    let parts = crate::sentences::split(text);
     let leads = parts.first().is_some_and(|first| explicit::detect(first).is_some());
     if !leads && explicit::detect(text).is_some() { vec![text] } else { parts }
 }
 
 /// True when a sentence of `text` asks to forget ("forget my …", "잊어 줘").
 pub fn asks_to_forget(text: &str) -> bool {
-    sentences(text).iter().any(|s| matches!(explicit::detect(s), Some(Explicit::Forget(_))))
+    crate::sentences::split(text).iter().any(|s| matches!(explicit::detect(s), Some(Explicit::Forget(_))))
 }
 
 /// True when a message holds an explicit memory request ("remember …",
 /// "forget …", "저장하지 마"): what a conversation turn carries out at once.
 pub fn has_request(text: &str) -> bool {
     requests_and_sentences(text).iter().any(|s| explicit::detect(s).is_some())
-}
-
-/// Splits a message into sentences (after . ! ? and their CJK forms, and at line breaks).
-fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let end = i + c.len_utf8();
-        let boundary = c == '\n'
-            || (matches!(c, '.' | '!' | '?' | '。' | '！' | '？')
-                && chars.peek().is_none_or(|(_, next)| next.is_whitespace()));
-        if boundary {
-            let s = text[start..end].trim();
-            if !s.is_empty() {
-                out.push(s);
-            }
-            start = end;
-        }
-    }
-    let s = text[start..].trim();
-    if !s.is_empty() {
-        out.push(s);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sentences() {
-        assert_eq!(
-            super::sentences("My daughter is 7. Remember that the wifi password is 1.5m up!\n내 차 번호 기억해 줘"),
-            ["My daughter is 7.", "Remember that the wifi password is 1.5m up!", "내 차 번호 기억해 줘"]
-        );
-    }
 }
 
 fn deleted(change: &MemoryChange) -> Option<MemoryId> {

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::index::embed_pending;
 
 /// User messages per extraction job: enough context, small enough for a small model.
-const MESSAGES_PER_JOB: usize = 6;
+pub(crate) const MESSAGES_PER_JOB: usize = 6;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {

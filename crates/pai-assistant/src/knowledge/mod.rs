@@ -9,10 +9,11 @@ pub mod formats;
 mod html;
 mod pdf;
 pub mod recording;
+pub mod summary;
 
 use std::path::{Path, PathBuf};
 
-use pai_core::store::{Document, DocumentChange, NewDocument, Store, UserId};
+use pai_core::store::{Document, DocumentChange, DocumentId, NewDocument, Store, UserId};
 use pai_core::{Embedder, Error, Result};
 use sha2::{Digest, Sha256};
 
@@ -165,11 +166,20 @@ pub async fn sync_folder(store: &dyn Store, embedder: &dyn Embedder, user: UserI
     let prefix = format!("{}{}", dir.display(), std::path::MAIN_SEPARATOR);
     for (source, (id, _)) in &known {
         if source.starts_with(&prefix) && !seen.contains(source) {
-            store.delete_document(user, *id).await?;
+            delete_document(store, user, *id).await?;
             report.removed += 1;
         }
     }
     Ok(report)
+}
+
+/// Deletes a document with everything kept from it: its passages, and for a
+/// recording learned from, the conversation of what was said (first, so a
+/// crash in between leaves the document to delete again, not its words).
+pub async fn delete_document(store: &dyn Store, user: UserId, id: DocumentId) -> Result<()> {
+    store.document(user, id).await?;
+    recording::forget_learned(store, user, id).await?;
+    store.delete_document(user, id).await
 }
 
 /// A PDF with one line of text per page, made with lopdf, for tests and

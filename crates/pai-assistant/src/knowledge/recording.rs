@@ -2,13 +2,26 @@
 //! transcript cut into passages of whole segments, each headed by when it
 //! was said ("00:01:05–00:01:40"), so an answer that cites a passage says
 //! where in the recording to listen. The audio itself is not kept.
+//!
+//! Asked to (`learn`: a voice memo, a diary, where the owner is the one
+//! speaking), what was said is also kept as a conversation of the owner's
+//! words titled "Recording: NAME", queued for memory extraction like an
+//! import, so a memory's sources show it came from the recording (the
+//! message's external id names the document and passage). Not by default: with no way to tell voices apart, a call's other
+//! side would be learned as the owner's own words. That conversation belongs
+//! to the document: replaced when the recording is, deleted with it
+//! (`forget_learned`); memories learned from it stay, like an import's.
 
 use chrono_tz::Tz;
-use pai_core::store::{Document, DocumentChange, DocumentFormat, NewChunk, NewDocument, Store, UserId};
-use pai_core::{Error, Result};
+use pai_core::store::{
+    Chunk, ConversationId, Document, DocumentChange, DocumentFormat, DocumentId, NewChunk, NewDocument, NewMessage,
+    Store, UserId,
+};
+use pai_core::{Error, Result, Role};
 use pai_voice::{Options, Segment, Speech, SpeechError, Transcript};
 use sha2::{Digest, Sha256};
 
+use super::summary::{Summary, summarise};
 use crate::suggestions::{ReminderSuggestion, reminder_suggestions};
 
 /// A passage holds segments up to this many seconds…
@@ -26,6 +39,10 @@ pub struct Kept {
     pub seconds: f64,
     /// Times said in it, to offer as reminders (none is scheduled).
     pub suggestions: Vec<ReminderSuggestion>,
+    /// What it is about, in its own sentences.
+    pub summary: Summary,
+    /// When asked to learn from it: the conversation queued for extraction.
+    pub learned: Option<Learned>,
 }
 
 /// Why a recording was not kept, by who can fix it.
@@ -41,21 +58,32 @@ pub enum KeepError {
     Store(Error),
 }
 
-/// Transcribes `bytes` (the recording called `name`) with `speech`, refusing
-/// more than `limit_seconds`, stores the transcript as `source`, and reads
-/// the reminders it suggests in the user's zone `tz`. Passages are left for
-/// the caller to embed, as `store_bytes` leaves them.
-#[allow(clippy::too_many_arguments)]
+/// A recording to keep, as the caller received it.
+pub struct Upload<'a> {
+    /// The file's name ("call-2026-12-06.m4a").
+    pub name: &'a str,
+    /// Identifies it among the user's documents: the same source replaces.
+    pub source: &'a str,
+    pub bytes: Vec<u8>,
+    /// Longer recordings are refused while decoding.
+    pub limit_seconds: f64,
+    /// Also learn from what was said (`learn_from`).
+    pub learn: bool,
+}
+
+/// Transcribes the upload with `speech`, stores the transcript, reads the
+/// reminders it suggests in the user's zone `tz` and sums it up; a replaced
+/// recording's learned conversation goes, and a new one is queued when asked
+/// to learn. Passages and messages are left for the caller to embed, as
+/// `store_bytes` leaves them, and the extractor for the caller to wake.
 pub async fn transcribe_and_store(
     store: &dyn Store,
     speech: &Speech,
     user: UserId,
     tz: Tz,
-    name: &str,
-    source: &str,
-    bytes: Vec<u8>,
-    limit_seconds: f64,
+    upload: Upload<'_>,
 ) -> std::result::Result<Kept, KeepError> {
+    let Upload { name, source, bytes, limit_seconds, learn } = upload;
     let recorded =
         Recorded { name, source, content_hash: format!("{:x}", Sha256::digest(&bytes)), bytes: bytes.len() as u64 };
     let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
@@ -70,8 +98,87 @@ pub async fn transcribe_and_store(
         Err(e) => return Err(KeepError::Store(e)),
     };
     let passages = store.document_chunks(user, document.id).await.map_err(KeepError::Store)?;
-    let suggestions = reminder_suggestions(&passages, document.updated_at, tz);
-    Ok(Kept { document, change, language: heard.transcript.language, seconds: heard.duration, suggestions })
+    if change == DocumentChange::Replaced {
+        // What was learned from the old words is not what this recording says.
+        forget_learned(store, user, document.id).await.map_err(KeepError::Store)?;
+    }
+    let learned = match learn {
+        true => Some(learn_from(store, user, &document, &passages).await.map_err(KeepError::Store)?),
+        false => None,
+    };
+    Ok(Kept {
+        suggestions: reminder_suggestions(&passages, document.updated_at, tz),
+        summary: summarise(&passages),
+        document,
+        change,
+        language: heard.transcript.language,
+        seconds: heard.duration,
+        learned,
+    })
+}
+
+/// What learning from a recording queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Learned {
+    /// The conversation of what was said ("Recording: NAME").
+    pub conversation: ConversationId,
+    /// Its messages: one per passage.
+    pub messages: usize,
+    /// Extraction jobs queued; none when this recording was learned from before.
+    pub jobs: usize,
+}
+
+/// The external id of a recording's passage kept as a message: the
+/// document's, so the conversation is found again when the document is
+/// replaced or deleted.
+fn passage_id(document: DocumentId, ordinal: u32) -> String {
+    format!("recording:{document}:{ordinal}")
+}
+
+/// The recording and passage a message learned from a recording was said
+/// in, from its external id: how a memory's source says where it came from.
+pub fn said_in(external_id: &str) -> Option<(DocumentId, u32)> {
+    let (document, passage) = external_id.strip_prefix("recording:")?.split_once(':')?;
+    Some((DocumentId(document.parse().ok()?), passage.parse().ok()?))
+}
+
+/// Keeps what was said in the recording `document` (its `passages`) as the
+/// owner's words and queues memory extraction over them, unless done before.
+/// The caller wakes the extractor and embeds the new messages.
+pub async fn learn_from(store: &dyn Store, user: UserId, document: &Document, passages: &[Chunk]) -> Result<Learned> {
+    if let Some(first) = store.message_by_external_id(user, &passage_id(document.id, 0)).await? {
+        let messages = store.messages(user, first.conversation).await?.len();
+        return Ok(Learned { conversation: first.conversation, messages, jobs: 0 });
+    }
+    let messages: Vec<NewMessage> = passages
+        .iter()
+        .map(|p| NewMessage {
+            role: Role::User,
+            speaker: None,
+            content: p.text.clone(),
+            // In the order said, a second apart: when the recording was kept.
+            created_at: document.updated_at + chrono::Duration::seconds(p.ordinal as i64),
+            external_id: Some(passage_id(document.id, p.ordinal)),
+        })
+        .collect();
+    let jobs: Vec<Vec<usize>> = (0..messages.len())
+        .collect::<Vec<_>>()
+        .chunks(crate::import::MESSAGES_PER_JOB)
+        .map(<[usize]>::to_vec)
+        .collect();
+    let title = format!("Recording: {}", document.title);
+    let (conversation, stored) = store.import_conversation(user, &title, messages, &jobs).await?;
+    Ok(Learned { conversation: conversation.id, messages: stored.len(), jobs: jobs.len() })
+}
+
+/// Deletes the conversation learned from the recording `document`, if there
+/// is one: its words go with the recording (the memories stay, as an
+/// import's do when its conversation is deleted).
+pub async fn forget_learned(store: &dyn Store, user: UserId, document: DocumentId) -> Result<bool> {
+    match store.message_by_external_id(user, &passage_id(document, 0)).await? {
+        Some(first) => store.delete_conversation(user, first.conversation).await.map(|()| true),
+        None => Ok(false),
+    }
 }
 
 /// Where an upload's recording came from, for the document.
@@ -189,6 +296,13 @@ mod tests {
         let p = passages(&[segment(0.0, 5.0, &long), segment(5.0, 10.0, &long)]);
         assert_eq!(p.len(), 2, "{p:?}");
         assert_eq!(p[1].heading.as_deref(), Some("00:00:05–00:00:10"));
+    }
+
+    #[test]
+    fn a_passage_kept_as_a_message_says_which_recording_and_passage() {
+        assert_eq!(said_in(&passage_id(DocumentId(12), 3)), Some((DocumentId(12), 3)));
+        assert_eq!(said_in("kakao:12:3"), None);
+        assert_eq!(said_in("recording:x:3"), None);
     }
 
     #[test]

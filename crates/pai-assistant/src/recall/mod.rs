@@ -387,8 +387,15 @@ async fn neighbours(
     Ok(())
 }
 
+/// Adds `r` unless it is there already, or its words are as a passage and
+/// a message: a recording learned from is kept as both, and the second copy
+/// would only take a place in the prompt (the first to rank stays).
 fn push_unique(out: &mut Vec<Recalled>, r: Recalled) {
-    if !out.iter().any(|o| o.item == r.item) {
+    let copy = |o: &Recalled| {
+        let kinds = [o.kind, r.kind];
+        kinds.contains(&RecalledKind::Chunk) && kinds.contains(&RecalledKind::Message) && o.text == r.text
+    };
+    if !out.iter().any(|o| o.item == r.item || copy(o)) {
         out.push(r);
     }
 }
@@ -531,4 +538,24 @@ async fn load_all(store: &dyn Store, user: UserId, items: &[ItemRef]) -> Result<
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pai_core::store::{ChunkId, MessageId};
+
+    #[test]
+    fn a_recording_kept_as_a_passage_and_a_message_is_recalled_once() {
+        let said = "I moved to London last month.";
+        let mut out = Vec::new();
+        push_unique(&mut out, Recalled::fixture(RecalledKind::Chunk, ItemRef::Chunk(ChunkId(1)), said));
+        push_unique(&mut out, Recalled::fixture(RecalledKind::Message, ItemRef::Message(MessageId(1)), said));
+        push_unique(&mut out, Recalled::fixture(RecalledKind::Chunk, ItemRef::Chunk(ChunkId(1)), said));
+        // The same words said twice in a chat are two messages: both stay.
+        push_unique(&mut out, Recalled::fixture(RecalledKind::Message, ItemRef::Message(MessageId(2)), "ok"));
+        push_unique(&mut out, Recalled::fixture(RecalledKind::Message, ItemRef::Message(MessageId(3)), "ok"));
+        let items: Vec<ItemRef> = out.iter().map(|r| r.item).collect();
+        assert_eq!(items, [ItemRef::Chunk(ChunkId(1)), ItemRef::Message(MessageId(2)), ItemRef::Message(MessageId(3))]);
+    }
 }

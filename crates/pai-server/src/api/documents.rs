@@ -10,17 +10,18 @@
 
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use pai_assistant::knowledge::recording::{KeepError, transcribe_and_store};
-use pai_assistant::knowledge::store_bytes;
+use pai_assistant::knowledge::recording::{KeepError, Learned, Upload as Recording, transcribe_and_store};
+use pai_assistant::knowledge::summary::{Summary, summarise};
+use pai_assistant::knowledge::{delete_document, store_bytes};
 use pai_assistant::suggestions::{ReminderSuggestion, reminder_suggestions};
 use pai_core::store::{Chunk, Document, DocumentChange, DocumentId, User};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::api::List;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extractors::Id;
+use crate::extractors::{Id, Query};
 use crate::state::SharedState;
 
 /// One uploaded file's outcome: stored (`status`, `document`) or refused (`error`).
@@ -49,6 +50,23 @@ pub struct Heard {
     pub seconds: f64,
     /// Times said in it, to offer as reminders (`POST /api/reminders` with `text` and `when`).
     pub suggestions: Vec<ReminderSuggestion>,
+    /// Its summary in its own sentences: one line, and one per part of about five minutes.
+    pub summary: Summary,
+    /// With `?learn=true`: the conversation of what was said, queued for memory extraction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned: Option<Learned>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// Learn about the caller from what is said in the recordings: for voice
+    /// memos where the caller is the one speaking. A call's other side would
+    /// be learned as the caller's words: voices are not told apart. Written
+    /// documents are cited, not learned from.
+    #[serde(default)]
+    learn: bool,
 }
 
 impl FileResult {
@@ -67,17 +85,20 @@ pub struct Upload {
 }
 
 #[utoipa::path(post, path = "/api/documents", operation_id = "uploadDocuments", tag = "Documents",
-    request_body(content = Upload, content_type = "multipart/form-data"),
+    params(UploadQuery), request_body(content = Upload, content_type = "multipart/form-data"),
     summary = "Upload txt/md/html/pdf files or recordings",
     description = "multipart/form-data, field `file`, one or more; per-file results. Passages are searchable \
                    by their words at once and embedded in the background: `pending` counts those still waiting. \
                    A recording is transcribed first and kept as its transcript, in passages headed by their time; \
-                   `recording.suggestions` lists the times said in it as reminders to confirm (none is created). \
+                   `recording.suggestions` lists the times said in it as reminders to confirm (none is created), \
+                   `recording.summary` sums it up in its own sentences, and with `?learn=true` what was said is also \
+                   kept as a conversation (`recording.learned`) and learned from like an import. \
                    400 when no file was stored.",
     responses((status = 201, body = List<FileResult>)))]
 pub async fn upload(
     State(state): State<SharedState>,
     caller: Caller,
+    Query(query): Query<UploadQuery>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<(StatusCode, axum::Json<List<FileResult>>)> {
     let mut multipart = multipart.map_err(|e| {
@@ -87,7 +108,7 @@ pub async fn upload(
         ))
     })?;
     let mut results = Vec::new();
-    let mut stored = 0;
+    let (mut stored, mut learning) = (0, false);
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
@@ -121,13 +142,21 @@ pub async fn upload(
         // Uploads are their own sources, by name: the same name again replaces.
         let source = format!("upload:{name}");
         let outcome = if pai_voice::audio::looks_like_audio(&name, &bytes) {
-            store_recording_upload(&state, &caller.user, &name, &source, bytes).await?
+            let recording = Recording {
+                name: &name,
+                source: &source,
+                bytes,
+                limit_seconds: state.settings.limits.max_audio_seconds,
+                learn: query.learn,
+            };
+            store_recording_upload(&state, &caller.user, recording).await?
         } else {
             store_bytes(&*state.store, caller.user.id, &source, bytes).await.map(|(d, c)| (d, c, None))
         };
         match outcome {
             Ok((document, change, recording)) => {
                 stored += 1;
+                learning |= recording.as_ref().is_some_and(|r| r.learned.is_some_and(|l| l.jobs > 0));
                 results.push(FileResult {
                     file: Some(name),
                     status: Some(change),
@@ -148,6 +177,9 @@ pub async fn upload(
     if stored > 0 {
         state.assistant.indexer.queue(caller.user.id);
     }
+    if learning {
+        state.assistant.extractor.wake();
+    }
     if stored == 0 {
         let reasons: Vec<&str> = results.iter().filter_map(|r| r.error.as_deref()).collect();
         return Err(ApiError::bad_request(reasons.join("; ")).param("file"));
@@ -161,14 +193,17 @@ pub async fn upload(
 async fn store_recording_upload(
     state: &SharedState,
     user: &User,
-    name: &str,
-    source: &str,
-    bytes: Vec<u8>,
+    recording: Recording<'_>,
 ) -> ApiResult<pai_core::Result<(Document, DocumentChange, Option<Heard>)>> {
-    let limit = state.settings.limits.max_audio_seconds;
-    match transcribe_and_store(&*state.store, &state.speech, user.id, zone(user), name, source, bytes, limit).await {
+    match transcribe_and_store(&*state.store, &state.speech, user.id, zone(user), recording).await {
         Ok(k) => {
-            let heard = Heard { language: k.language, seconds: k.seconds, suggestions: k.suggestions };
+            let heard = Heard {
+                language: k.language,
+                seconds: k.seconds,
+                suggestions: k.suggestions,
+                summary: k.summary,
+                learned: k.learned,
+            };
             Ok(Ok((k.document, k.change, Some(heard))))
         }
         Err(KeepError::Refused(e)) => Ok(Err(e)),
@@ -197,6 +232,20 @@ pub async fn suggestions(
     let document = state.store.document(user.id, DocumentId(id)).await?;
     let passages = state.store.document_chunks(user.id, document.id).await?;
     Ok(axum::Json(reminder_suggestions(&passages, document.updated_at, zone(user)).into()))
+}
+
+#[utoipa::path(get, path = "/api/documents/{id}/summary", operation_id = "documentSummary", tag = "Documents",
+    params(Id), summary = "A document's summary in its own sentences: one line, and one per part",
+    description = "Sentences picked from the document, never written: `line` is the one that best says what the \
+                   whole is about (null when no sentence says enough), and each of `parts` (for a recording about \
+                   five minutes, else up to five passages of one section) has one or two of its own, with its time \
+                   span or section heading. Works for any document; computed from its passages on each call.",
+    responses((status = 200, body = Summary)))]
+pub async fn summary(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<axum::Json<Summary>> {
+    let user = caller.user.id;
+    let document = state.store.document(user, DocumentId(id)).await?;
+    let passages = state.store.document_chunks(user, document.id).await?;
+    Ok(axum::Json(summarise(&passages)))
 }
 
 #[utoipa::path(get, path = "/api/documents", operation_id = "listDocuments", tag = "Documents", summary = "The caller's documents, newest first",
@@ -228,8 +277,10 @@ pub async fn get(
 }
 
 #[utoipa::path(delete, path = "/api/documents/{id}", operation_id = "deleteDocument", tag = "Documents", params(Id),
-    summary = "Delete a document with every passage and vector", responses((status = 204, description = "Deleted")))]
+    summary = "Delete a document with every passage and vector",
+    description = "A recording learned from loses its conversation too; the memories learned from it stay.",
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete(State(state): State<SharedState>, caller: Caller, Id(id): Id) -> ApiResult<StatusCode> {
-    state.store.delete_document(caller.user.id, DocumentId(id)).await?;
+    delete_document(&*state.store, caller.user.id, DocumentId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

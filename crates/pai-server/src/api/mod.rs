@@ -52,6 +52,7 @@ pub fn routes(import_limit: usize) -> OpenApiRouter<SharedState> {
         .routes(routes!(documents::list, documents::upload).layer(uploads))
         .routes(routes!(documents::get, documents::delete))
         .routes(routes!(documents::suggestions))
+        .routes(routes!(documents::summary))
         .routes(routes!(reminders::list, reminders::create))
         .routes(routes!(reminders::get, reminders::cancel))
         .routes(routes!(reminders::notifications))

@@ -146,9 +146,70 @@ async fn a_recording_becomes_a_document_of_timed_passages_with_reminders_to_conf
     let time = |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
     assert_eq!(time(&made.json()["next_at"]), time(&s["at"]), "{}", made.text());
 
-    // Another user sees neither the document nor its suggestions.
+    // Summed up in its own words, at upload and later.
+    let summary = &file["recording"]["summary"];
+    assert!(summary["line"]["text"].as_str().unwrap().to_lowercase().contains("friday"), "{summary}");
+    assert!(summary["parts"][0]["heading"].as_str().unwrap().starts_with("00:00:00–00:00:0"), "{summary}");
+    let again = app.call("GET", &format!("/api/documents/{id}/summary"), Some(&key), None).await.json();
+    assert_eq!(&again, summary);
+    // Not asked to learn: no conversation.
+    assert!(file["recording"].get("learned").is_none(), "{file}");
+    let conversations = app.call("GET", "/api/conversations", Some(&key), None).await.json();
+    assert_eq!(conversations["data"].as_array().map(Vec::len), Some(0), "{conversations}");
+
+    // Another user sees neither the document nor its suggestions nor its summary.
     let (_, other) = app.user("jisoo", false).await;
     app.call("GET", &format!("/api/documents/{id}/suggestions"), Some(&other), None).await.assert_error(404);
+    app.call("GET", &format!("/api/documents/{id}/summary"), Some(&other), None).await.assert_error(404);
+}
+
+#[tokio::test]
+async fn a_voice_memo_learned_from_teaches_memories_marked_as_from_it_and_goes_with_it() {
+    // The model finds nothing more than the rules do.
+    let model = Arc::new(pai_engine::FakeChatModel::scripted([r#"{"memories": []}"#; 4]));
+    let app = App::with_model(ServerSettings::default(), model).await;
+    let (minji, key) = app.user("minji", false).await;
+    let memo = recording("memo-en.mp3"); // "Note to self. I moved to London last month. I am allergic to cats."
+    let r = app.send(upload("/api/documents?learn=true", &key, &[("memo.mp3", &memo)])).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let file = &r.json()["data"][0];
+    let id = file["document"]["id"].as_i64().unwrap();
+    let learned = &file["recording"]["learned"];
+    assert_eq!((learned["messages"].as_u64(), learned["jobs"].as_u64()), (Some(1), Some(1)), "{file}");
+    let conversation = learned["conversation"].as_i64().unwrap();
+    let c = app.call("GET", &format!("/api/conversations/{conversation}"), Some(&key), None).await.json();
+    assert_eq!(c["title"], "Recording: memo.mp3", "{c}");
+
+    // Learned from as the owner's own words; the sources say where from.
+    let outcomes = app.state.assistant.extractor.run_until_idle().await.unwrap();
+    assert_eq!(outcomes.len(), 1);
+    let memories = app.call("GET", "/api/memories", Some(&key), None).await.json();
+    let texts: Vec<&str> = memories["data"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert!(texts.iter().any(|t| t.contains("London")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("allergic to cats")), "{texts:?}");
+    let first = memories["data"][0]["id"].as_i64().unwrap();
+    let details = app.call("GET", &format!("/api/memories/{first}"), Some(&key), None).await.json();
+    assert_eq!(details["sources"][0]["external_id"], format!("recording:{id}:0"), "{details}");
+    assert_eq!(details["sources"][0]["conversation"], conversation, "{details}");
+
+    // The same recording again: stored already, learned from already.
+    let r = app.send(upload("/api/documents?learn=true", &key, &[("memo.mp3", &memo)])).await;
+    let again = &r.json()["data"][0];
+    assert_eq!(again["status"], "unchanged", "{again}");
+    assert_eq!(again["recording"]["learned"]["jobs"], 0, "{again}");
+    assert_eq!(again["recording"]["learned"]["conversation"], conversation, "{again}");
+
+    // Deleting the recording deletes its words everywhere; the memories stay, as an import's do.
+    assert_eq!(app.call("DELETE", &format!("/api/documents/{id}"), Some(&key), None).await.status, 204);
+    app.call("GET", &format!("/api/conversations/{conversation}"), Some(&key), None).await.assert_error(404);
+    let hits = app.store().search_text(minji.id, "London", 10).await.unwrap();
+    assert!(hits.iter().all(|h| !matches!(h, pai_core::store::TextHit::Message { .. })), "{hits:?}");
+    let memories = app.call("GET", "/api/memories", Some(&key), None).await.json();
+    assert_eq!(memories["data"].as_array().map(Vec::len), Some(texts.len()), "{memories}");
+
+    // A bad flag is refused before anything is transcribed.
+    let r = app.send(upload("/api/documents?learn=maybe", &key, &[("memo.mp3", &memo)])).await;
+    r.assert_error(400);
 }
 
 #[tokio::test]

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
-use pai_assistant::knowledge::recording::{KeepError, transcribe_and_store};
-use pai_assistant::knowledge::{collect_files, ingest_bytes, sync_folder};
+use pai_assistant::knowledge::recording::{KeepError, Upload, transcribe_and_store};
+use pai_assistant::knowledge::summary::summarise;
+use pai_assistant::knowledge::{collect_files, delete_document, ingest_bytes, sync_folder};
 use pai_core::store::{Document, DocumentChange, DocumentId};
 
 use crate::config::Config;
@@ -20,6 +21,11 @@ pub struct IngestArgs {
     /// Treat each folder as the whole truth: also delete documents whose file is gone.
     #[arg(long)]
     sync: bool,
+    /// Also learn about you from what is said in the recordings, as from a
+    /// chat: for voice memos where you are the one speaking (voices are not
+    /// told apart, so a call's other side would be taken as your words).
+    #[arg(long)]
+    learn: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -28,6 +34,10 @@ pub enum DocsCommand {
     List,
     /// A document and its passages (chunks), as recall sees them.
     Show { id: i64 },
+    /// What a document (a recording) is about, in its own sentences: one
+    /// line for the whole, and one or two for each part (about five minutes
+    /// of a recording, or a section).
+    Summary { id: i64 },
     /// Delete a document with every passage and vector.
     Delete { id: i64 },
 }
@@ -71,16 +81,21 @@ pub async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     bar.set_message("ingesting");
-    let (mut added, mut replaced, mut unchanged, mut failed) = (0, 0, 0, 0);
+    let (mut added, mut replaced, mut unchanged, mut failed, mut jobs) = (0, 0, 0, 0, 0);
     for file in files {
         let source = std::fs::canonicalize(&file).unwrap_or(file.clone()).display().to_string();
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let result = match std::fs::read(&file) {
             Ok(bytes) if pai_voice::audio::looks_like_audio(&name, &bytes) => {
                 bar.set_message("transcribing");
-                let stored = ingest_recording(config, &memory, &name, &source, bytes).await;
+                let recording =
+                    Upload { name: &name, source: &source, bytes, limit_seconds: LIMIT_SECONDS, learn: args.learn };
+                let stored = ingest_recording(config, &memory, recording).await;
                 bar.set_message("ingesting");
-                stored
+                stored.map(|(document, change, notes, queued)| {
+                    jobs += queued;
+                    (document, change, notes)
+                })
             }
             Ok(bytes) => ingest_bytes(&*memory.store, &*memory.embedder, memory.user, &source, bytes)
                 .await
@@ -111,6 +126,9 @@ pub async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
     if failed > 0 && added + replaced + unchanged == 0 {
         bail!("no file could be ingested");
     }
+    if jobs > 0 {
+        super::import::learn_queued(config, &memory, "the recordings").await?;
+    }
     Ok(())
 }
 
@@ -118,27 +136,33 @@ pub async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
 const LIMIT_SECONDS: f64 = 3.0 * 3600.0;
 
 /// Transcribes a recording, keeps its transcript as a document of timed
-/// passages, embeds them, and gives the reminders it suggests as lines to
-/// show (none is scheduled: `pai remind add` with the time shown does that).
+/// passages, embeds them, and gives what was heard, its summary line and
+/// the reminders it suggests as lines to show (none is scheduled: `pai
+/// remind add` with the time shown does that), with the extraction jobs
+/// queued when learning from it.
 async fn ingest_recording(
     config: &Config,
     memory: &super::Memory,
-    name: &str,
-    source: &str,
-    bytes: Vec<u8>,
-) -> pai_core::Result<(Document, DocumentChange, Vec<String>)> {
+    recording: Upload<'_>,
+) -> pai_core::Result<(Document, DocumentChange, Vec<String>, usize)> {
+    let name = recording.name.to_string();
     let threads = config.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let speech = pai_voice::Speech::new(config.model_path(&config.speech_model), threads, 1);
     let zone: chrono_tz::Tz = config.timezone().parse().unwrap_or(chrono_tz::UTC);
     let (store, user) = (&*memory.store, memory.user);
-    let kept = transcribe_and_store(store, &speech, user, zone, name, source, bytes, LIMIT_SECONDS).await.map_err(
-        |e| match e {
-            KeepError::Refused(e) | KeepError::Store(e) => e,
-            KeepError::Speech(e) => pai_core::Error::invalid(format!("{name}: {e}")),
-        },
-    )?;
+    let kept = transcribe_and_store(store, &speech, user, zone, recording).await.map_err(|e| match e {
+        KeepError::Refused(e) | KeepError::Store(e) => e,
+        KeepError::Speech(e) => pai_core::Error::invalid(format!("{name}: {e}")),
+    })?;
     while pai_assistant::index::embed_pending(store, &*memory.embedder, user, 256).await? > 0 {}
     let mut notes = vec![format!("heard {} s of {}", kept.seconds.round(), kept.language)];
+    if let Some(line) = &kept.summary.line {
+        notes.push(format!("in a line: {}", line.text));
+    }
+    let jobs = kept.learned.map_or(0, |l| l.jobs);
+    if let Some(l) = kept.learned {
+        notes.push(format!("kept as conversation {} ({} messages) to learn from", l.conversation, l.messages));
+    }
     for s in kept.suggestions {
         let when = match (&s.at, &s.question) {
             (Some(at), _) => at.with_timezone(&zone).format("%a %Y-%m-%d %H:%M").to_string(),
@@ -147,7 +171,7 @@ async fn ingest_recording(
         };
         notes.push(format!("suggests a reminder: [{}] {} → {when}", s.heading.as_deref().unwrap_or(""), s.text));
     }
-    Ok((kept.document, kept.change, notes))
+    Ok((kept.document, kept.change, notes, jobs))
 }
 
 fn change_word(c: DocumentChange) -> &'static str {
@@ -204,8 +228,20 @@ pub async fn run(config: &Config, cmd: DocsCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        DocsCommand::Summary { id } => {
+            let d = store.document(user, DocumentId(id)).await?;
+            let summary = summarise(&store.document_chunks(user, d.id).await?);
+            println!("{} — {}", d.id, d.title);
+            match &summary.line {
+                Some(line) => println!("In a line: {}", line.text),
+                None => println!("No sentence in it says enough to sum it up."),
+            }
+            for part in summary.parts.iter().filter(|p| !p.text.is_empty()) {
+                println!("  [{}] {}", part.heading.as_deref().unwrap_or("…"), part.text);
+            }
+        }
         DocsCommand::Delete { id } => {
-            store.delete_document(user, DocumentId(id)).await?;
+            delete_document(store, user, DocumentId(id)).await?;
             println!("Document {id} deleted.");
         }
     }

@@ -89,6 +89,13 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    learn_queued(config, &memory, "the import").await
+}
+
+/// Runs the user's queued extraction jobs with a progress bar until none is
+/// left or Ctrl-C (what is left stays queued), then says what was learned
+/// from `what`.
+pub(super) async fn learn_queued(config: &Config, memory: &super::Memory, what: &str) -> anyhow::Result<()> {
     let model = super::chat_model(config, None)?;
     let extractor = Arc::new(Extractor::new(memory.store.clone(), model, memory.embedder.clone()));
     let pending = memory.store.extraction_jobs(memory.user, Some(JobState::Pending)).await?.len();
@@ -132,7 +139,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     learning.finish();
-    println!("Learned {learned} memor{} from the import.", if learned == 1 { "y" } else { "ies" });
+    println!("Learned {learned} memor{} from {what}.", if learned == 1 { "y" } else { "ies" });
     if failed > 0 {
         println!("{failed} extraction job(s) failed; see `pai memory jobs`, retry with `pai memory retry ID`.");
     }

@@ -196,7 +196,13 @@ async fn show(store: &dyn Store, user: UserId, id: MemoryId) -> anyhow::Result<(
         println!("  replaced {}", line(old).trim_start());
     }
     for s in &d.sources {
-        let ext = s.external_id.as_ref().map(|e| format!(", imported as {e}")).unwrap_or_default();
+        let ext = match s.external_id.as_deref() {
+            Some(e) => match pai_assistant::knowledge::recording::said_in(e) {
+                Some((document, passage)) => format!(", said in recording {document}, passage {passage}"),
+                None => format!(", imported as {e}"),
+            },
+            None => String::new(),
+        };
         println!(
             "  source: message {} in conversation {} ({}{ext}): {}",
             s.id,
