@@ -16,7 +16,7 @@ run: build fetch-models
 ## from /openapi.json), the web app in headless
 ## Chromium, kill -9 under write load on SQLite and PostgreSQL (every
 ## acknowledged write read back), 150 s of schemathesis (no 5xx, every response as described), 30 s of fuzzing per parser, and samples of bench/conversation.sh
-## (gated) and bench/grounded.sh on the real default model)
+## (gated), bench/grounded.sh and bench/summaries.sh on the real default model)
 # One profile (release) for tests, run and bench: llama.cpp compiles once.
 test: deps fetch-models
 	$(CARGO) test --release --workspace
@@ -29,6 +29,7 @@ test: deps fetch-models
 	bench/fuzz.sh --sample
 	bench/conversation.sh --sample --gate
 	bench/grounded.sh --sample
+	bench/summaries.sh --sample
 
 ## bench: pai's engine against llama.cpp's llama-bench on the default model
 bench: deps fetch-models

@@ -27,6 +27,19 @@ const MIN_TERMS: usize = 4;
 const FULL_TERMS: usize = 10;
 /// A longer sentence is a run-on transcript line, not a summary.
 const MAX_CHARS: usize = 300;
+/// What the first sentence that says something gains: a memo or a talk
+/// opens with its point (a call's greetings say too little to count).
+const LEAD: f32 = 0.15;
+/// What a sentence gains for each cue it holds (up to two): it states a
+/// plan, a decision or the topic.
+const CUE: f32 = 0.15;
+/// Words with which people say what a recording is about (Edmundson's cue
+/// words): the topic ("today", "오늘은"), a plan or decision ("let's",
+/// "하기로"), a conclusion ("so", "그럼"). Matched in lowercase text.
+const CUES: &[&str] = &[
+    "today", "reminder", "to-do", "decision", "decided", "let's", "we'll", "i'll", "need to", "have to",
+    "going to", "plan", "so ", "오늘은", "정리", "하기로", "는 걸로", "해야", "할게", "그럼", "그래서", "예약",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
@@ -131,6 +144,7 @@ fn best<'s, 'a>(among: &'s [Sentence<'a>], idf: &HashMap<String, f32>, n: usize)
             *centroid.entry(t).or_default() += w;
         }
     }
+    let first = among.iter().position(Sentence::pickable);
     let mut scored: Vec<(usize, f32)> = among
         .iter()
         .enumerate()
@@ -140,7 +154,10 @@ fn best<'s, 'a>(among: &'s [Sentence<'a>], idf: &HashMap<String, f32>, n: usize)
             let others: HashMap<&str, f32> =
                 centroid.iter().map(|(t, w)| (*t, w - vectors[i].get(t).copied().unwrap_or(0.0))).collect();
             let fullness = (s.terms.len().min(FULL_TERMS) as f32 / FULL_TERMS as f32).sqrt();
-            (i, cosine(&vectors[i], &others) * fullness)
+            let lead = if Some(i) == first { LEAD } else { 0.0 };
+            let lower = s.text.to_lowercase();
+            let cue = CUE * CUES.iter().filter(|c| lower.contains(**c)).count().min(2) as f32;
+            (i, cosine(&vectors[i], &others) * fullness + lead + cue)
         })
         .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
