@@ -178,6 +178,8 @@ check(true, "an uploaded recording suggests a reminder on Friday");
 const remind = heard.getByRole("button", { name: "Remind me" });
 check((await remind.count()) === 1, "the suggestion has a Remind-me button");
 check((await minji.page.locator("#upload-results li", { hasText: "speech-en.mp3" }).first().innerText()).includes("Recording heard: en"), "the result says what language was heard");
+check(/meet on friday/i.test(await minji.page.locator("#upload-results .summary .line").first().innerText()), "the result sums the recording up in a line");
+check((await minji.page.locator("#upload-results .learned").count()) === 0, "nothing is learned from a recording unless asked");
 const beforeClick = await reminderTexts();
 check(!beforeClick.some((text) => /friday|meet/i.test(text)), `nothing is scheduled before the click (${beforeClick.length} reminders)`);
 await minji.page.screenshot({ path: `${shots}/05c-recording.png` });
@@ -199,7 +201,31 @@ await minji.page.locator("#document .passages .hint", { hasText: "00:00:00" }).f
 check(true, "the recording's passages are headed by their time");
 await minji.page.locator("#document .suggestions li", { hasText: /friday/i }).first().waitFor();
 check((await minji.page.locator("#document .suggestions li", { hasText: /friday/i }).getByRole("button", { name: "Remind me" }).count()) === 1, "the document shows its suggestions too");
+check(/meet on friday/i.test(await minji.page.locator("#document .summary .line").innerText()), "the document shows its summary line");
 await minji.page.screenshot({ path: `${shots}/05e-recording-document.png` });
+
+// A voice memo learned from, when asked: its memories say they came from a recording.
+await minji.page.goto(`${url}/#/documents`);
+await minji.page.locator("#upload-files").setInputFiles(`${fixtures}/memo-en.mp3`);
+await minji.page.locator("#upload-learn").check();
+await minji.page.locator("#upload button").click();
+await minji.page.locator("#upload-results li", { hasText: "memo-en.mp3" }).locator(".learned").waitFor();
+check(true, "a recording uploaded to learn from is kept as a conversation");
+await minji.page.goto(`${url}/#/memory`);
+let london = false;
+for (let i = 0; i < 120 && !london; i++) {
+  await minji.page.locator("#memory-search button").click();
+  await minji.page.waitForTimeout(500);
+  london = (await minji.page.locator("#memories li", { hasText: "London" }).count()) > 0;
+}
+check(london, "what the owner said in the memo becomes a memory");
+if (london) {
+  const memory = minji.page.locator("#memories li", { hasText: "London" }).first();
+  await memory.getByRole("button", { name: "Where it came from" }).click();
+  await memory.locator(".source a .badge", { hasText: "from a recording" }).waitFor();
+  check(true, "its source says it came from a recording");
+  await minji.page.screenshot({ path: `${shots}/05g-memory-from-recording.png` });
+}
 
 // 3c. Voice input: what the microphone heard lands in the composer, unsent.
 // In the last conversation (the Korean chat below shows it again).

@@ -537,7 +537,14 @@ function memoryItem(m) {
     button(t("memory.source"), async () => {
       const d = await api("GET", `/api/memories/${m.id}`);
       source.replaceChildren(
-        ...d.sources.map((s) => el("a", { href: `#/chat/${s.conversation}/${s.id}` }, `“${s.content.slice(0, 120)}”`)),
+        ...d.sources.map((s) =>
+          el(
+            "a",
+            { href: `#/chat/${s.conversation}/${s.id}` },
+            s.external_id?.startsWith("recording:") ? el("span", { class: "badge" }, t("memory.from_recording")) : null,
+            `“${s.content.slice(0, 120)}”`,
+          ),
+        ),
         ...d.history.map((h) => el("div", { class: "hint" }, `${t("memory.superseded")}: ${h.text}`)),
       );
     }, "link"),
@@ -586,13 +593,15 @@ loaders.documents = async (doc, passage) => {
 
 // A document with its passages; `passage` (a cited one) is marked and scrolled to.
 async function showDocument(id, passage) {
-  const [d, suggested] = await Promise.all([
+  const [d, suggested, summary] = await Promise.all([
     api("GET", `/api/documents/${id}`),
-    // Without its suggestions the document is still worth showing.
+    // Without its suggestions or summary the document is still worth showing.
     api("GET", `/api/documents/${id}/suggestions`).catch(() => ({ data: [] })),
+    api("GET", `/api/documents/${id}/summary`).catch(() => null),
   ]);
   $("#document").replaceChildren(
     el("h3", {}, d.title),
+    summary ? summaryView(summary) : null,
     suggested.data.length ? suggestionList(suggested.data) : null,
     el(
       "ol",
@@ -603,6 +612,22 @@ async function showDocument(id, passage) {
     ),
   );
   if (passage) highlight(`#document [data-id="${passage}"]`);
+}
+
+// What a document or recording is about, in its own sentences: one line,
+// then a line or two for each part (for a recording, its time span).
+function summaryView(summary) {
+  if (!summary.line) return null;
+  const parts = summary.parts.filter((p) => p.text);
+  return el(
+    "section",
+    { class: "summary" },
+    el("strong", {}, t("summary.title")),
+    el("p", { class: "line" }, summary.line.text),
+    parts.length > 1
+      ? el("ul", { class: "list" }, ...parts.map((p) => el("li", {}, p.heading ? el("span", { class: "badge" }, p.heading) : null, el("span", { class: "text" }, p.text))))
+      : null,
+  );
 }
 
 // The reminders a document or recording suggests: each is only scheduled
@@ -663,6 +688,8 @@ function uploadResult(r) {
           "div",
           { class: "heard" },
           el("span", { class: "hint" }, `${t("documents.heard")}: ${heard.language} · ${duration(heard.seconds)}`),
+          summaryView(heard.summary),
+          heard.learned ? el("a", { class: "hint learned", href: `#/chat/${heard.learned.conversation}` }, t("documents.learned")) : null,
           heard.suggestions.length ? suggestionList(heard.suggestions) : el("span", { class: "hint" }, t("suggestions.none")),
         )
       : null,
@@ -689,7 +716,8 @@ $("#upload").addEventListener("submit", (e) => {
     status.hidden = true;
   };
   const xhr = new XMLHttpRequest();
-  xhr.open("POST", "/api/documents");
+  // Learning from recordings is asked for per upload: only the owner should be speaking.
+  xhr.open("POST", $("#upload-learn").checked ? "/api/documents?learn=true" : "/api/documents");
   xhr.setRequestHeader("X-CSRF-Token", state.csrf);
   xhr.upload.onprogress = (ev) => ev.lengthComputable && (progress.value = (100 * ev.loaded) / ev.total);
   // Sent: the server reads (and transcribes) the files before it answers.
