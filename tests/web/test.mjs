@@ -200,7 +200,9 @@ await minji.page.locator("#documents li a", { hasText: "speech-en.mp3" }).click(
 await minji.page.locator("#document .passages .hint", { hasText: "00:00:00" }).first().waitFor();
 check(true, "the recording's passages are headed by their time");
 await minji.page.locator("#document .suggestions li", { hasText: /friday/i }).first().waitFor();
-check((await minji.page.locator("#document .suggestions li", { hasText: /friday/i }).getByRole("button", { name: "Remind me" }).count()) === 1, "the document shows its suggestions too");
+// Confirmed above: shown as scheduled, not offered again.
+const shownAgain = minji.page.locator("#document .suggestions li", { hasText: /friday/i }).getByRole("button", { name: "Reminder scheduled" });
+check((await shownAgain.count()) === 1 && (await shownAgain.isDisabled()), "the document shows its suggestions too, the confirmed one as scheduled");
 check(/meet on friday/i.test(await minji.page.locator("#document .summary .line").innerText()), "the document shows its summary line");
 await minji.page.screenshot({ path: `${shots}/05e-recording-document.png` });
 

@@ -7,8 +7,10 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use pai_core::reminder_times::{Schedule, WhenError, find_in, parse};
-use pai_core::store::Chunk;
+use pai_core::Result;
+use pai_core::reminder_times::{Schedule, WhenError, find_in};
+use pai_core::reminders::ReminderState;
+use pai_core::store::{Chunk, Store, UserId};
 use serde::Serialize;
 
 /// A reminder to offer.
@@ -30,6 +32,29 @@ pub struct ReminderSuggestion {
     pub at: Option<DateTime<Utc>>,
     /// Set when the time is ambiguous ("3시": 오전 or 오후?): ask the user.
     pub question: Option<String>,
+    /// A reminder of this sentence exists already (scheduled or done, not
+    /// cancelled): the user confirmed it before; offering it again would
+    /// make a second one.
+    pub confirmed: bool,
+}
+
+/// The suggestions of a document's `passages` (see `reminder_suggestions`),
+/// each marked `confirmed` when the user has a reminder of its sentence.
+pub async fn document_suggestions(
+    store: &dyn Store,
+    user: UserId,
+    passages: &[Chunk],
+    stored_at: DateTime<Utc>,
+    tz: Tz,
+) -> Result<Vec<ReminderSuggestion>> {
+    let mut suggestions = reminder_suggestions(passages, stored_at, tz);
+    if !suggestions.is_empty() {
+        let reminders = store.reminders(user).await?;
+        for s in &mut suggestions {
+            s.confirmed = reminders.iter().any(|r| r.state != ReminderState::Cancelled && r.text.trim() == s.text);
+        }
+    }
+    Ok(suggestions)
 }
 
 /// Suggestions from `passages`, in order; a time already past when the
@@ -38,10 +63,8 @@ pub fn reminder_suggestions(passages: &[Chunk], stored_at: DateTime<Utc>, tz: Tz
     let mut out = Vec::new();
     for passage in passages {
         for sentence in crate::sentences::split(&passage.text) {
+            // A past or impossible time ("we met on March 3, 2020 at 9am") is found as such.
             let Some(found) = find_in(sentence, stored_at, tz) else { continue };
-            if part_of_a_past_time(sentence, found.span.clone(), stored_at, tz) {
-                continue;
-            }
             let (when, at, question) = match found.schedule {
                 Ok(Schedule::Once { at }) => (Some(at.to_rfc3339_opts(SecondsFormat::Secs, true)), Some(at), None),
                 Ok(recurring @ Schedule::Recurring { .. }) => {
@@ -58,22 +81,11 @@ pub fn reminder_suggestions(passages: &[Chunk], stored_at: DateTime<Utc>, tz: Tz
                 when,
                 at,
                 question,
+                confirmed: false,
             });
         }
     }
     out
-}
-
-/// Whether the words just before the phrase found make it a time that is
-/// past or impossible: in "we met on March 3, 2020 at 9am", `find_in` reads
-/// "at 9am" (the longer run does not schedule), but the 9am is in 2020.
-fn part_of_a_past_time(sentence: &str, span: std::ops::Range<usize>, now: DateTime<Utc>, tz: Tz) -> bool {
-    let before: Vec<usize> =
-        sentence[..span.start].split_whitespace().map(|w| w.as_ptr() as usize - sentence.as_ptr() as usize).collect();
-    before.iter().rev().take(5).any(|&start| {
-        let phrase = sentence[start..span.end].trim_end_matches(['.', ',', '!', '?']);
-        matches!(parse(phrase, now, tz), Err(WhenError::Invalid(_)))
-    })
 }
 
 #[cfg(test)]

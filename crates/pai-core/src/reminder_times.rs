@@ -288,20 +288,27 @@ pub fn find_in(sentence: &str, now: DateTime<Utc>, tz: Tz) -> Option<FoundTime> 
                 continue; // nothing in it reads as a time
             }
             let len = j - i;
+            let span = span.start..span.start + phrase.len();
             let better = match &best {
                 None => true,
+                // A time inside an impossible or past one is part of it: the
+                // 9am of "March 3, 2020 at 9am" is not a 9am to schedule.
+                Some((_, f)) if matches!(f.schedule, Err(WhenError::Invalid(_))) && within(&span, &f.span) => false,
                 Some((l, f)) => {
                     (f.schedule.is_err() && schedule.is_ok()) || (len > *l && (schedule.is_ok() || f.schedule.is_err()))
                 }
             };
             if better {
-                let span = span.start..span.start + phrase.len();
                 best = Some((len, FoundTime { span, phrase: phrase.to_string(), schedule }));
             }
             break; // shorter runs from the same start are worse
         }
     }
     best.map(|(_, f)| f)
+}
+
+fn within(inner: &std::ops::Range<usize>, outer: &std::ops::Range<usize>) -> bool {
+    outer.start <= inner.start && inner.end <= outer.end
 }
 
 /// Reads `phrase` against `now` in the user's zone `tz`.

@@ -301,6 +301,13 @@ fn times_are_found_inside_sentences() {
     // An ambiguous time is found with its question; a sentence without one finds nothing.
     assert!(matches!(found("내일 3시에 약 먹으라고 알려줘").unwrap().schedule, Err(WhenError::Unclear(_))));
     assert_eq!(found("엄마한테 전화하라고 알려줘"), None);
+    // A time that is part of a past or impossible date is that date's, not one to schedule.
+    for sentence in
+        ["we met on March 3, 2020 at 9am.", "remind me on February 30 at 9am", "2020년 3월 3일 오전 9시에 만났어"]
+    {
+        let f = found(sentence).unwrap();
+        assert!(matches!(f.schedule, Err(WhenError::Invalid(_))), "{sentence}: {f:?}");
+    }
     assert_eq!(found("what is the capital of France?"), None);
 }
 

@@ -655,6 +655,11 @@ function suggestionItem(s) {
         }
       })
     : null;
+  // Confirmed before (the document shown again): said so, not offered twice.
+  if (remind && s.confirmed) {
+    remind.disabled = true;
+    remind.textContent = t("suggestions.scheduled");
+  }
   return el(
     "li",
     {},

@@ -22,7 +22,7 @@ use pai_voice::{Options, Segment, Speech, SpeechError, Transcript};
 use sha2::{Digest, Sha256};
 
 use super::summary::{Summary, summarise};
-use crate::suggestions::{ReminderSuggestion, reminder_suggestions};
+use crate::suggestions::{ReminderSuggestion, document_suggestions};
 
 /// A passage holds segments up to this many seconds…
 const PASSAGE_SECONDS: f64 = 60.0;
@@ -106,8 +106,10 @@ pub async fn transcribe_and_store(
         true => Some(learn_from(store, user, &document, &passages).await.map_err(KeepError::Store)?),
         false => None,
     };
+    let suggestions =
+        document_suggestions(store, user, &passages, document.updated_at, tz).await.map_err(KeepError::Store)?;
     Ok(Kept {
-        suggestions: reminder_suggestions(&passages, document.updated_at, tz),
+        suggestions,
         summary: summarise(&passages),
         document,
         change,

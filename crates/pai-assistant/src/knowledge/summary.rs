@@ -37,8 +37,28 @@ const CUE: f32 = 0.15;
 /// words): the topic ("today", "오늘은"), a plan or decision ("let's",
 /// "하기로"), a conclusion ("so", "그럼"). Matched in lowercase text.
 const CUES: &[&str] = &[
-    "today", "reminder", "to-do", "decision", "decided", "let's", "we'll", "i'll", "need to", "have to",
-    "going to", "plan", "so ", "오늘은", "정리", "하기로", "는 걸로", "해야", "할게", "그럼", "그래서", "예약",
+    "today",
+    "reminder",
+    "to-do",
+    "decision",
+    "decided",
+    "let's",
+    "we'll",
+    "i'll",
+    "need to",
+    "have to",
+    "going to",
+    "plan",
+    "so ",
+    "오늘은",
+    "정리",
+    "하기로",
+    "는 걸로",
+    "해야",
+    "할게",
+    "그럼",
+    "그래서",
+    "예약",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

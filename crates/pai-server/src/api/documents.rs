@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use pai_assistant::knowledge::recording::{KeepError, Learned, Upload as Recording, transcribe_and_store};
 use pai_assistant::knowledge::summary::{Summary, summarise};
 use pai_assistant::knowledge::{delete_document, store_bytes};
-use pai_assistant::suggestions::{ReminderSuggestion, reminder_suggestions};
+use pai_assistant::suggestions::{ReminderSuggestion, document_suggestions};
 use pai_core::store::{Chunk, Document, DocumentChange, DocumentId, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -221,7 +221,7 @@ fn zone(user: &User) -> chrono_tz::Tz {
     params(Id), summary = "Reminders a document suggests: the times said or written in it",
     description = "Each sentence with a time in it, read against when the document was stored (\"tomorrow\" in a \
                    recording is the day after it was uploaded). Confirm one with `POST /api/reminders` and its \
-                   `text` and `when`; an ambiguous time has no `when` but the `question` to ask. Nothing is scheduled here.",
+                   `text` and `when` (it then comes back `confirmed`); an ambiguous time has no `when` but the `question` to ask. Nothing is scheduled here.",
     responses((status = 200, body = List<ReminderSuggestion>)))]
 pub async fn suggestions(
     State(state): State<SharedState>,
@@ -231,7 +231,8 @@ pub async fn suggestions(
     let user = &caller.user;
     let document = state.store.document(user.id, DocumentId(id)).await?;
     let passages = state.store.document_chunks(user.id, document.id).await?;
-    Ok(axum::Json(reminder_suggestions(&passages, document.updated_at, zone(user)).into()))
+    let suggestions = document_suggestions(&*state.store, user.id, &passages, document.updated_at, zone(user)).await?;
+    Ok(axum::Json(suggestions.into()))
 }
 
 #[utoipa::path(get, path = "/api/documents/{id}/summary", operation_id = "documentSummary", tag = "Documents",

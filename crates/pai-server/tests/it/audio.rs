@@ -145,6 +145,10 @@ async fn a_recording_becomes_a_document_of_timed_passages_with_reminders_to_conf
     assert_eq!(made.status, 201, "{}", made.text());
     let time = |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
     assert_eq!(time(&made.json()["next_at"]), time(&s["at"]), "{}", made.text());
+    // Offered since as confirmed, so it is not made twice.
+    assert_eq!(s["confirmed"], false, "{s}");
+    let after = app.call("GET", &format!("/api/documents/{id}/suggestions"), Some(&key), None).await.json();
+    assert_eq!(after["data"][0]["confirmed"], true, "{after}");
 
     // Summed up in its own words, at upload and later.
     let summary = &file["recording"]["summary"];
