@@ -161,7 +161,8 @@ fn a_recording_over_the_limit_is_refused_before_it_is_decoded_whole() {
 #[test]
 fn recordings_are_told_from_documents_by_name_or_by_their_first_bytes() {
     use pai_voice::audio::looks_like_audio;
-    for name in ["speech-en.wav", "speech-en.flac", "speech-en.mp3", "speech-en.m4a", "speech-en.ogg", "speech-en.opus"] {
+    for name in ["speech-en.wav", "speech-en.flac", "speech-en.mp3", "speech-en.m4a", "speech-en.ogg", "speech-en.opus"]
+    {
         let bytes = std::fs::read(format!("{FIXTURES}/{name}")).unwrap();
         assert!(looks_like_audio("upload", &bytes), "{name} by its bytes");
         assert!(looks_like_audio(name, b""), "{name} by its name");

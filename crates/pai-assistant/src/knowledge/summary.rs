@@ -65,14 +65,14 @@ const CUES: &[&str] = &[
 pub struct Summary {
     /// The sentence that best says what the whole is about; null when no
     /// sentence has enough words to say anything.
-    pub line: Option<Picked>,
+    pub line: Option<SummaryLine>,
     /// Each part in order.
-    pub parts: Vec<Part>,
+    pub parts: Vec<SummaryPart>,
 }
 
 /// A sentence of the document and where it stands.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Picked {
+pub struct SummaryLine {
     pub text: String,
     /// The passage it is in (its position, from 0) and that passage's heading:
     /// for a recording, when it was said.
@@ -81,7 +81,7 @@ pub struct Picked {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Part {
+pub struct SummaryPart {
     /// For a recording, the part's time span ("00:05:02–00:09:58"); else the
     /// section's heading, if it has one.
     pub heading: Option<String>,
@@ -110,7 +110,7 @@ pub fn summarise(passages: &[Chunk]) -> Summary {
                 all.iter().filter(|s| (first.ordinal..=last.ordinal).contains(&s.passage.ordinal)).cloned().collect();
             let n = if inside.len() > TWO_SENTENCE_PART { 2 } else { 1 };
             let text = best(&inside, &idf, n).iter().map(|s| s.text).collect::<Vec<_>>().join(" ");
-            Part { heading: part_heading(first, last), passages: [first.ordinal, last.ordinal], text }
+            SummaryPart { heading: part_heading(first, last), passages: [first.ordinal, last.ordinal], text }
         })
         .collect();
     Summary { line, parts }
@@ -125,8 +125,12 @@ struct Sentence<'a> {
 }
 
 impl Sentence<'_> {
-    fn picked(&self) -> Picked {
-        Picked { text: self.text.to_string(), passage: self.passage.ordinal, heading: self.passage.heading.clone() }
+    fn picked(&self) -> SummaryLine {
+        SummaryLine {
+            text: self.text.to_string(),
+            passage: self.passage.ordinal,
+            heading: self.passage.heading.clone(),
+        }
     }
 
     fn pickable(&self) -> bool {
