@@ -15,41 +15,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-bins=()
-args=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --pai) bins+=("$2"); shift 2 ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-if [ ${#bins[@]} = 0 ]; then
-  bins=("$root/target/release/pai")
-  [ -x "${bins[0]}" ] || cargo build --release -p pai --manifest-path "$root/Cargo.toml"
-fi
-out="$root/target/summaries"
-mkdir -p "$out"
-results=()
-n=0
-for pai in "${bins[@]}"; do
-  n=$((n + 1))
-  (
-    name=summaries
-    . "$root/scripts/test-server.sh"
-    for lang in en ko; do
-      tz=$([ "$lang" = ko ] && echo Asia/Seoul || echo Europe/London)
-      echo "correct-horse-battery" | "$pai" --data-dir "$data" user add "$lang" --password-stdin --timezone "$tz" >/dev/null
-    done
-    keys="{\"en\": \"$("$pai" --data-dir "$data" key create --user en --name bench 2>/dev/null)\", \
-\"ko\": \"$("$pai" --data-dir "$data" key create --user ko --name bench 2>/dev/null)\"}"
-    start_server
-    url="http://127.0.0.1:$port"
-    echo "summaries: $pai at $url"
-    python3 "$here/summaries/run.py" run "$url" "$keys" "$out/run-$n.json" --label "$n:$pai" \
-      ${args[@]+"${args[@]}"} || fail "the harness failed"
-  )
-  results+=("$out/run-$n.json")
-done
+. "$root/scripts/bench-builds.sh"
+bench_one() {
+  python3 "$here/summaries/run.py" run "$1" "$2" "$3" --label "$4" ${args[@]+"${args[@]}"} || fail "the harness failed"
+}
+each_build summaries
 if [ ${#results[@]} -gt 1 ]; then
   echo
   python3 "$here/summaries/run.py" table "${results[@]}"

@@ -29,8 +29,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pai_upload import multipart  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -140,19 +142,6 @@ def document_files(lang):
         else:
             out.append((path.name, path.read_bytes()))
     return out
-
-
-def multipart(files):
-    boundary = "grounded-" + uuid.uuid4().hex
-    body = bytearray()
-    for name, data in files:
-        body += (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        body += data + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    return bytes(body), f"multipart/form-data; boundary={boundary}"
 
 
 def lines(path):

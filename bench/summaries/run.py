@@ -33,9 +33,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections import Counter
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pai_upload import multipart  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "transcripts.jsonl"
@@ -62,19 +64,6 @@ def call(url, key, method, path, raw=None, content_type=None, timeout=600):
         raise Failure(f"{method} {path} answered {e.code}: {e.read()[:300].decode(errors='replace')}")
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise Failure(f"{method} {path} failed: {e}")
-
-
-def multipart(files):
-    boundary = "summaries-" + uuid.uuid4().hex
-    body = bytearray()
-    for name, data in files:
-        body += (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        body += data + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    return bytes(body), f"multipart/form-data; boundary={boundary}"
 
 
 def transcripts():

@@ -92,19 +92,9 @@ pub fn reminder_suggestions(passages: &[Chunk], stored_at: DateTime<Utc>, tz: Tz
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use pai_core::store::{ChunkId, DocumentId};
 
     fn passage(ordinal: u32, heading: &str, text: &str) -> Chunk {
-        Chunk {
-            id: ChunkId(ordinal as i64 + 1),
-            document: DocumentId(1),
-            ordinal,
-            text: text.into(),
-            page: None,
-            heading: Some(heading.into()),
-            start: 0,
-            end: 0,
-        }
+        crate::knowledge::passage_fixture(ordinal, Some(heading), text)
     }
 
     #[test]

@@ -182,6 +182,21 @@ pub async fn delete_document(store: &dyn Store, user: UserId, id: DocumentId) ->
     store.delete_document(user, id).await
 }
 
+/// A stored passage of document 1 for unit tests: `ordinal`, its heading, its text.
+#[cfg(test)]
+pub(crate) fn passage_fixture(ordinal: u32, heading: Option<&str>, text: &str) -> pai_core::store::Chunk {
+    pai_core::store::Chunk {
+        id: pai_core::store::ChunkId(ordinal as i64 + 1),
+        document: DocumentId(1),
+        ordinal,
+        text: text.into(),
+        page: None,
+        heading: heading.map(str::to_string),
+        start: 0,
+        end: 0,
+    }
+}
+
 /// A PDF with one line of text per page, made with lopdf, for tests and
 /// benchmarks. ASCII text is set in Helvetica; any other text the way Korean
 /// PDFs from word processors carry it: a Type0 font, Identity-H (two-byte

@@ -240,20 +240,7 @@ fn span(passage: &Chunk) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pai_core::store::{ChunkId, DocumentId};
-
-    fn passage(ordinal: u32, heading: Option<&str>, text: &str) -> Chunk {
-        Chunk {
-            id: ChunkId(ordinal as i64 + 1),
-            document: DocumentId(1),
-            ordinal,
-            text: text.into(),
-            page: None,
-            heading: heading.map(str::to_string),
-            start: 0,
-            end: 0,
-        }
-    }
+    use crate::knowledge::passage_fixture as passage;
 
     #[test]
     fn the_line_is_the_sentence_about_what_the_call_is_about_not_the_greeting() {
