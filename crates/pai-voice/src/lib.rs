@@ -8,5 +8,5 @@ pub mod subtitles;
 pub mod transcribe;
 
 pub use audio::{Audio, AudioError, decode};
-pub use service::{Heard, Speech, SpeechError};
+pub use service::{Heard, Progress, Speech, SpeechError};
 pub use transcribe::{DEFAULT_SPEECH_MODEL, Options, Segment, TranscribeError, Transcriber, Transcript};

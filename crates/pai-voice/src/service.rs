@@ -89,6 +89,19 @@ impl Speech {
         options: Options,
         limit_seconds: f64,
     ) -> Result<Heard, SpeechError> {
+        self.transcribe_with_progress(bytes, extension, options, limit_seconds, Arc::new(|_| {})).await
+    }
+
+    /// `transcribe`, telling `progress` how far whisper has got (0–100) as
+    /// it goes: for a bar over an hour-long recording.
+    pub async fn transcribe_with_progress(
+        &self,
+        bytes: Vec<u8>,
+        extension: Option<String>,
+        options: Options,
+        limit_seconds: f64,
+        progress: Progress,
+    ) -> Result<Heard, SpeechError> {
         let model = self.model().await?;
         let permit = self.slots.clone().acquire_owned().await.expect("the semaphore is never closed");
         let cancel = Arc::new(AtomicBool::new(false));
@@ -98,7 +111,7 @@ impl Speech {
             // The slot is held until the work really ends, cancelled or not.
             let _permit = permit;
             let audio: Audio = audio::decode(bytes, extension.as_deref(), limit_seconds)?;
-            let transcript = model.transcribe(&audio, &options, |_| {}, cancel)?;
+            let transcript = model.transcribe(&audio, &options, |p| progress(p), cancel)?;
             Ok(Heard { transcript, duration: audio.seconds() })
         });
         work.await.map_err(|_| SpeechError::Failed(TranscribeError::Failed(-1)))?
@@ -118,6 +131,9 @@ impl Speech {
         Ok(model.clone())
     }
 }
+
+/// Told how far a transcription has got, in percent.
+pub type Progress = Arc<dyn Fn(i32) + Send + Sync>;
 
 /// Sets the flag when dropped: when the request that awaits the work is
 /// dropped (its client hung up), whisper stops.

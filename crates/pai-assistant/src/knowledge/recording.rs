@@ -7,10 +7,11 @@
 //! speaking), what was said is also kept as a conversation of the owner's
 //! words titled "Recording: NAME", queued for memory extraction like an
 //! import, so a memory's sources show it came from the recording (the
-//! message's external id names the document and passage). Not by default: with no way to tell voices apart, a call's other
-//! side would be learned as the owner's own words. That conversation belongs
-//! to the document: replaced when the recording is, deleted with it
-//! (`forget_learned`); memories learned from it stay, like an import's.
+//! message's external id names the document and passage). Not by default:
+//! with no way to tell voices apart, a call's other side would be learned as
+//! the owner's own words. That conversation belongs to the document: replaced
+//! when the recording is, deleted with it (`forget_learned`); memories
+//! learned from it stay, like an import's.
 
 use chrono_tz::Tz;
 use pai_core::store::{
@@ -18,7 +19,7 @@ use pai_core::store::{
     Store, UserId,
 };
 use pai_core::{Error, Result, Role};
-use pai_voice::{Options, Segment, Speech, SpeechError, Transcript};
+use pai_voice::{Options, Progress, Segment, Speech, SpeechError, Transcript};
 use sha2::{Digest, Sha256};
 
 use super::summary::{Summary, summarise};
@@ -69,6 +70,8 @@ pub struct Upload<'a> {
     pub limit_seconds: f64,
     /// Also learn from what was said (`learn_from`).
     pub learn: bool,
+    /// Told how far transcription has got (percent), for a progress bar.
+    pub progress: Option<Progress>,
 }
 
 /// Transcribes the upload with `speech`, stores the transcript, reads the
@@ -83,15 +86,17 @@ pub async fn transcribe_and_store(
     tz: Tz,
     upload: Upload<'_>,
 ) -> std::result::Result<Kept, KeepError> {
-    let Upload { name, source, bytes, limit_seconds, learn } = upload;
+    let Upload { name, source, bytes, limit_seconds, learn, progress } = upload;
     let recorded =
         Recorded { name, source, content_hash: format!("{:x}", Sha256::digest(&bytes)), bytes: bytes.len() as u64 };
     let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    let heard = match speech.transcribe(bytes, extension, Options::default(), limit_seconds).await {
-        Ok(heard) => heard,
-        Err(SpeechError::Audio(e)) => return Err(KeepError::Refused(Error::invalid(format!("{name}: {e}")))),
-        Err(e) => return Err(KeepError::Speech(e)),
-    };
+    let progress = progress.unwrap_or_else(|| std::sync::Arc::new(|_| {}));
+    let heard =
+        match speech.transcribe_with_progress(bytes, extension, Options::default(), limit_seconds, progress).await {
+            Ok(heard) => heard,
+            Err(SpeechError::Audio(e)) => return Err(KeepError::Refused(Error::invalid(format!("{name}: {e}")))),
+            Err(e) => return Err(KeepError::Speech(e)),
+        };
     let (document, change) = match store_recording(store, user, recorded, &heard.transcript).await {
         Ok(stored) => stored,
         Err(e @ Error::Invalid { .. }) => return Err(KeepError::Refused(e)),

@@ -148,6 +148,7 @@ pub async fn upload(
                 bytes,
                 limit_seconds: state.settings.limits.max_audio_seconds,
                 learn: query.learn,
+                progress: None,
             };
             store_recording_upload(&state, &caller.user, recording).await?
         } else {
@@ -221,7 +222,8 @@ fn zone(user: &User) -> chrono_tz::Tz {
     params(Id), summary = "Reminders a document suggests: the times said or written in it",
     description = "Each sentence with a time in it, read against when the document was stored (\"tomorrow\" in a \
                    recording is the day after it was uploaded). Confirm one with `POST /api/reminders` and its \
-                   `text` and `when` (it then comes back `confirmed`); an ambiguous time has no `when` but the `question` to ask. Nothing is scheduled here.",
+                   `text` and `when` (it then comes back `confirmed`); an ambiguous time has no `when` but the \
+                   `question` to ask. Nothing is scheduled here.",
     responses((status = 200, body = List<ReminderSuggestion>)))]
 pub async fn suggestions(
     State(state): State<SharedState>,

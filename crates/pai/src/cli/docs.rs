@@ -88,8 +88,17 @@ pub async fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
         let result = match std::fs::read(&file) {
             Ok(bytes) if pai_voice::audio::looks_like_audio(&name, &bytes) => {
                 bar.set_message("transcribing");
-                let recording =
-                    Upload { name: &name, source: &source, bytes, limit_seconds: LIMIT_SECONDS, learn: args.learn };
+                let shown = bar.clone();
+                let progress: pai_voice::Progress =
+                    std::sync::Arc::new(move |p| shown.set_message(format!("heard {}%", p.clamp(0, 100))));
+                let recording = Upload {
+                    name: &name,
+                    source: &source,
+                    bytes,
+                    limit_seconds: LIMIT_SECONDS,
+                    learn: args.learn,
+                    progress: Some(progress),
+                };
                 let stored = ingest_recording(config, &memory, recording).await;
                 bar.set_message("ingesting");
                 stored.map(|(document, change, notes, queued)| {
