@@ -37,9 +37,6 @@ def tensors(v, layers_enc, layers_dec, d):
         put(f"{name}.weight", f"{key}/gamma")
         put(f"{name}.bias", f"{key}/beta")
 
-    def attention(b, k, ln, key="self_attention"):
-        norm(f"{b}.{ln}", f"{k}/{key}/layer_norm")
-
     def self_attention(b, k):
         norm(f"{b}.self_attn_layer_norm", f"{k}/self_attention/layer_norm")
         linear(f"{b}.self_attn.q_proj", f"{k}/self_attention/linear_0", (0, d))
