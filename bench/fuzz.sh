@@ -33,7 +33,8 @@ for t in $targets; do
     findings=1
     failed=1
   fi
-  runs=$(grep -oE '^Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || true)
+  # -a: a target's output may hold binary bytes (a PDF's), which would make grep skip the file.
+  runs=$(grep -aoE '^Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || true)
   echo "| $t | $seconds | ${runs:-stopped} | $findings |"
   if [ "$findings" != 0 ]; then
     grep -E "panicked|SUMMARY|Test unit written|ERROR" "$log" | head -5 >&2
