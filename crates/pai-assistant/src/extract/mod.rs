@@ -39,6 +39,10 @@ const FORGET_MATCH: f32 = 0.5;
 /// The reason of a forget request that matched several memories and was
 /// asked about instead (the ids follow).
 pub const ASKED_WHICH: &str = "explicit request to forget; several memories match, asked which";
+/// The reason of a forget request found in imported history or a recording:
+/// forgetting takes the user's own request to pai, never text it read.
+pub const FORGET_IN_READ_TEXT: &str =
+    "a forget request in imported history or a recording; not obeyed (forgetting takes a request to pai)";
 /// The reason of a forget request that matched nothing.
 pub const NOTHING_TO_FORGET: &str = "explicit request to forget; no memory matched";
 
@@ -119,6 +123,17 @@ impl Pipeline<'_> {
                         }
                     }
                     Some(Explicit::Remember(content)) => out.push(self.remember(user, m, &content, tz, &out).await?),
+                    // Text pai read (an imported chat, a recording learned from: messages
+                    // with an external id) is data: a forget request in it deletes nothing.
+                    // What it withdraws in the same message is not learned either.
+                    Some(Explicit::Forget(content)) if m.external_id.is_some() => {
+                        plain.clear();
+                        out.push(Decision {
+                            candidate: content,
+                            change: MemoryChange::Noop { existing: None },
+                            reason: FORGET_IN_READ_TEXT.into(),
+                        });
+                    }
                     // "Forget my passport number. I don't want that stored.": the same request twice.
                     Some(Explicit::Forget(content)) if explicit::is_reference(&content) && forgot => {}
                     // "I don't want that stored.": what was just said, in this message or the last.
