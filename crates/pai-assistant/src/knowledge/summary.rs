@@ -168,20 +168,18 @@ fn best<'s, 'a>(among: &'s [Sentence<'a>], idf: &HashMap<String, f32>, n: usize)
             *centroid.entry(t).or_default() += w;
         }
     }
+    let centroid_norm2: f64 = centroid.values().map(|w| *w as f64 * *w as f64).sum();
     let first = among.iter().position(Sentence::pickable);
     let mut scored: Vec<(usize, f32)> = among
         .iter()
         .enumerate()
         .filter(|(_, s)| s.pickable())
         .map(|(i, s)| {
-            // The centroid of the others: a sentence does not vote for itself.
-            let others: HashMap<&str, f32> =
-                centroid.iter().map(|(t, w)| (*t, w - vectors[i].get(t).copied().unwrap_or(0.0))).collect();
             let fullness = (s.terms.len().min(FULL_TERMS) as f32 / FULL_TERMS as f32).sqrt();
             let lead = if Some(i) == first { LEAD } else { 0.0 };
             let lower = s.text.to_lowercase();
             let cue = CUE * CUES.iter().filter(|c| lower.contains(**c)).count().min(2) as f32;
-            (i, cosine(&vectors[i], &others) * fullness + lead + cue)
+            (i, cosine_to_others(&vectors[i], &centroid, centroid_norm2) * fullness + lead + cue)
         })
         .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -198,11 +196,19 @@ fn weights<'t>(terms: &'t [String], idf: &HashMap<String, f32>) -> HashMap<&'t s
     v
 }
 
-fn cosine(a: &HashMap<&str, f32>, b: &HashMap<&str, f32>) -> f32 {
-    let dot: f32 = a.iter().map(|(t, w)| w * b.get(t).copied().unwrap_or(0.0)).sum();
-    let norm = |v: &HashMap<&str, f32>| v.values().map(|w| w * w).sum::<f32>().sqrt();
-    let (na, nb) = (norm(a), norm(b));
-    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
+/// Cosine between `v` and the centroid of the other sentences (`centroid`
+/// minus `v`: a sentence does not vote for itself), from `v`'s own terms
+/// only: dot(v, c−v) = dot(v, c) − |v|², |c−v|² = |c|² − 2·dot(v, c) + |v|².
+fn cosine_to_others(v: &HashMap<&str, f32>, centroid: &HashMap<&str, f32>, centroid_norm2: f64) -> f32 {
+    // f64: |c|² − 2·dot + |v|² subtracts large numbers that are nearly equal.
+    let dot: f64 = v.iter().map(|(t, w)| *w as f64 * centroid.get(t).copied().unwrap_or(0.0) as f64).sum();
+    let v2: f64 = v.values().map(|w| *w as f64 * *w as f64).sum();
+    let others2 = centroid_norm2 - 2.0 * dot + v2;
+    // Rounding can leave a hair above 0 where no other sentence has a term.
+    if v2 <= 1e-12 || others2 <= 1e-9 * centroid_norm2.max(1.0) {
+        return 0.0;
+    }
+    ((dot - v2) / (v2.sqrt() * others2.sqrt())) as f32
 }
 
 /// Consecutive passages, at most `PART_PASSAGES`, cut where a document's
